@@ -1,0 +1,239 @@
+package state
+
+import (
+	"context"
+	"encoding/json"
+	"time"
+)
+
+// Session is one session: its identity, activity and the summary of its
+// snapshot history. Times are UTC.
+type Session struct {
+	ID         string    `json:"id"`
+	CreatedAt  time.Time `json:"created_at"`
+	LastActive time.Time `json:"last_active"`
+	// TTL is the idle time after which the session expires; 0 means never.
+	// Every touch (an upsert, an append, an explicit touch) moves ExpiresAt to
+	// LastActive+TTL.
+	TTL       time.Duration `json:"-"`
+	ExpiresAt *time.Time    `json:"expires_at,omitempty"`
+	// Metadata is a JSON object; "{}" when none was given.
+	Metadata json.RawMessage `json:"metadata"`
+	// Version is the latest snapshot version, 0 when the session has none.
+	Version int64 `json:"version"`
+	// SnapshotCount is the number of snapshots currently kept (after pruning
+	// it can be smaller than Version).
+	SnapshotCount int64 `json:"snapshot_count"`
+}
+
+// MarshalJSON adds ttl_seconds beside the fields tagged above.
+func (s Session) MarshalJSON() ([]byte, error) {
+	type plain Session
+	return json.Marshal(struct {
+		plain
+		TTLSeconds int64 `json:"ttl_seconds,omitempty"`
+	}{plain(s), int64(s.TTL / time.Second)})
+}
+
+// Snapshot is one version of a session's state.
+type Snapshot struct {
+	SessionID string    `json:"session_id"`
+	Version   int64     `json:"version"`
+	CreatedAt time.Time `json:"created_at"`
+	// State is any JSON value; nil when the snapshot was read without state
+	// (a history page with IncludeState false).
+	State json.RawMessage `json:"state,omitempty"`
+	// Metadata is a JSON object; "{}" when none was given.
+	Metadata  json.RawMessage `json:"metadata"`
+	SizeBytes int64           `json:"size_bytes"`
+}
+
+// SessionInput is what a caller may set on a session.
+type SessionInput struct {
+	// ID is the session id; empty on CreateSession asks for a generated one.
+	ID string
+	// Metadata is a JSON object, or nil for "{}" (on PutSession of an existing
+	// session, nil keeps the current metadata).
+	Metadata json.RawMessage
+	// TTL is the idle expiry; 0 means never (on PutSession of an existing
+	// session, nil keeps the current TTL).
+	TTL *time.Duration
+}
+
+// AppendInput is one snapshot to append.
+type AppendInput struct {
+	// State is any JSON value (required), at most the store's MaxStateBytes.
+	State json.RawMessage
+	// Metadata is a JSON object, or nil for "{}".
+	Metadata json.RawMessage
+	// ExpectedVersion, when not nil, makes the append conditional: it succeeds
+	// only if the session's latest version equals *ExpectedVersion (0: no
+	// snapshot yet), else ErrVersionConflict.
+	ExpectedVersion *int64
+	// IdempotencyKey, when not empty, makes a retried append answer the first
+	// append's result instead of appending twice. Keys are per session.
+	IdempotencyKey string
+}
+
+// AppendResult describes an appended snapshot.
+type AppendResult struct {
+	SessionID string    `json:"session_id"`
+	Version   int64     `json:"version"`
+	CreatedAt time.Time `json:"created_at"`
+	SizeBytes int64     `json:"size_bytes"`
+	// Replayed is true when an idempotency key matched an earlier append and
+	// this result is that append's, not a new one.
+	Replayed bool `json:"-"`
+}
+
+// BatchItem is one append of a batch.
+type BatchItem struct {
+	SessionID string
+	AppendInput
+}
+
+// MaxBatch is the largest number of appends one AppendBatch takes.
+const MaxBatch = 1000
+
+// ListOptions selects a page of sessions, newest-active first.
+type ListOptions struct {
+	// ActiveSince, when not zero, keeps sessions active at or after it.
+	ActiveSince time.Time
+	// Limit is the page size: 0 means DefaultLimit, more than MaxLimit is
+	// ErrInvalid.
+	Limit int
+	// Cursor is the previous page's NextCursor; empty for the first page.
+	Cursor string
+}
+
+// SessionPage is one page of sessions.
+type SessionPage struct {
+	Sessions []Session `json:"sessions"`
+	// NextCursor is empty on the last page.
+	NextCursor string `json:"next_cursor,omitempty"`
+}
+
+// HistoryOptions selects a page of a session's snapshots, newest first.
+type HistoryOptions struct {
+	// Limit is the page size: 0 means DefaultLimit, more than MaxLimit is
+	// ErrInvalid.
+	Limit int
+	// Cursor is the previous page's NextCursor; empty for the first page.
+	Cursor string
+	// Before, when > 0, keeps versions lower than it.
+	Before int64
+	// IncludeState returns each snapshot's state; without it State is nil.
+	IncludeState bool
+}
+
+// SnapshotPage is one page of a session's history.
+type SnapshotPage struct {
+	Snapshots []Snapshot `json:"snapshots"`
+	// NextCursor is empty on the last page.
+	NextCursor string `json:"next_cursor,omitempty"`
+}
+
+// Page sizes for ListSessions and History.
+const (
+	DefaultLimit = 50
+	MaxLimit     = 1000
+)
+
+// ForkInput describes a fork.
+type ForkInput struct {
+	// NewID is the new session's id; empty asks for a generated one.
+	NewID string
+	// AtVersion is the last version copied; 0 means the latest.
+	AtVersion int64
+}
+
+// PruneOptions says which snapshots retention removes. A session's latest
+// snapshot is never pruned.
+type PruneOptions struct {
+	// KeepLast, when > 0, keeps only the newest KeepLast snapshots per session.
+	KeepLast int
+	// OlderThan, when > 0, removes snapshots created longer ago than it.
+	OlderThan time.Duration
+	// Limit bounds the snapshots removed by one call (0: DefaultPruneLimit), so
+	// that a janitor never holds the writer for long; call again while the
+	// result equals Limit.
+	Limit int
+}
+
+// DefaultPruneLimit is the batch size of Prune and ExpireSessions when the
+// caller gives none.
+const DefaultPruneLimit = 500
+
+// Store is the sessions and snapshots repository. Implementations are safe for
+// concurrent use. Every method returns the domain errors of this package
+// (ErrNotFound, ErrInvalid, …), wrapped; test them with errors.Is.
+type Store interface {
+	// CreateSession creates a session; an empty in.ID generates one.
+	// ErrExists if the id is taken.
+	CreateSession(ctx context.Context, in SessionInput) (Session, error)
+	// PutSession creates the session id or updates its metadata and TTL, and
+	// touches it. created reports which.
+	PutSession(ctx context.Context, id string, in SessionInput) (s Session, created bool, err error)
+	// GetSession reads a session. ErrNotFound if there is none.
+	GetSession(ctx context.Context, id string) (Session, error)
+	// TouchSession marks a session active now. ErrNotFound if there is none.
+	TouchSession(ctx context.Context, id string) (Session, error)
+	// ListSessions pages through sessions, newest-active first.
+	ListSessions(ctx context.Context, opts ListOptions) (SessionPage, error)
+	// DeleteSession deletes a session with its snapshots. ErrNotFound if there
+	// is none.
+	DeleteSession(ctx context.Context, id string) error
+
+	// AppendSnapshot appends a snapshot to an existing session (ErrNotFound
+	// otherwise) and touches it. ErrVersionConflict when in.ExpectedVersion
+	// does not match; ErrTooLarge when the state is over the limit.
+	AppendSnapshot(ctx context.Context, sessionID string, in AppendInput) (AppendResult, error)
+	// AppendBatch appends up to MaxBatch snapshots, all or nothing; results
+	// are in the order of items.
+	AppendBatch(ctx context.Context, items []BatchItem) ([]AppendResult, error)
+	// LatestSnapshot reads a session's latest snapshot. ErrNotFound when the
+	// session does not exist or has no snapshot.
+	LatestSnapshot(ctx context.Context, sessionID string) (Snapshot, error)
+	// GetSnapshot reads one version. ErrNotFound when there is no such
+	// session or version.
+	GetSnapshot(ctx context.Context, sessionID string, version int64) (Snapshot, error)
+	// History pages through a session's snapshots, newest first. ErrNotFound
+	// when the session does not exist.
+	History(ctx context.Context, sessionID string, opts HistoryOptions) (SnapshotPage, error)
+	// ForkSession creates a new session whose history is a copy of the
+	// source's up to in.AtVersion (versions keep their numbers). ErrNotFound
+	// for a missing session or version, ErrExists for a taken new id.
+	ForkSession(ctx context.Context, sourceID string, in ForkInput) (Session, error)
+
+	// Prune removes old snapshots by opts and returns how many it removed.
+	Prune(ctx context.Context, opts PruneOptions) (int64, error)
+	// ExpireSessions deletes up to limit (0: DefaultPruneLimit) sessions whose
+	// ExpiresAt has passed, with their snapshots, and returns how many.
+	ExpireSessions(ctx context.Context, limit int) (int64, error)
+
+	// Close releases the store's resources; it is idempotent.
+	Close() error
+}
+
+// Options are the behaviour settings every backend shares. The zero value
+// means the documented defaults.
+type Options struct {
+	// MaxStateBytes bounds a snapshot's state; 0 means DefaultMaxStateBytes.
+	MaxStateBytes int
+	// Now is the clock; nil means time.Now. Tests inject one to drive TTLs.
+	Now func() time.Time
+}
+
+// DefaultMaxStateBytes is the default bound on a snapshot's state: 1 MiB.
+const DefaultMaxStateBytes = 1 << 20
+
+// WithDefaults returns o with zero fields replaced by their defaults.
+func (o Options) WithDefaults() Options {
+	if o.MaxStateBytes <= 0 {
+		o.MaxStateBytes = DefaultMaxStateBytes
+	}
+	if o.Now == nil {
+		o.Now = time.Now
+	}
+	return o
+}
