@@ -1,0 +1,276 @@
+package sqlitedb
+
+import (
+	"context"
+	"encoding/binary"
+	"fmt"
+	"os"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"time"
+)
+
+// CheckpointMode is a wal_checkpoint mode.
+// https://www.sqlite.org/pragma.html#pragma_wal_checkpoint
+type CheckpointMode string
+
+// Checkpoint modes, from least to most disruptive.
+const (
+	// Passive copies what it can without waiting for readers or the writer.
+	Passive CheckpointMode = "passive"
+	// Full waits for the writer, then copies every frame.
+	Full CheckpointMode = "full"
+	// Restart is Full, then waits for readers so the next write restarts the WAL.
+	Restart CheckpointMode = "restart"
+	// Truncate is Restart, then truncates the -wal file to zero bytes.
+	Truncate CheckpointMode = "truncate"
+)
+
+// ParseCheckpointMode parses a mode name, case-insensitively.
+func ParseCheckpointMode(s string) (CheckpointMode, error) {
+	switch m := CheckpointMode(strings.ToLower(s)); m {
+	case Passive, Full, Restart, Truncate:
+		return m, nil
+	}
+	return "", fmt.Errorf("unknown checkpoint mode %q: want passive, full, restart or truncate", s)
+}
+
+// CheckpointResult is the row PRAGMA wal_checkpoint returns, under the
+// names of what its columns mean (not "blocked / pages written / pages
+// remaining"): https://www.sqlite.org/pragma.html#pragma_wal_checkpoint
+type CheckpointResult struct {
+	Mode CheckpointMode `json:"mode"`
+	// Busy is true when the checkpoint could not run to completion because
+	// another connection held a lock it needed (column 1: 0 or 1).
+	Busy bool `json:"busy"`
+	// WALFrames is the size of the WAL in frames (column 2), -1 when the
+	// database is not in WAL mode.
+	WALFrames int64 `json:"wal_frames"`
+	// CheckpointedFrames is how many of those frames are now in the database
+	// file (column 3); WALFrames − CheckpointedFrames remain.
+	CheckpointedFrames int64 `json:"checkpointed_frames"`
+	// At is when the checkpoint finished; Duration how long it took.
+	At       time.Time     `json:"at"`
+	Duration time.Duration `json:"duration_ns"`
+}
+
+// Remaining is the number of WAL frames not yet copied into the database.
+func (r CheckpointResult) Remaining() int64 {
+	if r.WALFrames < 0 {
+		return 0
+	}
+	return r.WALFrames - r.CheckpointedFrames
+}
+
+// Checkpoint copies WAL frames into the database file with mode. PASSIVE runs
+// on the checkpointer's own connection, beside the writer; FULL, RESTART and
+// TRUNCATE run on the writer connection between transactions (they need the
+// write lock anyway), waiting for readers at most Config.BusyTimeout. A
+// checkpoint that could not complete is not an error: Busy says so.
+func (db *DB) Checkpoint(ctx context.Context, mode CheckpointMode) (CheckpointResult, error) {
+	if _, err := ParseCheckpointMode(string(mode)); err != nil {
+		return CheckpointResult{}, err
+	}
+	if mode == Passive && db.ckpt != nil {
+		if err := db.enter(); err != nil {
+			return CheckpointResult{}, err
+		}
+		defer db.ops.Done()
+		return db.ckpt.run(ctx, Passive)
+	}
+	return db.checkpointOnWriter(ctx, mode, db.cfg.BusyTimeout)
+}
+
+// checkpointOnWriter runs a checkpoint on the writer connection between
+// transactions, letting SQLite wait for readers at most wait.
+func (db *DB) checkpointOnWriter(ctx context.Context, mode CheckpointMode, wait time.Duration) (CheckpointResult, error) {
+	var res CheckpointResult
+	err := db.exclusive(ctx, func(c *conn) error {
+		if wait != db.cfg.BusyTimeout {
+			if _, err := c.exec(ctx, fmt.Sprintf("PRAGMA busy_timeout=%d", wait.Milliseconds())); err != nil {
+				return classify(ctx, "set busy_timeout", err)
+			}
+			defer c.exec(context.WithoutCancel(ctx), fmt.Sprintf("PRAGMA busy_timeout=%d", db.cfg.BusyTimeout.Milliseconds()))
+		}
+		var err error
+		res, err = runCheckpoint(ctx, c, mode)
+		return err
+	})
+	if err == nil {
+		db.recordCheckpoint(res)
+	}
+	return res, err
+}
+
+func runCheckpoint(ctx context.Context, c *conn, mode CheckpointMode) (CheckpointResult, error) {
+	start := time.Now()
+	var busy int
+	res := CheckpointResult{Mode: mode}
+	err := c.c.QueryRowContext(ctx, "PRAGMA wal_checkpoint("+strings.ToUpper(string(mode))+")").
+		Scan(&busy, &res.WALFrames, &res.CheckpointedFrames)
+	if err != nil {
+		return res, classify(ctx, "checkpoint "+string(mode), err)
+	}
+	res.Busy = busy != 0
+	res.At = time.Now().UTC()
+	res.Duration = time.Since(start)
+	return res, nil
+}
+
+// checkpointStats are the checkpoint figures kept for Stats and Health.
+type checkpointStats struct {
+	mu       sync.Mutex
+	last     *CheckpointResult
+	count    int64
+	busy     int64 // checkpoints that could not complete
+	starved  int64 // consecutive incomplete checkpoints
+	maxStarv int64
+}
+
+func (db *DB) recordCheckpoint(r CheckpointResult) {
+	s := &db.ckstats
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.last = &r
+	s.count++
+	if r.Busy || r.Remaining() > 0 {
+		s.busy++
+		s.starved++
+		s.maxStarv = max(s.maxStarv, s.starved)
+	} else {
+		s.starved = 0
+	}
+}
+
+// starvationThreshold is how many incomplete checkpoints in a row count as
+// checkpoint starvation: readers keep old snapshots open, so the WAL cannot
+// be copied back and reset, and it grows.
+const starvationThreshold = 5
+
+// escalationWait bounds how long a background TRUNCATE checkpoint, which
+// holds the writer, waits for readers: writes must not stall behind it.
+const escalationWait = 200 * time.Millisecond
+
+// checkpointer is the background goroutine that keeps the WAL small, off
+// the write path: it polls the WAL index for the number of frames not yet
+// checkpointed and runs PASSIVE checkpoints on its own connection when they
+// pass Config.WALAutoCheckpoint or the interval is due, and escalates to
+// TRUNCATE (through the writer) when the -wal file passes Config.WALLimit.
+type checkpointer struct {
+	db   *DB
+	conn *conn
+	mu   sync.Mutex // serialises PASSIVE checkpoints on conn
+	quit chan struct{}
+	done chan struct{}
+	once sync.Once
+
+	lastCommits atomic.Int64
+}
+
+func newCheckpointer(db *DB, c *conn) *checkpointer {
+	return &checkpointer{db: db, conn: c, quit: make(chan struct{}), done: make(chan struct{})}
+}
+
+func (k *checkpointer) stop() {
+	k.once.Do(func() { close(k.quit) })
+	<-k.done
+}
+
+func (k *checkpointer) run(ctx context.Context, mode CheckpointMode) (CheckpointResult, error) {
+	k.mu.Lock()
+	defer k.mu.Unlock()
+	res, err := runCheckpoint(ctx, k.conn, mode)
+	if err == nil {
+		k.db.recordCheckpoint(res)
+	}
+	return res, err
+}
+
+func (k *checkpointer) loop() {
+	defer close(k.done)
+	cfg := k.db.cfg
+	poll := min(DefaultCheckpointPoll, cfg.CheckpointInterval)
+	t := time.NewTicker(poll)
+	defer t.Stop()
+	lastRun := time.Now()
+	for {
+		select {
+		case <-k.quit:
+			return
+		case <-t.C:
+		}
+		commits := k.db.w.commits.Load()
+		if commits == k.lastCommits.Load() && time.Since(lastRun) < cfg.CheckpointInterval {
+			continue
+		}
+		pending := k.db.walPendingFrames()
+		due := time.Since(lastRun) >= cfg.CheckpointInterval
+		byFrames := cfg.WALAutoCheckpoint > 0 && pending >= int64(cfg.WALAutoCheckpoint)
+		walBytes := k.db.walBytes()
+		overLimit := walBytes > cfg.WALLimit
+		if !due && !byFrames && !overLimit {
+			continue
+		}
+		k.lastCommits.Store(commits)
+		lastRun = time.Now()
+		ctx, cancel := context.WithTimeout(k.db.ctx, cfg.BusyTimeout+time.Second)
+		res, err := k.run(ctx, Passive)
+		if err != nil {
+			cancel()
+			cfg.Logger.Warn("background checkpoint failed", "err", err)
+			continue
+		}
+		if overLimit || (due && walBytes > 0 && res.Remaining() == 0) {
+			// The file only shrinks by a RESTART/TRUNCATE checkpoint; it
+			// takes the write lock, so it goes through the writer queue.
+			if _, err := k.db.checkpointOnWriter(ctx, Truncate, escalationWait); err != nil {
+				cfg.Logger.Warn("background truncate checkpoint failed", "err", err)
+			}
+		}
+		cancel()
+		if st := &k.db.ckstats; st.starvedNow() >= starvationThreshold {
+			cfg.Logger.Warn("checkpoint starvation: readers hold old snapshots, the WAL cannot be reset",
+				"wal_bytes", walBytes, "incomplete_checkpoints_in_a_row", st.starvedNow())
+		}
+	}
+}
+
+func (s *checkpointStats) starvedNow() int64 {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.starved
+}
+
+// walBytes is the size of the -wal file (0 when there is none).
+func (db *DB) walBytes() int64 {
+	st, err := os.Stat(db.path + "-wal")
+	if err != nil {
+		return 0
+	}
+	return st.Size()
+}
+
+// walPendingFrames reads, from the WAL index in the -shm file, how many
+// frames are in the WAL but not yet checkpointed: mxFrame (offset 16 of the
+// wal-index header) minus nBackfill (offset 96, the checkpoint info after
+// the two 48-byte header copies). Reading it takes no lock and changes
+// nothing; a torn read only delays or hastens one checkpoint.
+// https://www.sqlite.org/walformat.html#the_wal_index_file_format
+func (db *DB) walPendingFrames() int64 {
+	f, err := os.Open(db.path + "-shm")
+	if err != nil {
+		return 0
+	}
+	defer f.Close()
+	var b [100]byte
+	if _, err := f.ReadAt(b[:], 0); err != nil {
+		return 0
+	}
+	mx := int64(binary.NativeEndian.Uint32(b[16:20]))
+	backfill := int64(binary.NativeEndian.Uint32(b[96:100]))
+	if mx < backfill {
+		return 0
+	}
+	return mx - backfill
+}

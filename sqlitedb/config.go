@@ -1,0 +1,223 @@
+package sqlitedb
+
+import (
+	"fmt"
+	"log/slog"
+	"runtime"
+	"strings"
+	"time"
+)
+
+// Defaults for Config's zero fields.
+const (
+	DefaultJournalMode        = "wal"
+	DefaultSynchronous        = "normal"
+	DefaultBusyTimeout        = 5 * time.Second
+	DefaultMmapSize           = 256 << 20
+	DefaultJournalSizeLimit   = 64 << 20
+	DefaultCacheSizeKiB       = 16 << 10
+	DefaultPoolTimeout        = 5 * time.Second
+	DefaultWALAutoCheckpoint  = 1000
+	DefaultCheckpointInterval = 5 * time.Minute
+	DefaultCheckpointPoll     = 100 * time.Millisecond
+	DefaultWALLimit           = 64 << 20
+	DefaultMaxBatch           = 512
+	DefaultMaxQueue           = 8192
+	DefaultMaxRetries         = 10
+)
+
+// Config configures a DB. The zero value of every field means the default
+// named beside it; Validate names the first bad field.
+type Config struct {
+	// JournalMode is "wal" (default), "delete" or "memory". MEMORY is not
+	// durable: a crash mid-transaction can corrupt the database; Open logs a
+	// warning. https://www.sqlite.org/pragma.html#pragma_journal_mode
+	JournalMode string
+	// Synchronous is "normal" (default) or "full". In WAL mode NORMAL loses
+	// nothing on a process crash, but the last commits may be rolled back by
+	// a power loss or OS crash; FULL fsyncs the WAL on every commit and
+	// survives those too. https://www.sqlite.org/pragma.html#pragma_synchronous
+	Synchronous string
+	// BusyTimeout is how long SQLite waits for a lock held by another
+	// connection or process before SQLITE_BUSY (default 5s).
+	BusyTimeout time.Duration
+	// MmapSize is the memory-mapped I/O size in bytes (default 256 MiB; <0
+	// disables it). https://www.sqlite.org/mmap.html
+	MmapSize int64
+	// JournalSizeLimit bounds the WAL file left after a checkpoint resets it
+	// (default 64 MiB; <0 means no limit), so a RESTART or TRUNCATE
+	// checkpoint really gives the space back.
+	JournalSizeLimit int64
+	// CacheSizeKiB is the page cache per connection in KiB (default 16 MiB).
+	CacheSizeKiB int
+	// Readers is the number of read-only connections (default 4 × cores, at
+	// least 4).
+	Readers int
+	// PoolTimeout bounds the wait for a reader connection (default 5s);
+	// past it Read returns ErrPoolTimeout.
+	PoolTimeout time.Duration
+	// WALAutoCheckpoint is the WAL size in frames past which the background
+	// checkpointer runs a PASSIVE checkpoint, off the write path (default
+	// 1000; <0 disables frame-triggered checkpoints). SQLite's own
+	// wal_autocheckpoint is set to 0 on every connection so commits never run
+	// checkpoints themselves.
+	WALAutoCheckpoint int
+	// CheckpointInterval is the period of scheduled checkpoints (default 5m;
+	// <0 disables the background checkpointer altogether, and SQLite's own
+	// auto-checkpoint is then left at WALAutoCheckpoint frames).
+	CheckpointInterval time.Duration
+	// WALLimit is the WAL size in bytes past which the checkpointer escalates
+	// to RESTART/TRUNCATE and health reports degraded (default 64 MiB).
+	WALLimit int64
+	// MaxBatch bounds how many queued writes group commit runs in one
+	// transaction (default 512). 1 disables group commit.
+	MaxBatch int
+	// MaxQueue bounds the writer queue (default 8192); when it is full,
+	// Write waits for room until its context ends.
+	MaxQueue int
+	// MaxRetries bounds the attempts of a transaction that fails with
+	// SQLITE_BUSY (default 10), with exponential backoff and jitter between
+	// them; the context bounds them too.
+	MaxRetries int
+	// AllowNetworkFS opens a WAL database on a network filesystem anyway.
+	// Do not: WAL needs shared memory that network filesystems do not share
+	// between machines. https://www.sqlite.org/wal.html
+	AllowNetworkFS bool
+	// AllowUnsafeVersion opens the database even when the linked SQLite has
+	// the WAL-reset corruption bug (3.7.0 to 3.51.2 except 3.44.6+ and
+	// 3.50.7+). https://sqlite.org/wal.html#walresetbug
+	AllowUnsafeVersion bool
+	// Logger receives warnings (MEMORY journal, checkpoint starvation). nil
+	// discards them.
+	Logger *slog.Logger
+}
+
+func (c Config) withDefaults() Config {
+	if c.JournalMode == "" {
+		c.JournalMode = DefaultJournalMode
+	}
+	c.JournalMode = strings.ToLower(c.JournalMode)
+	if c.Synchronous == "" {
+		c.Synchronous = DefaultSynchronous
+	}
+	c.Synchronous = strings.ToLower(c.Synchronous)
+	if c.BusyTimeout == 0 {
+		c.BusyTimeout = DefaultBusyTimeout
+	}
+	if c.MmapSize == 0 {
+		c.MmapSize = DefaultMmapSize
+	} else if c.MmapSize < 0 {
+		c.MmapSize = 0
+	}
+	if c.JournalSizeLimit == 0 {
+		c.JournalSizeLimit = DefaultJournalSizeLimit
+	} else if c.JournalSizeLimit < 0 {
+		c.JournalSizeLimit = -1
+	}
+	if c.CacheSizeKiB == 0 {
+		c.CacheSizeKiB = DefaultCacheSizeKiB
+	}
+	if c.Readers == 0 {
+		c.Readers = max(4, 4*runtime.NumCPU())
+	}
+	if c.PoolTimeout == 0 {
+		c.PoolTimeout = DefaultPoolTimeout
+	}
+	if c.WALAutoCheckpoint == 0 {
+		c.WALAutoCheckpoint = DefaultWALAutoCheckpoint
+	} else if c.WALAutoCheckpoint < 0 {
+		c.WALAutoCheckpoint = 0
+	}
+	if c.CheckpointInterval == 0 {
+		c.CheckpointInterval = DefaultCheckpointInterval
+	}
+	if c.WALLimit == 0 {
+		c.WALLimit = DefaultWALLimit
+	}
+	if c.MaxBatch == 0 {
+		c.MaxBatch = DefaultMaxBatch
+	}
+	if c.MaxQueue == 0 {
+		c.MaxQueue = DefaultMaxQueue
+	}
+	if c.MaxRetries == 0 {
+		c.MaxRetries = DefaultMaxRetries
+	}
+	if c.Logger == nil {
+		c.Logger = slog.New(slog.DiscardHandler)
+	}
+	return c
+}
+
+// Validate reports the first field whose value is not allowed.
+func (c Config) Validate() error {
+	c = c.withDefaults()
+	switch c.JournalMode {
+	case "wal", "delete", "memory":
+	default:
+		return fmt.Errorf("config: JournalMode %q: want wal, delete or memory", c.JournalMode)
+	}
+	switch c.Synchronous {
+	case "normal", "full":
+	default:
+		return fmt.Errorf("config: Synchronous %q: want normal or full", c.Synchronous)
+	}
+	if c.BusyTimeout < 0 {
+		return fmt.Errorf("config: BusyTimeout %v: must not be negative", c.BusyTimeout)
+	}
+	if c.Readers < 1 {
+		return fmt.Errorf("config: Readers %d: want at least 1", c.Readers)
+	}
+	if c.PoolTimeout < 0 {
+		return fmt.Errorf("config: PoolTimeout %v: must not be negative", c.PoolTimeout)
+	}
+	if c.WALLimit < 0 {
+		return fmt.Errorf("config: WALLimit %d: must not be negative", c.WALLimit)
+	}
+	if c.MaxBatch < 1 {
+		return fmt.Errorf("config: MaxBatch %d: want at least 1", c.MaxBatch)
+	}
+	if c.MaxQueue < 1 {
+		return fmt.Errorf("config: MaxQueue %d: want at least 1", c.MaxQueue)
+	}
+	if c.MaxRetries < 1 {
+		return fmt.Errorf("config: MaxRetries %d: want at least 1", c.MaxRetries)
+	}
+	return nil
+}
+
+// checkpointerOn reports whether the background checkpointer runs.
+func (c Config) checkpointerOn() bool { return c.CheckpointInterval > 0 }
+
+// pragmas returns the per-connection pragmas, in order, with the value each
+// must read back as. Each is a durability or performance decision:
+//   - journal_mode: WAL lets readers run beside the one writer
+//     (https://www.sqlite.org/wal.html); it is persistent, set on the writer.
+//   - synchronous: see Config.Synchronous.
+//   - busy_timeout: wait for locks held by other processes instead of failing.
+//   - foreign_keys: ON, so ON DELETE CASCADE and references are enforced
+//     (off by default for compatibility: https://www.sqlite.org/foreignkeys.html).
+//   - wal_autocheckpoint: 0 when the background checkpointer runs, so the
+//     writer's commits never stall on a checkpoint.
+func (c Config) pragmas() []pragma {
+	sync := map[string]string{"normal": "1", "full": "2"}[c.Synchronous]
+	autockpt := 0
+	if !c.checkpointerOn() {
+		autockpt = c.WALAutoCheckpoint
+	}
+	ps := []pragma{
+		{"busy_timeout", fmt.Sprint(c.BusyTimeout.Milliseconds()), fmt.Sprint(c.BusyTimeout.Milliseconds())},
+		{"synchronous", sync, sync},
+		{"foreign_keys", "1", "1"},
+		{"mmap_size", fmt.Sprint(c.MmapSize), fmt.Sprint(c.MmapSize)},
+		{"journal_size_limit", fmt.Sprint(c.JournalSizeLimit), fmt.Sprint(c.JournalSizeLimit)},
+		{"cache_size", fmt.Sprint(-c.CacheSizeKiB), fmt.Sprint(-c.CacheSizeKiB)},
+		{"temp_store", "2", "2"}, // MEMORY: temp b-trees never touch the disk.
+		{"wal_autocheckpoint", fmt.Sprint(autockpt), fmt.Sprint(autockpt)},
+	}
+	return ps
+}
+
+type pragma struct {
+	name, value, want string
+}

@@ -1,0 +1,352 @@
+package sqlitedb
+
+import (
+	"bytes"
+	"context"
+	"database/sql"
+	"errors"
+	"fmt"
+	"io"
+	"io/fs"
+	"net/url"
+	"os"
+	"path/filepath"
+	"strings"
+	"sync"
+	"time"
+
+	_ "modernc.org/sqlite" // registers the "sqlite" database/sql driver
+)
+
+// sqliteHeader starts every SQLite database file.
+// https://www.sqlite.org/fileformat.html#the_database_header
+var sqliteHeader = []byte("SQLite format 3\x00")
+
+// DB is a production SQLite database: one writer connection fed by a queue
+// (group commit), a pool of read-only connections, and a background
+// checkpointer. It is safe for concurrent use. Open it with Open and release
+// it with Close.
+type DB struct {
+	path string
+	cfg  Config
+
+	ctx    context.Context // cancelled by Close, after the writer drained
+	cancel context.CancelFunc
+
+	wdb     *sql.DB // writer and checkpointer connections
+	rdb     *sql.DB // read-only connections
+	w       *writer
+	readers *pool
+	ckpt    *checkpointer
+
+	version string // sqlite_version()
+
+	mu     sync.RWMutex
+	closed bool
+	ops    sync.WaitGroup // Write/Read calls in progress
+	bg     sync.WaitGroup // background goroutines
+
+	closeOnce sync.Once
+	closeErr  error
+
+	integrity integrityCache
+	ckstats   checkpointStats
+}
+
+// Open opens (creating if needed) the SQLite database at path with cfg.
+//
+// It creates the folder (0700) and the file (0600) when missing, applies the
+// pragmas to every connection and reads each one back, and refuses: a file
+// that is not a SQLite database or is corrupt (ErrCorrupt, the file left
+// untouched), a folder it cannot write (ErrReadOnly), a WAL database on a
+// network filesystem (ErrNetworkFS, unless Config.AllowNetworkFS), and a
+// SQLite version with the WAL-reset bug (ErrUnsafeVersion, unless
+// Config.AllowUnsafeVersion). Close the DB when done.
+func Open(ctx context.Context, path string, cfg Config) (_ *DB, err error) {
+	if err := cfg.Validate(); err != nil {
+		return nil, err
+	}
+	cfg = cfg.withDefaults()
+	if path == "" || path == ":memory:" || strings.HasPrefix(path, "file:") {
+		return nil, fmt.Errorf("open %q: want a file path", path)
+	}
+	abs, err := filepath.Abs(path)
+	if err != nil {
+		return nil, fmt.Errorf("open %s: %w", path, err)
+	}
+	if err := prepareFile(abs, cfg); err != nil {
+		return nil, err
+	}
+
+	db := &DB{path: abs, cfg: cfg}
+	db.ctx, db.cancel = context.WithCancel(context.Background())
+	defer func() {
+		if err != nil {
+			db.cancel()
+			if db.readers != nil {
+				db.readers.closeAll()
+			}
+			if db.w != nil && db.w.conn != nil {
+				db.w.conn.close()
+			}
+			if db.wdb != nil {
+				db.wdb.Close()
+			}
+			if db.rdb != nil {
+				db.rdb.Close()
+			}
+		}
+	}()
+
+	if db.wdb, err = sql.Open("sqlite", db.dsn(false)); err != nil {
+		return nil, fmt.Errorf("open %s: %w", abs, err)
+	}
+	db.wdb.SetMaxOpenConns(2) // the writer and the checkpointer
+	db.wdb.SetMaxIdleConns(2)
+	db.wdb.SetConnMaxLifetime(0)
+	db.wdb.SetConnMaxIdleTime(0)
+
+	wc, err := db.wdb.Conn(ctx)
+	if err != nil {
+		return nil, db.openError(err)
+	}
+	db.w = &writer{db: db, conn: newConn(wc), queue: make(chan *writeReq, cfg.MaxQueue)}
+	db.w.tx.conn = db.w.conn
+	if err := db.setup(ctx, db.w.conn); err != nil {
+		return nil, err
+	}
+
+	if db.rdb, err = sql.Open("sqlite", db.dsn(true)); err != nil {
+		return nil, fmt.Errorf("open %s: %w", abs, err)
+	}
+	db.rdb.SetMaxOpenConns(cfg.Readers)
+	db.rdb.SetMaxIdleConns(cfg.Readers)
+	db.rdb.SetConnMaxLifetime(0)
+	db.rdb.SetConnMaxIdleTime(0)
+	db.readers = newPool(cfg.Readers, cfg.PoolTimeout)
+	for range cfg.Readers {
+		rc, err := db.rdb.Conn(ctx)
+		if err != nil {
+			return nil, db.openError(err)
+		}
+		c := newConn(rc)
+		db.readers.add(c)
+		if err := verifyPragmas(ctx, c, append(cfg.pragmas(), pragma{"query_only", "1", "1"})); err != nil {
+			return nil, fmt.Errorf("open %s: reader: %w", abs, err)
+		}
+	}
+
+	db.bg.Add(1)
+	go func() {
+		defer db.bg.Done()
+		db.w.loop()
+	}()
+	if cfg.checkpointerOn() && cfg.JournalMode == "wal" {
+		cc, err := db.wdb.Conn(ctx)
+		if err != nil {
+			db.closeWriter()
+			return nil, db.openError(err)
+		}
+		db.ckpt = newCheckpointer(db, newConn(cc))
+		db.bg.Add(1)
+		go func() {
+			defer db.bg.Done()
+			db.ckpt.loop()
+		}()
+	}
+	return db, nil
+}
+
+// dsn is the driver's connection string: the path as a file: URI, and the
+// pragmas, which the driver applies to every connection it opens.
+func (db *DB) dsn(readOnly bool) string {
+	q := url.Values{}
+	for _, p := range db.cfg.pragmas() {
+		q.Add("_pragma", p.name+"("+p.value+")")
+	}
+	if readOnly {
+		q.Set("_query_only", "1")
+	}
+	u := url.URL{Scheme: "file", Path: db.path, RawQuery: q.Encode()}
+	return u.String()
+}
+
+// setup sets the journal mode on the writer and checks the file, the
+// pragmas and the SQLite version.
+func (db *DB) setup(ctx context.Context, c *conn) error {
+	// Reading the schema is the first access: a foreign or damaged file
+	// fails here, before anything is written.
+	var n int
+	if err := c.c.QueryRowContext(ctx, "SELECT count(*) FROM sqlite_schema").Scan(&n); err != nil {
+		return db.openError(err)
+	}
+	var mode string
+	if err := c.c.QueryRowContext(ctx, "PRAGMA journal_mode="+db.cfg.JournalMode).Scan(&mode); err != nil {
+		return db.openError(err)
+	}
+	if !strings.EqualFold(mode, db.cfg.JournalMode) {
+		return fmt.Errorf("open %s: journal_mode %s was not granted (SQLite reports %q)", db.path, db.cfg.JournalMode, mode)
+	}
+	if db.cfg.JournalMode == "memory" {
+		db.cfg.Logger.Warn("journal_mode=MEMORY is not durable: a crash during a write can corrupt the database", "path", db.path)
+	}
+	if err := verifyPragmas(ctx, c, db.cfg.pragmas()); err != nil {
+		return fmt.Errorf("open %s: %w", db.path, err)
+	}
+	if err := c.c.QueryRowContext(ctx, "SELECT sqlite_version()").Scan(&db.version); err != nil {
+		return db.openError(err)
+	}
+	if bad, why := unsafeVersion(db.version); bad {
+		if !db.cfg.AllowUnsafeVersion {
+			return fmt.Errorf("open %s: SQLite %s: %w (%s). Try: build with a fixed SQLite (3.51.3+, 3.50.7+ or 3.44.6+), or set AllowUnsafeVersion to accept the risk", db.path, db.version, ErrUnsafeVersion, why)
+		}
+		db.cfg.Logger.Warn("SQLite version has the WAL-reset corruption bug", "version", db.version)
+	}
+	return nil
+}
+
+// verifyPragmas reads back every pragma: a silently ignored pragma is a
+// configuration that is not in force.
+func verifyPragmas(ctx context.Context, c *conn, ps []pragma) error {
+	for _, p := range ps {
+		var got string
+		if err := c.c.QueryRowContext(ctx, "PRAGMA "+p.name).Scan(&got); err != nil {
+			return fmt.Errorf("read back pragma %s: %w", p.name, classify(ctx, "", err))
+		}
+		if got != p.want {
+			return fmt.Errorf("pragma %s: set to %s, reads back %s", p.name, p.want, got)
+		}
+	}
+	return nil
+}
+
+// openError classifies an error met while opening and says what to do.
+func (db *DB) openError(err error) error {
+	err = classify(nil, "", err)
+	switch {
+	case errors.Is(err, ErrCorrupt):
+		return fmt.Errorf("open %s: %w: %w. The file was left untouched. Try: restore it from a backup (cortex restore), or point --db at another path", db.path, ErrCorrupt, err)
+	case errors.Is(err, ErrReadOnly):
+		return fmt.Errorf("open %s: %w: %w. Try: make the file and its folder writable by this user", db.path, ErrReadOnly, err)
+	}
+	return fmt.Errorf("open %s: %w", db.path, err)
+}
+
+// prepareFile creates the folder and file with private permissions, and
+// refuses foreign files, unwritable folders and network filesystems.
+func prepareFile(path string, cfg Config) error {
+	dir := filepath.Dir(path)
+	if err := os.MkdirAll(dir, 0o700); err != nil {
+		if errors.Is(err, fs.ErrPermission) || isReadOnlyFS(err) {
+			return fmt.Errorf("open %s: create folder %s: %w: %w. Try: create it with write permission for this user, or choose another path", path, dir, ErrReadOnly, err)
+		}
+		return fmt.Errorf("open %s: create folder %s: %w", path, dir, err)
+	}
+	if cfg.JournalMode == "wal" {
+		if fsName, remote := networkFS(dir); remote && !cfg.AllowNetworkFS {
+			return fmt.Errorf("open %s: %w (%s): SQLite's WAL mode needs shared memory and locks that network filesystems do not provide, which corrupts databases. Try: put the database on a local disk, or use PostgreSQL (--db postgres://…); to open it anyway, set AllowNetworkFS", path, ErrNetworkFS, fsName)
+		}
+	}
+	if err := writableDir(dir); err != nil {
+		return fmt.Errorf("open %s: folder %s is not writable: %w: %w. SQLite creates the -wal and -shm files beside the database. Try: make the folder writable by this user, or choose another path", path, dir, ErrReadOnly, err)
+	}
+	f, err := os.OpenFile(path, os.O_RDWR|os.O_CREATE|os.O_EXCL, 0o600)
+	switch {
+	case err == nil:
+		return f.Close()
+	case errors.Is(err, fs.ErrExist):
+		return checkHeader(path)
+	case errors.Is(err, fs.ErrPermission) || isReadOnlyFS(err):
+		return fmt.Errorf("open %s: %w: %w. Try: make the folder writable by this user", path, ErrReadOnly, err)
+	default:
+		return fmt.Errorf("open %s: %w", path, err)
+	}
+}
+
+// checkHeader refuses a non-empty file that does not start with the SQLite
+// header, without writing to it.
+func checkHeader(path string) error {
+	f, err := os.Open(path)
+	if err != nil {
+		if errors.Is(err, fs.ErrPermission) {
+			return fmt.Errorf("open %s: %w: %w. Try: give this user read and write permission on the file", path, ErrReadOnly, err)
+		}
+		return fmt.Errorf("open %s: %w", path, err)
+	}
+	defer f.Close()
+	st, err := f.Stat()
+	if err != nil {
+		return fmt.Errorf("open %s: %w", path, err)
+	}
+	if !st.Mode().IsRegular() {
+		return fmt.Errorf("open %s: not a regular file", path)
+	}
+	if st.Size() == 0 {
+		return nil
+	}
+	head := make([]byte, len(sqliteHeader))
+	if _, err := io.ReadFull(f, head); err != nil || !bytes.Equal(head, sqliteHeader) {
+		return fmt.Errorf("open %s: %w: the file is not a SQLite database (no SQLite header). The file was left untouched. Try: check --db points at the right file, or restore it from a backup", path, ErrCorrupt)
+	}
+	return nil
+}
+
+// Path returns the database file's absolute path.
+func (db *DB) Path() string { return db.path }
+
+// SQLiteVersion returns the linked SQLite library's version.
+func (db *DB) SQLiteVersion() string { return db.version }
+
+// Config returns the configuration in force, defaults filled in.
+func (db *DB) Config() Config { return db.cfg }
+
+// enter registers a call in progress, or fails with ErrClosed.
+func (db *DB) enter() error {
+	db.mu.RLock()
+	defer db.mu.RUnlock()
+	if db.closed {
+		return ErrClosed
+	}
+	db.ops.Add(1)
+	return nil
+}
+
+// Close waits for calls in progress, drains the writer queue, runs a final
+// checkpoint (TRUNCATE, so the -wal file is emptied), and closes every
+// connection. It is idempotent and safe for concurrent use; later calls
+// return the first call's result.
+func (db *DB) Close() error {
+	db.closeOnce.Do(func() {
+		db.mu.Lock()
+		db.closed = true
+		db.mu.Unlock()
+		db.ops.Wait()
+		if db.ckpt != nil {
+			db.ckpt.stop()
+		}
+		db.closeWriter()
+		var errs []error
+		if db.cfg.JournalMode == "wal" {
+			ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+			if _, err := db.w.conn.exec(ctx, "PRAGMA wal_checkpoint(TRUNCATE)"); err != nil {
+				errs = append(errs, fmt.Errorf("final checkpoint: %w", classify(ctx, "", err)))
+			}
+			cancel()
+		}
+		db.cancel()
+		db.readers.closeAll()
+		if db.ckpt != nil {
+			errs = append(errs, db.ckpt.conn.close())
+		}
+		errs = append(errs, db.w.conn.close(), db.rdb.Close(), db.wdb.Close())
+		db.closeErr = errors.Join(errs...)
+	})
+	return db.closeErr
+}
+
+// closeWriter stops the writer goroutine after it has answered every queued
+// request, and waits for the background goroutines.
+func (db *DB) closeWriter() {
+	close(db.w.queue)
+	db.bg.Wait()
+}

@@ -1,0 +1,126 @@
+package sqlitedb_test
+
+import (
+	"context"
+	"errors"
+	"os"
+	"path/filepath"
+	"sync"
+	"testing"
+
+	"github.com/cortex-db/cortex/internal/testutil"
+	"github.com/cortex-db/cortex/sqlitedb"
+)
+
+var ctx = context.Background()
+
+func mustExec(t testing.TB, db *sqlitedb.DB, query string, args ...any) {
+	t.Helper()
+	err := db.Write(ctx, func(tx *sqlitedb.Tx) error {
+		_, err := tx.Exec(ctx, query, args...)
+		return err
+	})
+	if err != nil {
+		t.Fatalf("exec %q: %v", query, err)
+	}
+}
+
+func count(t testing.TB, db *sqlitedb.DB, query string, args ...any) int {
+	t.Helper()
+	var n int
+	err := db.Read(ctx, func(tx *sqlitedb.Tx) error {
+		return tx.QueryRow(ctx, query, args...).Scan(&n)
+	})
+	if err != nil {
+		t.Fatalf("query %q: %v", query, err)
+	}
+	return n
+}
+
+func TestOpen_CreatesPrivateFileAndFolder(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "sub", "dir", "x.db")
+	db := testutil.MustOpenDBAt(t, path, sqlitedb.Config{})
+	mustExec(t, db, "CREATE TABLE t(x)")
+	for _, p := range []string{path, path + "-wal", path + "-shm"} {
+		st, err := os.Stat(p)
+		if err != nil {
+			t.Fatalf("stat %s: %v", p, err)
+		}
+		if st.Mode().Perm() != 0o600 {
+			t.Errorf("%s mode = %v, want 0600", filepath.Base(p), st.Mode().Perm())
+		}
+	}
+	st, _ := os.Stat(filepath.Dir(path))
+	if st.Mode().Perm() != 0o700 {
+		t.Errorf("folder mode = %v, want 0700", st.Mode().Perm())
+	}
+}
+
+func TestDB_WriteRead(t *testing.T) {
+	db := testutil.MustOpenDB(t, sqlitedb.Config{})
+	mustExec(t, db, "CREATE TABLE t(id INTEGER PRIMARY KEY, v TEXT NOT NULL)")
+	var wg sync.WaitGroup
+	errs := make(chan error, 200)
+	for i := range 200 {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			errs <- db.Write(ctx, func(tx *sqlitedb.Tx) error {
+				_, err := tx.Exec(ctx, "INSERT INTO t(id, v) VALUES(?, ?)", i, "x")
+				return err
+			})
+		}()
+	}
+	wg.Wait()
+	close(errs)
+	for err := range errs {
+		if err != nil {
+			t.Fatal(err)
+		}
+	}
+	if n := count(t, db, "SELECT count(*) FROM t"); n != 200 {
+		t.Fatalf("count = %d, want 200", n)
+	}
+}
+
+func TestDB_WriteErrorRollsBackOnlyItsOwnWork(t *testing.T) {
+	db := testutil.MustOpenDB(t, sqlitedb.Config{})
+	mustExec(t, db, "CREATE TABLE t(id INTEGER PRIMARY KEY)")
+	mustExec(t, db, "INSERT INTO t VALUES(1)")
+	var wg sync.WaitGroup
+	results := make([]error, 100)
+	for i := range 100 {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			results[i] = db.Write(ctx, func(tx *sqlitedb.Tx) error {
+				if _, err := tx.Exec(ctx, "INSERT INTO t VALUES(?)", 1000+i); err != nil {
+					return err
+				}
+				// Every odd writer then violates the primary key: its own
+				// first insert must be rolled back with it, and nobody
+				// else's.
+				if i%2 == 1 {
+					_, err := tx.Exec(ctx, "INSERT INTO t VALUES(1)")
+					return err
+				}
+				return nil
+			})
+		}()
+	}
+	wg.Wait()
+	for i, err := range results {
+		if i%2 == 1 && !errors.Is(err, sqlitedb.ErrConstraint) {
+			t.Errorf("writer %d: err = %v, want ErrConstraint", i, err)
+		}
+		if i%2 == 0 && err != nil {
+			t.Errorf("writer %d: %v", i, err)
+		}
+	}
+	if n := count(t, db, "SELECT count(*) FROM t WHERE id >= 1000"); n != 50 {
+		t.Fatalf("rows = %d, want 50", n)
+	}
+	if n := count(t, db, "SELECT count(*) FROM t WHERE id >= 1000 AND id % 2 = 1"); n != 0 {
+		t.Fatalf("odd rows = %d, want 0", n)
+	}
+}

@@ -1,0 +1,231 @@
+package sqlitedb
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"path/filepath"
+	"strings"
+	"sync"
+	"time"
+
+	"golang.org/x/sys/unix"
+)
+
+// Status is a health verdict.
+type Status string
+
+// Health statuses, from best to worst.
+const (
+	Healthy   Status = "healthy"
+	Degraded  Status = "degraded"
+	Unhealthy Status = "unhealthy"
+)
+
+func worse(a, b Status) Status {
+	rank := map[Status]int{Healthy: 0, Degraded: 1, Unhealthy: 2}
+	if rank[b] > rank[a] {
+		return b
+	}
+	return a
+}
+
+// IntegrityMode selects the integrity check Health runs.
+type IntegrityMode string
+
+// Integrity check modes.
+const (
+	IntegrityNone  IntegrityMode = ""
+	IntegrityQuick IntegrityMode = "quick" // PRAGMA quick_check: O(N), skips index contents
+	IntegrityFull  IntegrityMode = "full"  // PRAGMA integrity_check: also verifies indexes
+)
+
+// HealthOptions select the optional checks.
+type HealthOptions struct {
+	// Integrity runs quick_check or integrity_check. They read the whole
+	// database; the last result is cached and reported with its time.
+	Integrity IntegrityMode
+	// Timeout bounds each query check (default 2s).
+	Timeout time.Duration
+}
+
+// Check is one named health check.
+type Check struct {
+	Name   string `json:"name"`
+	Status Status `json:"status"`
+	Detail string `json:"detail,omitempty"`
+}
+
+// Health is the verdict and the checks behind it.
+type Health struct {
+	Status    Status           `json:"status"`
+	Checks    []Check          `json:"checks"`
+	Integrity *IntegrityResult `json:"integrity,omitempty"`
+}
+
+// IntegrityResult is the last integrity check's outcome.
+type IntegrityResult struct {
+	Mode      IntegrityMode `json:"mode"`
+	OK        bool          `json:"ok"`
+	Problems  []string      `json:"problems,omitempty"`
+	CheckedAt time.Time     `json:"checked_at"`
+	Duration  time.Duration `json:"duration_ns"`
+}
+
+type integrityCache struct {
+	mu   sync.Mutex
+	last *IntegrityResult
+}
+
+// minFreeDisk is the free space below which health is degraded.
+const minFreeDisk = 256 << 20
+
+// Health runs the health checks: a query on a reader, a transaction on the
+// writer, the WAL size against Config.WALLimit, checkpoint starvation, free
+// disk space, the SQLite version, and, when asked, an integrity check. Any
+// failing query or a failed integrity check makes it Unhealthy; a large
+// WAL, starvation or low disk space Degraded. It never returns an error: a
+// failure is a check's detail.
+func (db *DB) Health(ctx context.Context, opts HealthOptions) Health {
+	if opts.Timeout <= 0 {
+		opts.Timeout = 2 * time.Second
+	}
+	h := Health{Status: Healthy}
+	add := func(name string, st Status, detail string) {
+		h.Checks = append(h.Checks, Check{Name: name, Status: st, Detail: detail})
+		h.Status = worse(h.Status, st)
+	}
+	queryCheck := func(name string, run func(context.Context) error) {
+		cctx, cancel := context.WithTimeout(ctx, opts.Timeout)
+		defer cancel()
+		if err := run(cctx); err != nil {
+			add(name, Unhealthy, errDetail(err))
+			return
+		}
+		add(name, Healthy, "")
+	}
+	queryCheck("reader", func(ctx context.Context) error {
+		return db.Read(ctx, func(tx *Tx) error {
+			var n int
+			return tx.QueryRow(ctx, "SELECT count(*) FROM sqlite_schema").Scan(&n)
+		})
+	})
+	queryCheck("writer", func(ctx context.Context) error {
+		return db.Write(ctx, func(tx *Tx) error {
+			var n int
+			return tx.QueryRow(ctx, "SELECT count(*) FROM sqlite_schema").Scan(&n)
+		})
+	})
+
+	if db.cfg.JournalMode == "wal" {
+		wal := db.walBytes()
+		if wal > db.cfg.WALLimit {
+			add("wal", Degraded, fmt.Sprintf("WAL is %d bytes, over its limit of %d: checkpoints are not keeping up", wal, db.cfg.WALLimit))
+		} else {
+			add("wal", Healthy, fmt.Sprintf("%d of %d bytes", wal, db.cfg.WALLimit))
+		}
+		if n := db.ckstats.starvedNow(); n >= starvationThreshold {
+			add("checkpoint", Degraded, fmt.Sprintf("the last %d checkpoints could not complete: long read transactions hold old snapshots", n))
+		} else {
+			add("checkpoint", Healthy, "")
+		}
+	}
+
+	var st unix.Statfs_t
+	if err := unix.Statfs(filepath.Dir(db.path), &st); err != nil {
+		add("disk", Degraded, err.Error())
+	} else if free := int64(st.Bavail) * st.Bsize; free < minFreeDisk {
+		add("disk", Degraded, fmt.Sprintf("%d bytes free, under %d", free, minFreeDisk))
+	} else {
+		add("disk", Healthy, fmt.Sprintf("%d bytes free", free))
+	}
+
+	if bad, why := unsafeVersion(db.version); bad {
+		add("sqlite_version", Degraded, why)
+	} else {
+		add("sqlite_version", Healthy, db.version)
+	}
+
+	if opts.Integrity != IntegrityNone {
+		res, err := db.IntegrityCheck(ctx, opts.Integrity)
+		switch {
+		case err != nil:
+			add("integrity", Unhealthy, errDetail(err))
+		case !res.OK:
+			add("integrity", Unhealthy, strings.Join(res.Problems, "; "))
+		default:
+			add("integrity", Healthy, string(res.Mode)+" ok")
+		}
+	}
+	db.integrity.mu.Lock()
+	if db.integrity.last != nil {
+		last := *db.integrity.last
+		h.Integrity = &last
+		if !last.OK && opts.Integrity == IntegrityNone {
+			add("integrity", Unhealthy, "last check at "+last.CheckedAt.Format(time.RFC3339)+" failed: "+strings.Join(last.Problems, "; "))
+		}
+	}
+	db.integrity.mu.Unlock()
+	return h
+}
+
+func errDetail(err error) string {
+	if errors.Is(err, ErrCorrupt) {
+		return err.Error() + ". Try: restore from a backup"
+	}
+	return err.Error()
+}
+
+// maxProblems bounds the problems an integrity check reports.
+const maxProblems = 100
+
+// IntegrityCheck runs PRAGMA quick_check or integrity_check on a reader and
+// caches the result for Health.
+func (db *DB) IntegrityCheck(ctx context.Context, mode IntegrityMode) (IntegrityResult, error) {
+	pragma := "PRAGMA quick_check(" + fmt.Sprint(maxProblems) + ")"
+	if mode == IntegrityFull {
+		pragma = "PRAGMA integrity_check(" + fmt.Sprint(maxProblems) + ")"
+	} else if mode != IntegrityQuick {
+		return IntegrityResult{}, fmt.Errorf("unknown integrity mode %q: want quick or full", mode)
+	}
+	start := time.Now()
+	res := IntegrityResult{Mode: mode}
+	err := db.Read(ctx, func(tx *Tx) error {
+		lines, err := checkRows(ctx, tx, pragma)
+		res.Problems = lines
+		return err
+	})
+	if err != nil && !errors.Is(err, ErrCorrupt) {
+		return res, err
+	}
+	if err != nil {
+		res.Problems = append(res.Problems, err.Error())
+	}
+	res.OK = len(res.Problems) == 0
+	res.CheckedAt = time.Now().UTC()
+	res.Duration = time.Since(start)
+	db.integrity.mu.Lock()
+	db.integrity.last = &res
+	db.integrity.mu.Unlock()
+	return res, nil
+}
+
+// checkRows runs an integrity pragma and returns its lines other than "ok".
+func checkRows(ctx context.Context, tx *Tx, pragma string) ([]string, error) {
+	rows, err := tx.Query(ctx, pragma)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	var problems []string
+	for rows.Next() {
+		var line string
+		if err := rows.Scan(&line); err != nil {
+			return problems, err
+		}
+		if line != "ok" {
+			problems = append(problems, line)
+		}
+	}
+	return problems, rows.Err()
+}

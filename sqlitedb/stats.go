@@ -1,0 +1,144 @@
+package sqlitedb
+
+import (
+	"context"
+	"time"
+)
+
+// Stats are the database's figures. Gathering them has no side effects: the
+// WAL size comes from the -wal file's size, not from a checkpoint. The JSON
+// names are the same in the HTTP API and the CLI's --json.
+type Stats struct {
+	Path          string `json:"path"`
+	SQLiteVersion string `json:"sqlite_version"`
+	JournalMode   string `json:"journal_mode"`
+	Synchronous   string `json:"synchronous"`
+
+	PageCount     int64 `json:"page_count"`
+	PageSize      int64 `json:"page_size"`
+	SizeBytes     int64 `json:"size_bytes"`
+	FreelistCount int64 `json:"freelist_count"`
+	// WALBytes is the -wal file's size; WALFrames the frames it can hold,
+	// (WALBytes−32)/(PageSize+24). A WAL that was reset is reused from its
+	// start, so this is the file's size, not the frames still to checkpoint
+	// (WALPendingFrames).
+	WALBytes         int64 `json:"wal_bytes"`
+	WALFrames        int64 `json:"wal_frames"`
+	WALPendingFrames int64 `json:"wal_pending_frames"`
+	WALLimitBytes    int64 `json:"wal_limit_bytes"`
+
+	Readers    ReaderStats     `json:"readers"`
+	Writer     WriterStats     `json:"writer"`
+	Checkpoint CheckpointStats `json:"checkpoint"`
+}
+
+// ReaderStats describe the read-only connection pool.
+type ReaderStats struct {
+	Size     int   `json:"size"`
+	InUse    int64 `json:"in_use"`
+	Acquires int64 `json:"acquires"`
+	Waits    int64 `json:"waits"`
+	WaitMS   int64 `json:"wait_ms"`
+	Timeouts int64 `json:"timeouts"`
+}
+
+// WriterStats describe the writer and its group commit.
+type WriterStats struct {
+	QueueDepth int   `json:"queue_depth"`
+	QueueCap   int   `json:"queue_cap"`
+	Commits    int64 `json:"commits"`
+	// Writes are the Write calls committed; Failed those answered with an
+	// error. Writes/Commits is the mean group size.
+	Writes        int64      `json:"writes"`
+	Failed        int64      `json:"failed"`
+	Retries       int64      `json:"retries"`
+	MaxBatch      int64      `json:"max_batch"`
+	MeanBatch     float64    `json:"mean_batch"`
+	MeanCommitMS  float64    `json:"mean_commit_ms"`
+	LastCommitAt  *time.Time `json:"last_commit_at,omitempty"`
+	BatchedWrites int64      `json:"-"`
+}
+
+// CheckpointStats describe checkpoints since Open.
+type CheckpointStats struct {
+	Count int64 `json:"count"`
+	// Incomplete counts checkpoints that were busy or left frames behind;
+	// Starved is how many of the latest ones in a row were.
+	Incomplete int64             `json:"incomplete"`
+	Starved    int64             `json:"starved"`
+	Last       *CheckpointResult `json:"last,omitempty"`
+}
+
+// Stats gathers the database's figures from a reader connection and the
+// counters kept since Open.
+func (db *DB) Stats(ctx context.Context) (Stats, error) {
+	s := Stats{
+		Path:          db.path,
+		SQLiteVersion: db.version,
+		JournalMode:   db.cfg.JournalMode,
+		Synchronous:   db.cfg.Synchronous,
+		WALLimitBytes: db.cfg.WALLimit,
+	}
+	err := db.Read(ctx, func(tx *Tx) error {
+		for _, q := range []struct {
+			sql string
+			dst *int64
+		}{
+			{"PRAGMA page_count", &s.PageCount},
+			{"PRAGMA page_size", &s.PageSize},
+			{"PRAGMA freelist_count", &s.FreelistCount},
+		} {
+			if err := tx.QueryRow(ctx, q.sql).Scan(q.dst); err != nil {
+				return err
+			}
+		}
+		return nil
+	})
+	if err != nil {
+		return s, err
+	}
+	s.SizeBytes = s.PageCount * s.PageSize
+	s.WALBytes = db.walBytes()
+	if s.WALBytes > 32 && s.PageSize > 0 {
+		s.WALFrames = (s.WALBytes - 32) / (s.PageSize + 24)
+	}
+	s.WALPendingFrames = db.walPendingFrames()
+
+	p := db.readers
+	s.Readers = ReaderStats{
+		Size:     cap(p.conns),
+		InUse:    p.inUse.Load(),
+		Acquires: p.acquires.Load(),
+		Waits:    p.waits.Load(),
+		WaitMS:   p.waitNanos.Load() / int64(time.Millisecond),
+		Timeouts: p.timeouts.Load(),
+	}
+	w := db.w
+	s.Writer = WriterStats{
+		QueueDepth:    len(w.queue),
+		QueueCap:      cap(w.queue),
+		Commits:       w.commits.Load(),
+		Writes:        w.writes.Load(),
+		Failed:        w.failed.Load(),
+		Retries:       w.retries.Load(),
+		MaxBatch:      w.maxBatch.Load(),
+		BatchedWrites: w.batchedReqs.Load(),
+	}
+	if s.Writer.Commits > 0 {
+		s.Writer.MeanBatch = float64(s.Writer.BatchedWrites) / float64(s.Writer.Commits)
+		s.Writer.MeanCommitMS = float64(w.commitNanos.Load()) / float64(s.Writer.Commits) / 1e6
+	}
+	if ns := w.lastCommit.Load(); ns > 0 {
+		t := time.Unix(0, ns).UTC()
+		s.Writer.LastCommitAt = &t
+	}
+	cs := &db.ckstats
+	cs.mu.Lock()
+	s.Checkpoint = CheckpointStats{Count: cs.count, Incomplete: cs.busy, Starved: cs.starved}
+	if cs.last != nil {
+		last := *cs.last
+		s.Checkpoint.Last = &last
+	}
+	cs.mu.Unlock()
+	return s, nil
+}

@@ -1,0 +1,300 @@
+package sqlitedb
+
+import (
+	"context"
+	"fmt"
+	"sync/atomic"
+	"time"
+)
+
+// Request states: a request is run only if the writer moves it from queued
+// to taken before its caller gives up (queued to cancelled).
+const (
+	reqQueued int32 = iota
+	reqTaken
+	reqCancelled
+)
+
+// writeReq is one call of Write (fn) or one exclusive operation that needs
+// the writer connection outside any transaction (excl).
+type writeReq struct {
+	ctx   context.Context
+	fn    func(*Tx) error
+	excl  func(*conn) error
+	done  chan error
+	state atomic.Int32
+	panic any
+}
+
+// writer owns the one read-write connection. Only its goroutine touches it.
+type writer struct {
+	db    *DB
+	conn  *conn
+	queue chan *writeReq
+	tx    Tx
+
+	// Filled per batch, kept to avoid allocations.
+	batch   []*writeReq
+	results []error
+
+	// Statistics, read by Stats from other goroutines.
+	commits     atomic.Int64
+	writes      atomic.Int64
+	failed      atomic.Int64
+	retries     atomic.Int64
+	batchedReqs atomic.Int64
+	maxBatch    atomic.Int64
+	commitNanos atomic.Int64
+	lastCommit  atomic.Int64 // unix nanos
+}
+
+// Write runs fn in a write transaction (BEGIN IMMEDIATE) on the one writer
+// connection, and commits. It is safe for concurrent use.
+//
+// Concurrent calls are grouped: the writer takes every call waiting in its
+// queue (up to Config.MaxBatch), runs each fn inside its own SAVEPOINT of one
+// transaction, commits once, then answers each caller. An fn that returns an
+// error rolls back its own savepoint alone and its caller gets that error;
+// the others commit. A lone call commits at once: there is no artificial
+// delay.
+//
+// When SQLite reports the database busy (another process holds the lock past
+// busy_timeout), the whole transaction is retried with exponential backoff
+// and jitter, at most Config.MaxRetries times and while ctx lasts, so fn may
+// run more than once and must not have side effects outside the transaction.
+// fn must not keep tx after it returns, nor call Write or Read.
+//
+// A caller whose ctx ends before the writer takes its request gets ctx.Err()
+// and fn never runs; once fn has started, Write waits for the outcome, so a
+// nil error always means committed. Errors are classified (ErrBusy,
+// ErrDiskFull, ErrConstraint, …); after ErrClosed nothing ran.
+func (db *DB) Write(ctx context.Context, fn func(*Tx) error) error {
+	return db.submit(ctx, &writeReq{ctx: ctx, fn: fn})
+}
+
+// exclusive runs fn on the writer connection between transactions.
+func (db *DB) exclusive(ctx context.Context, fn func(*conn) error) error {
+	return db.submit(ctx, &writeReq{ctx: ctx, excl: fn})
+}
+
+func (db *DB) submit(ctx context.Context, req *writeReq) error {
+	if err := db.enter(); err != nil {
+		return err
+	}
+	defer db.ops.Done()
+	if err := ctx.Err(); err != nil {
+		return err
+	}
+	req.done = make(chan error, 1)
+	select {
+	case db.w.queue <- req:
+	default:
+		select {
+		case db.w.queue <- req:
+		case <-ctx.Done():
+			return fmt.Errorf("%w: %w", ErrQueueFull, ctx.Err())
+		}
+	}
+	var err error
+	select {
+	case err = <-req.done:
+	case <-ctx.Done():
+		if req.state.CompareAndSwap(reqQueued, reqCancelled) {
+			return ctx.Err()
+		}
+		err = <-req.done
+	}
+	if req.panic != nil {
+		panic(req.panic)
+	}
+	return err
+}
+
+func (w *writer) loop() {
+	for req := range w.queue {
+		w.batch = append(w.batch[:0], req)
+	drain:
+		for len(w.batch) < w.db.cfg.MaxBatch {
+			select {
+			case r, ok := <-w.queue:
+				if !ok {
+					break drain
+				}
+				w.batch = append(w.batch, r)
+			default:
+				break drain
+			}
+		}
+		w.runBatch(w.batch)
+		clear(w.batch)
+	}
+}
+
+// runBatch runs the functions of a batch in one transaction, and exclusive
+// operations alone, in queue order.
+func (w *writer) runBatch(batch []*writeReq) {
+	start := 0
+	for i, r := range batch {
+		if r.excl == nil {
+			continue
+		}
+		w.runGroup(batch[start:i])
+		start = i + 1
+		if r.state.CompareAndSwap(reqQueued, reqTaken) {
+			r.done <- w.runExclusive(r)
+		}
+	}
+	w.runGroup(batch[start:])
+}
+
+func (w *writer) runExclusive(r *writeReq) (err error) {
+	defer func() {
+		if p := recover(); p != nil {
+			r.panic = p
+		}
+	}()
+	return r.excl(w.conn)
+}
+
+// runGroup is group commit: one transaction, one savepoint per request.
+func (w *writer) runGroup(reqs []*writeReq) {
+	pending := reqs[:0:0]
+	for _, r := range reqs {
+		if r.state.CompareAndSwap(reqQueued, reqTaken) {
+			pending = append(pending, r)
+		}
+	}
+	ctx := w.db.ctx
+	for attempt := 0; len(pending) > 0; attempt++ {
+		retry := func(err error) bool {
+			if !isBusy(err) || attempt+1 >= w.db.cfg.MaxRetries {
+				return false
+			}
+			w.retries.Add(1)
+			return sleepBackoff(ctx, attempt, pending)
+		}
+		if err := w.begin(); err != nil {
+			if retry(err) {
+				continue
+			}
+			w.finish(pending, nil, err)
+			return
+		}
+		if cap(w.results) < len(pending) {
+			w.results = make([]error, len(pending))
+		}
+		results := w.results[:len(pending)]
+		clear(results)
+		single := len(pending) == 1
+		broken := -1
+		for i, r := range pending {
+			if err := r.ctx.Err(); err != nil {
+				results[i] = err
+				continue
+			}
+			if single {
+				results[i] = w.call(r)
+				if results[i] != nil {
+					broken = i
+				}
+				break
+			}
+			if _, err := w.conn.exec(ctx, "SAVEPOINT g"); err != nil {
+				results[i] = classify(ctx, "savepoint", err)
+				broken = i
+				break
+			}
+			if err := w.call(r); err != nil {
+				results[i] = err
+				if breaksTx(err) {
+					broken = i
+					break
+				}
+				if _, rerr := w.conn.exec(ctx, "ROLLBACK TO g"); rerr != nil {
+					broken = i
+					break
+				}
+			}
+			if _, err := w.conn.exec(ctx, "RELEASE g"); err != nil {
+				results[i] = classify(ctx, "release savepoint", err)
+				broken = i
+				break
+			}
+		}
+		if broken >= 0 {
+			// The transaction cannot go on: roll it all back, answer the
+			// request that broke it, and run the others again.
+			w.rollback()
+			bad := pending[broken]
+			berr := results[broken]
+			if retry(berr) {
+				continue
+			}
+			w.finish([]*writeReq{bad}, nil, berr)
+			pending = append(pending[:broken:broken], pending[broken+1:]...)
+			continue
+		}
+		t0 := time.Now()
+		if err := w.commit(); err != nil {
+			w.rollback()
+			if retry(err) {
+				continue
+			}
+			w.finish(pending, nil, err)
+			return
+		}
+		w.commits.Add(1)
+		w.commitNanos.Add(int64(time.Since(t0)))
+		w.lastCommit.Store(time.Now().UnixNano())
+		w.batchedReqs.Add(int64(len(pending)))
+		if n := int64(len(pending)); n > w.maxBatch.Load() {
+			w.maxBatch.Store(n)
+		}
+		w.finish(pending, results, nil)
+		return
+	}
+}
+
+// finish answers each request: its own result, or err for all.
+func (w *writer) finish(reqs []*writeReq, results []error, err error) {
+	for i, r := range reqs {
+		e := err
+		if results != nil {
+			e = results[i]
+		}
+		if e == nil {
+			w.writes.Add(1)
+		} else {
+			w.failed.Add(1)
+		}
+		r.done <- e
+	}
+}
+
+func (w *writer) call(r *writeReq) (err error) {
+	defer func() {
+		if p := recover(); p != nil {
+			r.panic = p
+			err = fmt.Errorf("write function panicked: %v", p)
+		}
+	}()
+	w.tx.ctx = w.db.ctx
+	return w.tx.callFn(r.fn)
+}
+
+func (tx *Tx) callFn(fn func(*Tx) error) error { return fn(tx) }
+
+func (w *writer) begin() error {
+	_, err := w.conn.exec(w.db.ctx, "BEGIN IMMEDIATE")
+	return classify(w.db.ctx, "begin immediate", err)
+}
+
+func (w *writer) commit() error {
+	_, err := w.conn.exec(context.WithoutCancel(w.db.ctx), "COMMIT")
+	return classify(w.db.ctx, "commit", err)
+}
+
+// rollback ends the transaction, if SQLite has not already done so.
+func (w *writer) rollback() {
+	_, _ = w.conn.exec(context.WithoutCancel(w.db.ctx), "ROLLBACK")
+}
