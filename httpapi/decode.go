@@ -1,0 +1,217 @@
+package httpapi
+
+import (
+	"bytes"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"mime"
+	"net/http"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/cortex-db/cortex/state"
+)
+
+// statusError is an error with its own answer, for failures found by the
+// HTTP layer that are not domain errors (a wrong content type, a body over
+// the limit).
+type statusError struct {
+	status int
+	slug   string
+	title  string
+	detail string
+}
+
+func (e *statusError) Error() string { return e.detail }
+
+// errUnsupportedMedia is a 415 naming what to send instead.
+func errUnsupportedMedia(got string) error {
+	return &statusError{http.StatusUnsupportedMediaType, "unsupported-media-type", "Unsupported media type",
+		fmt.Sprintf("Content-Type %q is not accepted; send application/json", got)}
+}
+
+// errBodyTooLarge is a 413 for a body over its limit.
+func errBodyTooLarge(limit int64) error {
+	return &statusError{http.StatusRequestEntityTooLarge, "body-too-large", "Request body too large",
+		fmt.Sprintf("the request body is over the limit of %d bytes", limit)}
+}
+
+// isJSONType reports whether a Content-Type is application/json or a
+// +json type (parameters such as charset=utf-8 are allowed).
+func isJSONType(ct string) bool {
+	mt, _, err := mime.ParseMediaType(ct)
+	if err != nil {
+		return false
+	}
+	return mt == "application/json" || (strings.HasPrefix(mt, "application/") && strings.HasSuffix(mt, "+json"))
+}
+
+// decodeJSON reads r's body, at most limit bytes, into dst: one JSON value,
+// no unknown fields, nothing after it. An empty body leaves dst untouched
+// when optional is true (and is a 400 otherwise); a body needs a JSON
+// Content-Type (415 otherwise).
+func decodeJSON(w http.ResponseWriter, r *http.Request, limit int64, dst any, optional bool) error {
+	if r.ContentLength > limit {
+		return errBodyTooLarge(limit)
+	}
+	body, err := io.ReadAll(http.MaxBytesReader(w, r.Body, limit))
+	if err != nil {
+		var mbe *http.MaxBytesError
+		if errors.As(err, &mbe) {
+			return errBodyTooLarge(limit)
+		}
+		return badRequest("body", "reading the request body: %v", err)
+	}
+	if len(bytes.TrimSpace(body)) == 0 {
+		if optional {
+			return nil
+		}
+		return badRequest("body", "a JSON body is required")
+	}
+	if ct := r.Header.Get("Content-Type"); !isJSONType(ct) {
+		return errUnsupportedMedia(ct)
+	}
+	return decodeBody(body, dst)
+}
+
+// decodeBody decodes one JSON value from body into dst, refusing unknown
+// fields and trailing data.
+func decodeBody(body []byte, dst any) error {
+	dec := json.NewDecoder(bytes.NewReader(body))
+	dec.DisallowUnknownFields()
+	if err := dec.Decode(dst); err != nil {
+		return jsonError(err)
+	}
+	if _, err := dec.Token(); err != io.EOF {
+		return badRequest("body", "unexpected data after the JSON value")
+	}
+	return nil
+}
+
+// jsonError turns a decoding error into a 400 naming the field when it can.
+func jsonError(err error) error {
+	var se *json.SyntaxError
+	var te *json.UnmarshalTypeError
+	switch {
+	case errors.As(err, &se):
+		return badRequest("body", "malformed JSON at byte %d: %v", se.Offset, err)
+	case errors.As(err, &te):
+		field := te.Field
+		if field == "" {
+			field = "body"
+		}
+		return badRequest(field, "want a JSON %s, got %s", te.Type, te.Value)
+	case errors.Is(err, io.ErrUnexpectedEOF):
+		return badRequest("body", "the JSON body ends too early")
+	case strings.HasPrefix(err.Error(), "json: unknown field "):
+		name := strings.Trim(strings.TrimPrefix(err.Error(), "json: unknown field "), `"`)
+		return badRequest(name, "unknown field %q", name)
+	}
+	return badRequest("body", "invalid JSON: %v", err)
+}
+
+// writeJSON sends v as JSON with status.
+func writeJSON(w http.ResponseWriter, status int, v any) {
+	b, err := json.Marshal(v)
+	if err != nil {
+		problem(w, http.StatusInternalServerError, "internal", "Internal server error", "encoding the answer failed")
+		return
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(status)
+	w.Write(append(b, '\n'))
+}
+
+// pathID returns the {id} path value, validated.
+func pathID(r *http.Request) (string, error) {
+	id := r.PathValue("id")
+	if err := state.ValidateID(id); err != nil {
+		return "", err
+	}
+	return id, nil
+}
+
+// queryInt parses an optional integer query parameter in [min, max].
+func queryInt(r *http.Request, name string, min, max int64) (int64, error) {
+	v := r.URL.Query().Get(name)
+	if v == "" {
+		return 0, nil
+	}
+	n, err := strconv.ParseInt(v, 10, 64)
+	if err != nil || n < min || n > max {
+		return 0, badRequest(name, "want an integer from %d to %d, got %q", min, max, v)
+	}
+	return n, nil
+}
+
+// queryLimit parses the page size: 0 means state.DefaultLimit.
+func queryLimit(r *http.Request) (int, error) {
+	n, err := queryInt(r, "limit", 1, state.MaxLimit)
+	return int(n), err
+}
+
+// queryTime parses an optional RFC 3339 time query parameter.
+func queryTime(r *http.Request, name string) (time.Time, error) {
+	v := r.URL.Query().Get(name)
+	if v == "" {
+		return time.Time{}, nil
+	}
+	t, err := time.Parse(time.RFC3339Nano, v)
+	if err != nil {
+		return time.Time{}, badRequest(name, "want an RFC 3339 time such as 2025-01-02T15:04:05Z, got %q", v)
+	}
+	return t, nil
+}
+
+// queryBool parses an optional boolean query parameter.
+func queryBool(r *http.Request, name string) (bool, error) {
+	v := r.URL.Query().Get(name)
+	if v == "" {
+		return false, nil
+	}
+	b, err := strconv.ParseBool(v)
+	if err != nil {
+		return false, badRequest(name, "want true or false, got %q", v)
+	}
+	return b, nil
+}
+
+// etag is the entity tag of a snapshot version.
+func etag(version int64) string { return `"` + strconv.FormatInt(version, 10) + `"` }
+
+// parseIfMatch reads an If-Match header into an expected version: nil when
+// absent or "*" (any current version).
+func parseIfMatch(h string) (*int64, error) {
+	h = strings.TrimSpace(h)
+	if h == "" || h == "*" {
+		return nil, nil
+	}
+	v := strings.TrimPrefix(h, "W/")
+	if len(v) >= 2 && v[0] == '"' && v[len(v)-1] == '"' {
+		v = v[1 : len(v)-1]
+	}
+	n, err := strconv.ParseInt(v, 10, 64)
+	if err != nil || n < 0 {
+		return nil, badRequest("If-Match", `want one version as an entity tag, such as "3" ("0": no snapshot yet), got %q`, h)
+	}
+	return &n, nil
+}
+
+// MaxIdempotencyKeyLen bounds an Idempotency-Key header.
+const MaxIdempotencyKeyLen = 255
+
+// validateIdempotencyKey checks a key: 1–255 visible ASCII characters.
+func validateIdempotencyKey(k string) error {
+	if len(k) > MaxIdempotencyKeyLen {
+		return badRequest("Idempotency-Key", "longer than %d characters", MaxIdempotencyKeyLen)
+	}
+	for i := 0; i < len(k); i++ {
+		if k[i] < 0x21 || k[i] > 0x7e {
+			return badRequest("Idempotency-Key", "character %d is not visible ASCII", i)
+		}
+	}
+	return nil
+}

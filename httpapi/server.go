@@ -1,0 +1,277 @@
+package httpapi
+
+import (
+	"errors"
+	"fmt"
+	"log/slog"
+	"net/http"
+	"strings"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/promhttp"
+
+	"github.com/cortex-db/cortex/state"
+)
+
+// Body limits beyond the state itself.
+const (
+	// BodyOverhead is what an append body may carry beside its state
+	// (metadata, field names, whitespace).
+	BodyOverhead = 64 << 10
+	// DefaultMaxBatchBytes bounds a batch request's body when
+	// Config.MaxBatchBytes is zero.
+	DefaultMaxBatchBytes = 32 << 20
+	// maxSmallBody bounds bodies that carry no state (sessions, admin).
+	maxSmallBody = 64 << 10
+)
+
+// Config configures a Server. Store is required; every other zero field
+// means the default named beside it.
+type Config struct {
+	// Store is the repository served (required).
+	Store state.Store
+	// Ops serves /v1/admin and /readyz; nil answers the admin routes with
+	// 501 and makes /readyz probe the store with a one-row list.
+	Ops Ops
+	// APIToken, when set, is required as a bearer token on /v1 routes.
+	APIToken string
+	// AdminToken, when set, is required as a bearer token on /v1/admin
+	// routes; when empty they take APIToken. See the package doc.
+	AdminToken string
+	// MaxStateBytes is the store's state limit, used to size the body
+	// limit of appends (default state.DefaultMaxStateBytes). Keep it equal
+	// to the store's: the store enforces the limit, this only bounds reads.
+	MaxStateBytes int
+	// MaxBatchBytes bounds a batch request's body (default
+	// DefaultMaxBatchBytes).
+	MaxBatchBytes int64
+	// BackupDir is the only folder admin backups are written to; empty
+	// answers POST /v1/admin/backup with 501.
+	BackupDir string
+	// Logger receives one line per request and the errors behind 5xx
+	// answers; nil discards them.
+	Logger *slog.Logger
+	// Registry receives the HTTP metrics and is served on /metrics; nil
+	// makes a private one. Register the storage collectors (NewCollector)
+	// on it too.
+	Registry *prometheus.Registry
+}
+
+// Server is the HTTP API: an http.Handler. It is safe for concurrent use.
+type Server struct {
+	cfg     Config
+	log     *slog.Logger
+	mux     *http.ServeMux
+	metrics *httpMetrics
+}
+
+// New builds a Server from cfg. It fails when Store is nil or the metrics
+// cannot be registered (a Registry already holding them).
+func New(cfg Config) (*Server, error) {
+	if cfg.Store == nil {
+		return nil, errors.New("httpapi: Config.Store is required")
+	}
+	if cfg.MaxStateBytes <= 0 {
+		cfg.MaxStateBytes = state.DefaultMaxStateBytes
+	}
+	if cfg.MaxBatchBytes <= 0 {
+		cfg.MaxBatchBytes = DefaultMaxBatchBytes
+	}
+	if cfg.Logger == nil {
+		cfg.Logger = slog.New(slog.DiscardHandler)
+	}
+	if cfg.Registry == nil {
+		cfg.Registry = prometheus.NewRegistry()
+	}
+	m, err := newHTTPMetrics(cfg.Registry)
+	if err != nil {
+		return nil, fmt.Errorf("httpapi: register metrics: %w", err)
+	}
+	s := &Server{cfg: cfg, log: cfg.Logger, mux: http.NewServeMux(), metrics: m}
+	s.routes()
+	return s, nil
+}
+
+// routes registers every route of the v1 API table.
+func (s *Server) routes() {
+	m := s.mux
+	m.HandleFunc("POST /v1/sessions", s.createSession)
+	m.HandleFunc("GET /v1/sessions", s.listSessions)
+	m.HandleFunc("PUT /v1/sessions/{id}", s.putSession)
+	m.HandleFunc("GET /v1/sessions/{id}", s.getSession)
+	m.HandleFunc("DELETE /v1/sessions/{id}", s.deleteSession)
+	m.HandleFunc("POST /v1/sessions/{id}/touch", s.touchSession)
+	m.HandleFunc("POST /v1/sessions/{id}/fork", s.forkSession)
+	m.HandleFunc("POST /v1/sessions/{id}/snapshots", s.appendSnapshot)
+	m.HandleFunc("GET /v1/sessions/{id}/snapshots", s.history)
+	m.HandleFunc("GET /v1/sessions/{id}/snapshots/latest", s.latestSnapshot)
+	m.HandleFunc("GET /v1/sessions/{id}/snapshots/{version}", s.getSnapshot)
+	// The colon is literal in a ServeMux pattern: "snapshots:batch" is one
+	// path segment, matched exactly (also when the client escapes it as
+	// %3A, since patterns match the unescaped path).
+	m.HandleFunc("POST /v1/snapshots:batch", s.appendBatch)
+
+	m.HandleFunc("GET /v1/admin/stats", s.adminStats)
+	m.HandleFunc("GET /v1/admin/health", s.adminHealth)
+	m.HandleFunc("POST /v1/admin/checkpoint", s.adminCheckpoint)
+	m.HandleFunc("POST /v1/admin/backup", s.adminBackup)
+	m.HandleFunc("POST /v1/admin/explain", s.adminExplain)
+
+	m.HandleFunc("GET /healthz", s.healthz)
+	m.HandleFunc("GET /readyz", s.readyz)
+	m.Handle("GET /metrics", promhttp.HandlerFor(s.cfg.Registry, promhttp.HandlerOpts{}))
+}
+
+// ServeHTTP routes r, checks its credentials, and records its metrics and
+// log line.
+func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	start := time.Now()
+	sw := &statusWriter{ResponseWriter: w}
+	_, pattern := s.mux.Handler(r)
+	route := pattern
+	if route == "" {
+		route = "unmatched"
+	}
+	defer func() {
+		if v := recover(); v != nil {
+			if v == http.ErrAbortHandler {
+				panic(v)
+			}
+			s.log.Error("panic serving request", "method", r.Method, "path", r.URL.Path, "panic", v)
+			if !sw.wroteHeader {
+				problem(sw, http.StatusInternalServerError, "internal", "Internal server error", "the server failed to answer; the error is in its log")
+			}
+		}
+		status := sw.status
+		if status == 0 {
+			status = http.StatusOK
+		}
+		if sw.clientGone {
+			status = StatusClientClosedRequest
+		}
+		d := time.Since(start)
+		s.metrics.observe(r.Method, route, status, d)
+		level := slog.LevelInfo
+		if status >= 500 {
+			level = slog.LevelWarn
+		}
+		s.log.LogAttrs(r.Context(), level, "request",
+			slog.String("method", r.Method),
+			slog.String("path", r.URL.Path),
+			slog.String("route", route),
+			slog.Int("status", status),
+			slog.Int64("bytes", sw.bytes),
+			slog.Duration("duration", d),
+			slog.String("remote", r.RemoteAddr),
+		)
+	}()
+
+	if pattern == "" {
+		s.unmatched(sw, r)
+		return
+	}
+	if !s.authorize(sw, r) {
+		return
+	}
+	s.mux.ServeHTTP(sw, r)
+}
+
+// unmatched answers a request no route matches with a problem: 404, or 405
+// with Allow when the path exists under another method.
+func (s *Server) unmatched(w http.ResponseWriter, r *http.Request) {
+	h, _ := s.mux.Handler(r)
+	rec := &headerRecorder{header: http.Header{}}
+	h.ServeHTTP(rec, r)
+	switch rec.status {
+	case http.StatusMethodNotAllowed:
+		if allow := rec.header.Get("Allow"); allow != "" {
+			w.Header().Set("Allow", allow)
+		}
+		problem(w, http.StatusMethodNotAllowed, "method-not-allowed", "Method not allowed",
+			fmt.Sprintf("%s is not allowed on %s; allowed: %s", r.Method, r.URL.Path, rec.header.Get("Allow")))
+	case http.StatusMovedPermanently, http.StatusTemporaryRedirect, http.StatusPermanentRedirect:
+		for k, v := range rec.header {
+			w.Header()[k] = v
+		}
+		w.WriteHeader(rec.status)
+	default:
+		problem(w, http.StatusNotFound, "no-route", "Not found",
+			fmt.Sprintf("no route %s %s; see the API table in README.md", r.Method, r.URL.Path))
+	}
+}
+
+// fail answers err as a problem and logs the errors behind 5xx answers.
+func (s *Server) fail(w http.ResponseWriter, r *http.Request, err error, conditional bool) {
+	p := problemFor(err, conditional)
+	if p.Status == StatusClientClosedRequest {
+		if sw, ok := w.(*statusWriter); ok {
+			sw.clientGone = true
+		}
+		// Nobody reads this answer; send something well-formed anyway.
+		p.Status = http.StatusServiceUnavailable
+	}
+	if p.Status >= 500 {
+		s.log.LogAttrs(r.Context(), slog.LevelError, "request failed",
+			slog.String("method", r.Method),
+			slog.String("path", r.URL.Path),
+			slog.Int("status", p.Status),
+			slog.String("error", err.Error()),
+		)
+	}
+	writeProblem(w, p)
+}
+
+// statusWriter records the status and size of an answer.
+type statusWriter struct {
+	http.ResponseWriter
+	status      int
+	bytes       int64
+	wroteHeader bool
+	clientGone  bool
+}
+
+func (w *statusWriter) WriteHeader(code int) {
+	if !w.wroteHeader {
+		w.status = code
+		w.wroteHeader = true
+	}
+	w.ResponseWriter.WriteHeader(code)
+}
+
+func (w *statusWriter) Write(b []byte) (int, error) {
+	if !w.wroteHeader {
+		w.WriteHeader(http.StatusOK)
+	}
+	n, err := w.ResponseWriter.Write(b)
+	w.bytes += int64(n)
+	return n, err
+}
+
+// Unwrap lets http.ResponseController reach the underlying writer.
+func (w *statusWriter) Unwrap() http.ResponseWriter { return w.ResponseWriter }
+
+// headerRecorder captures the status and headers of the mux's own 404/405
+// answers, whose plain-text bodies are replaced by problems.
+type headerRecorder struct {
+	header http.Header
+	status int
+}
+
+func (r *headerRecorder) Header() http.Header { return r.header }
+func (r *headerRecorder) Write(b []byte) (int, error) {
+	if r.status == 0 {
+		r.status = http.StatusOK
+	}
+	return len(b), nil
+}
+func (r *headerRecorder) WriteHeader(code int) {
+	if r.status == 0 {
+		r.status = code
+	}
+}
+
+// isAdmin reports whether path is under /v1/admin.
+func isAdmin(path string) bool {
+	return path == "/v1/admin" || strings.HasPrefix(path, "/v1/admin/")
+}

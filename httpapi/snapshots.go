@@ -1,0 +1,214 @@
+package httpapi
+
+import (
+	"encoding/json"
+	"math"
+	"net/http"
+	"strconv"
+
+	"github.com/cortex-db/cortex/state"
+)
+
+// appendRequest is the body of POST /v1/sessions/{id}/snapshots.
+type appendRequest struct {
+	State    json.RawMessage `json:"state"`
+	Metadata json.RawMessage `json:"metadata"`
+}
+
+// decodeAppend reads an append request: the body into state and metadata,
+// If-Match into ExpectedVersion, Idempotency-Key into IdempotencyKey.
+// conditional reports whether If-Match was given.
+func (s *Server) decodeAppend(w http.ResponseWriter, r *http.Request) (in state.AppendInput, conditional bool, err error) {
+	expected, err := parseIfMatch(r.Header.Get("If-Match"))
+	if err != nil {
+		return in, false, err
+	}
+	key := r.Header.Get("Idempotency-Key")
+	if err := validateIdempotencyKey(key); err != nil {
+		return in, false, err
+	}
+	var req appendRequest
+	if err := decodeJSON(w, r, int64(s.cfg.MaxStateBytes)+BodyOverhead, &req, false); err != nil {
+		return in, false, err
+	}
+	if req.State == nil {
+		return in, false, badRequest("state", "is required (any JSON value)")
+	}
+	return state.AppendInput{
+		State:           req.State,
+		Metadata:        req.Metadata,
+		ExpectedVersion: expected,
+		IdempotencyKey:  key,
+	}, expected != nil, nil
+}
+
+func (s *Server) appendSnapshot(w http.ResponseWriter, r *http.Request) {
+	id, err := pathID(r)
+	if err != nil {
+		s.fail(w, r, err, false)
+		return
+	}
+	in, conditional, err := s.decodeAppend(w, r)
+	if err != nil {
+		s.fail(w, r, err, false)
+		return
+	}
+	res, err := s.cfg.Store.AppendSnapshot(r.Context(), id, in)
+	if err != nil {
+		s.fail(w, r, err, conditional)
+		return
+	}
+	h := w.Header()
+	h.Set("ETag", etag(res.Version))
+	h.Set("Location", "/v1/sessions/"+id+"/snapshots/"+strconv.FormatInt(res.Version, 10))
+	if res.Replayed {
+		h.Set("Idempotent-Replayed", "true")
+	}
+	writeJSON(w, http.StatusCreated, res)
+}
+
+func (s *Server) latestSnapshot(w http.ResponseWriter, r *http.Request) {
+	id, err := pathID(r)
+	if err != nil {
+		s.fail(w, r, err, false)
+		return
+	}
+	snap, err := s.cfg.Store.LatestSnapshot(r.Context(), id)
+	if err != nil {
+		s.fail(w, r, err, false)
+		return
+	}
+	s.writeSnapshot(w, r, snap)
+}
+
+func (s *Server) getSnapshot(w http.ResponseWriter, r *http.Request) {
+	id, err := pathID(r)
+	if err != nil {
+		s.fail(w, r, err, false)
+		return
+	}
+	v, err := strconv.ParseInt(r.PathValue("version"), 10, 64)
+	if err != nil || v < 1 {
+		s.fail(w, r, badRequest("version", "want a version number ≥ 1 or \"latest\", got %q", r.PathValue("version")), false)
+		return
+	}
+	snap, err := s.cfg.Store.GetSnapshot(r.Context(), id, v)
+	if err != nil {
+		s.fail(w, r, err, false)
+		return
+	}
+	s.writeSnapshot(w, r, snap)
+}
+
+// writeSnapshot sends a snapshot with its ETag, or 304 when If-None-Match
+// already names it.
+func (s *Server) writeSnapshot(w http.ResponseWriter, r *http.Request, snap state.Snapshot) {
+	tag := etag(snap.Version)
+	w.Header().Set("ETag", tag)
+	if inm := r.Header.Get("If-None-Match"); inm == tag || inm == "W/"+tag {
+		w.WriteHeader(http.StatusNotModified)
+		return
+	}
+	writeJSON(w, http.StatusOK, snap)
+}
+
+func (s *Server) history(w http.ResponseWriter, r *http.Request) {
+	id, err := pathID(r)
+	if err != nil {
+		s.fail(w, r, err, false)
+		return
+	}
+	limit, err := queryLimit(r)
+	if err != nil {
+		s.fail(w, r, err, false)
+		return
+	}
+	before, err := queryInt(r, "before", 1, math.MaxInt64)
+	if err != nil {
+		s.fail(w, r, err, false)
+		return
+	}
+	include, err := queryBool(r, "include_state")
+	if err != nil {
+		s.fail(w, r, err, false)
+		return
+	}
+	page, err := s.cfg.Store.History(r.Context(), id, state.HistoryOptions{
+		Limit: limit, Cursor: r.URL.Query().Get("cursor"), Before: before, IncludeState: include,
+	})
+	if err != nil {
+		s.fail(w, r, err, false)
+		return
+	}
+	if page.Snapshots == nil {
+		page.Snapshots = []state.Snapshot{}
+	}
+	writeJSON(w, http.StatusOK, page)
+}
+
+// batchRequest is the body of POST /v1/snapshots:batch.
+type batchRequest struct {
+	Items []batchItem `json:"items"`
+}
+
+// batchItem is one append of a batch.
+type batchItem struct {
+	SessionID       string          `json:"session_id"`
+	State           json.RawMessage `json:"state"`
+	Metadata        json.RawMessage `json:"metadata"`
+	ExpectedVersion *int64          `json:"expected_version"`
+	IdempotencyKey  string          `json:"idempotency_key"`
+}
+
+// batchResponse is the answer of POST /v1/snapshots:batch.
+type batchResponse struct {
+	Results []state.AppendResult `json:"results"`
+}
+
+func (s *Server) appendBatch(w http.ResponseWriter, r *http.Request) {
+	var req batchRequest
+	if err := decodeJSON(w, r, s.cfg.MaxBatchBytes, &req, false); err != nil {
+		s.fail(w, r, err, false)
+		return
+	}
+	items, err := batchItems(req.Items)
+	if err != nil {
+		s.fail(w, r, err, false)
+		return
+	}
+	res, err := s.cfg.Store.AppendBatch(r.Context(), items)
+	if err != nil {
+		s.fail(w, r, err, false)
+		return
+	}
+	writeJSON(w, http.StatusCreated, batchResponse{Results: res})
+}
+
+// batchItems validates a batch's items before the store sees them.
+func batchItems(in []batchItem) ([]state.BatchItem, error) {
+	if len(in) == 0 {
+		return nil, badRequest("items", "want 1 to %d appends", state.MaxBatch)
+	}
+	if len(in) > state.MaxBatch {
+		return nil, badRequest("items", "%d appends: want at most %d", len(in), state.MaxBatch)
+	}
+	out := make([]state.BatchItem, len(in))
+	for i, it := range in {
+		if err := state.ValidateID(it.SessionID); err != nil {
+			return nil, badRequest("items["+strconv.Itoa(i)+"].session_id", "%v", err)
+		}
+		if it.State == nil {
+			return nil, badRequest("items["+strconv.Itoa(i)+"].state", "is required (any JSON value)")
+		}
+		if err := validateIdempotencyKey(it.IdempotencyKey); err != nil {
+			return nil, badRequest("items["+strconv.Itoa(i)+"].idempotency_key", "%v", err)
+		}
+		if it.ExpectedVersion != nil && *it.ExpectedVersion < 0 {
+			return nil, badRequest("items["+strconv.Itoa(i)+"].expected_version", "must not be negative")
+		}
+		out[i] = state.BatchItem{SessionID: it.SessionID, AppendInput: state.AppendInput{
+			State: it.State, Metadata: it.Metadata, ExpectedVersion: it.ExpectedVersion, IdempotencyKey: it.IdempotencyKey,
+		}}
+	}
+	return out, nil
+}
