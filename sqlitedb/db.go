@@ -32,6 +32,10 @@ type DB struct {
 
 	ctx    context.Context // cancelled by Close, after the writer drained
 	cancel context.CancelFunc
+	// wctx is the writer's statement context: never cancelled, so the
+	// driver needs no goroutine per statement to watch it, and a group
+	// transaction is never interrupted halfway.
+	wctx context.Context
 
 	wdb     *sql.DB // writer and checkpointer connections
 	rdb     *sql.DB // read-only connections
@@ -80,6 +84,7 @@ func Open(ctx context.Context, path string, cfg Config) (_ *DB, err error) {
 
 	db := &DB{path: abs, cfg: cfg}
 	db.ctx, db.cancel = context.WithCancel(context.Background())
+	db.wctx = context.WithoutCancel(db.ctx)
 	defer func() {
 		if err != nil {
 			db.cancel()

@@ -3,6 +3,7 @@ package sqlitedb
 import (
 	"context"
 	"fmt"
+	"runtime"
 	"sync/atomic"
 	"time"
 )
@@ -113,6 +114,11 @@ func (db *DB) submit(ctx context.Context, req *writeReq) error {
 func (w *writer) loop() {
 	for req := range w.queue {
 		w.batch = append(w.batch[:0], req)
+		// Let the callers answered by the last commit run and queue their
+		// next writes before the batch is cut: on few cores they are
+		// runnable but not running. With nothing else runnable this
+		// returns at once, so a lone write is not delayed.
+		runtime.Gosched()
 	drain:
 		for len(w.batch) < w.db.cfg.MaxBatch {
 			select {
@@ -164,7 +170,7 @@ func (w *writer) runGroup(reqs []*writeReq) {
 			pending = append(pending, r)
 		}
 	}
-	ctx := w.db.ctx
+	ctx := w.db.wctx
 	for attempt := 0; len(pending) > 0; attempt++ {
 		retry := func(err error) bool {
 			if !isBusy(err) || attempt+1 >= w.db.cfg.MaxRetries {
@@ -278,23 +284,23 @@ func (w *writer) call(r *writeReq) (err error) {
 			err = fmt.Errorf("write function panicked: %v", p)
 		}
 	}()
-	w.tx.ctx = w.db.ctx
+	w.tx.ctx = w.db.wctx
 	return w.tx.callFn(r.fn)
 }
 
 func (tx *Tx) callFn(fn func(*Tx) error) error { return fn(tx) }
 
 func (w *writer) begin() error {
-	_, err := w.conn.exec(w.db.ctx, "BEGIN IMMEDIATE")
-	return classify(w.db.ctx, "begin immediate", err)
+	_, err := w.conn.exec(w.db.wctx, "BEGIN IMMEDIATE")
+	return classify(nil, "begin immediate", err)
 }
 
 func (w *writer) commit() error {
-	_, err := w.conn.exec(context.WithoutCancel(w.db.ctx), "COMMIT")
-	return classify(w.db.ctx, "commit", err)
+	_, err := w.conn.exec(w.db.wctx, "COMMIT")
+	return classify(nil, "commit", err)
 }
 
 // rollback ends the transaction, if SQLite has not already done so.
 func (w *writer) rollback() {
-	_, _ = w.conn.exec(context.WithoutCancel(w.db.ctx), "ROLLBACK")
+	_, _ = w.conn.exec(w.db.wctx, "ROLLBACK")
 }
