@@ -1,0 +1,53 @@
+package pgstore
+
+import (
+	"fmt"
+	"time"
+
+	"github.com/cortex-db/cortex/state"
+)
+
+// Config configures a Store. The zero value means the documented defaults.
+type Config struct {
+	// Options are the settings shared by every backend: MaxStateBytes and the
+	// clock. Every timestamp the store writes comes from Options.Now.
+	state.Options
+
+	// MaxConns is the pool's size; 0 keeps the URL's pool_max_conns or
+	// pgxpool's default (the larger of 4 and the number of CPUs).
+	MaxConns int32
+	// MinConns is the number of idle connections kept open; 0 keeps the URL's
+	// pool_min_conns or none.
+	MinConns int32
+	// ConnectTimeout bounds Open's first connection and migrations; 0 means
+	// DefaultConnectTimeout.
+	ConnectTimeout time.Duration
+}
+
+// DefaultConnectTimeout is Config.ConnectTimeout's default.
+const DefaultConnectTimeout = 15 * time.Second
+
+// Validate reports the first bad field.
+func (c Config) Validate() error {
+	switch {
+	case c.MaxConns < 0:
+		return fmt.Errorf("pgstore: config MaxConns %d is negative", c.MaxConns)
+	case c.MinConns < 0:
+		return fmt.Errorf("pgstore: config MinConns %d is negative", c.MinConns)
+	case c.MaxConns > 0 && c.MinConns > c.MaxConns:
+		return fmt.Errorf("pgstore: config MinConns %d is more than MaxConns %d", c.MinConns, c.MaxConns)
+	case c.ConnectTimeout < 0:
+		return fmt.Errorf("pgstore: config ConnectTimeout %s is negative", c.ConnectTimeout)
+	case c.MaxStateBytes < 0:
+		return fmt.Errorf("pgstore: config MaxStateBytes %d is negative", c.MaxStateBytes)
+	}
+	return nil
+}
+
+func (c Config) withDefaults() Config {
+	c.Options = c.Options.WithDefaults()
+	if c.ConnectTimeout == 0 {
+		c.ConnectTimeout = DefaultConnectTimeout
+	}
+	return c
+}

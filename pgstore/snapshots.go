@@ -1,0 +1,435 @@
+package pgstore
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"sort"
+	"time"
+
+	"github.com/jackc/pgx/v5"
+
+	"github.com/cortex-db/cortex/state"
+)
+
+// MaxIdempotencyKeyLen is the longest idempotency key.
+const MaxIdempotencyKeyLen = 255
+
+// lockedSession is a session row locked FOR UPDATE by the current
+// transaction, with the changes appends made to it so far.
+type lockedSession struct {
+	id      string
+	version int64
+	ttl     *time.Duration
+	added   int64 // snapshots appended in this transaction
+}
+
+// checkAppend validates one append's input and returns its normalised
+// metadata.
+func (s *Store) checkAppend(sessionID string, in state.AppendInput) (json.RawMessage, error) {
+	if err := state.ValidateID(sessionID); err != nil {
+		return nil, err
+	}
+	if err := state.ValidateState(in.State, s.cfg.MaxStateBytes); err != nil {
+		return nil, err
+	}
+	md, err := state.NormalizeMetadata(in.Metadata)
+	if err != nil {
+		return nil, err
+	}
+	if in.ExpectedVersion != nil && *in.ExpectedVersion < 0 {
+		return nil, state.Invalid("expected_version", "must not be negative")
+	}
+	if len(in.IdempotencyKey) > MaxIdempotencyKeyLen {
+		return nil, state.Invalid("idempotency_key", "longer than %d bytes", MaxIdempotencyKeyLen)
+	}
+	return md, nil
+}
+
+// lockSessions locks the rows of ids (deduplicated, in id order so that
+// concurrent batches cannot deadlock) and returns them by id.
+// state.ErrNotFound names the first missing session.
+func lockSessions(ctx context.Context, tx pgx.Tx, ids []string) (map[string]*lockedSession, error) {
+	uniq := make([]string, 0, len(ids))
+	seen := make(map[string]bool, len(ids))
+	for _, id := range ids {
+		if !seen[id] {
+			seen[id] = true
+			uniq = append(uniq, id)
+		}
+	}
+	sort.Strings(uniq)
+	rows, err := tx.Query(ctx, `
+		SELECT id, version, ttl FROM sessions
+		WHERE id = ANY($1::text[])
+		ORDER BY id
+		FOR UPDATE`, uniq)
+	if err != nil {
+		return nil, fmt.Errorf("lock sessions: %w", err)
+	}
+	locked := make(map[string]*lockedSession, len(uniq))
+	for rows.Next() {
+		ls := &lockedSession{}
+		if err := rows.Scan(&ls.id, &ls.version, &ls.ttl); err != nil {
+			rows.Close()
+			return nil, fmt.Errorf("lock sessions: %w", err)
+		}
+		locked[ls.id] = ls
+	}
+	if err := rows.Err(); err != nil {
+		return nil, fmt.Errorf("lock sessions: %w", err)
+	}
+	for _, id := range ids {
+		if locked[id] == nil {
+			return nil, fmt.Errorf("session %s: %w", id, state.ErrNotFound)
+		}
+	}
+	return locked, nil
+}
+
+// appendLocked appends one snapshot to a session this transaction has
+// locked, or answers an earlier append with the same idempotency key.
+func appendLocked(ctx context.Context, tx pgx.Tx, ls *lockedSession, in state.AppendInput, md json.RawMessage, now time.Time) (state.AppendResult, error) {
+	if in.IdempotencyKey != "" {
+		res := state.AppendResult{SessionID: ls.id, Replayed: true}
+		err := tx.QueryRow(ctx, `
+			SELECT version, created_at, size_bytes FROM snapshot_idempotency_keys
+			WHERE session_id = $1 AND key = $2`, ls.id, in.IdempotencyKey).
+			Scan(&res.Version, &res.CreatedAt, &res.SizeBytes)
+		if err == nil {
+			res.CreatedAt = res.CreatedAt.UTC()
+			return res, nil
+		}
+		if !errors.Is(err, pgx.ErrNoRows) {
+			return state.AppendResult{}, fmt.Errorf("read idempotency key: %w", err)
+		}
+	}
+	if in.ExpectedVersion != nil && *in.ExpectedVersion != ls.version {
+		return state.AppendResult{}, &state.ConflictError{Expected: *in.ExpectedVersion, Actual: ls.version}
+	}
+	res := state.AppendResult{
+		SessionID: ls.id,
+		Version:   ls.version + 1,
+		CreatedAt: now,
+		SizeBytes: int64(len(in.State)),
+	}
+	if _, err := tx.Exec(ctx, `
+		INSERT INTO state_snapshots (session_id, version, created_at, state, metadata, size_bytes)
+		VALUES ($1, $2, $3, $4, $5, $6)`,
+		ls.id, res.Version, now, in.State, md, res.SizeBytes); err != nil {
+		return state.AppendResult{}, fmt.Errorf("insert snapshot: %w", err)
+	}
+	if in.IdempotencyKey != "" {
+		if _, err := tx.Exec(ctx, `
+			INSERT INTO snapshot_idempotency_keys (session_id, key, version, created_at, size_bytes)
+			VALUES ($1, $2, $3, $4, $5)`,
+			ls.id, in.IdempotencyKey, res.Version, now, res.SizeBytes); err != nil {
+			return state.AppendResult{}, fmt.Errorf("record idempotency key: %w", err)
+		}
+	}
+	ls.version = res.Version
+	ls.added++
+	return res, nil
+}
+
+// saveLocked writes back the version, count and activity of the sessions
+// that got snapshots.
+func saveLocked(ctx context.Context, tx pgx.Tx, locked map[string]*lockedSession, now time.Time) error {
+	for _, ls := range locked {
+		if ls.added == 0 {
+			continue
+		}
+		if _, err := tx.Exec(ctx, `
+			UPDATE sessions SET version = $2, snapshot_count = snapshot_count + $3,
+				last_active = $4::timestamptz, expires_at = $4::timestamptz + ttl
+			WHERE id = $1`, ls.id, ls.version, ls.added, now); err != nil {
+			return fmt.Errorf("update session %s: %w", ls.id, err)
+		}
+	}
+	return nil
+}
+
+// AppendSnapshot appends a snapshot to an existing session and touches it.
+// The session's row is locked for the transaction, so versions are gapless
+// under concurrent appends. state.ErrNotFound without the session,
+// *state.ConflictError when in.ExpectedVersion is not the latest,
+// state.ErrTooLarge over MaxStateBytes. A retry with the same
+// IdempotencyKey answers the first result, with Replayed set.
+func (s *Store) AppendSnapshot(ctx context.Context, sessionID string, in state.AppendInput) (state.AppendResult, error) {
+	md, err := s.checkAppend(sessionID, in)
+	if err != nil {
+		return state.AppendResult{}, fmt.Errorf("append snapshot to %s: %w", sessionID, err)
+	}
+	var res state.AppendResult
+	err = s.tx(ctx, "append snapshot to "+sessionID, func(tx pgx.Tx) error {
+		now := s.now()
+		locked, err := lockSessions(ctx, tx, []string{sessionID})
+		if err != nil {
+			return err
+		}
+		res, err = appendLocked(ctx, tx, locked[sessionID], in, md, now)
+		if err != nil {
+			return err
+		}
+		return saveLocked(ctx, tx, locked, now)
+	})
+	if err != nil {
+		return state.AppendResult{}, err
+	}
+	return res, nil
+}
+
+// AppendBatch appends up to state.MaxBatch snapshots in one transaction, all
+// or nothing; results are in the order of items. Items may name the same
+// session several times; each sees the ones before it.
+func (s *Store) AppendBatch(ctx context.Context, items []state.BatchItem) ([]state.AppendResult, error) {
+	if len(items) > state.MaxBatch {
+		return nil, fmt.Errorf("append batch: %w", state.Invalid("items", "%d items is more than the limit of %d", len(items), state.MaxBatch))
+	}
+	if len(items) == 0 {
+		return []state.AppendResult{}, nil
+	}
+	mds := make([]json.RawMessage, len(items))
+	ids := make([]string, len(items))
+	for i, it := range items {
+		md, err := s.checkAppend(it.SessionID, it.AppendInput)
+		if err != nil {
+			return nil, fmt.Errorf("append batch: item %d (session %s): %w", i, it.SessionID, err)
+		}
+		mds[i], ids[i] = md, it.SessionID
+	}
+	var results []state.AppendResult
+	err := s.tx(ctx, "append batch", func(tx pgx.Tx) error {
+		now := s.now()
+		results = make([]state.AppendResult, len(items))
+		locked, err := lockSessions(ctx, tx, ids)
+		if err != nil {
+			return err
+		}
+		for i, it := range items {
+			results[i], err = appendLocked(ctx, tx, locked[it.SessionID], it.AppendInput, mds[i], now)
+			if err != nil {
+				return fmt.Errorf("item %d (session %s): %w", i, it.SessionID, err)
+			}
+		}
+		return saveLocked(ctx, tx, locked, now)
+	})
+	if err != nil {
+		return nil, err
+	}
+	return results, nil
+}
+
+// snapshotColumns are the columns scanSnapshot reads; state is NULL when a
+// history page leaves it out.
+const snapshotColumns = `session_id, version, created_at, metadata::text, size_bytes`
+
+func scanSnapshot(row pgx.Row) (state.Snapshot, error) {
+	var (
+		sn     state.Snapshot
+		md     string
+		stateT *string
+	)
+	if err := row.Scan(&sn.SessionID, &sn.Version, &sn.CreatedAt, &md, &sn.SizeBytes, &stateT); err != nil {
+		return state.Snapshot{}, err
+	}
+	sn.CreatedAt = sn.CreatedAt.UTC()
+	sn.Metadata = json.RawMessage(md)
+	if stateT != nil {
+		sn.State = json.RawMessage(*stateT)
+	}
+	return sn, nil
+}
+
+// LatestSnapshot reads a session's latest snapshot, with its state.
+// state.ErrNotFound when the session does not exist or has no snapshot.
+func (s *Store) LatestSnapshot(ctx context.Context, sessionID string) (state.Snapshot, error) {
+	if err := state.ValidateID(sessionID); err != nil {
+		return state.Snapshot{}, fmt.Errorf("latest snapshot: %w", err)
+	}
+	sn, err := scanSnapshot(s.pool.QueryRow(ctx, `
+		SELECT `+snapshotColumns+`, state::text FROM state_snapshots
+		WHERE session_id = $1
+		ORDER BY version DESC
+		LIMIT 1`, sessionID))
+	if err != nil {
+		return state.Snapshot{}, notFound("latest snapshot of "+sessionID, err)
+	}
+	return sn, nil
+}
+
+// GetSnapshot reads one version, with its state. state.ErrNotFound when
+// there is no such session or version.
+func (s *Store) GetSnapshot(ctx context.Context, sessionID string, version int64) (state.Snapshot, error) {
+	if err := state.ValidateID(sessionID); err != nil {
+		return state.Snapshot{}, fmt.Errorf("get snapshot: %w", err)
+	}
+	if version <= 0 {
+		return state.Snapshot{}, fmt.Errorf("get snapshot %s@%d: %w", sessionID, version, state.ErrNotFound)
+	}
+	sn, err := scanSnapshot(s.pool.QueryRow(ctx, `
+		SELECT `+snapshotColumns+`, state::text FROM state_snapshots
+		WHERE session_id = $1 AND version = $2`, sessionID, version))
+	if err != nil {
+		return state.Snapshot{}, notFound(fmt.Sprintf("get snapshot %s@%d", sessionID, version), err)
+	}
+	return sn, nil
+}
+
+// History pages through a session's snapshots, newest first, keyset-paged
+// on version. state.ErrNotFound when the session does not exist.
+func (s *Store) History(ctx context.Context, sessionID string, opts state.HistoryOptions) (state.SnapshotPage, error) {
+	op := "history of " + sessionID
+	if err := state.ValidateID(sessionID); err != nil {
+		return state.SnapshotPage{}, fmt.Errorf("history: %w", err)
+	}
+	limit, err := pageLimit(opts.Limit)
+	if err != nil {
+		return state.SnapshotPage{}, fmt.Errorf("%s: %w", op, err)
+	}
+	if opts.Before < 0 {
+		return state.SnapshotPage{}, fmt.Errorf("%s: %w", op, state.Invalid("before", "must not be negative"))
+	}
+	var bound *int64 // versions below it
+	if opts.Before > 0 {
+		b := opts.Before
+		bound = &b
+	}
+	if opts.Cursor != "" {
+		v, err := decodeHistoryCursor(opts.Cursor)
+		if err != nil {
+			return state.SnapshotPage{}, fmt.Errorf("%s: %w", op, err)
+		}
+		if bound == nil || v < *bound {
+			bound = &v
+		}
+	}
+	stateCol := "NULL::text"
+	if opts.IncludeState {
+		stateCol = "state::text"
+	}
+	var page state.SnapshotPage
+	// One read-only transaction, so that "no such session" and the page come
+	// from the same moment.
+	err = pgx.BeginTxFunc(ctx, s.pool, pgx.TxOptions{IsoLevel: pgx.RepeatableRead, AccessMode: pgx.ReadOnly}, func(tx pgx.Tx) error {
+		var exists bool
+		if err := tx.QueryRow(ctx, `SELECT EXISTS (SELECT 1 FROM sessions WHERE id = $1)`, sessionID).Scan(&exists); err != nil {
+			return err
+		}
+		if !exists {
+			return state.ErrNotFound
+		}
+		rows, err := tx.Query(ctx, `
+			SELECT `+snapshotColumns+`, `+stateCol+` FROM state_snapshots
+			WHERE session_id = $1 AND ($2::bigint IS NULL OR version < $2)
+			ORDER BY version DESC
+			LIMIT $3`, sessionID, bound, limit+1)
+		if err != nil {
+			return err
+		}
+		snaps, err := pgx.CollectRows(rows, func(r pgx.CollectableRow) (state.Snapshot, error) { return scanSnapshot(r) })
+		if err != nil {
+			return err
+		}
+		page.Snapshots = snaps
+		return nil
+	})
+	if err != nil {
+		return state.SnapshotPage{}, translate(op, err)
+	}
+	if len(page.Snapshots) > limit {
+		page.Snapshots = page.Snapshots[:limit]
+		page.NextCursor = encodeHistoryCursor(page.Snapshots[limit-1].Version)
+	}
+	if page.Snapshots == nil {
+		page.Snapshots = []state.Snapshot{}
+	}
+	return page, nil
+}
+
+// ForkSession creates a session whose history is a copy of the source's
+// snapshots up to in.AtVersion (0: the latest), keeping their versions,
+// times and metadata. The new session gets the source's metadata and TTL and
+// is active now. state.ErrNotFound for a missing session or version,
+// state.ErrExists for a taken new id.
+func (s *Store) ForkSession(ctx context.Context, sourceID string, in state.ForkInput) (state.Session, error) {
+	if err := state.ValidateID(sourceID); err != nil {
+		return state.Session{}, fmt.Errorf("fork session: %w", err)
+	}
+	newID := in.NewID
+	if newID == "" {
+		newID = state.NewID()
+	}
+	op := fmt.Sprintf("fork session %s to %s", sourceID, newID)
+	if err := state.ValidateID(newID); err != nil {
+		return state.Session{}, fmt.Errorf("%s: %w", op, err)
+	}
+	if in.AtVersion < 0 {
+		return state.Session{}, fmt.Errorf("%s: %w", op, state.Invalid("at_version", "must not be negative"))
+	}
+	if newID == sourceID {
+		return state.Session{}, fmt.Errorf("%s: %w", op, state.ErrExists)
+	}
+	var sess state.Session
+	err := s.tx(ctx, op, func(tx pgx.Tx) error {
+		now := s.now()
+		var (
+			latest int64
+			ttl    *time.Duration
+			md     string
+		)
+		// FOR SHARE: the source cannot be deleted or appended to while its
+		// history is copied; other forks and reads go on.
+		err := tx.QueryRow(ctx, `SELECT version, ttl, metadata::text FROM sessions WHERE id = $1 FOR SHARE`, sourceID).
+			Scan(&latest, &ttl, &md)
+		if errors.Is(err, pgx.ErrNoRows) {
+			return fmt.Errorf("source session: %w", state.ErrNotFound)
+		}
+		if err != nil {
+			return fmt.Errorf("lock source session: %w", err)
+		}
+		at := in.AtVersion
+		if at == 0 {
+			at = latest
+		}
+		if at > latest {
+			return fmt.Errorf("version %d (latest is %d): %w", at, latest, state.ErrNotFound)
+		}
+		if at > 0 {
+			var ok bool
+			if err := tx.QueryRow(ctx, `SELECT EXISTS (SELECT 1 FROM state_snapshots WHERE session_id = $1 AND version = $2)`,
+				sourceID, at).Scan(&ok); err != nil {
+				return fmt.Errorf("find version %d: %w", at, err)
+			}
+			if !ok {
+				return fmt.Errorf("version %d (pruned): %w", at, state.ErrNotFound)
+			}
+		}
+		if _, err := tx.Exec(ctx, `
+			INSERT INTO sessions (id, created_at, last_active, ttl, expires_at, metadata, version)
+			VALUES ($1, $2, $2, $3, $4, $5, $6)`,
+			newID, now, ttl, expiresAt(now, ttl), md, at); err != nil {
+			return fmt.Errorf("create session: %w", err)
+		}
+		tag, err := tx.Exec(ctx, `
+			INSERT INTO state_snapshots (session_id, version, created_at, state, metadata, size_bytes)
+			SELECT $1, version, created_at, state, metadata, size_bytes
+			FROM state_snapshots
+			WHERE session_id = $2 AND version <= $3`, newID, sourceID, at)
+		if err != nil {
+			return fmt.Errorf("copy snapshots: %w", err)
+		}
+		sess, err = scanSession(tx.QueryRow(ctx, `
+			UPDATE sessions SET snapshot_count = $2 WHERE id = $1
+			RETURNING `+sessionColumns, newID, tag.RowsAffected()))
+		if err != nil {
+			return fmt.Errorf("count snapshots: %w", err)
+		}
+		return nil
+	})
+	if err != nil {
+		return state.Session{}, err
+	}
+	return sess, nil
+}

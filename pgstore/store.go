@@ -1,0 +1,234 @@
+package pgstore
+
+import (
+	"context"
+	"embed"
+	"fmt"
+	"io/fs"
+	"math/rand/v2"
+	"sort"
+	"strconv"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgxpool"
+
+	"github.com/cortex-db/cortex/state"
+)
+
+var _ state.Store = (*Store)(nil)
+
+// Store is state.Store on PostgreSQL. It is safe for concurrent use, also by
+// several processes on the same database.
+type Store struct {
+	pool *pgxpool.Pool
+	cfg  Config
+
+	closeOnce sync.Once
+}
+
+// Open connects to the PostgreSQL database at url (a postgres:// URL or a
+// key=value DSN, as pgx accepts), checks that it answers, and applies the
+// schema migrations. Errors wrap state.ErrUnavailable when the server cannot
+// be reached. The caller must Close the store.
+func Open(ctx context.Context, url string, cfg Config) (*Store, error) {
+	if err := cfg.Validate(); err != nil {
+		return nil, err
+	}
+	cfg = cfg.withDefaults()
+
+	pcfg, err := pgxpool.ParseConfig(url)
+	if err != nil {
+		return nil, fmt.Errorf("pgstore: parse database url: %w (want postgres://user:password@host:port/database)", err)
+	}
+	if cfg.MaxConns > 0 {
+		pcfg.MaxConns = cfg.MaxConns
+	}
+	if cfg.MinConns > 0 {
+		pcfg.MinConns = cfg.MinConns
+	}
+	if _, ok := pcfg.ConnConfig.RuntimeParams["application_name"]; !ok {
+		pcfg.ConnConfig.RuntimeParams["application_name"] = "cortex"
+	}
+	where := fmt.Sprintf("%s:%d/%s", pcfg.ConnConfig.Host, pcfg.ConnConfig.Port, pcfg.ConnConfig.Database)
+
+	ctx, cancel := context.WithTimeout(ctx, cfg.ConnectTimeout)
+	defer cancel()
+	pool, err := pgxpool.NewWithConfig(ctx, pcfg)
+	if err != nil {
+		return nil, fmt.Errorf("pgstore: create connection pool for %s: %w", where, err)
+	}
+	if err := pool.Ping(ctx); err != nil {
+		pool.Close()
+		return nil, fmt.Errorf("pgstore: connect to PostgreSQL at %s: %w: %w; check that the server is running and that the URL's host, port, user and password are right",
+			where, state.ErrUnavailable, err)
+	}
+	s := &Store{pool: pool, cfg: cfg}
+	if err := migrate(ctx, pool, s.now()); err != nil {
+		pool.Close()
+		return nil, err
+	}
+	return s, nil
+}
+
+// Close closes the pool, waiting for connections in use to come back. It is
+// idempotent and always returns nil.
+func (s *Store) Close() error {
+	s.closeOnce.Do(s.pool.Close)
+	return nil
+}
+
+// Pool returns the store's connection pool, for operators' tools (stats,
+// ad-hoc queries). Do not close it; Close the store.
+func (s *Store) Pool() *pgxpool.Pool { return s.pool }
+
+// now reads the injected clock: UTC, truncated to PostgreSQL's microseconds,
+// so that a time the store returns equals the one read back later.
+func (s *Store) now() time.Time {
+	return s.cfg.Now().UTC().Truncate(time.Microsecond)
+}
+
+// maxTxAttempts bounds the retries of a transaction after a serialization
+// failure or a deadlock.
+const maxTxAttempts = 6
+
+// tx runs fn in a read-committed transaction, committing when it returns nil.
+// The whole function is retried, with exponential backoff and jitter, after a
+// serialization failure or a deadlock. Errors are translated for step op.
+// ROLLBACK and COMMIT run without the caller's cancellation, so a cancelled
+// caller never leaves a transaction open.
+func (s *Store) tx(ctx context.Context, op string, fn func(pgx.Tx) error) error {
+	backoff := 2 * time.Millisecond
+	for attempt := 1; ; attempt++ {
+		err := s.tx1(ctx, fn)
+		if err == nil {
+			return nil
+		}
+		if !retryable(err) || attempt >= maxTxAttempts || ctx.Err() != nil {
+			return translate(op, err)
+		}
+		d := backoff/2 + rand.N(backoff)
+		backoff *= 2
+		select {
+		case <-ctx.Done():
+			return translate(op, err)
+		case <-time.After(d):
+		}
+	}
+}
+
+func (s *Store) tx1(ctx context.Context, fn func(pgx.Tx) error) (err error) {
+	tx, err := s.pool.Begin(ctx)
+	if err != nil {
+		return fmt.Errorf("begin: %w", err)
+	}
+	defer func() {
+		if err != nil {
+			_ = tx.Rollback(context.WithoutCancel(ctx))
+		}
+	}()
+	if err := fn(tx); err != nil {
+		return err
+	}
+	if err := tx.Commit(context.WithoutCancel(ctx)); err != nil {
+		return fmt.Errorf("commit: %w", err)
+	}
+	return nil
+}
+
+//go:embed migrations/*.sql
+var migrationFS embed.FS
+
+// migration is one embedded SQL file, migrations/NNNN_name.sql.
+type migration struct {
+	version int
+	name    string
+	sql     string
+}
+
+// migrationLockKey is the advisory lock that serialises migrations across
+// processes: the first 8 bytes of "cortexmg" as an int64.
+const migrationLockKey int64 = 0x636f727465786d67
+
+func migrations() ([]migration, error) {
+	entries, err := fs.ReadDir(migrationFS, "migrations")
+	if err != nil {
+		return nil, fmt.Errorf("pgstore: read embedded migrations: %w", err)
+	}
+	var ms []migration
+	for _, e := range entries {
+		name := e.Name()
+		num, _, ok := strings.Cut(name, "_")
+		v, err := strconv.Atoi(num)
+		if !ok || err != nil || v <= 0 || !strings.HasSuffix(name, ".sql") {
+			return nil, fmt.Errorf("pgstore: embedded migration %q is not named NNNN_name.sql", name)
+		}
+		b, err := migrationFS.ReadFile("migrations/" + name)
+		if err != nil {
+			return nil, fmt.Errorf("pgstore: read migration %s: %w", name, err)
+		}
+		ms = append(ms, migration{version: v, name: strings.TrimSuffix(name, ".sql"), sql: string(b)})
+	}
+	sort.Slice(ms, func(i, j int) bool { return ms[i].version < ms[j].version })
+	for i, m := range ms {
+		if m.version != i+1 {
+			return nil, fmt.Errorf("pgstore: embedded migrations are not numbered 1, 2, 3…: %s is number %d", m.name, i+1)
+		}
+	}
+	return ms, nil
+}
+
+// SchemaVersion is the newest schema version this build knows.
+func SchemaVersion() int {
+	ms, err := migrations()
+	if err != nil || len(ms) == 0 {
+		return 0
+	}
+	return ms[len(ms)-1].version
+}
+
+// migrate applies the pending migrations in one transaction that holds a
+// transaction-level advisory lock: servers starting at once queue on the lock,
+// and the later ones find the work done. PostgreSQL's DDL is transactional, so
+// a failed migration leaves the schema as it was. The lock goes away with the
+// transaction, also when the connection is lost.
+func migrate(ctx context.Context, pool *pgxpool.Pool, now time.Time) error {
+	ms, err := migrations()
+	if err != nil {
+		return err
+	}
+	err = pgx.BeginFunc(ctx, pool, func(tx pgx.Tx) error {
+		if _, err := tx.Exec(ctx, `SELECT pg_advisory_xact_lock($1)`, migrationLockKey); err != nil {
+			return fmt.Errorf("take the migration lock: %w", err)
+		}
+		if _, err := tx.Exec(ctx, `CREATE TABLE IF NOT EXISTS schema_migrations (
+			version    integer     PRIMARY KEY,
+			name       text        NOT NULL,
+			applied_at timestamptz NOT NULL
+		)`); err != nil {
+			return fmt.Errorf("create schema_migrations: %w", err)
+		}
+		var current int
+		if err := tx.QueryRow(ctx, `SELECT coalesce(max(version), 0) FROM schema_migrations`).Scan(&current); err != nil {
+			return fmt.Errorf("read schema version: %w", err)
+		}
+		if latest := len(ms); current > latest {
+			return fmt.Errorf("database schema version %d is newer than this build's %d; upgrade cortex", current, latest)
+		}
+		for _, m := range ms[current:] {
+			if _, err := tx.Exec(ctx, m.sql); err != nil {
+				return fmt.Errorf("apply migration %s: %w", m.name, err)
+			}
+			if _, err := tx.Exec(ctx, `INSERT INTO schema_migrations (version, name, applied_at) VALUES ($1, $2, $3)`, m.version, m.name, now); err != nil {
+				return fmt.Errorf("record migration %s: %w", m.name, err)
+			}
+		}
+		return nil
+	})
+	if err != nil {
+		return translate("pgstore: migrate schema", err)
+	}
+	return nil
+}
