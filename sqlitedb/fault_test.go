@@ -1,0 +1,201 @@
+package sqlitedb_test
+
+import (
+	"bufio"
+	"bytes"
+	"errors"
+	"math/rand/v2"
+	"os"
+	"path/filepath"
+	"strconv"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/cortex-db/cortex/internal/testutil"
+	"github.com/cortex-db/cortex/sqlitedb"
+)
+
+// A child process writing through Write is SIGKILLed mid-stream, several
+// times; after each kill the database is intact and every write that
+// returned nil is there.
+func TestCrash_AcknowledgedWritesSurviveSIGKILL(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "crash.db")
+	acked := map[int64]bool{}
+	for round := range 5 {
+		child := helperCommand(t, "crash-writer", path, "x")
+		stdout, err := child.StdoutPipe()
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := child.Start(); err != nil {
+			t.Fatal(err)
+		}
+		lines := make(chan int64, 1<<16)
+		go func() {
+			sc := bufio.NewScanner(stdout)
+			for sc.Scan() {
+				id, err := strconv.ParseInt(sc.Text(), 10, 64)
+				if err == nil {
+					lines <- id
+				}
+			}
+			close(lines)
+		}()
+		// Let it write for a random while, then kill it mid-stream.
+		deadline := time.After(time.Duration(200+rand.IntN(600)) * time.Millisecond)
+		n := 0
+	collect:
+		for {
+			select {
+			case id, ok := <-lines:
+				if !ok {
+					t.Fatalf("round %d: child exited on its own", round)
+				}
+				acked[id] = true
+				n++
+			case <-deadline:
+				break collect
+			}
+		}
+		child.Process.Signal(syscall.SIGKILL)
+		for id := range lines { // acks printed before the kill
+			acked[id] = true
+			n++
+		}
+		child.Wait()
+		if n == 0 {
+			t.Fatalf("round %d: no write acknowledged before the kill", round)
+		}
+
+		db := testutil.MustOpenDBAt(t, path, sqlitedb.Config{})
+		res, err := db.IntegrityCheck(ctx, sqlitedb.IntegrityFull)
+		if err != nil || !res.OK {
+			t.Fatalf("round %d: integrity after SIGKILL: %+v, %v", round, res, err)
+		}
+		missing := 0
+		err = db.Read(ctx, func(tx *sqlitedb.Tx) error {
+			for id := range acked {
+				var one int
+				if err := tx.QueryRow(ctx, "SELECT 1 FROM acks WHERE id = ?", id).Scan(&one); err != nil {
+					missing++
+				}
+			}
+			return nil
+		})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if missing > 0 {
+			t.Fatalf("round %d: %d of %d acknowledged writes missing after SIGKILL", round, missing, len(acked))
+		}
+		if err := db.Close(); err != nil {
+			t.Fatal(err)
+		}
+		t.Logf("round %d: %d acknowledged writes, all present", round, len(acked))
+	}
+}
+
+// A file that is not a SQLite database gives ErrCorrupt naming the path,
+// and is left exactly as it was.
+func TestOpen_ForeignFile(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "notes.txt")
+	content := []byte("these are my notes, not a database\n")
+	if err := os.WriteFile(path, content, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	_, err := sqlitedb.Open(ctx, path, sqlitedb.Config{})
+	if !errors.Is(err, sqlitedb.ErrCorrupt) {
+		t.Fatalf("err = %v, want ErrCorrupt", err)
+	}
+	if !bytes.Contains([]byte(err.Error()), []byte(path)) {
+		t.Fatalf("error %q does not name the path", err)
+	}
+	got, _ := os.ReadFile(path)
+	if !bytes.Equal(got, content) {
+		t.Fatal("the foreign file was modified")
+	}
+	for _, suffix := range []string{"-wal", "-shm"} {
+		if _, err := os.Stat(path + suffix); err == nil {
+			t.Fatalf("%s was created beside a foreign file", suffix)
+		}
+	}
+}
+
+// A database whose header is intact but whose content pages are damaged
+// opens (only the schema is read at open), and Health reports it unhealthy
+// through the integrity check. The damage is made here: a real database of
+// a few hundred pages, with pages in its middle overwritten by noise.
+func TestHealth_DamagedPages(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "damaged.db")
+	db := testutil.MustOpenDBAt(t, path, sqlitedb.Config{})
+	fillRows(t, db, 500)
+	mustExec(t, db, "CREATE INDEX t_v ON t(v)")
+	if err := db.Close(); err != nil {
+		t.Fatal(err)
+	}
+	f, err := os.OpenFile(path, os.O_RDWR, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	noise := bytes.Repeat([]byte{0xA5, 0x5A, 0x00, 0xFF}, 4096*20/4)
+	if _, err := f.WriteAt(noise, 4096*10); err != nil {
+		t.Fatal(err)
+	}
+	f.Close()
+
+	db2, err := sqlitedb.Open(ctx, path, sqlitedb.Config{})
+	if err != nil {
+		if errors.Is(err, sqlitedb.ErrCorrupt) {
+			return // refused at open: also acceptable
+		}
+		t.Fatalf("open: %v, want ErrCorrupt or an open DB", err)
+	}
+	defer db2.Close()
+	h := db2.Health(ctx, sqlitedb.HealthOptions{Integrity: sqlitedb.IntegrityQuick})
+	if h.Status != sqlitedb.Unhealthy {
+		t.Fatalf("health = %s, want unhealthy: %+v", h.Status, h.Checks)
+	}
+	// Reading damaged pages is ErrCorrupt, by code.
+	err = db2.Read(ctx, func(tx *sqlitedb.Tx) error {
+		rows, err := tx.Query(ctx, "SELECT v FROM t")
+		if err != nil {
+			return err
+		}
+		defer rows.Close()
+		for rows.Next() {
+		}
+		return rows.Err()
+	})
+	if !errors.Is(err, sqlitedb.ErrCorrupt) {
+		t.Fatalf("reading damaged pages: %v, want ErrCorrupt", err)
+	}
+}
+
+// A folder the process cannot write is refused at open with ErrReadOnly and
+// a message that says what to do. As root, permission bits do not apply, so
+// the test mounts a read-only tmpfs when it can.
+func TestOpen_ReadOnlyFolder(t *testing.T) {
+	dir := filepath.Join(t.TempDir(), "ro")
+	if err := os.Mkdir(dir, 0o700); err != nil {
+		t.Fatal(err)
+	}
+	if os.Geteuid() == 0 {
+		if err := syscall.Mount("tmpfs", dir, "tmpfs", syscall.MS_RDONLY, "size=1m"); err != nil {
+			t.Skipf("running as root and cannot mount a read-only tmpfs (%v): no way to make a folder read-only here", err)
+		}
+		t.Cleanup(func() { syscall.Unmount(dir, 0) })
+	} else {
+		if err := os.Chmod(dir, 0o500); err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(func() { os.Chmod(dir, 0o700) })
+	}
+	_, err := sqlitedb.Open(ctx, filepath.Join(dir, "x.db"), sqlitedb.Config{})
+	if !errors.Is(err, sqlitedb.ErrReadOnly) {
+		t.Fatalf("err = %v, want ErrReadOnly", err)
+	}
+	if !bytes.Contains([]byte(err.Error()), []byte("Try:")) {
+		t.Fatalf("error %q does not say what to do", err)
+	}
+}
