@@ -180,15 +180,15 @@ func (s *Store) AppendSnapshot(ctx context.Context, sessionID string, in state.A
 	return res, nil
 }
 
-// AppendBatch appends up to state.MaxBatch snapshots in one transaction, all
-// or nothing; results are in the order of items. Items may name the same
+// AppendBatch appends 1 to state.MaxBatch snapshots in one transaction, all
+// or nothing (state.ErrInvalid for an empty or oversized batch); results are in the order of items. Items may name the same
 // session several times; each sees the ones before it.
 func (s *Store) AppendBatch(ctx context.Context, items []state.BatchItem) ([]state.AppendResult, error) {
 	if len(items) > state.MaxBatch {
 		return nil, fmt.Errorf("append batch: %w", state.Invalid("items", "%d items is more than the limit of %d", len(items), state.MaxBatch))
 	}
 	if len(items) == 0 {
-		return []state.AppendResult{}, nil
+		return nil, fmt.Errorf("append batch: %w", state.Invalid("items", "must not be empty"))
 	}
 	mds := make([]json.RawMessage, len(items))
 	ids := make([]string, len(items))

@@ -1,0 +1,20 @@
+package pgstore_test
+
+import (
+	"testing"
+
+	"github.com/cortex-db/cortex/internal/pgtest"
+	"github.com/cortex-db/cortex/pgstore"
+	"github.com/cortex-db/cortex/state"
+	"github.com/cortex-db/cortex/state/statetest"
+)
+
+// TestConformance runs the state.Store conformance suite, unchanged, with a
+// fresh database per subtest.
+func TestConformance(t *testing.T) {
+	pgtest.URL(t) // skip (or fail in CI) once, loudly, without a cluster
+	statetest.Run(t, func(t *testing.T, opts state.Options) state.Store {
+		st, _ := openStore(t, pgstore.Config{Options: opts})
+		return st
+	})
+}
