@@ -1,0 +1,279 @@
+package sqlitedb_test
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"log/slog"
+	"os"
+	"path/filepath"
+	"strings"
+	"sync"
+	"testing"
+	"testing/fstest"
+	"time"
+
+	"github.com/cortex-db/cortex/internal/testutil"
+	"github.com/cortex-db/cortex/sqlitedb"
+)
+
+func TestOpen_VerifiesPragmas(t *testing.T) {
+	db := testutil.MustOpenDB(t, sqlitedb.Config{Synchronous: "full", BusyTimeout: 1234 * time.Millisecond})
+	want := map[string]string{
+		"journal_mode": "wal", "synchronous": "2", "busy_timeout": "1234", "foreign_keys": "1",
+		"wal_autocheckpoint": "0", "query_only": "1", "temp_store": "2",
+		"journal_size_limit": "67108864", "mmap_size": "268435456",
+	}
+	err := db.Read(ctx, func(tx *sqlitedb.Tx) error {
+		for name, w := range want {
+			var got string
+			if err := tx.QueryRow(ctx, "PRAGMA "+name).Scan(&got); err != nil {
+				return err
+			}
+			if got != w {
+				t.Errorf("reader pragma %s = %s, want %s", name, got, w)
+			}
+		}
+		return nil
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+}
+
+func TestOpen_BadConfig(t *testing.T) {
+	for _, cfg := range []sqlitedb.Config{
+		{JournalMode: "off"}, {Synchronous: "extra"}, {Readers: -1}, {MaxBatch: -2},
+	} {
+		if _, err := sqlitedb.Open(ctx, filepath.Join(t.TempDir(), "x.db"), cfg); err == nil || !strings.Contains(err.Error(), "config:") {
+			t.Errorf("Open(%+v) = %v, want a config error", cfg, err)
+		}
+	}
+}
+
+func TestOpen_MemoryJournalWarns(t *testing.T) {
+	var logs bytes.Buffer
+	db := testutil.MustOpenDB(t, sqlitedb.Config{JournalMode: "memory", Logger: slog.New(slog.NewTextHandler(&logs, nil))})
+	mustExec(t, db, "CREATE TABLE t(x)")
+	if !strings.Contains(logs.String(), "not durable") {
+		t.Fatalf("no durability warning logged: %q", logs.String())
+	}
+}
+
+func TestRead_PoolTimeout(t *testing.T) {
+	db := testutil.MustOpenDB(t, sqlitedb.Config{Readers: 1, PoolTimeout: 30 * time.Millisecond})
+	hold := make(chan struct{})
+	held := make(chan struct{})
+	var wg sync.WaitGroup
+	wg.Add(1)
+	go func() {
+		defer wg.Done()
+		db.Read(ctx, func(*sqlitedb.Tx) error { close(held); <-hold; return nil })
+	}()
+	<-held
+	err := db.Read(ctx, func(*sqlitedb.Tx) error { return nil })
+	close(hold)
+	wg.Wait()
+	if !errors.Is(err, sqlitedb.ErrPoolTimeout) {
+		t.Fatalf("err = %v, want ErrPoolTimeout", err)
+	}
+	st := mustStats(t, db)
+	if st.Readers.Timeouts != 1 || st.Readers.Waits == 0 {
+		t.Fatalf("reader stats %+v: want 1 timeout and waits counted", st.Readers)
+	}
+}
+
+func TestRead_IsReadOnly(t *testing.T) {
+	db := testutil.MustOpenDB(t, sqlitedb.Config{})
+	mustExec(t, db, "CREATE TABLE t(x)")
+	err := db.Read(ctx, func(tx *sqlitedb.Tx) error {
+		_, err := tx.Exec(ctx, "INSERT INTO t VALUES(1)")
+		return err
+	})
+	if !errors.Is(err, sqlitedb.ErrReadOnly) {
+		t.Fatalf("write on a reader: %v, want ErrReadOnly", err)
+	}
+}
+
+func TestWrite_CancelledBeforeTurnIsNotRun(t *testing.T) {
+	db := testutil.MustOpenDB(t, sqlitedb.Config{})
+	mustExec(t, db, "CREATE TABLE t(x)")
+	// Block the writer so the next requests wait in the queue.
+	blocking := make(chan struct{})
+	release := make(chan struct{})
+	go db.Write(ctx, func(*sqlitedb.Tx) error { close(blocking); <-release; return nil })
+	<-blocking
+	cctx, cancel := context.WithCancel(ctx)
+	done := make(chan error, 1)
+	go func() {
+		done <- db.Write(cctx, func(tx *sqlitedb.Tx) error {
+			_, err := tx.Exec(ctx, "INSERT INTO t VALUES('cancelled')")
+			return err
+		})
+	}()
+	time.Sleep(20 * time.Millisecond) // let it queue
+	cancel()
+	err := <-done
+	close(release)
+	if !errors.Is(err, context.Canceled) {
+		t.Fatalf("err = %v, want context.Canceled", err)
+	}
+	mustExec(t, db, "INSERT INTO t VALUES('after')")
+	if n := count(t, db, "SELECT count(*) FROM t WHERE x = 'cancelled'"); n != 0 {
+		t.Fatal("a write cancelled before its turn ran")
+	}
+}
+
+func TestWrite_PanicReachesCaller(t *testing.T) {
+	db := testutil.MustOpenDB(t, sqlitedb.Config{})
+	func() {
+		defer func() {
+			if recover() == nil {
+				t.Fatal("no panic")
+			}
+		}()
+		db.Write(ctx, func(*sqlitedb.Tx) error { panic("boom") })
+	}()
+	mustExec(t, db, "CREATE TABLE t(x)") // the writer survived
+}
+
+func TestClose(t *testing.T) {
+	db, err := sqlitedb.Open(ctx, filepath.Join(t.TempDir(), "c.db"), sqlitedb.Config{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	mustExec(t, db, "CREATE TABLE t(x); INSERT INTO t VALUES(1)")
+	if err := db.Close(); err != nil {
+		t.Fatal(err)
+	}
+	if err := db.Close(); err != nil {
+		t.Fatalf("second Close: %v", err)
+	}
+	if err := db.Write(ctx, func(*sqlitedb.Tx) error { return nil }); !errors.Is(err, sqlitedb.ErrClosed) {
+		t.Fatalf("Write after Close: %v", err)
+	}
+	if err := db.Read(ctx, func(*sqlitedb.Tx) error { return nil }); !errors.Is(err, sqlitedb.ErrClosed) {
+		t.Fatalf("Read after Close: %v", err)
+	}
+	if st, err := os.Stat(db.Path() + "-wal"); err == nil && st.Size() != 0 {
+		t.Fatalf("-wal is %d bytes after Close, want truncated", st.Size())
+	}
+}
+
+func TestExplain(t *testing.T) {
+	db := testutil.MustOpenDB(t, sqlitedb.Config{})
+	mustExec(t, db, "CREATE TABLE t(id INTEGER PRIMARY KEY, k TEXT); CREATE INDEX t_k ON t(k)")
+	plan, err := db.Explain(ctx, "SELECT * FROM t WHERE k = ?", "x")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(plan) == 0 || !strings.Contains(plan[0].Detail, "t_k") {
+		t.Fatalf("plan %+v, want a search using t_k", plan)
+	}
+	for _, q := range []string{
+		"DELETE FROM t", "INSERT INTO t VALUES(1, 'a')", "SELECT 1; DELETE FROM t",
+		"DROP TABLE t", "PRAGMA writable_schema=1", "", "EXPLAIN SELECT 1",
+		"ATTACH 'x.db' AS x",
+	} {
+		if _, err := db.Explain(ctx, q); !errors.Is(err, sqlitedb.ErrNotReadOnly) {
+			t.Errorf("Explain(%q) = %v, want ErrNotReadOnly", q, err)
+		}
+	}
+	if n := count(t, db, "SELECT count(*) FROM sqlite_schema WHERE name = 't'"); n != 1 {
+		t.Fatal("table t is gone")
+	}
+}
+
+func TestMigrate(t *testing.T) {
+	db := testutil.MustOpenDB(t, sqlitedb.Config{})
+	migs := fstest.MapFS{
+		"0001_a.sql": {Data: []byte("CREATE TABLE a(x);")},
+		"0002_b.sql": {Data: []byte("CREATE TABLE b(x); INSERT INTO b VALUES(1);")},
+	}
+	from, to, err := db.Migrate(ctx, migs)
+	if err != nil || from != 0 || to != 2 {
+		t.Fatalf("Migrate = %d→%d, %v", from, to, err)
+	}
+	from, to, err = db.Migrate(ctx, migs)
+	if err != nil || from != 2 || to != 2 {
+		t.Fatalf("second Migrate = %d→%d, %v", from, to, err)
+	}
+	migs["0003_bad.sql"] = &fstest.MapFile{Data: []byte("CREATE TABLE c(x); INSERT INTO nope VALUES(1);")}
+	if _, to, err := db.Migrate(ctx, migs); err == nil || to != 2 {
+		t.Fatalf("bad migration: to=%d err=%v", to, err)
+	}
+	if n := count(t, db, "SELECT count(*) FROM sqlite_schema WHERE name = 'c'"); n != 0 {
+		t.Fatal("a failed migration left its table behind")
+	}
+	delete(migs, "0003_bad.sql")
+	migs["0004_gap.sql"] = &fstest.MapFile{Data: []byte("SELECT 1;")}
+	if _, _, err := db.Migrate(ctx, migs); err == nil {
+		t.Fatal("a gap in migration numbers was accepted")
+	}
+	// A database newer than the program.
+	older := fstest.MapFS{"0001_a.sql": migs["0001_a.sql"]}
+	if _, _, err := db.Migrate(ctx, older); err == nil || !strings.Contains(err.Error(), "newer") {
+		t.Fatalf("older program: %v", err)
+	}
+}
+
+func TestBackupRestore(t *testing.T) {
+	db := testutil.MustOpenDB(t, sqlitedb.Config{})
+	fillRows(t, db, 100)
+	dest := filepath.Join(t.TempDir(), "b.db")
+	if _, err := db.Backup(ctx, dest, nil); err != nil {
+		t.Fatal(err)
+	}
+	mustExec(t, db, "DELETE FROM t WHERE id > 10")
+	mustExec(t, db, "CREATE TABLE extra(x)")
+	if err := db.Restore(ctx, dest); err != nil {
+		t.Fatal(err)
+	}
+	if n := count(t, db, "SELECT count(*) FROM t"); n != 100 {
+		t.Fatalf("rows after restore = %d, want 100", n)
+	}
+	if n := count(t, db, "SELECT count(*) FROM sqlite_schema WHERE name = 'extra'"); n != 0 {
+		t.Fatal("restore kept a table the backup did not have")
+	}
+	mustExec(t, db, "INSERT INTO t(v) VALUES('after restore')")
+
+	// A damaged backup is refused and nothing changes.
+	bad := filepath.Join(t.TempDir(), "bad.db")
+	os.WriteFile(bad, []byte("not a database at all"), 0o600)
+	if err := db.Restore(ctx, bad); !errors.Is(err, sqlitedb.ErrCorrupt) {
+		t.Fatalf("restore from a foreign file: %v, want ErrCorrupt", err)
+	}
+	if n := count(t, db, "SELECT count(*) FROM t"); n != 101 {
+		t.Fatalf("rows = %d after a refused restore, want 101", n)
+	}
+
+	// VacuumInto makes a compact, checked copy.
+	vdest := filepath.Join(t.TempDir(), "v.db")
+	res, err := db.VacuumInto(ctx, vdest)
+	if err != nil || res.Integrity != "ok" {
+		t.Fatalf("VacuumInto: %+v, %v", res, err)
+	}
+	vdb := testutil.MustOpenDBAt(t, vdest, sqlitedb.Config{})
+	if n := count(t, vdb, "SELECT count(*) FROM t"); n != 101 {
+		t.Fatalf("vacuumed copy has %d rows, want 101", n)
+	}
+}
+
+func TestHealth(t *testing.T) {
+	db := testutil.MustOpenDB(t, sqlitedb.Config{CheckpointInterval: -1, WALLimit: 64 << 10})
+	h := db.Health(ctx, sqlitedb.HealthOptions{Integrity: sqlitedb.IntegrityFull})
+	if h.Status != sqlitedb.Healthy || h.Integrity == nil || !h.Integrity.OK {
+		t.Fatalf("fresh database: %+v", h)
+	}
+	fillRows(t, db, 200) // ~200 KB of WAL, over the 64 KiB limit
+	h = db.Health(ctx, sqlitedb.HealthOptions{})
+	if h.Status != sqlitedb.Degraded {
+		t.Fatalf("WAL over its limit: %s, want degraded: %+v", h.Status, h.Checks)
+	}
+	if _, err := db.Checkpoint(ctx, sqlitedb.Truncate); err != nil {
+		t.Fatal(err)
+	}
+	if h := db.Health(ctx, sqlitedb.HealthOptions{}); h.Status != sqlitedb.Healthy {
+		t.Fatalf("after truncate: %+v", h)
+	}
+}
