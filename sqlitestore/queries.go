@@ -1,0 +1,98 @@
+package sqlitestore
+
+// Every SQL statement the store runs is one of these constants, listed in
+// queries, so that TestQueryPlans can run EXPLAIN QUERY PLAN on each and
+// fail on a full scan of a table. Add a statement here, never inline.
+
+const sessionCols = `id, created_at, last_active, expires_at, ttl, metadata, version, snapshot_count`
+
+const (
+	qSessionGet    = `SELECT ` + sessionCols + ` FROM sessions WHERE id = ?`
+	qSessionInsert = `INSERT INTO sessions (` + sessionCols + `) VALUES (?, ?, ?, ?, ?, ?, ?, ?)`
+	// qSessionUpdate sets what PutSession and touches change.
+	qSessionUpdate = `UPDATE sessions SET last_active = ?, expires_at = ?, ttl = ?, metadata = ? WHERE id = ?`
+	qSessionDelete = `DELETE FROM sessions WHERE id = ?`
+	// qSessionList is one page, newest-active first, after the keyset
+	// cursor (last_active, id); args: active_since, cursor last_active,
+	// cursor id, limit.
+	qSessionList = `SELECT ` + sessionCols + ` FROM sessions
+		WHERE last_active >= ? AND (last_active, id) < (?, ?)
+		ORDER BY last_active DESC, id DESC LIMIT ?`
+	qSessionExists = `SELECT 1 FROM sessions WHERE id = ?`
+
+	// Appends.
+	qAppendSession = `SELECT version, ttl FROM sessions WHERE id = ?`
+	qIdempotent    = `SELECT version, created_at, size_bytes FROM state_snapshots
+		WHERE session_id = ? AND idempotency_key = ?`
+	qSnapshotInsert = `INSERT INTO state_snapshots
+		(session_id, version, created_at, state, metadata, size_bytes, idempotency_key)
+		VALUES (?, ?, ?, ?, ?, ?, ?)`
+	qAppendUpdate = `UPDATE sessions
+		SET version = ?, snapshot_count = snapshot_count + 1, last_active = ?, expires_at = ?
+		WHERE id = ?`
+
+	// Snapshot reads.
+	snapshotCols    = `version, created_at, state, metadata, size_bytes`
+	qLatest         = `SELECT ` + snapshotCols + ` FROM state_snapshots WHERE session_id = ? ORDER BY version DESC LIMIT 1`
+	qSnapshotGet    = `SELECT ` + snapshotCols + ` FROM state_snapshots WHERE session_id = ? AND version = ?`
+	qSnapshotExists = `SELECT 1 FROM state_snapshots WHERE session_id = ? AND version = ?`
+	// qHistory and qHistoryNoState: args session, below version, limit.
+	qHistory = `SELECT ` + snapshotCols + ` FROM state_snapshots
+		WHERE session_id = ? AND version < ? ORDER BY version DESC LIMIT ?`
+	qHistoryNoState = `SELECT version, created_at, NULL, metadata, size_bytes FROM state_snapshots
+		WHERE session_id = ? AND version < ? ORDER BY version DESC LIMIT ?`
+
+	// Fork: args new id, source id, last version. Idempotency keys stay
+	// with the source.
+	qForkCopy = `INSERT INTO state_snapshots (session_id, version, created_at, state, metadata, size_bytes)
+		SELECT ?, version, created_at, state, metadata, size_bytes FROM state_snapshots
+		WHERE session_id = ? AND version <= ?`
+	qSetCount = `UPDATE sessions SET snapshot_count = ? WHERE id = ?`
+
+	// Retention. The redundant "snapshot_count > 1" lets SQLite prove that
+	// the partial index sessions_snapshot_count applies (KeepLast >= 1).
+	qPruneKeepSessions = `SELECT id FROM sessions WHERE snapshot_count > ? AND snapshot_count > 1 LIMIT ?`
+	// qPruneKeepCutoff is the newest version to remove: the (KeepLast+1)th newest.
+	qPruneKeepCutoff = `SELECT version FROM state_snapshots WHERE session_id = ? ORDER BY version DESC LIMIT 1 OFFSET ?`
+	// qPruneKeepDelete: args session, cutoff version, limit.
+	qPruneKeepDelete = `DELETE FROM state_snapshots WHERE session_id = ?1 AND version IN
+		(SELECT version FROM state_snapshots WHERE session_id = ?1 AND version <= ?2 ORDER BY version LIMIT ?3)`
+	// qPruneOld finds snapshots created before a time, except each
+	// session's latest; args cutoff, limit.
+	qPruneOld = `SELECT s.session_id, s.version FROM state_snapshots AS s
+		JOIN sessions AS x ON x.id = s.session_id
+		WHERE s.created_at < ? AND s.version < x.version
+		ORDER BY s.created_at LIMIT ?`
+	qSnapshotDelete = `DELETE FROM state_snapshots WHERE session_id = ? AND version = ?`
+	qUncount        = `UPDATE sessions SET snapshot_count = snapshot_count - ? WHERE id = ?`
+	// qExpired: args now, limit.
+	qExpired = `SELECT id FROM sessions WHERE expires_at IS NOT NULL AND expires_at <= ? ORDER BY expires_at LIMIT ?`
+)
+
+// queries names every statement for TestQueryPlans.
+var queries = map[string]string{
+	"SessionGet":        qSessionGet,
+	"SessionInsert":     qSessionInsert,
+	"SessionUpdate":     qSessionUpdate,
+	"SessionDelete":     qSessionDelete,
+	"SessionList":       qSessionList,
+	"SessionExists":     qSessionExists,
+	"AppendSession":     qAppendSession,
+	"Idempotent":        qIdempotent,
+	"SnapshotInsert":    qSnapshotInsert,
+	"AppendUpdate":      qAppendUpdate,
+	"Latest":            qLatest,
+	"SnapshotGet":       qSnapshotGet,
+	"SnapshotExists":    qSnapshotExists,
+	"History":           qHistory,
+	"HistoryNoState":    qHistoryNoState,
+	"ForkCopy":          qForkCopy,
+	"SetCount":          qSetCount,
+	"PruneKeepSessions": qPruneKeepSessions,
+	"PruneKeepCutoff":   qPruneKeepCutoff,
+	"PruneKeepDelete":   qPruneKeepDelete,
+	"PruneOld":          qPruneOld,
+	"SnapshotDelete":    qSnapshotDelete,
+	"Uncount":           qUncount,
+	"Expired":           qExpired,
+}
