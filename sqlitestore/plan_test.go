@@ -1,0 +1,173 @@
+package sqlitestore
+
+import (
+	"context"
+	"os"
+	"path/filepath"
+	"regexp"
+	"sort"
+	"strconv"
+	"strings"
+	"testing"
+
+	"github.com/cortex-db/cortex/sqlitedb"
+)
+
+// placeholders counts a statement's parameters: the highest ?N, or the
+// number of plain ? (the store's SQL has no ? inside string literals).
+func placeholders(q string) int {
+	n, plain := 0, 0
+	for _, m := range regexp.MustCompile(`\?(\d*)`).FindAllStringSubmatch(q, -1) {
+		if m[1] == "" {
+			plain++
+			continue
+		}
+		if v, _ := strconv.Atoi(m[1]); v > n {
+			n = v
+		}
+	}
+	return max(n, plain)
+}
+
+// plan returns the EXPLAIN QUERY PLAN details of q. sqlitedb.DB.Explain
+// takes read-only statements only, and half of the store's are writes, so
+// this plans them in a read transaction: EXPLAIN QUERY PLAN never runs the
+// statement, and the reader is query_only besides.
+func plan(t *testing.T, db *sqlitedb.DB, q string) []string {
+	t.Helper()
+	ctx := context.Background()
+	args := make([]any, placeholders(q))
+	for i := range args {
+		args[i] = int64(1)
+	}
+	var details []string
+	err := db.Read(ctx, func(tx *sqlitedb.Tx) error {
+		rows, err := tx.Query(ctx, "EXPLAIN QUERY PLAN "+q, args...)
+		if err != nil {
+			return err
+		}
+		defer rows.Close()
+		for rows.Next() {
+			var id, parent, notused int
+			var detail string
+			if err := rows.Scan(&id, &parent, &notused, &detail); err != nil {
+				return err
+			}
+			details = append(details, detail)
+		}
+		return rows.Err()
+	})
+	if err != nil {
+		t.Fatalf("explain %q: %v", q, err)
+	}
+	return details
+}
+
+// fullScan matches a plan step that reads a whole table: SQLite reports
+// "SCAN <table>" alone, or "SCAN <table> USING [COVERING] INDEX …" when it
+// reads a whole index instead; both are flagged, as every query the store
+// runs must SEARCH. (https://www.sqlite.org/eqp.html)
+var fullScan = regexp.MustCompile(`^SCAN (\S+)`)
+
+func scans(details []string) []string {
+	var bad []string
+	for _, d := range details {
+		if m := fullScan.FindStringSubmatch(d); m != nil && m[1] != "CONSTANT" {
+			bad = append(bad, d)
+		}
+	}
+	return bad
+}
+
+// TestQueryPlans runs EXPLAIN QUERY PLAN on every statement the store runs
+// and fails on any full scan of a table, or a temporary b-tree for sorting.
+func TestQueryPlans(t *testing.T) {
+	s, err := Open(context.Background(), filepath.Join(t.TempDir(), "plan.db"), Config{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close()
+	// A little data and ANALYZE would not change these plans; the indexes
+	// must serve the statements on an empty database, as on a large one.
+	names := make([]string, 0, len(queries))
+	for name := range queries {
+		names = append(names, name)
+	}
+	sort.Strings(names)
+	// ON DELETE CASCADE runs this for every session deleted; its plan is not
+	// in the DELETE's, so it is checked on its own.
+	checked := map[string]string{"CascadeDelete": `DELETE FROM state_snapshots WHERE session_id = ?`}
+	for name, q := range queries {
+		checked[name] = q
+	}
+	names = append(names, "CascadeDelete")
+	sort.Strings(names)
+	for _, name := range names {
+		t.Run(name, func(t *testing.T) {
+			details := plan(t, s.DB(), checked[name])
+			t.Logf("%s", strings.Join(details, " | "))
+			for _, d := range scans(details) {
+				t.Errorf("full scan: %s\nin %s", d, checked[name])
+			}
+			for _, d := range details {
+				if strings.HasPrefix(d, "USE TEMP B-TREE") {
+					t.Errorf("sort without an index: %s\nin %s", d, checked[name])
+				}
+			}
+		})
+	}
+}
+
+// TestQueryPlansDetectScans checks the checker: statements that cannot use
+// an index are reported.
+func TestQueryPlansDetectScans(t *testing.T) {
+	s, err := Open(context.Background(), filepath.Join(t.TempDir(), "plan.db"), Config{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close()
+	for _, q := range []string{
+		`SELECT id FROM sessions WHERE metadata = ?`,
+		`SELECT session_id FROM state_snapshots WHERE size_bytes > ?`,
+		`SELECT count(*) FROM state_snapshots`,
+		`DELETE FROM state_snapshots WHERE version = ?`,
+	} {
+		if len(scans(plan(t, s.DB(), q))) == 0 {
+			t.Errorf("no full scan reported for %q: %v", q, plan(t, s.DB(), q))
+		}
+	}
+}
+
+// TestQueriesListed checks that the store runs no SQL missing from
+// queries: every tx.Exec/Query/QueryRow in its source takes a q… constant
+// listed there (or the variable query, which History sets to one of them).
+func TestQueriesListed(t *testing.T) {
+	files, err := filepath.Glob("*.go")
+	if err != nil {
+		t.Fatal(err)
+	}
+	call := regexp.MustCompile(`tx\.(?:Exec|Query|QueryRow)\(ctx, ([^,)]+)`)
+	calls := 0
+	for _, f := range files {
+		if strings.HasSuffix(f, "_test.go") {
+			continue
+		}
+		b, err := os.ReadFile(f)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, m := range call.FindAllStringSubmatch(string(b), -1) {
+			calls++
+			arg := m[1]
+			if arg == "query" {
+				continue
+			}
+			if _, ok := queries[strings.TrimPrefix(arg, "q")]; !ok || !strings.HasPrefix(arg, "q") {
+				t.Errorf("%s: statement %s is not listed in queries", f, arg)
+			}
+		}
+	}
+	if calls < len(queries) {
+		t.Errorf("found %d statement calls for %d queries: is the pattern still right?", calls, len(queries))
+	}
+}
