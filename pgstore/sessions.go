@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"strings"
 	"time"
 
 	"github.com/jackc/pgx/v5"
@@ -223,12 +224,27 @@ func (s *Store) ListSessions(ctx context.Context, opts state.ListOptions) (state
 		}
 		afterT, afterID = &t, &id
 	}
-	rows, err := s.pool.Query(ctx, `
-		SELECT `+sessionColumns+` FROM sessions
-		WHERE ($1::timestamptz IS NULL OR last_active >= $1)
-		  AND ($2::timestamptz IS NULL OR (last_active, id) < ($2, $3::text))
-		ORDER BY last_active DESC, id DESC
-		LIMIT $4`, since, afterT, afterID, limit+1)
+	// The query is built for the options given, so that each shape gets a
+	// plan that walks sessions_last_active_idx from the right place.
+	var (
+		where []string
+		args  []any
+	)
+	if since != nil {
+		args = append(args, *since)
+		where = append(where, fmt.Sprintf("last_active >= $%d", len(args)))
+	}
+	if afterT != nil {
+		args = append(args, *afterT, *afterID)
+		where = append(where, fmt.Sprintf("(last_active, id) < ($%d, $%d)", len(args)-1, len(args)))
+	}
+	q := `SELECT ` + sessionColumns + ` FROM sessions`
+	if len(where) > 0 {
+		q += ` WHERE ` + strings.Join(where, " AND ")
+	}
+	args = append(args, limit+1)
+	q += fmt.Sprintf(` ORDER BY last_active DESC, id DESC LIMIT $%d`, len(args))
+	rows, err := s.pool.Query(ctx, q, args...)
 	if err != nil {
 		return state.SessionPage{}, translate("list sessions", err)
 	}

@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"math"
 	"sort"
 	"time"
 
@@ -320,11 +321,17 @@ func (s *Store) History(ctx context.Context, sessionID string, opts state.Histor
 		if !exists {
 			return state.ErrNotFound
 		}
+		// Without a bound, a huge version stands for none: one query shape,
+		// always a range scan of the primary key.
+		upper := int64(math.MaxInt64)
+		if bound != nil {
+			upper = *bound
+		}
 		rows, err := tx.Query(ctx, `
 			SELECT `+snapshotColumns+`, `+stateCol+` FROM state_snapshots
-			WHERE session_id = $1 AND ($2::bigint IS NULL OR version < $2)
+			WHERE session_id = $1 AND version < $2
 			ORDER BY version DESC
-			LIMIT $3`, sessionID, bound, limit+1)
+			LIMIT $3`, sessionID, upper, limit+1)
 		if err != nil {
 			return err
 		}
