@@ -27,6 +27,10 @@ var benchPayload = []byte(strings.Repeat("x", 512))
 
 // runParallel runs n calls of fn spread over g goroutines.
 func runParallel(b *testing.B, g int, fn func(i int64) error) {
+	runParallelUnit(b, g, "writes/s", fn)
+}
+
+func runParallelUnit(b *testing.B, g int, unit string, fn func(i int64) error) {
 	b.Helper()
 	var next atomic.Int64
 	var wg sync.WaitGroup
@@ -54,7 +58,7 @@ func runParallel(b *testing.B, g int, fn func(i int64) error) {
 	if err, _ := firstErr.Load().(error); err != nil {
 		b.Fatal(err)
 	}
-	b.ReportMetric(float64(b.N)/b.Elapsed().Seconds(), "writes/s")
+	b.ReportMetric(float64(b.N)/b.Elapsed().Seconds(), unit)
 }
 
 // BenchmarkWrite measures acknowledged single-row writes through Write, with
@@ -182,7 +186,7 @@ func BenchmarkRead(b *testing.B) {
 			}
 			lat := make([]time.Duration, 0, b.N)
 			var mu sync.Mutex
-			runParallel(b, 8, func(i int64) error {
+			runParallelUnit(b, 8, "reads/s", func(i int64) error {
 				t0 := time.Now()
 				var v []byte
 				err := db.Read(ctx, func(tx *sqlitedb.Tx) error {

@@ -102,7 +102,11 @@ func (db *DB) Read(ctx context.Context, fn func(*Tx) error) error {
 }
 
 func readOnce(ctx context.Context, tx *Tx, fn func(*Tx) error) error {
-	if _, err := tx.conn.exec(ctx, "BEGIN"); err != nil {
+	// BEGIN and COMMIT of a read transaction only take and drop a snapshot:
+	// they never wait, so they run uncancellable, sparing the driver a
+	// goroutine per statement to watch ctx. fn's statements stay
+	// interruptible.
+	if _, err := tx.conn.exec(context.WithoutCancel(ctx), "BEGIN"); err != nil {
 		return classify(ctx, "begin", err)
 	}
 	err := fn(tx)

@@ -1,0 +1,66 @@
+// Package sqlitedb is production SQLite for any Go program: one writer
+// connection fed by a queue with group commit, a pool of read-only
+// connections, pragmas applied to every connection and read back, busy
+// handling by result code with whole-transaction retries, a background
+// checkpointer, side-effect-free statistics, health checks, online backup
+// and restore, EXPLAIN QUERY PLAN, and migrations. It knows nothing of
+// cortex's sessions; any program can use it.
+//
+// # Usage
+//
+//	db, err := sqlitedb.Open(ctx, "data/app.db", sqlitedb.Config{})
+//	if err != nil {
+//		return err
+//	}
+//	defer db.Close()
+//
+//	err = db.Write(ctx, func(tx *sqlitedb.Tx) error {
+//		_, err := tx.Exec(ctx, "INSERT INTO notes(body) VALUES(?)", "hello")
+//		return err
+//	})
+//
+//	var n int
+//	err = db.Read(ctx, func(tx *sqlitedb.Tx) error {
+//		return tx.QueryRow(ctx, "SELECT count(*) FROM notes").Scan(&n)
+//	})
+//
+// # Writes
+//
+// SQLite has one writer at a time. Instead of letting connections contend
+// for the lock inside SQLite, every Write is queued to one goroutine that
+// owns the only read-write connection. It takes every write waiting in the
+// queue (up to Config.MaxBatch), runs each function inside its own SAVEPOINT
+// of one BEGIN IMMEDIATE transaction, commits once and answers each caller:
+// one failing function rolls back alone. A lone write commits at once. This
+// group commit is what makes tens of thousands of acknowledged writes per
+// second possible, and synchronous=FULL affordable.
+//
+// Transactions begin IMMEDIATE, so a read-then-write transaction can never
+// fail with SQLITE_BUSY_SNAPSHOT (which busy_timeout does not wait for).
+// SQLITE_BUSY and SQLITE_LOCKED, recognised by result code, retry the whole
+// transaction function with exponential backoff and jitter.
+//
+// # Durability
+//
+// In WAL mode with synchronous=NORMAL (the default), a commit survives a
+// crash of the process; the last commits before a power loss or an OS crash
+// may be rolled back (the database stays consistent). synchronous=FULL
+// fsyncs the WAL at every commit and survives those too, at the cost of one
+// fsync per group commit. https://www.sqlite.org/pragma.html#pragma_synchronous
+//
+// # Checkpoints
+//
+// Commits never run checkpoints (wal_autocheckpoint=0 on every connection):
+// a background goroutine runs PASSIVE checkpoints on its own connection
+// when the WAL has Config.WALAutoCheckpoint frames not yet copied back, or
+// on Config.CheckpointInterval, and escalates to TRUNCATE when the -wal file
+// passes Config.WALLimit. Incomplete checkpoints in a row are reported as
+// starvation in Health.
+//
+// # Errors
+//
+// Errors are classified by SQLite result code, never by message text: test
+// them with errors.Is against ErrBusy, ErrCorrupt, ErrDiskFull, ErrReadOnly,
+// ErrConstraint, ErrIO, ErrPoolTimeout and ErrClosed, or read the extended
+// code with CodeOf.
+package sqlitedb
