@@ -189,6 +189,10 @@ func (s *Server) adminBackup(w http.ResponseWriter, r *http.Request) {
 		s.fail(w, r, fmt.Errorf("%w: no backup folder is configured; start the server with --backup-dir", ErrUnsupported), false)
 		return
 	}
+	if err := os.MkdirAll(s.cfg.BackupDir, 0o700); err != nil {
+		s.fail(w, r, fmt.Errorf("backup folder %s: %w", s.cfg.BackupDir, err), false)
+		return
+	}
 	dest := filepath.Join(s.cfg.BackupDir, req.Name)
 	if _, err := os.Lstat(dest); err == nil {
 		s.fail(w, r, fmt.Errorf("backup %s: %w; choose another name", req.Name, state.ErrExists), false)

@@ -49,6 +49,9 @@ type Config struct {
 	// BackupDir is the only folder admin backups are written to; empty
 	// answers POST /v1/admin/backup with 501.
 	BackupDir string
+	// DefaultTTL, when > 0, is the TTL of sessions created without
+	// ttl_seconds (POST /v1/sessions, and PUT of a new session).
+	DefaultTTL time.Duration
 	// Logger receives one line per request and the errors behind 5xx
 	// answers; nil discards them.
 	Logger *slog.Logger

@@ -53,6 +53,9 @@ func (s *Server) createSession(w http.ResponseWriter, r *http.Request) {
 		s.fail(w, r, err, false)
 		return
 	}
+	if ttl == nil && s.cfg.DefaultTTL > 0 {
+		ttl = &s.cfg.DefaultTTL
+	}
 	sess, err := s.cfg.Store.CreateSession(r.Context(), state.SessionInput{ID: req.ID, Metadata: req.Metadata, TTL: ttl})
 	if err != nil {
 		s.fail(w, r, err, false)
@@ -82,6 +85,14 @@ func (s *Server) putSession(w http.ResponseWriter, r *http.Request) {
 	if err != nil {
 		s.fail(w, r, err, false)
 		return
+	}
+	if created && ttl == nil && s.cfg.DefaultTTL > 0 {
+		// A new session gets the default TTL; an existing one keeps its own.
+		sess, _, err = s.cfg.Store.PutSession(r.Context(), id, state.SessionInput{ID: id, TTL: &s.cfg.DefaultTTL})
+		if err != nil {
+			s.fail(w, r, err, false)
+			return
+		}
 	}
 	status := http.StatusOK
 	if created {

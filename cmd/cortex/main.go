@@ -2,8 +2,17 @@
 //
 // Usage:
 //
-//	cortex serve [flags]      run the HTTP API (embedded SQLite by default)
-//	cortex version            print the version
+//	cortex serve [flags]         run the HTTP API (embedded SQLite by default)
+//	cortex stats [flags]         database statistics
+//	cortex health [flags]        health checks (exit 0 healthy, 1 degraded, 2 unhealthy)
+//	cortex checkpoint [flags]    run a WAL checkpoint
+//	cortex backup --out <file>   online, checked backup
+//	cortex restore --from <file> replace the database with a backup
+//	cortex explain "<sql>"       query plan of a read-only statement
+//	cortex version               print the version
+//
+// Every flag has an environment twin, CORTEX_<FLAG> (--busy-timeout:
+// CORTEX_BUSY_TIMEOUT); a flag on the command line beats its variable.
 //
 // main only turns run's error into a message on stderr and an exit code.
 package main
@@ -15,6 +24,7 @@ import (
 	"io"
 	"os"
 	"os/signal"
+	"strings"
 	"syscall"
 )
 
@@ -27,7 +37,12 @@ type exitError struct {
 	err  error
 }
 
-func (e *exitError) Error() string { return e.err.Error() }
+func (e *exitError) Error() string {
+	if e.err == nil {
+		return fmt.Sprintf("exit status %d", e.code)
+	}
+	return e.err.Error()
+}
 func (e *exitError) Unwrap() error { return e.err }
 
 // errUsage marks a command-line usage error (exit code 2).
@@ -52,7 +67,7 @@ func main() {
 		code = 2
 	}
 	if !errors.Is(err, errSilent) {
-		fmt.Fprintln(os.Stderr, "Error:", err)
+		fmt.Fprintln(os.Stderr, "Error:", strings.TrimSuffix(err.Error(), ": "+errUsage.Error()))
 	}
 	os.Exit(code)
 }
@@ -67,7 +82,16 @@ Usage:
 
 Commands:
   serve       run the HTTP API server
+  stats       database statistics
+  health      health checks (exit 0 healthy, 1 degraded, 2 unhealthy)
+  checkpoint  run a WAL checkpoint (--mode passive|full|restart|truncate)
+  backup      online, checked backup (--out <file>)
+  restore     replace the database with a backup (--from <file>)
+  explain     query plan of a read-only statement
   version     print the version
+
+The ops commands work on the database file (--db), also while a server is
+using it. Every flag has an environment twin: --db is CORTEX_DB.
 
 Run 'cortex <command> -h' for a command's flags.
 `
@@ -81,6 +105,20 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	case "version", "-version", "--version":
 		fmt.Fprintf(stdout, "cortex %s\n", Version)
 		return nil
+	case "serve":
+		return (&serveCmd{}).run(ctx, args[1:], stdout, stderr)
+	case "stats":
+		return (&statsCmd{}).run(ctx, args[1:], stdout, stderr)
+	case "health":
+		return (&healthCmd{}).run(ctx, args[1:], stdout, stderr)
+	case "checkpoint":
+		return (&checkpointCmd{}).run(ctx, args[1:], stdout, stderr)
+	case "backup":
+		return (&backupCmd{}).run(ctx, args[1:], stdout, stderr)
+	case "restore":
+		return (&restoreCmd{}).run(ctx, args[1:], stdout, stderr)
+	case "explain":
+		return (&explainCmd{}).run(ctx, args[1:], stdout, stderr)
 	case "help", "-h", "-help", "--help":
 		fmt.Fprint(stdout, usage)
 		return nil

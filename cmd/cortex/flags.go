@@ -1,0 +1,204 @@
+package main
+
+import (
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"math"
+	"os"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/cortex-db/cortex/sqlitedb"
+)
+
+// lookupEnv reads the environment; tests replace it.
+var lookupEnv = os.LookupEnv
+
+// envName is the environment twin of a flag: --busy-timeout → CORTEX_BUSY_TIMEOUT.
+func envName(flagName string) string {
+	return "CORTEX_" + strings.ToUpper(strings.ReplaceAll(flagName, "-", "_"))
+}
+
+// newFlagSet makes a command's flag set; usage is its one-line synopsis.
+func newFlagSet(name, usage string, stderr io.Writer) *flag.FlagSet {
+	fs := flag.NewFlagSet(name, flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	fs.Usage = func() {
+		fmt.Fprintf(stderr, "Usage: cortex %s\n\nFlags (each also read from the environment variable shown; a flag beats its variable):\n", usage)
+		fs.VisitAll(func(f *flag.Flag) {
+			name, u := flag.UnquoteUsage(f)
+			line := "  --" + f.Name
+			if name != "" {
+				line += " " + name
+			}
+			fmt.Fprintf(stderr, "%s\n    \t%s", line, strings.ReplaceAll(u, "\n", "\n    \t"))
+			if f.DefValue != "" && f.DefValue != "false" && f.DefValue != "0" && f.DefValue != "0s" {
+				fmt.Fprintf(stderr, " (default %s)", f.DefValue)
+			}
+			fmt.Fprintf(stderr, " [$%s]\n", envName(f.Name))
+		})
+	}
+	return fs
+}
+
+// parseFlags parses args, then fills every flag not given on the command
+// line from its CORTEX_<FLAG> environment variable. Extra positional
+// arguments are refused unless maxArgs allows them.
+func parseFlags(fs *flag.FlagSet, args []string, maxArgs int) error {
+	if err := fs.Parse(args); err != nil {
+		if errors.Is(err, flag.ErrHelp) {
+			return &exitError{code: 0}
+		}
+		return fmt.Errorf("%w\nTry: cortex %s -h", errUsage, fs.Name())
+	}
+	given := map[string]bool{}
+	fs.Visit(func(f *flag.Flag) { given[f.Name] = true })
+	var err error
+	fs.VisitAll(func(f *flag.Flag) {
+		if err != nil || given[f.Name] {
+			return
+		}
+		if v, ok := lookupEnv(envName(f.Name)); ok {
+			if e := fs.Set(f.Name, v); e != nil {
+				err = fmt.Errorf("%s=%q: %v\nTry: fix or unset %s: %w", envName(f.Name), v, e, envName(f.Name), errUsage)
+			}
+		}
+	})
+	if err != nil {
+		return err
+	}
+	if fs.NArg() > maxArgs {
+		return fmt.Errorf("unexpected argument %q\nTry: cortex %s -h: %w", fs.Arg(maxArgs), fs.Name(), errUsage)
+	}
+	return nil
+}
+
+// byteSize is a flag.Value for sizes such as 64MiB, 1GiB, 512KB or 1048576.
+type byteSize int64
+
+func (b *byteSize) String() string { return formatSize(int64(*b)) }
+
+// Set parses a size: a number with an optional unit B, KiB, MiB, GiB, TiB
+// (powers of 1024) or KB, MB, GB, TB (powers of 1000).
+func (b *byteSize) Set(s string) error {
+	n, err := parseSize(s)
+	if err != nil {
+		return err
+	}
+	*b = byteSize(n)
+	return nil
+}
+
+var sizeUnits = []struct {
+	suffix string
+	mult   int64
+}{
+	{"kib", 1 << 10}, {"mib", 1 << 20}, {"gib", 1 << 30}, {"tib", 1 << 40},
+	{"kb", 1e3}, {"mb", 1e6}, {"gb", 1e9}, {"tb", 1e12},
+	{"k", 1 << 10}, {"m", 1 << 20}, {"g", 1 << 30},
+	{"b", 1},
+}
+
+func parseSize(s string) (int64, error) {
+	t := strings.ToLower(strings.TrimSpace(s))
+	mult := int64(1)
+	for _, u := range sizeUnits {
+		if strings.HasSuffix(t, u.suffix) {
+			t, mult = strings.TrimSpace(strings.TrimSuffix(t, u.suffix)), u.mult
+			break
+		}
+	}
+	f, err := strconv.ParseFloat(t, 64)
+	if err != nil || math.IsNaN(f) || math.IsInf(f, 0) {
+		return 0, fmt.Errorf("size %q: want a number with an optional unit, such as 64MiB, 1GiB or 1048576", s)
+	}
+	v := f * float64(mult)
+	if v > math.MaxInt64/2 || v < math.MinInt64/2 {
+		return 0, fmt.Errorf("size %q is out of range", s)
+	}
+	return int64(v), nil
+}
+
+func formatSize(n int64) string {
+	for _, u := range []struct {
+		s string
+		m int64
+	}{{"TiB", 1 << 40}, {"GiB", 1 << 30}, {"MiB", 1 << 20}, {"KiB", 1 << 10}} {
+		if n != 0 && n%u.m == 0 {
+			return strconv.FormatInt(n/u.m, 10) + u.s
+		}
+	}
+	return strconv.FormatInt(n, 10)
+}
+
+// dbFlags are the flags of every command that opens a database.
+type dbFlags struct {
+	db                 string
+	journalMode        string
+	synchronous        string
+	busyTimeout        time.Duration
+	mmapSize           byteSize
+	readers            int
+	poolTimeout        time.Duration
+	walAutocheckpoint  int
+	checkpointInterval time.Duration
+	walLimit           byteSize
+	allowNetworkFS     bool
+}
+
+// defaultDB is where the database lives when --db is not given.
+const defaultDB = "./data/cortex.db"
+
+func (f *dbFlags) register(fs *flag.FlagSet) {
+	f.mmapSize = sqlitedb.DefaultMmapSize
+	f.walLimit = sqlitedb.DefaultWALLimit
+	fs.StringVar(&f.db, "db", defaultDB, "database: a SQLite file path, or a postgres:// URL for PostgreSQL")
+	fs.StringVar(&f.journalMode, "journal-mode", sqlitedb.DefaultJournalMode, "SQLite journal mode: wal, delete or memory (memory is not durable)")
+	fs.StringVar(&f.synchronous, "synchronous", sqlitedb.DefaultSynchronous, "SQLite synchronous: normal (WAL: safe on process crash, the last commits may be lost on power loss) or full (fsync every commit)")
+	fs.DurationVar(&f.busyTimeout, "busy-timeout", sqlitedb.DefaultBusyTimeout, "how long SQLite waits for a lock held by another process")
+	fs.Var(&f.mmapSize, "mmap-size", "memory-mapped I/O size (0 disables it)")
+	fs.IntVar(&f.readers, "readers", 0, "read-only connections (0: 4 × cores, at least 4)")
+	fs.DurationVar(&f.poolTimeout, "pool-timeout", sqlitedb.DefaultPoolTimeout, "longest wait for a reader connection")
+	fs.IntVar(&f.walAutocheckpoint, "wal-autocheckpoint", sqlitedb.DefaultWALAutoCheckpoint, "WAL frames past which the background checkpointer runs a PASSIVE checkpoint, off the write path (0: none)")
+	fs.DurationVar(&f.checkpointInterval, "checkpoint-interval", sqlitedb.DefaultCheckpointInterval, "period of scheduled checkpoints (0: no background checkpointer)")
+	fs.Var(&f.walLimit, "wal-limit", "WAL size past which checkpoints escalate to RESTART/TRUNCATE and health degrades")
+	fs.BoolVar(&f.allowNetworkFS, "allow-network-fs", false, "open a WAL database on a network filesystem anyway (unsafe: WAL locking does not work across machines)")
+}
+
+// isPostgres reports whether --db selects PostgreSQL.
+func (f *dbFlags) isPostgres() bool {
+	return strings.HasPrefix(f.db, "postgres://") || strings.HasPrefix(f.db, "postgresql://")
+}
+
+// sqliteConfig turns the flags into a sqlitedb.Config. The flags' zero
+// means "off" where sqlitedb's zero means "default", so they are mapped.
+func (f *dbFlags) sqliteConfig() sqlitedb.Config {
+	cfg := sqlitedb.Config{
+		JournalMode:        f.journalMode,
+		Synchronous:        f.synchronous,
+		BusyTimeout:        f.busyTimeout,
+		MmapSize:           int64(f.mmapSize),
+		Readers:            f.readers,
+		PoolTimeout:        f.poolTimeout,
+		WALAutoCheckpoint:  f.walAutocheckpoint,
+		CheckpointInterval: f.checkpointInterval,
+		WALLimit:           int64(f.walLimit),
+		AllowNetworkFS:     f.allowNetworkFS,
+	}
+	if cfg.MmapSize == 0 {
+		cfg.MmapSize = -1
+	}
+	if cfg.WALAutoCheckpoint == 0 {
+		cfg.WALAutoCheckpoint = -1
+	}
+	if cfg.CheckpointInterval == 0 {
+		cfg.CheckpointInterval = -1
+	}
+	if cfg.BusyTimeout == 0 {
+		cfg.BusyTimeout = time.Millisecond // 0 is sqlitedb's default; the smallest wait is the closest to "none"
+	}
+	return cfg
+}

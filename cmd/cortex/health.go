@@ -1,0 +1,58 @@
+package main
+
+import (
+	"context"
+	"fmt"
+	"io"
+
+	"github.com/cortex-db/cortex/sqlitedb"
+)
+
+// healthCmd is `cortex health`: exit 0 healthy, 1 degraded, 2 unhealthy.
+type healthCmd struct {
+	db        dbFlags
+	json      bool
+	integrity string
+}
+
+func (c *healthCmd) run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
+	fs := newFlagSet("health", "health [flags]   (exit status: 0 healthy, 1 degraded, 2 unhealthy)", stderr)
+	c.db.register(fs)
+	fs.BoolVar(&c.json, "json", false, "print JSON (the same fields as GET /v1/admin/health)")
+	fs.StringVar(&c.integrity, "integrity", "", "also run an integrity check: quick or full (reads the whole database)")
+	if err := parseFlags(fs, args, 0); err != nil {
+		return err
+	}
+	switch c.integrity {
+	case "", "quick", "full":
+	default:
+		return fmt.Errorf("--integrity %q: want quick or full\nTry: cortex health --integrity quick: %w", c.integrity, errUsage)
+	}
+	db, err := openForOps(ctx, &c.db, "health")
+	if err != nil {
+		return &exitError{code: 2, err: err}
+	}
+	defer db.Close()
+	h := db.Health(ctx, sqlitedb.HealthOptions{Integrity: sqlitedb.IntegrityMode(c.integrity)})
+	if c.json {
+		if err := writeJSON(stdout, h); err != nil {
+			return err
+		}
+	} else {
+		rows := [][2]string{{"STATUS", string(h.Status)}, {"", ""}, {"CHECK", "STATUS\tDETAIL"}}
+		for _, ch := range h.Checks {
+			rows = append(rows, [2]string{ch.Name, string(ch.Status) + "\t" + ch.Detail})
+		}
+		if err := table(stdout, rows); err != nil {
+			return err
+		}
+	}
+	switch h.Status {
+	case sqlitedb.Healthy:
+		return nil
+	case sqlitedb.Degraded:
+		return &exitError{code: 1}
+	default:
+		return &exitError{code: 2}
+	}
+}

@@ -1,0 +1,366 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"log/slog"
+	"net"
+	"net/http"
+	"os"
+	"path/filepath"
+	"sort"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/collectors"
+
+	"github.com/cortex-db/cortex/httpapi"
+	"github.com/cortex-db/cortex/state"
+)
+
+// serveCmd is `cortex serve`: the HTTP API with its background work.
+type serveCmd struct {
+	db              dbFlags
+	addr            string
+	backupDir       string
+	backupInterval  time.Duration
+	backupKeep      int
+	maxStateBytes   byteSize
+	keepSnapshots   int
+	snapshotMaxAge  time.Duration
+	sessionTTL      time.Duration
+	janitorInterval time.Duration
+	apiToken        string
+	adminToken      string
+	insecure        bool
+	logFormat       string
+	shutdownTimeout time.Duration
+
+	// ready, when set (by tests), receives the listening address.
+	ready func(addr string)
+}
+
+func (c *serveCmd) flags(stderr io.Writer) *flag.FlagSet {
+	fs := newFlagSet("serve", "serve [flags]", stderr)
+	c.db.register(fs)
+	c.maxStateBytes = state.DefaultMaxStateBytes
+	fs.StringVar(&c.addr, "addr", "127.0.0.1:8080", "listen address; a non-loopback address needs --api-token (or --insecure)")
+	fs.StringVar(&c.backupDir, "backup-dir", "", "the only folder backups go to (default: a backups folder beside the database)")
+	fs.DurationVar(&c.backupInterval, "backup-interval", 0, "period of scheduled backups into --backup-dir (0: none)")
+	fs.IntVar(&c.backupKeep, "backup-keep", 7, "scheduled backups to keep (0: all)")
+	fs.Var(&c.maxStateBytes, "max-state-bytes", "largest snapshot state")
+	fs.IntVar(&c.keepSnapshots, "keep-snapshots", 0, "keep only the newest N snapshots of each session (0: all)")
+	fs.DurationVar(&c.snapshotMaxAge, "snapshot-max-age", 0, "remove snapshots older than this, except each session's latest (0: never)")
+	fs.DurationVar(&c.sessionTTL, "session-ttl", 0, "idle time after which a session created without ttl_seconds expires (0: never)")
+	fs.DurationVar(&c.janitorInterval, "janitor-interval", time.Minute, "period of the retention janitor")
+	fs.StringVar(&c.apiToken, "api-token", "", "bearer token every /v1 route needs")
+	fs.StringVar(&c.adminToken, "admin-token", "", "bearer token /v1/admin routes need (default: the API token)")
+	fs.BoolVar(&c.insecure, "insecure", false, "allow a non-loopback --addr without tokens")
+	fs.StringVar(&c.logFormat, "log-format", "text", "log format: text or json")
+	fs.DurationVar(&c.shutdownTimeout, "shutdown-timeout", 30*time.Second, "longest wait for in-flight requests on SIGTERM/SIGINT")
+	return fs
+}
+
+func (c *serveCmd) run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
+	fs := c.flags(stderr)
+	if err := parseFlags(fs, args, 0); err != nil {
+		return err
+	}
+	log, err := newLogger(stderr, c.logFormat)
+	if err != nil {
+		return err
+	}
+	if c.maxStateBytes <= 0 || c.maxStateBytes > 1<<30 {
+		return fmt.Errorf("--max-state-bytes %s: want 1B to 1GiB: %w", c.maxStateBytes.String(), errUsage)
+	}
+	if c.backupKeep < 0 || c.keepSnapshots < 0 || c.snapshotMaxAge < 0 || c.sessionTTL < 0 || c.backupInterval < 0 {
+		return fmt.Errorf("--backup-keep, --keep-snapshots, --snapshot-max-age, --session-ttl and --backup-interval must not be negative: %w", errUsage)
+	}
+	if c.janitorInterval <= 0 {
+		return fmt.Errorf("--janitor-interval must be positive: %w", errUsage)
+	}
+	loopback, err := isLoopback(c.addr)
+	if err != nil {
+		return fmt.Errorf("--addr %q: %v\nTry: --addr 127.0.0.1:8080: %w", c.addr, err, errUsage)
+	}
+	if !loopback && c.apiToken == "" && !c.insecure {
+		return fmt.Errorf("refusing to serve on %s, which is not a loopback address, without --api-token: anyone who can reach it could read and change every session\nTry: --api-token <secret> (and --admin-token <another>), or --insecure if the network is trusted", c.addr)
+	}
+
+	var jan janitor
+	b, err := openBackend(ctx, &c.db, state.Options{MaxStateBytes: int(c.maxStateBytes)}, log, jan.counts)
+	if err != nil {
+		return err
+	}
+	closeStore := sync.OnceValue(b.store.Close)
+	defer closeStore()
+
+	backupDir := c.backupDir
+	if backupDir == "" && !c.db.isPostgres() {
+		backupDir = filepath.Join(filepath.Dir(c.db.db), "backups")
+	}
+	if backupDir != "" {
+		if err := os.MkdirAll(backupDir, 0o700); err != nil {
+			return fmt.Errorf("backup folder %s: %w\nTry: --backup-dir <a folder you can write>", backupDir, err)
+		}
+	}
+
+	reg := prometheus.NewRegistry()
+	reg.MustRegister(
+		collectors.NewGoCollector(),
+		collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}),
+		httpapi.NewCollector(b.figures),
+	)
+	api, err := httpapi.New(httpapi.Config{
+		Store:         b.store,
+		Ops:           b.ops,
+		APIToken:      c.apiToken,
+		AdminToken:    c.adminToken,
+		MaxStateBytes: int(c.maxStateBytes),
+		BackupDir:     backupDir,
+		DefaultTTL:    c.sessionTTL,
+		Logger:        log,
+		Registry:      reg,
+	})
+	if err != nil {
+		return err
+	}
+
+	ln, err := net.Listen("tcp", c.addr)
+	if err != nil {
+		return fmt.Errorf("listen on %s: %w\nTry: another --addr, or stop what is using that port", c.addr, err)
+	}
+	srv := &http.Server{
+		Handler:           api,
+		ReadHeaderTimeout: 10 * time.Second,
+		ReadTimeout:       time.Minute,
+		IdleTimeout:       2 * time.Minute,
+		MaxHeaderBytes:    64 << 10,
+		ErrorLog:          slog.NewLogLogger(log.Handler(), slog.LevelWarn),
+	}
+
+	bgCtx, stopBG := context.WithCancel(context.Background())
+	var bg sync.WaitGroup
+	jan.store, jan.log = b.store, log
+	jan.opts = state.PruneOptions{KeepLast: c.keepSnapshots, OlderThan: c.snapshotMaxAge}
+	bg.Go(func() { jan.loop(bgCtx, c.janitorInterval) })
+	if c.backupInterval > 0 {
+		if b.sqlite == nil {
+			log.Warn("scheduled backups are SQLite's; ignoring --backup-interval on PostgreSQL (use pg_dump or pg_basebackup)")
+		} else {
+			bs := &backupScheduler{ops: b.sqlite, dir: backupDir, keep: c.backupKeep, log: log}
+			bg.Go(func() { bs.loop(bgCtx, c.backupInterval) })
+		}
+	}
+
+	serveErr := make(chan error, 1)
+	go func() { serveErr <- srv.Serve(ln) }()
+	log.Info("cortex serving", "version", Version, "addr", ln.Addr().String(), "db", redactURL(c.db.db), "auth", c.apiToken != "")
+	if c.ready != nil {
+		c.ready(ln.Addr().String())
+	}
+
+	var runErr error
+	select {
+	case err := <-serveErr:
+		runErr = fmt.Errorf("serve: %w", err)
+	case <-ctx.Done():
+		log.Info("shutting down: finishing in-flight requests")
+		sctx, cancel := context.WithTimeout(context.Background(), c.shutdownTimeout)
+		if err := srv.Shutdown(sctx); err != nil {
+			log.Warn("in-flight requests did not finish in time", "timeout", c.shutdownTimeout, "error", err)
+			srv.Close()
+		}
+		cancel()
+	}
+	stopBG()
+	bg.Wait()
+	log.Info("closing the store: draining the writer, final checkpoint")
+	if err := closeStore(); err != nil {
+		log.Error("close store", "error", err)
+		if runErr == nil {
+			runErr = fmt.Errorf("close store: %w", err)
+		}
+	}
+	if runErr == nil {
+		log.Info("stopped")
+	}
+	return runErr
+}
+
+// newLogger makes the server's logger in the --log-format.
+func newLogger(w io.Writer, format string) (*slog.Logger, error) {
+	switch format {
+	case "text":
+		return slog.New(slog.NewTextHandler(w, nil)), nil
+	case "json":
+		return slog.New(slog.NewJSONHandler(w, nil)), nil
+	}
+	return nil, fmt.Errorf("--log-format %q: want text or json: %w", format, errUsage)
+}
+
+// isLoopback reports whether a listen address only accepts local
+// connections. An empty host (":8080") listens on every interface.
+func isLoopback(addr string) (bool, error) {
+	host, _, err := net.SplitHostPort(addr)
+	if err != nil {
+		return false, err
+	}
+	if host == "" {
+		return false, nil
+	}
+	if strings.EqualFold(host, "localhost") {
+		return true, nil
+	}
+	if ip := net.ParseIP(host); ip != nil {
+		return ip.IsLoopback(), nil
+	}
+	ips, err := net.LookupIP(host)
+	if err != nil {
+		return false, err
+	}
+	for _, ip := range ips {
+		if !ip.IsLoopback() {
+			return false, nil
+		}
+	}
+	return len(ips) > 0, nil
+}
+
+// redactURL hides a PostgreSQL URL's password in logs.
+func redactURL(s string) string {
+	if i := strings.Index(s, "://"); i >= 0 {
+		if at := strings.LastIndex(s, "@"); at > i {
+			if colon := strings.Index(s[i+3:at], ":"); colon >= 0 {
+				return s[:i+3+colon] + ":xxxxx" + s[at:]
+			}
+		}
+	}
+	return s
+}
+
+// janitor runs retention in small batches: prune old snapshots, expire
+// idle sessions.
+type janitor struct {
+	store state.Store
+	opts  state.PruneOptions
+	log   *slog.Logger
+
+	runs, pruned, expired, errs atomic.Int64
+}
+
+func (j *janitor) counts() janitorCounts {
+	return janitorCounts{Runs: j.runs.Load(), Pruned: j.pruned.Load(), Expired: j.expired.Load(), Errors: j.errs.Load()}
+}
+
+func (j *janitor) loop(ctx context.Context, every time.Duration) {
+	t := time.NewTicker(every)
+	defer t.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+			if err := j.pass(ctx); err != nil && ctx.Err() == nil {
+				j.errs.Add(1)
+				j.log.Warn("retention janitor", "error", err)
+			}
+		}
+	}
+}
+
+// pass runs one retention pass, batch by batch, so it never holds the
+// writer for long.
+func (j *janitor) pass(ctx context.Context) error {
+	j.runs.Add(1)
+	if j.opts.KeepLast > 0 || j.opts.OlderThan > 0 {
+		for ctx.Err() == nil {
+			n, err := j.store.Prune(ctx, j.opts)
+			j.pruned.Add(n)
+			if err != nil {
+				return fmt.Errorf("prune: %w", err)
+			}
+			if n < state.DefaultPruneLimit {
+				break
+			}
+		}
+	}
+	for ctx.Err() == nil {
+		n, err := j.store.ExpireSessions(ctx, 0)
+		j.expired.Add(n)
+		if err != nil {
+			return fmt.Errorf("expire sessions: %w", err)
+		}
+		if n < state.DefaultPruneLimit {
+			break
+		}
+	}
+	return nil
+}
+
+// backupScheduler writes a backup every interval and keeps the newest.
+type backupScheduler struct {
+	ops  *sqliteOps
+	dir  string
+	keep int
+	log  *slog.Logger
+}
+
+// scheduledPrefix names scheduled backups; only they are pruned.
+const scheduledPrefix = "cortex-scheduled-"
+
+func (s *backupScheduler) loop(ctx context.Context, every time.Duration) {
+	t := time.NewTicker(every)
+	defer t.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+			name := scheduledPrefix + time.Now().UTC().Format("20060102T150405.000Z") + ".db"
+			res, err := s.ops.db.Backup(ctx, filepath.Join(s.dir, name), nil)
+			if err != nil {
+				if ctx.Err() == nil {
+					s.log.Error("scheduled backup", "error", err)
+				}
+				continue
+			}
+			s.log.Info("scheduled backup", "path", res.Path, "bytes", res.Bytes, "duration_ms", res.DurationMS)
+			if err := s.prune(); err != nil {
+				s.log.Warn("prune scheduled backups", "error", err)
+			}
+		}
+	}
+}
+
+// prune removes the oldest scheduled backups beyond keep.
+func (s *backupScheduler) prune() error {
+	if s.keep <= 0 {
+		return nil
+	}
+	entries, err := os.ReadDir(s.dir)
+	if err != nil {
+		return err
+	}
+	var names []string
+	for _, e := range entries {
+		if e.Type().IsRegular() && strings.HasPrefix(e.Name(), scheduledPrefix) && strings.HasSuffix(e.Name(), ".db") {
+			names = append(names, e.Name())
+		}
+	}
+	sort.Strings(names) // the timestamps sort by time
+	var errs []error
+	for len(names) > s.keep {
+		if err := os.Remove(filepath.Join(s.dir, names[0])); err != nil && !errors.Is(err, os.ErrNotExist) {
+			errs = append(errs, err)
+		}
+		names = names[1:]
+	}
+	return errors.Join(errs...)
+}

@@ -1,0 +1,71 @@
+package main
+
+import (
+	"context"
+	"fmt"
+	"io"
+	"strconv"
+
+	"github.com/cortex-db/cortex/sqlitedb"
+)
+
+// statsCmd is `cortex stats`: the database's figures.
+type statsCmd struct {
+	db   dbFlags
+	json bool
+}
+
+func (c *statsCmd) run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
+	fs := newFlagSet("stats", "stats [flags]", stderr)
+	c.db.register(fs)
+	fs.BoolVar(&c.json, "json", false, "print JSON (the same fields as GET /v1/admin/stats)")
+	if err := parseFlags(fs, args, 0); err != nil {
+		return err
+	}
+	db, err := openForOps(ctx, &c.db, "stats")
+	if err != nil {
+		return err
+	}
+	defer db.Close()
+	st, err := db.Stats(ctx)
+	if err != nil {
+		return fmt.Errorf("read stats of %s: %w", c.db.db, err)
+	}
+	if c.json {
+		return writeJSON(stdout, st)
+	}
+	return table(stdout, statsRows(st))
+}
+
+func statsRows(st sqlitedb.Stats) [][2]string {
+	i := func(n int64) string { return strconv.FormatInt(n, 10) }
+	rows := [][2]string{
+		{"path", st.Path},
+		{"sqlite_version", st.SQLiteVersion},
+		{"journal_mode", st.JournalMode},
+		{"synchronous", st.Synchronous},
+		{"page_size", i(st.PageSize)},
+		{"page_count", i(st.PageCount)},
+		{"size_bytes", i(st.SizeBytes) + " (" + formatBytes(st.SizeBytes) + ")"},
+		{"freelist_count", i(st.FreelistCount)},
+		{"wal_bytes", i(st.WALBytes) + " (" + formatBytes(st.WALBytes) + ")"},
+		{"wal_frames", i(st.WALFrames)},
+		{"wal_pending_frames", i(st.WALPendingFrames)},
+		{"wal_limit_bytes", i(st.WALLimitBytes) + " (" + formatBytes(st.WALLimitBytes) + ")"},
+	}
+	return rows
+}
+
+// formatBytes prints a byte count with a binary unit.
+func formatBytes(n int64) string {
+	const unit = 1024
+	if n < unit {
+		return fmt.Sprintf("%d B", n)
+	}
+	div, exp := int64(unit), 0
+	for m := n / unit; m >= unit; m /= unit {
+		div *= unit
+		exp++
+	}
+	return fmt.Sprintf("%.1f %ciB", float64(n)/float64(div), "KMGTPE"[exp])
+}

@@ -1,0 +1,149 @@
+package main
+
+import (
+	"context"
+	"fmt"
+	"log/slog"
+	"time"
+
+	"github.com/jackc/pgx/v5/pgxpool"
+
+	"github.com/cortex-db/cortex/httpapi"
+	"github.com/cortex-db/cortex/pgstore"
+	"github.com/cortex-db/cortex/sqlitestore"
+	"github.com/cortex-db/cortex/state"
+)
+
+// backend is an opened storage engine: the store, its operations and the
+// figures behind the metrics.
+type backend struct {
+	store   state.Store
+	ops     httpapi.Ops
+	figures httpapi.StatsFunc
+	// sqlite is set for the embedded engine (backups are SQLite-only).
+	sqlite *sqliteOps
+}
+
+// openBackend opens the store --db selects: PostgreSQL for a postgres://
+// URL, the SQLite file otherwise.
+func openBackend(ctx context.Context, f *dbFlags, opts state.Options, log *slog.Logger, janitor func() janitorCounts) (*backend, error) {
+	if f.isPostgres() {
+		st, err := pgstore.Open(ctx, f.db, pgstore.Config{Options: opts})
+		if err != nil {
+			return nil, fmt.Errorf("%w\nTry: check that PostgreSQL is running and that --db (or CORTEX_DB) is right", err)
+		}
+		ops := &pgOps{pool: st.Pool(), janitor: janitor}
+		return &backend{store: st, ops: ops, figures: ops.figures}, nil
+	}
+	cfg := f.sqliteConfig()
+	cfg.Logger = log
+	st, err := sqlitestore.Open(ctx, f.db, sqlitestore.Config{DB: cfg, Options: opts})
+	if err != nil {
+		return nil, openAdvice(f.db, err)
+	}
+	ops := &sqliteOps{db: st.DB(), janitor: janitor}
+	return &backend{store: st, ops: ops, figures: ops.figures, sqlite: ops}, nil
+}
+
+// pgOps serves httpapi.Ops with a PostgreSQL pool. SQLite's file
+// operations have PostgreSQL counterparts the answers name.
+type pgOps struct {
+	pool    *pgxpool.Pool
+	janitor func() janitorCounts
+}
+
+var _ httpapi.Ops = (*pgOps)(nil)
+
+// pgStats are the PostgreSQL figures of GET /v1/admin/stats.
+type pgStats struct {
+	Engine        string    `json:"engine"`
+	ServerVersion string    `json:"server_version"`
+	SizeBytes     int64     `json:"size_bytes"`
+	Pool          poolStats `json:"pool"`
+}
+
+type poolStats struct {
+	MaxConns      int32 `json:"max_conns"`
+	TotalConns    int32 `json:"total_conns"`
+	IdleConns     int32 `json:"idle_conns"`
+	AcquiredConns int32 `json:"acquired_conns"`
+	Acquires      int64 `json:"acquires"`
+	EmptyAcquires int64 `json:"empty_acquires"`
+	WaitMS        int64 `json:"wait_ms"`
+	Canceled      int64 `json:"canceled_acquires"`
+}
+
+func (o *pgOps) Stats(ctx context.Context) (any, error) {
+	s := pgStats{Engine: "postgres"}
+	err := o.pool.QueryRow(ctx, "SELECT current_setting('server_version'), pg_database_size(current_database())").Scan(&s.ServerVersion, &s.SizeBytes)
+	if err != nil {
+		return nil, fmt.Errorf("%w: %w", state.ErrUnavailable, err)
+	}
+	ps := o.pool.Stat()
+	s.Pool = poolStats{
+		MaxConns: ps.MaxConns(), TotalConns: ps.TotalConns(), IdleConns: ps.IdleConns(), AcquiredConns: ps.AcquiredConns(),
+		Acquires: ps.AcquireCount(), EmptyAcquires: ps.EmptyAcquireCount(), WaitMS: ps.AcquireDuration().Milliseconds(),
+		Canceled: ps.CanceledAcquireCount(),
+	}
+	return s, nil
+}
+
+// pgHealth is the PostgreSQL health report, shaped like SQLite's.
+type pgHealth struct {
+	Status httpapi.HealthStatus `json:"status"`
+	Checks []pgCheck            `json:"checks"`
+}
+
+type pgCheck struct {
+	Name   string               `json:"name"`
+	Status httpapi.HealthStatus `json:"status"`
+	Detail string               `json:"detail,omitempty"`
+}
+
+func (o *pgOps) Health(ctx context.Context, integrity string) (httpapi.HealthStatus, any) {
+	ctx, cancel := context.WithTimeout(ctx, 2*time.Second)
+	defer cancel()
+	h := pgHealth{Status: httpapi.Healthy}
+	if err := o.pool.Ping(ctx); err != nil {
+		h.Status = httpapi.Unhealthy
+		h.Checks = append(h.Checks, pgCheck{"connection", httpapi.Unhealthy, err.Error()})
+	} else {
+		h.Checks = append(h.Checks, pgCheck{"connection", httpapi.Healthy, ""})
+	}
+	if integrity != "" {
+		h.Checks = append(h.Checks, pgCheck{"integrity", h.Status, "PostgreSQL checks its pages itself (data checksums); use pg_amcheck for a full check"})
+	}
+	return h.Status, h
+}
+
+func (o *pgOps) Checkpoint(ctx context.Context, mode string) (any, error) {
+	return nil, fmt.Errorf("%w: WAL checkpoints are SQLite's; PostgreSQL checkpoints itself (run CHECKPOINT in psql as a superuser if you must)", httpapi.ErrUnsupported)
+}
+
+func (o *pgOps) Backup(ctx context.Context, dest string) (any, error) {
+	return nil, fmt.Errorf("%w: online file backups are SQLite's; back PostgreSQL up with pg_dump or pg_basebackup", httpapi.ErrUnsupported)
+}
+
+func (o *pgOps) Explain(ctx context.Context, sql string) (any, error) {
+	return nil, fmt.Errorf("%w: this explain is SQLite's EXPLAIN QUERY PLAN; on PostgreSQL run EXPLAIN in psql", httpapi.ErrUnsupported)
+}
+
+func (o *pgOps) figures(ctx context.Context) (httpapi.Figures, error) {
+	ps := o.pool.Stat()
+	f := httpapi.Figures{
+		ReaderPoolSize:    int64(ps.MaxConns()),
+		ReadersInUse:      int64(ps.AcquiredConns()),
+		ReaderAcquires:    ps.AcquireCount(),
+		ReaderWaits:       ps.EmptyAcquireCount(),
+		ReaderWaitSeconds: ps.AcquireDuration().Seconds(),
+		ReaderTimeouts:    ps.CanceledAcquireCount(),
+	}
+	if err := o.pool.QueryRow(ctx, "SELECT pg_database_size(current_database())").Scan(&f.DBBytes); err != nil {
+		return f, err
+	}
+	if o.janitor != nil {
+		j := o.janitor()
+		f.JanitorRuns, f.JanitorPrunedSnapshots, f.JanitorExpiredSessions, f.JanitorErrors = j.Runs, j.Pruned, j.Expired, j.Errors
+	}
+	return f, nil
+}
