@@ -59,6 +59,8 @@ type Store struct {
 
 	closeOnce sync.Once
 	closeErr  error
+
+	janitor janitorCounters
 }
 
 var _ state.Store = (*Store)(nil)

@@ -1,0 +1,170 @@
+package sqlitestore_test
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"testing"
+	"time"
+
+	"github.com/cortex-db/cortex/sqlitedb"
+	"github.com/cortex-db/cortex/sqlitestore"
+	"github.com/cortex-db/cortex/state"
+	"github.com/cortex-db/cortex/state/statetest"
+)
+
+// seed makes 4 sessions of 12 snapshots each, 10 of them old, plus 5
+// sessions whose TTL has passed, each with 2 snapshots.
+func seed(t *testing.T, s *sqlitestore.Store, clock *statetest.Clock) {
+	t.Helper()
+	for i := range 4 {
+		id := fmt.Sprintf("keep%d", i)
+		if _, err := s.CreateSession(ctx, state.SessionInput{ID: id}); err != nil {
+			t.Fatal(err)
+		}
+		for j := range 10 {
+			if _, err := s.AppendSnapshot(ctx, id, state.AppendInput{State: []byte(fmt.Sprint(j))}); err != nil {
+				t.Fatal(err)
+			}
+		}
+	}
+	for i := range 5 {
+		id := fmt.Sprintf("ttl%d", i)
+		ttl := time.Minute
+		if _, err := s.CreateSession(ctx, state.SessionInput{ID: id, TTL: &ttl}); err != nil {
+			t.Fatal(err)
+		}
+		for j := range 2 {
+			if _, err := s.AppendSnapshot(ctx, id, state.AppendInput{State: []byte(fmt.Sprint(j))}); err != nil {
+				t.Fatal(err)
+			}
+		}
+	}
+	clock.Advance(2 * time.Hour)
+	for i := range 4 {
+		id := fmt.Sprintf("keep%d", i)
+		for j := range 2 {
+			if _, err := s.AppendSnapshot(ctx, id, state.AppendInput{State: []byte(fmt.Sprint(j))}); err != nil {
+				t.Fatal(err)
+			}
+		}
+	}
+}
+
+func TestJanitorPass(t *testing.T) {
+	clock := statetest.NewClock()
+	s := openStore(t, state.Options{Now: clock.Now})
+	seed(t, s, clock)
+
+	// Age rule: the 10 old snapshots of each keep session go (40); the
+	// expired sessions' old snapshots are pruned first (1 each: their latest
+	// stays), then the sessions expire (5).
+	r, err := s.JanitorPass(ctx, sqlitestore.JanitorConfig{MaxAge: time.Hour, Batch: 7})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if r.SnapshotsPruned != 45 || r.SessionsExpired != 5 {
+		t.Fatalf("pass removed %+v, want 45 snapshots and 5 sessions", r)
+	}
+	// 45 rows in batches of 7: 7 batches (the last one short), and 5
+	// sessions in batches of 7: 1.
+	if r.Batches != 7+1 {
+		t.Fatalf("batches = %d, want 8", r.Batches)
+	}
+	for i := range 4 {
+		sess, err := s.GetSession(ctx, fmt.Sprintf("keep%d", i))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if sess.Version != 12 || sess.SnapshotCount != 2 {
+			t.Fatalf("session after pass: %+v", sess)
+		}
+	}
+	if _, err := s.GetSession(ctx, "ttl0"); !errors.Is(err, state.ErrNotFound) {
+		t.Fatalf("expired session: %v", err)
+	}
+
+	// Count rule, and the stats add up over passes.
+	r, err = s.JanitorPass(ctx, sqlitestore.JanitorConfig{KeepLast: 1})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if r.SnapshotsPruned != 4 || r.SessionsExpired != 0 {
+		t.Fatalf("second pass removed %+v, want 4 snapshots", r)
+	}
+	st := s.JanitorStats()
+	if st.Passes != 2 || st.SnapshotsPruned != 49 || st.SessionsExpired != 5 || st.Batches != 8+2 || st.Errors != 0 || st.LastPassAt == nil {
+		t.Fatalf("stats %+v", st)
+	}
+	all, err := s.Stats(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if all.Janitor.SnapshotsPruned != 49 || all.DB.Path == "" {
+		t.Fatalf("Stats %+v", all)
+	}
+}
+
+func TestJanitorPassErrorsCounted(t *testing.T) {
+	s := openStore(t, state.Options{})
+	cctx, cancel := context.WithCancel(ctx)
+	cancel()
+	if _, err := s.JanitorPass(cctx, sqlitestore.JanitorConfig{}); !errors.Is(err, context.Canceled) {
+		t.Fatalf("pass with a cancelled context: %v", err)
+	}
+	if st := s.JanitorStats(); st.Errors != 0 {
+		t.Fatalf("a cancelled pass counted as an error: %+v", st)
+	}
+	if err := s.Close(); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := s.JanitorPass(ctx, sqlitestore.JanitorConfig{}); !errors.Is(err, state.ErrUnavailable) {
+		t.Fatalf("pass on a closed store: %v", err)
+	}
+	if st := s.JanitorStats(); st.Errors != 1 || st.LastError == "" || st.Passes != 0 {
+		t.Fatalf("stats %+v", st)
+	}
+}
+
+func TestRunJanitor(t *testing.T) {
+	clock := statetest.NewClock()
+	s := openStore(t, state.Options{Now: clock.Now})
+	seed(t, s, clock)
+	rctx, cancel := context.WithCancel(ctx)
+	done := make(chan error, 1)
+	go func() {
+		done <- s.RunJanitor(rctx, sqlitestore.JanitorConfig{Interval: time.Millisecond, MaxAge: time.Hour, Batch: 10})
+	}()
+	// Appends go on while the janitor runs; wait (bounded) for a few passes.
+	deadline := time.Now().Add(30 * time.Second)
+	for s.JanitorStats().Passes < 3 {
+		if time.Now().After(deadline) {
+			t.Fatalf("janitor made no progress: %+v", s.JanitorStats())
+		}
+		if _, err := s.AppendSnapshot(ctx, "keep0", state.AppendInput{State: []byte(`1`)}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	cancel()
+	if err := <-done; err != nil {
+		t.Fatalf("RunJanitor returned %v after cancel", err)
+	}
+	st := s.JanitorStats()
+	if st.SnapshotsPruned != 45 || st.SessionsExpired != 5 || st.Errors != 0 {
+		t.Fatalf("stats %+v", st)
+	}
+}
+
+func TestRunJanitorStopsOnClose(t *testing.T) {
+	s := openStore(t, state.Options{})
+	done := make(chan error, 1)
+	go func() {
+		done <- s.RunJanitor(context.Background(), sqlitestore.JanitorConfig{Interval: time.Millisecond})
+	}()
+	if err := s.Close(); err != nil {
+		t.Fatal(err)
+	}
+	if err := <-done; !errors.Is(err, sqlitedb.ErrClosed) {
+		t.Fatalf("RunJanitor after Close: %v, want ErrClosed", err)
+	}
+}
