@@ -13,6 +13,7 @@ import (
 	"time"
 
 	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgconn"
 	"github.com/jackc/pgx/v5/pgxpool"
 
 	"github.com/cortex-db/cortex/state"
@@ -106,7 +107,9 @@ func (s *Store) tx(ctx context.Context, op string, fn func(pgx.Tx) error) error 
 		if err == nil {
 			return nil
 		}
-		if !retryable(err) || attempt >= maxTxAttempts || ctx.Err() != nil {
+		// SafeToRetry: the failure came before anything reached the server
+		// (e.g. a pooled connection that died while idle).
+		if !(retryable(err) || pgconn.SafeToRetry(err)) || attempt >= maxTxAttempts || ctx.Err() != nil {
 			return translate(op, err)
 		}
 		d := backoff/2 + rand.N(backoff)
@@ -133,7 +136,7 @@ func (s *Store) tx1(ctx context.Context, fn func(pgx.Tx) error) (err error) {
 		return err
 	}
 	if err := tx.Commit(context.WithoutCancel(ctx)); err != nil {
-		return fmt.Errorf("commit: %w", err)
+		return fmt.Errorf("commit (if the connection was lost, the outcome is unknown: retry with an idempotency key): %w", err)
 	}
 	return nil
 }
