@@ -75,18 +75,22 @@ func (c *restoreCmd) run(ctx context.Context, args []string, stdout, stderr io.W
 	return nil
 }
 
-// shmDMSOffset is the byte of the -shm file every connection of a WAL
-// database holds a shared lock on while it has the database open (SQLite's
-// "dead man switch", UNIX_SHM_DMS in os_unix.c).
-const shmDMSOffset = 128
+// SQLite's lock bytes in the database file (os_unix.c, sqlite3.c): the
+// SHARED range starts two bytes past PENDING_BYTE (1 GiB) and is 510 bytes
+// long.
+const (
+	sharedFirst = 0x40000000 + 2
+	sharedSize  = 510
+)
 
-// databaseInUse reports whether another process has the WAL database at
-// path open: it tries, without waiting, to take an exclusive lock on the
-// -shm file's DMS byte, which SQLite's unix VFS holds shared for as long as
-// a connection is open, and releases it at once. A database in a rollback
-// journal mode holds no lock between transactions and reads as not in use.
+// databaseInUse reports whether another process has the database at path
+// open. In WAL mode every connection holds a SHARED lock on the database
+// file for as long as it is open (that is how the last one to close knows
+// it may checkpoint and delete the WAL), so a non-blocking attempt at the
+// EXCLUSIVE lock, released at once, tells. A database in a rollback journal
+// mode holds no lock between transactions and reads as not in use.
 func databaseInUse(path string) (bool, error) {
-	f, err := os.OpenFile(path+"-shm", os.O_RDWR, 0)
+	f, err := os.OpenFile(path, os.O_RDWR, 0)
 	if errors.Is(err, os.ErrNotExist) {
 		return false, nil
 	}
@@ -94,7 +98,7 @@ func databaseInUse(path string) (bool, error) {
 		return false, err
 	}
 	defer f.Close()
-	lk := unix.Flock_t{Type: unix.F_WRLCK, Whence: 0, Start: shmDMSOffset, Len: 1}
+	lk := unix.Flock_t{Type: unix.F_WRLCK, Whence: 0, Start: sharedFirst, Len: sharedSize}
 	if err := unix.FcntlFlock(f.Fd(), unix.F_SETLK, &lk); err != nil {
 		if errors.Is(err, unix.EAGAIN) || errors.Is(err, unix.EACCES) {
 			return true, nil
