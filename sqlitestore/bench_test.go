@@ -84,6 +84,10 @@ func BenchmarkAppend(b *testing.B) {
 			var next, errs atomic.Int64
 			var lat latencies
 			var wg sync.WaitGroup
+			before, err := s.DB().Stats(context.Background())
+			if err != nil {
+				b.Fatal(err)
+			}
 			b.ResetTimer()
 			for range g {
 				wg.Add(1)
@@ -108,6 +112,9 @@ func BenchmarkAppend(b *testing.B) {
 			b.ReportMetric(float64(b.N)/b.Elapsed().Seconds(), "appends/s")
 			b.ReportMetric(float64(errs.Load()), "errors")
 			lat.report(b)
+			if after, err := s.DB().Stats(context.Background()); err == nil && after.Writer.Commits > before.Writer.Commits {
+				b.ReportMetric(float64(after.Writer.Writes-before.Writer.Writes)/float64(after.Writer.Commits-before.Writer.Commits), "writes/commit")
+			}
 		})
 	}
 }

@@ -20,16 +20,20 @@ const (
 		ORDER BY last_active DESC, id DESC LIMIT ?`
 	qSessionExists = `SELECT 1 FROM sessions WHERE id = ?`
 
-	// Appends.
-	qAppendSession = `SELECT version, ttl FROM sessions WHERE id = ?`
-	qIdempotent    = `SELECT version, created_at, size_bytes FROM state_snapshots
+	// Appends. qAppendBump moves the session to its next version and
+	// touches it, if it exists and (when ?3 is not NULL) is at version ?3;
+	// args: now, id, expected version or NULL.
+	qAppendBump = `UPDATE sessions
+		SET version = version + 1, snapshot_count = snapshot_count + 1,
+			last_active = ?1, expires_at = CASE WHEN ttl > 0 THEN ?1 + ttl END
+		WHERE id = ?2 AND (?3 IS NULL OR version = ?3)
+		RETURNING version`
+	qSessionVersion = `SELECT version FROM sessions WHERE id = ?`
+	qIdempotent     = `SELECT version, created_at, size_bytes FROM state_snapshots
 		WHERE session_id = ? AND idempotency_key = ?`
 	qSnapshotInsert = `INSERT INTO state_snapshots
 		(session_id, version, created_at, state, metadata, size_bytes, idempotency_key)
 		VALUES (?, ?, ?, ?, ?, ?, ?)`
-	qAppendUpdate = `UPDATE sessions
-		SET version = ?, snapshot_count = snapshot_count + 1, last_active = ?, expires_at = ?
-		WHERE id = ?`
 
 	// Snapshot reads.
 	snapshotCols    = `version, created_at, state, metadata, size_bytes`
@@ -77,10 +81,10 @@ var queries = map[string]string{
 	"SessionDelete":     qSessionDelete,
 	"SessionList":       qSessionList,
 	"SessionExists":     qSessionExists,
-	"AppendSession":     qAppendSession,
+	"AppendBump":        qAppendBump,
+	"SessionVersion":    qSessionVersion,
 	"Idempotent":        qIdempotent,
 	"SnapshotInsert":    qSnapshotInsert,
-	"AppendUpdate":      qAppendUpdate,
 	"Latest":            qLatest,
 	"SnapshotGet":       qSnapshotGet,
 	"SnapshotExists":    qSnapshotExists,

@@ -460,20 +460,15 @@ func (s *Store) validAppend(id string, in state.AppendInput) (json.RawMessage, e
 	return state.NormalizeMetadata(in.Metadata)
 }
 
-// appendTx is one append inside a write transaction: read the session,
-// answer a known idempotency key, check the expected version, insert the
-// snapshot at version+1 and update the session's counters and activity.
+// appendTx is one append inside a write transaction: answer a known
+// idempotency key; else move the session to its next version and touch it,
+// if it exists and is at the expected version (one UPDATE … RETURNING),
+// and insert the snapshot at that version. Only on the failure path does it
+// read the session again, to tell ErrNotFound from ErrVersionConflict.
 func appendTx(ctx context.Context, tx *sqlitedb.Tx, id string, in state.AppendInput, md json.RawMessage, now time.Time) (state.AppendResult, error) {
-	var version, ttl int64
-	err := tx.QueryRow(ctx, qAppendSession, id).Scan(&version, &ttl)
-	if errors.Is(err, sql.ErrNoRows) {
-		return state.AppendResult{}, notFound("session %q", id)
-	}
-	if err != nil {
-		return state.AppendResult{}, err
-	}
 	// The key first: a retried conditional append must get its first
-	// answer, not a conflict with the version it created itself.
+	// answer, not a conflict with the version it created itself. A key
+	// found means the session exists: its snapshots go with it.
 	var key any
 	if in.IdempotencyKey != "" {
 		key = in.IdempotencyKey
@@ -488,15 +483,28 @@ func appendTx(ctx context.Context, tx *sqlitedb.Tx, id string, in state.AppendIn
 			return state.AppendResult{}, err
 		}
 	}
-	if in.ExpectedVersion != nil && *in.ExpectedVersion != version {
-		return state.AppendResult{}, &state.ConflictError{Expected: *in.ExpectedVersion, Actual: version}
+	var expected any
+	if in.ExpectedVersion != nil {
+		expected = *in.ExpectedVersion
 	}
-	r := state.AppendResult{SessionID: id, Version: version + 1, CreatedAt: now, SizeBytes: int64(len(in.State))}
 	at := now.UnixNano()
-	if _, err := tx.Exec(ctx, qSnapshotInsert, id, r.Version, at, string(in.State), string(md), r.SizeBytes, key); err != nil {
+	r := state.AppendResult{SessionID: id, CreatedAt: now, SizeBytes: int64(len(in.State))}
+	err := tx.QueryRow(ctx, qAppendBump, at, id, expected).Scan(&r.Version)
+	if errors.Is(err, sql.ErrNoRows) {
+		var actual int64
+		err := tx.QueryRow(ctx, qSessionVersion, id).Scan(&actual)
+		switch {
+		case errors.Is(err, sql.ErrNoRows):
+			return state.AppendResult{}, notFound("session %q", id)
+		case err != nil:
+			return state.AppendResult{}, err
+		}
+		return state.AppendResult{}, &state.ConflictError{Expected: *in.ExpectedVersion, Actual: actual}
+	}
+	if err != nil {
 		return state.AppendResult{}, err
 	}
-	if _, err := tx.Exec(ctx, qAppendUpdate, r.Version, at, expiresAt(at, ttl), id); err != nil {
+	if _, err := tx.Exec(ctx, qSnapshotInsert, id, r.Version, at, string(in.State), string(md), r.SizeBytes, key); err != nil {
 		return state.AppendResult{}, err
 	}
 	return r, nil
