@@ -3,6 +3,7 @@ package pgstore
 import (
 	"context"
 	"embed"
+	"errors"
 	"fmt"
 	"io/fs"
 	"math/rand/v2"
@@ -63,7 +64,13 @@ func Open(ctx context.Context, url string, cfg Config) (*Store, error) {
 	}
 	if err := pool.Ping(ctx); err != nil {
 		pool.Close()
-		return nil, fmt.Errorf("pgstore: connect to PostgreSQL at %s: %w: %w; check that the server is running and that the URL's host, port, user and password are right",
+		var pgErr *pgconn.PgError
+		if errors.As(err, &pgErr) && !strings.HasPrefix(pgErr.Code, "08") && !strings.HasPrefix(pgErr.Code, "57P") && pgErr.Code != codeTooManyConnections {
+			// The server answered and said no: a wrong user, password,
+			// database or setting. Retrying will not help.
+			return nil, fmt.Errorf("pgstore: connect to PostgreSQL at %s: the server refused: %w; check the URL's user, password, database and parameters", where, err)
+		}
+		return nil, fmt.Errorf("pgstore: connect to PostgreSQL at %s: %w: %w; check that the server is running and reachable, and the URL's host and port",
 			where, state.ErrUnavailable, err)
 	}
 	s := &Store{pool: pool, cfg: cfg}

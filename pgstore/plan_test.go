@@ -1,0 +1,130 @@
+package pgstore_test
+
+import (
+	"fmt"
+	"net/url"
+	"testing"
+	"time"
+
+	"github.com/jackc/pgx/v5"
+
+	"github.com/cortex-db/cortex/pgstore"
+	"github.com/cortex-db/cortex/state"
+)
+
+// TestStore_QueriesUseIndexes runs every store operation but Prune (which
+// reads all sessions by design) on connections with enable_seqscan=off, then
+// checks that PostgreSQL counted no sequential scan of cortex's tables: with
+// seq scans disabled the planner picks one only when no index serves the
+// query.
+func TestStore_QueriesUseIndexes(t *testing.T) {
+	_, dbURL := openStore(t, pgstore.Config{}) // creates the schema
+	u, err := url.Parse(dbURL)
+	if err != nil {
+		t.Fatal(err)
+	}
+	q := u.Query()
+	q.Set("enable_seqscan", "off") // pgx sends unknown URL parameters as settings
+	u.RawQuery = q.Encode()
+
+	now := time.Date(2025, 1, 1, 0, 0, 0, 0, time.UTC)
+	st, err := pgstore.Open(bg, u.String(), pgstore.Config{Options: state.Options{Now: func() time.Time { return now }}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ttl := time.Hour
+	for i := 0; i < 5; i++ {
+		id := fmt.Sprintf("s%d", i)
+		if _, err := st.CreateSession(bg, state.SessionInput{ID: id, TTL: &ttl}); err != nil {
+			t.Fatal(err)
+		}
+		for j := 0; j < 3; j++ {
+			if _, err := st.AppendSnapshot(bg, id, state.AppendInput{State: js(`{}`), IdempotencyKey: fmt.Sprint(j)}); err != nil {
+				t.Fatal(err)
+			}
+		}
+	}
+	must := func(what string, err error) {
+		t.Helper()
+		if err != nil {
+			t.Fatalf("%s: %v", what, err)
+		}
+	}
+	_, _, err = st.PutSession(bg, "s0", state.SessionInput{Metadata: js(`{"a":1}`)})
+	must("put", err)
+	_, err = st.GetSession(bg, "s1")
+	must("get", err)
+	_, err = st.TouchSession(bg, "s1")
+	must("touch", err)
+	p, err := st.ListSessions(bg, state.ListOptions{Limit: 2, ActiveSince: now.Add(-time.Hour)})
+	must("list", err)
+	_, err = st.ListSessions(bg, state.ListOptions{Limit: 2, Cursor: p.NextCursor})
+	must("list page 2", err)
+	_, err = st.AppendBatch(bg, []state.BatchItem{{SessionID: "s1", AppendInput: state.AppendInput{State: js(`1`)}}, {SessionID: "s2", AppendInput: state.AppendInput{State: js(`2`)}}})
+	must("batch", err)
+	_, err = st.LatestSnapshot(bg, "s1")
+	must("latest", err)
+	_, err = st.GetSnapshot(bg, "s1", 2)
+	must("get snapshot", err)
+	h, err := st.History(bg, "s1", state.HistoryOptions{Limit: 2, IncludeState: true})
+	must("history", err)
+	_, err = st.History(bg, "s1", state.HistoryOptions{Limit: 2, Cursor: h.NextCursor})
+	must("history page 2", err)
+	_, err = st.ForkSession(bg, "s1", state.ForkInput{NewID: "f", AtVersion: 2})
+	must("fork", err)
+	must("delete", st.DeleteSession(bg, "s3"))
+	now = now.Add(2 * time.Hour)
+	_, err = st.ExpireSessions(bg, 0)
+	must("expire", err)
+	st.Close() // backends flush their statistics as they exit
+
+	conn, err := pgx.Connect(bg, dbURL)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer conn.Close(bg)
+	deadline := time.Now().Add(10 * time.Second)
+	for {
+		rows, err := conn.Query(bg, `SELECT relname, seq_scan, idx_scan FROM pg_stat_user_tables
+			WHERE relname IN ('sessions', 'state_snapshots', 'snapshot_idempotency_keys')`)
+		if err != nil {
+			t.Fatal(err)
+		}
+		type stat struct {
+			name     string
+			seq, idx int64
+		}
+		stats, err := pgx.CollectRows(rows, func(r pgx.CollectableRow) (stat, error) {
+			var s stat
+			var idx *int64
+			err := r.Scan(&s.name, &s.seq, &idx)
+			if idx != nil {
+				s.idx = *idx
+			}
+			return s, err
+		})
+		if err != nil {
+			t.Fatal(err)
+		}
+		var seq, idx int64
+		for _, s := range stats {
+			seq += s.seq
+			idx += s.idx
+		}
+		if idx > 0 || time.Now().After(deadline) {
+			for _, s := range stats {
+				if s.seq > 0 {
+					t.Errorf("table %s: %d sequential scans; a query the store runs is not served by an index", s.name, s.seq)
+				}
+			}
+			if idx == 0 {
+				t.Fatal("no index scans counted: statistics never arrived")
+			}
+			return
+		}
+		time.Sleep(100 * time.Millisecond)
+		if _, err := conn.Exec(bg, `SELECT pg_stat_clear_snapshot()`); err != nil {
+			t.Fatal(err)
+		}
+	}
+}
