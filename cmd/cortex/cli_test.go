@@ -1,0 +1,248 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"errors"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/cortex-db/cortex/sqlitestore"
+	"github.com/cortex-db/cortex/state"
+)
+
+func TestParseSize(t *testing.T) {
+	for _, c := range []struct {
+		in   string
+		want int64
+		ok   bool
+	}{
+		{"64MiB", 64 << 20, true}, {"1MiB", 1 << 20, true}, {"256mib", 256 << 20, true},
+		{"1GiB", 1 << 30, true}, {"512KiB", 512 << 10, true}, {"1048576", 1 << 20, true},
+		{"10MB", 10e6, true}, {"1.5KiB", 1536, true}, {"0", 0, true}, {"-1", -1, true},
+		{"", 0, false}, {"MiB", 0, false}, {"ten", 0, false}, {"1e30GiB", 0, false},
+	} {
+		got, err := parseSize(c.in)
+		if (err == nil) != c.ok || (c.ok && got != c.want) {
+			t.Errorf("parseSize(%q) = %d, %v; want %d, ok=%v", c.in, got, err, c.want, c.ok)
+		}
+	}
+	if s := formatSize(64 << 20); s != "64MiB" {
+		t.Errorf("formatSize(64MiB) = %q", s)
+	}
+}
+
+// withEnv replaces the environment lookup for one test.
+func withEnv(t *testing.T, env map[string]string) {
+	t.Helper()
+	old := lookupEnv
+	lookupEnv = func(k string) (string, bool) { v, ok := env[k]; return v, ok }
+	t.Cleanup(func() { lookupEnv = old })
+}
+
+func TestFlags_EnvTwins(t *testing.T) {
+	withEnv(t, map[string]string{
+		"CORTEX_BUSY_TIMEOUT": "9s",
+		"CORTEX_MMAP_SIZE":    "64MiB",
+		"CORTEX_DB":           "/from/env.db",
+		"CORTEX_API_TOKEN":    "env-token",
+	})
+	var c serveCmd
+	fs := c.flags(&bytes.Buffer{})
+	if err := parseFlags(fs, []string{"--db", "/from/flag.db"}, 0); err != nil {
+		t.Fatal(err)
+	}
+	if c.db.db != "/from/flag.db" {
+		t.Errorf("--db = %q: a flag must beat its env twin", c.db.db)
+	}
+	if c.db.busyTimeout != 9*time.Second || c.db.mmapSize != 64<<20 || c.apiToken != "env-token" {
+		t.Errorf("env twins not applied: busy %v mmap %d token %q", c.db.busyTimeout, c.db.mmapSize, c.apiToken)
+	}
+	// Defaults as DESIGN.md's Configuration section.
+	withEnv(t, nil)
+	var d serveCmd
+	if err := parseFlags(d.flags(&bytes.Buffer{}), nil, 0); err != nil {
+		t.Fatal(err)
+	}
+	if d.db.db != "./data/cortex.db" || d.addr != "127.0.0.1:8080" || d.db.journalMode != "wal" || d.db.synchronous != "normal" ||
+		d.db.busyTimeout != 5*time.Second || d.db.mmapSize != 256<<20 || d.db.poolTimeout != 5*time.Second ||
+		d.db.walAutocheckpoint != 1000 || d.db.checkpointInterval != 5*time.Minute || d.db.walLimit != 64<<20 ||
+		d.maxStateBytes != 1<<20 || d.logFormat != "text" {
+		t.Errorf("defaults differ from DESIGN.md: %+v", d)
+	}
+	withEnv(t, map[string]string{"CORTEX_BUSY_TIMEOUT": "soon"})
+	var e serveCmd
+	err := parseFlags(e.flags(&bytes.Buffer{}), nil, 0)
+	if err == nil || !strings.Contains(err.Error(), "CORTEX_BUSY_TIMEOUT") {
+		t.Errorf("a bad env value: %v, want an error naming CORTEX_BUSY_TIMEOUT", err)
+	}
+}
+
+func TestServe_RefusesOpenAddrWithoutTokens(t *testing.T) {
+	withEnv(t, nil)
+	db := filepath.Join(t.TempDir(), "c.db")
+	var out, errOut bytes.Buffer
+	err := run(t.Context(), []string{"serve", "--db", db, "--addr", "0.0.0.0:0"}, &out, &errOut)
+	if err == nil || !strings.Contains(err.Error(), "--api-token") || !strings.Contains(err.Error(), "Try:") {
+		t.Fatalf("serve on 0.0.0.0 without tokens: %v", err)
+	}
+	if _, err := os.Stat(db); err == nil {
+		t.Fatal("a refused serve created the database")
+	}
+	for _, addr := range []string{"127.0.0.1:1", "localhost:1", "[::1]:1"} {
+		if ok, err := isLoopback(addr); !ok || err != nil {
+			t.Errorf("isLoopback(%q) = %v, %v", addr, ok, err)
+		}
+	}
+	for _, addr := range []string{":8080", "0.0.0.0:1", "10.0.0.1:1"} {
+		if ok, _ := isLoopback(addr); ok {
+			t.Errorf("isLoopback(%q) = true", addr)
+		}
+	}
+}
+
+// seed makes a database with one session and two snapshots.
+func seed(t *testing.T) string {
+	t.Helper()
+	db := filepath.Join(t.TempDir(), "c.db")
+	st, err := sqlitestore.Open(context.Background(), db, sqlitestore.Config{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := st.CreateSession(t.Context(), state.SessionInput{ID: "s"}); err != nil {
+		t.Fatal(err)
+	}
+	for range 2 {
+		if _, err := st.AppendSnapshot(t.Context(), "s", state.AppendInput{State: []byte(`{"a":1}`)}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := st.Close(); err != nil {
+		t.Fatal(err)
+	}
+	return db
+}
+
+func TestCLI_OpsCommands(t *testing.T) {
+	withEnv(t, nil)
+	db := seed(t)
+	ctx := t.Context()
+	cli := func(args ...string) (string, string, error) {
+		var out, errOut bytes.Buffer
+		err := run(ctx, args, &out, &errOut)
+		return out.String(), errOut.String(), err
+	}
+
+	out, _, err := cli("stats", "--db", db)
+	if err != nil || !strings.Contains(out, "page_count") || !strings.Contains(out, "wal_bytes") {
+		t.Fatalf("stats: %v\n%s", err, out)
+	}
+	out, _, err = cli("health", "--db", db, "--json", "--integrity", "full")
+	var h struct{ Status string }
+	if err != nil || json.Unmarshal([]byte(out), &h) != nil || h.Status != "healthy" {
+		t.Fatalf("health: %v\n%s", err, out)
+	}
+	out, _, err = cli("checkpoint", "--db", db, "--mode", "truncate", "--json")
+	if err != nil || !strings.Contains(out, `"checkpointed_frames"`) {
+		t.Fatalf("checkpoint: %v\n%s", err, out)
+	}
+	_, _, err = cli("checkpoint", "--db", db, "--mode", "sideways")
+	if !errors.Is(err, errUsage) {
+		t.Fatalf("checkpoint --mode sideways: %v, want a usage error", err)
+	}
+	out, _, err = cli("explain", "--db", db, "SELECT * FROM sessions WHERE id = 's'")
+	if err != nil || !strings.Contains(out, "QUERY PLAN") {
+		t.Fatalf("explain: %v\n%s", err, out)
+	}
+	_, _, err = cli("explain", "--db", db, "DELETE FROM sessions")
+	if err == nil || !strings.Contains(err.Error(), "Try:") {
+		t.Fatalf("explain DELETE: %v", err)
+	}
+
+	backup := filepath.Join(t.TempDir(), "b.db")
+	out, errOut, err := cli("backup", "--db", db, "--out", backup)
+	if err != nil || !strings.Contains(out, "integrity") || !strings.Contains(errOut, "pages") {
+		t.Fatalf("backup: %v\n%s\n%s", err, out, errOut)
+	}
+	_, _, err = cli("backup", "--db", db, "--out", backup)
+	if err == nil || !strings.Contains(err.Error(), "--force") {
+		t.Fatalf("backup over an existing file: %v", err)
+	}
+
+	// Change the database, then restore the backup over it.
+	st, err := sqlitestore.Open(ctx, db, sqlitestore.Config{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	st.DeleteSession(ctx, "s")
+	st.Close()
+	if _, _, err := cli("restore", "--db", db, "--from", backup); err != nil {
+		t.Fatalf("restore: %v", err)
+	}
+	st, err = sqlitestore.Open(ctx, db, sqlitestore.Config{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	sess, err := st.GetSession(ctx, "s")
+	st.Close()
+	if err != nil || sess.Version != 2 {
+		t.Fatalf("after restore: %+v, %v", sess, err)
+	}
+
+	// A damaged backup is refused and changes nothing.
+	bad := filepath.Join(t.TempDir(), "bad.db")
+	os.WriteFile(bad, []byte("not a database at all, just some bytes"), 0o600)
+	if _, _, err := cli("restore", "--db", db, "--from", bad); err == nil {
+		t.Fatal("restore from a damaged file succeeded")
+	}
+
+	_, _, err = cli("stats", "--db", filepath.Join(t.TempDir(), "missing.db"))
+	if err == nil || !strings.Contains(err.Error(), "Try:") {
+		t.Fatalf("stats on a missing file: %v", err)
+	}
+	_, _, err = cli("stats", "--db", "postgres://localhost/x")
+	if err == nil || !strings.Contains(err.Error(), "PostgreSQL") {
+		t.Fatalf("stats on PostgreSQL: %v", err)
+	}
+}
+
+func TestCLI_HealthExitCodes(t *testing.T) {
+	withEnv(t, nil)
+	db := seed(t)
+	var out, errOut bytes.Buffer
+	if err := run(t.Context(), []string{"health", "--db", db}, &out, &errOut); err != nil {
+		t.Fatalf("health of a good database: %v\n%s", err, out.String())
+	}
+	// A file that is not a database: unhealthy, exit 2.
+	bad := filepath.Join(t.TempDir(), "bad.db")
+	os.WriteFile(bad, bytes.Repeat([]byte("garbage!"), 1024), 0o600)
+	err := run(t.Context(), []string{"health", "--db", bad}, &out, &errOut)
+	var ee *exitError
+	if !errors.As(err, &ee) || ee.code != 2 {
+		t.Fatalf("health of a damaged file: %v, want exit 2", err)
+	}
+	// A WAL over its limit: degraded, exit 1.
+	err = run(t.Context(), []string{"health", "--db", db, "--wal-limit", "1B"}, &out, &errOut)
+	if errors.As(err, &ee) && ee.code == 2 {
+		t.Fatalf("health with a tiny WAL limit: %v", err)
+	}
+}
+
+func TestCLI_Help(t *testing.T) {
+	withEnv(t, nil)
+	for _, cmd := range []string{"serve", "stats", "health", "checkpoint", "backup", "restore", "explain"} {
+		var out, errOut bytes.Buffer
+		err := run(context.Background(), []string{cmd, "-h"}, &out, &errOut)
+		var ee *exitError
+		if !errors.As(err, &ee) || ee.code != 0 {
+			t.Errorf("%s -h: %v, want exit 0", cmd, err)
+		}
+		if !strings.Contains(errOut.String(), "[$CORTEX_DB]") {
+			t.Errorf("%s -h does not show the env twins:\n%s", cmd, errOut.String())
+		}
+	}
+}
