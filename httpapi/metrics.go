@@ -36,7 +36,7 @@ func newHTTPMetrics(reg prometheus.Registerer) (*httpMetrics, error) {
 	return m, nil
 }
 
-func (m *httpMetrics) observe(method, route string, status int, d time.Duration) {
+func (m *httpMetrics) observe(route string, status int, d time.Duration) {
 	code := strconv.Itoa(status)
 	m.requests.WithLabelValues(route, code).Inc()
 	m.duration.WithLabelValues(route, code).Observe(d.Seconds())

@@ -154,7 +154,7 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 			status = StatusClientClosedRequest
 		}
 		d := time.Since(start)
-		s.metrics.observe(r.Method, route, status, d)
+		s.metrics.observe(route, status, d)
 		level := slog.LevelInfo
 		if status >= 500 {
 			level = slog.LevelWarn

@@ -543,3 +543,26 @@ func TestServer_HealthAndMetrics(t *testing.T) {
 		}
 	}
 }
+
+func TestServer_DefaultTTL(t *testing.T) {
+	e := newEnv(t, func(c *httpapi.Config) { c.DefaultTTL = time.Hour })
+	var s state.Session
+	e.do("POST", "/v1/sessions", "").want(t, http.StatusCreated).decode(t, &s)
+	if s.ExpiresAt == nil {
+		t.Fatalf("POST without ttl_seconds: no expiry, want the default TTL: %+v", s)
+	}
+	e.do("PUT", "/v1/sessions/p", "").want(t, http.StatusCreated).decode(t, &s)
+	if s.ExpiresAt == nil || !strings.Contains(e.do("GET", "/v1/sessions/p", "").String(), `"ttl_seconds":3600`) {
+		t.Fatalf("PUT of a new session without ttl_seconds: %+v", s)
+	}
+	s = state.Session{}
+	e.do("PUT", "/v1/sessions/p", `{"ttl_seconds":0}`).want(t, http.StatusOK).decode(t, &s)
+	if s.ExpiresAt != nil {
+		t.Fatalf("ttl_seconds 0 must clear the expiry: %+v", s)
+	}
+	s = state.Session{}
+	e.do("PUT", "/v1/sessions/p", `{"metadata":{"a":1}}`).want(t, http.StatusOK).decode(t, &s)
+	if s.ExpiresAt != nil {
+		t.Fatalf("an update without ttl_seconds must keep the session's TTL: %+v", s)
+	}
+}
