@@ -411,3 +411,50 @@ func testSignalDuringLoad(t *testing.T, sig syscall.Signal) {
 	t.Logf("%d appends acknowledged before %v", len(l.acks), sig)
 	verifyAcks(t, db, l.acks)
 }
+
+// TestE2E_TokensFromEnvAndScheduledBackups: tokens come from the CORTEX_
+// environment, and scheduled backups keep --backup-keep files.
+func TestE2E_TokensFromEnvAndScheduledBackups(t *testing.T) {
+	dir := t.TempDir()
+	backups := filepath.Join(dir, "bk")
+	t.Setenv("CORTEX_API_TOKEN", "t0ken")
+	t.Setenv("CORTEX_BACKUP_KEEP", "2")
+	s := startServer(t, filepath.Join(dir, "cortex.db"), "--backup-dir", backups, "--backup-interval", "150ms")
+	mustDo(t, "GET", s.base+"/v1/sessions", "", http.StatusUnauthorized)
+	req, _ := http.NewRequest("GET", s.base+"/v1/sessions", nil)
+	req.Header.Set("Authorization", "Bearer t0ken")
+	res, err := http.DefaultClient.Do(req)
+	if err != nil || res.StatusCode != 200 {
+		t.Fatalf("with the env token: %v %v", res, err)
+	}
+	res.Body.Close()
+	countScheduled := func() int {
+		entries, _ := os.ReadDir(backups)
+		n := 0
+		for _, e := range entries {
+			if strings.HasPrefix(e.Name(), scheduledPrefix) {
+				n++
+			}
+		}
+		return n
+	}
+	deadline := time.Now().Add(20 * time.Second)
+	for {
+		b, _ := os.ReadFile(s.log)
+		if bytes.Count(b, []byte(`"msg":"scheduled backup"`)) >= 3 {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("fewer than 3 scheduled backups after 20s\n%s", tail(b, 3000))
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+	s.cmd.Process.Signal(syscall.SIGINT)
+	if code := s.wait(t, 30*time.Second); code != 0 {
+		t.Fatalf("exit code %d after SIGINT, want 0", code)
+	}
+	// Each backup is followed by its pruning before the scheduler stops.
+	if n := countScheduled(); n != 2 {
+		t.Fatalf("%d scheduled backups kept, want 2", n)
+	}
+}
