@@ -221,6 +221,18 @@ func (k *checkpointer) loop() {
 			cfg.Logger.Warn("background checkpoint failed", "err", err)
 			continue
 		}
+		// res counts only the frames that were in the WAL when the
+		// checkpoint began; the WAL index tells what came since.
+		if !overLimit && k.db.walPendingFrames() > 0 && !res.Busy {
+			// The bulk is copied; what the writer appended meanwhile is
+			// the tail. Copying it between two groups on the writer's own
+			// connection is short, and lets the next commit restart the
+			// WAL from its beginning instead of growing it forever under
+			// continuous writes. Frames pinned by readers stay.
+			if tail, err := k.db.checkpointOnWriter(ctx, Passive, k.db.cfg.BusyTimeout); err == nil {
+				res = tail
+			}
+		}
 		if overLimit || (due && walBytes > 0 && res.Remaining() == 0) {
 			// The file only shrinks by a RESTART/TRUNCATE checkpoint; it
 			// takes the write lock, so it goes through the writer queue.

@@ -27,12 +27,21 @@ type writeReq struct {
 	panic any
 }
 
+// savepointGroupsAfterFailure is how many groups run with savepoints after
+// a failure in an optimistic group: failures come in streaks (conflicting
+// appends), and rerunning every group would cost more than savepoints.
+const savepointGroupsAfterFailure = 32
+
 // writer owns the one read-write connection. Only its goroutine touches it.
 type writer struct {
 	db    *DB
 	conn  *conn
 	queue chan *writeReq
 	tx    Tx
+
+	// savepointGroups is how many more groups run with savepoints from
+	// the start, after a group had a failing request.
+	savepointGroups int
 
 	// Filled per batch, kept to avoid allocations.
 	batch   []*writeReq
@@ -43,6 +52,7 @@ type writer struct {
 	writes      atomic.Int64
 	failed      atomic.Int64
 	retries     atomic.Int64
+	reruns      atomic.Int64
 	batchedReqs atomic.Int64
 	maxBatch    atomic.Int64
 	commitNanos atomic.Int64
@@ -171,6 +181,7 @@ func (w *writer) runGroup(reqs []*writeReq) {
 		}
 	}
 	ctx := w.db.wctx
+	forceSavepoints := false
 	for attempt := 0; len(pending) > 0; attempt++ {
 		retry := func(err error) bool {
 			if !isBusy(err) || attempt+1 >= w.db.cfg.MaxRetries {
@@ -191,19 +202,31 @@ func (w *writer) runGroup(reqs []*writeReq) {
 		}
 		results := w.results[:len(pending)]
 		clear(results)
+		// Savepoints isolate each request's work, but cost two statements
+		// and a statement journal per request. Most groups have no
+		// failure, so a group first runs without them; if a request fails,
+		// the whole transaction is rolled back and the group runs again
+		// with savepoints (and so do the next groups, for a while).
 		single := len(pending) == 1
+		savepoints := !single && (forceSavepoints || w.savepointGroups > 0)
+		if savepoints && w.savepointGroups > 0 {
+			w.savepointGroups--
+		}
 		broken := -1
+		rerun := false
 		for i, r := range pending {
 			if err := r.ctx.Err(); err != nil {
 				results[i] = err
 				continue
 			}
-			if single {
-				results[i] = w.call(r)
-				if results[i] != nil {
+			if !savepoints {
+				if err := w.call(r); err != nil {
+					results[i] = err
 					broken = i
+					rerun = !single && !breaksTx(err)
+					break
 				}
-				break
+				continue
 			}
 			if _, err := w.conn.exec(ctx, "SAVEPOINT g"); err != nil {
 				results[i] = classify(ctx, "savepoint", err)
@@ -226,6 +249,16 @@ func (w *writer) runGroup(reqs []*writeReq) {
 				broken = i
 				break
 			}
+		}
+		if rerun {
+			// An ordinary failure in an optimistic group: run it again,
+			// isolating each request. Not a retry: attempts stay as they were.
+			w.rollback()
+			w.reruns.Add(1)
+			w.savepointGroups = savepointGroupsAfterFailure
+			forceSavepoints = true
+			attempt--
+			continue
 		}
 		if broken >= 0 {
 			// The transaction cannot go on: roll it all back, answer the

@@ -114,6 +114,8 @@ func BenchmarkAppend(b *testing.B) {
 			lat.report(b)
 			if after, err := s.DB().Stats(context.Background()); err == nil && after.Writer.Commits > before.Writer.Commits {
 				b.ReportMetric(float64(after.Writer.Writes-before.Writer.Writes)/float64(after.Writer.Commits-before.Writer.Commits), "writes/commit")
+				b.ReportMetric(float64(after.WALBytes)/(1<<20), "wal-MiB")
+				b.ReportMetric(float64(after.Checkpoint.Count-before.Checkpoint.Count), "checkpoints")
 			}
 		})
 	}
