@@ -1,0 +1,322 @@
+// Package e2e holds the helpers of the end-to-end tests that build the
+// cortex binary, run `cortex serve` on a free port and drive it over HTTP:
+// the server, a load of appending clients with the ledger of acknowledged
+// appends, and the check that a database file holds every one of them.
+//
+// Packages that use it call Cleanup from their TestMain to remove the built
+// binary.
+package e2e
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"io"
+	"net"
+	"net/http"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/cortex-db/cortex/sqlitedb"
+	"github.com/cortex-db/cortex/sqlitestore"
+	"github.com/cortex-db/cortex/state"
+)
+
+var (
+	buildOnce sync.Once
+	binPath   string
+	buildErr  error
+	buildDir  string
+)
+
+// Cleanup removes the binary Binary built; call it from TestMain after
+// m.Run.
+func Cleanup() {
+	if buildDir != "" {
+		os.RemoveAll(buildDir)
+	}
+}
+
+// Binary builds the cortex binary once per test run and returns its path.
+// It skips the test with -short.
+func Binary(t testing.TB) string {
+	t.Helper()
+	if testing.Short() {
+		t.Skip("end-to-end test: skipped with -short")
+	}
+	buildOnce.Do(func() {
+		buildDir, buildErr = os.MkdirTemp("", "cortex-e2e-")
+		if buildErr != nil {
+			return
+		}
+		binPath = filepath.Join(buildDir, "cortex")
+		out, err := exec.Command("go", "build", "-o", binPath, "github.com/cortex-db/cortex/cmd/cortex").CombinedOutput()
+		if err != nil {
+			buildErr = fmt.Errorf("go build: %v\n%s", err, out)
+		}
+	})
+	if buildErr != nil {
+		t.Fatal(buildErr)
+	}
+	return binPath
+}
+
+// FreeAddr returns a loopback address with a port free a moment ago.
+func FreeAddr(t testing.TB) string {
+	t.Helper()
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	addr := ln.Addr().String()
+	ln.Close()
+	return addr
+}
+
+// Server is a running `cortex serve`.
+type Server struct {
+	Cmd  *exec.Cmd
+	Base string // http://host:port
+	Log  string // the file with its stdout and stderr
+	done chan error
+}
+
+// StartServer runs cortex serve on db and waits until /healthz answers.
+func StartServer(t testing.TB, db string, args ...string) *Server {
+	t.Helper()
+	bin := Binary(t)
+	addr := FreeAddr(t)
+	logPath := filepath.Join(t.TempDir(), "serve.log")
+	logf, err := os.Create(logPath)
+	if err != nil {
+		t.Fatal(err)
+	}
+	cmd := exec.Command(bin, append([]string{"serve", "--db", db, "--addr", addr, "--log-format", "json"}, args...)...)
+	cmd.Stdout, cmd.Stderr = logf, logf
+	cmd.Env = os.Environ()
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	s := &Server{Cmd: cmd, Base: "http://" + addr, Log: logPath, done: make(chan error, 1)}
+	go func() { s.done <- cmd.Wait(); logf.Close() }()
+	t.Cleanup(func() {
+		if cmd.ProcessState == nil {
+			cmd.Process.Kill()
+			<-s.done
+		}
+	})
+	deadline := time.Now().Add(20 * time.Second)
+	for {
+		res, err := http.Get(s.Base + "/healthz")
+		if err == nil {
+			res.Body.Close()
+			if res.StatusCode == 200 {
+				return s
+			}
+		}
+		select {
+		case err := <-s.done:
+			b, _ := os.ReadFile(logPath)
+			t.Fatalf("cortex serve exited early: %v\n%s", err, b)
+		default:
+		}
+		if time.Now().After(deadline) {
+			b, _ := os.ReadFile(logPath)
+			t.Fatalf("cortex serve did not answer /healthz within 20s\n%s", b)
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+}
+
+// Wait waits for the server to exit and returns its exit code.
+func (s *Server) Wait(t testing.TB, timeout time.Duration) int {
+	t.Helper()
+	select {
+	case <-s.done:
+	case <-time.After(timeout):
+		s.Cmd.Process.Kill()
+		<-s.done
+		b, _ := os.ReadFile(s.Log)
+		t.Fatalf("cortex serve did not exit within %v\n%s", timeout, Tail(b, 4000))
+	}
+	return s.Cmd.ProcessState.ExitCode()
+}
+
+// Tail returns the last n bytes of b.
+func Tail(b []byte, n int) []byte {
+	if len(b) > n {
+		return b[len(b)-n:]
+	}
+	return b
+}
+
+// Ack is one acknowledged append.
+type Ack struct {
+	Session string
+	Version int64
+	N       int64 // the client's sequence number, in the state
+}
+
+// Load runs clients that append until stopped, and keeps the ledger of
+// acknowledged appends (201 answers only) and the errors seen.
+type Load struct {
+	mu     sync.Mutex
+	Acks   []Ack
+	Errs   []error
+	Client *http.Client
+	// StateBytes pads each state with this many bytes (0: none).
+	StateBytes int
+	seq        atomic.Int64
+}
+
+// NewLoad makes a Load with its own HTTP client.
+func NewLoad() *Load {
+	return &Load{Client: &http.Client{
+		Timeout:   30 * time.Second,
+		Transport: &http.Transport{MaxIdleConnsPerHost: 128, MaxConnsPerHost: 0},
+	}}
+}
+
+// Run starts clients that append until stop is closed; client i appends to
+// session sessions[i%len(sessions)]. A client stops at its first transport
+// error (the server is going away). Wait on the returned group.
+func (l *Load) Run(base string, clients int, sessions []string, stop <-chan struct{}) *sync.WaitGroup {
+	var wg sync.WaitGroup
+	pad := strings.Repeat("p", l.StateBytes)
+	for i := range clients {
+		wg.Go(func() {
+			sid := sessions[i%len(sessions)]
+			for {
+				select {
+				case <-stop:
+					return
+				default:
+				}
+				n := l.seq.Add(1)
+				body := fmt.Sprintf(`{"state":{"client":%d,"n":%d,"pad":%q},"metadata":{"n":%d}}`, i, n, pad, n)
+				res, err := l.Client.Post(base+"/v1/sessions/"+sid+"/snapshots", "application/json", strings.NewReader(body))
+				if err != nil {
+					l.Fail(err)
+					return // a refused connection: the server is going away
+				}
+				b, _ := io.ReadAll(res.Body)
+				res.Body.Close()
+				if res.StatusCode != http.StatusCreated {
+					l.Fail(fmt.Errorf("append: %d %s", res.StatusCode, b))
+					continue
+				}
+				var r state.AppendResult
+				if err := json.Unmarshal(b, &r); err != nil {
+					l.Fail(fmt.Errorf("append answer %s: %v", b, err))
+					continue
+				}
+				l.mu.Lock()
+				l.Acks = append(l.Acks, Ack{sid, r.Version, n})
+				l.mu.Unlock()
+			}
+		})
+	}
+	return &wg
+}
+
+// Fail records an error.
+func (l *Load) Fail(err error) {
+	l.mu.Lock()
+	l.Errs = append(l.Errs, err)
+	l.mu.Unlock()
+}
+
+// Ledger returns a copy of the acknowledged appends so far; safe while
+// clients run.
+func (l *Load) Ledger() []Ack {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return append([]Ack(nil), l.Acks...)
+}
+
+// Errors returns a copy of the errors so far; safe while clients run.
+func (l *Load) Errors() []error {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return append([]error(nil), l.Errs...)
+}
+
+// MustDo sends a JSON request and fails the test on an unexpected status.
+func MustDo(t testing.TB, method, url, body string, want int) []byte {
+	t.Helper()
+	req, _ := http.NewRequest(method, url, strings.NewReader(body))
+	if body != "" {
+		req.Header.Set("Content-Type", "application/json")
+	}
+	res, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatalf("%s %s: %v", method, url, err)
+	}
+	defer res.Body.Close()
+	b, _ := io.ReadAll(res.Body)
+	if res.StatusCode != want {
+		t.Fatalf("%s %s: %d %s, want %d", method, url, res.StatusCode, b, want)
+	}
+	return b
+}
+
+// MakeSessions creates n sessions load-0 … load-(n-1) over HTTP.
+func MakeSessions(t testing.TB, base string, n int) []string {
+	t.Helper()
+	ids := make([]string, n)
+	for i := range ids {
+		ids[i] = fmt.Sprintf("load-%d", i)
+		MustDo(t, "PUT", base+"/v1/sessions/"+ids[i], "", http.StatusCreated)
+	}
+	return ids
+}
+
+// VerifyAcks opens the database file directly (after the server is gone)
+// and checks that it is intact and holds every acknowledged append, with
+// its content, and no gaps.
+func VerifyAcks(t testing.TB, dbPath string, acks []Ack) {
+	t.Helper()
+	ctx := context.Background()
+	st, err := sqlitestore.Open(ctx, dbPath, sqlitestore.Config{})
+	if err != nil {
+		t.Fatalf("reopen %s: %v", dbPath, err)
+	}
+	defer st.Close()
+	res, err := st.DB().IntegrityCheck(ctx, sqlitedb.IntegrityFull)
+	if err != nil || !res.OK {
+		t.Fatalf("integrity check: %v %v", err, res.Problems)
+	}
+	seen := map[string]map[int64]bool{}
+	for _, a := range acks {
+		if seen[a.Session] == nil {
+			seen[a.Session] = map[int64]bool{}
+		}
+		if seen[a.Session][a.Version] {
+			t.Fatalf("version %d of %s acknowledged twice", a.Version, a.Session)
+		}
+		seen[a.Session][a.Version] = true
+		snap, err := st.GetSnapshot(ctx, a.Session, a.Version)
+		if err != nil {
+			t.Fatalf("acknowledged %s version %d is missing: %v", a.Session, a.Version, err)
+		}
+		var got struct{ N int64 }
+		if err := json.Unmarshal(snap.State, &got); err != nil || got.N != a.N {
+			t.Fatalf("%s version %d holds %.200s, want n=%d", a.Session, a.Version, snap.State, a.N)
+		}
+	}
+	for sid, vs := range seen {
+		sess, err := st.GetSession(ctx, sid)
+		if err != nil {
+			t.Fatalf("session %s: %v", sid, err)
+		}
+		if sess.Version < int64(len(vs)) || sess.SnapshotCount != sess.Version {
+			t.Fatalf("session %s: version %d, %d snapshots, %d acknowledged: gaps or losses", sid, sess.Version, sess.SnapshotCount, len(vs))
+		}
+	}
+}
