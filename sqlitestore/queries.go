@@ -100,3 +100,46 @@ var queries = map[string]string{
 	"Uncount":           qUncount,
 	"Expired":           qExpired,
 }
+
+// ---- transfer (state.Exporter, state.Importer: cortex migrate) ----------
+// Statements of transfer.go. Export pages walk primary keys (sessions by
+// id, snapshots by (session_id, version)), so each page is an index SEARCH.
+
+const (
+	// qExportSessions: args after id, limit.
+	qExportSessions = `SELECT ` + sessionCols + ` FROM sessions WHERE id > ? ORDER BY id LIMIT ?`
+	// qExportSnapshots: args after session, after version, limit.
+	qExportSnapshots = `SELECT session_id, version, created_at, state, metadata, size_bytes, idempotency_key
+		FROM state_snapshots WHERE (session_id, version) > (?, ?) ORDER BY session_id, version LIMIT ?`
+	// qTallySessions counts each session's snapshot rows and finds its
+	// highest version; args after id, limit.
+	qTallySessions = `SELECT s.id,
+		(SELECT count(*) FROM state_snapshots WHERE session_id = s.id),
+		(SELECT coalesce(max(version), 0) FROM state_snapshots WHERE session_id = s.id)
+		FROM sessions AS s WHERE s.id > ? ORDER BY s.id LIMIT ?`
+	// qImportSession upserts a session row as given.
+	qImportSession = `INSERT INTO sessions (` + sessionCols + `) VALUES (?, ?, ?, ?, ?, ?, ?, ?)
+		ON CONFLICT (id) DO UPDATE SET created_at = excluded.created_at, last_active = excluded.last_active,
+			expires_at = excluded.expires_at, ttl = excluded.ttl, metadata = excluded.metadata,
+			version = excluded.version, snapshot_count = excluded.snapshot_count`
+	// qImportSnapshot upserts a snapshot row as given.
+	qImportSnapshot = `INSERT INTO state_snapshots
+		(session_id, version, created_at, state, metadata, size_bytes, idempotency_key)
+		VALUES (?, ?, ?, ?, ?, ?, ?)
+		ON CONFLICT (session_id, version) DO UPDATE SET created_at = excluded.created_at, state = excluded.state,
+			metadata = excluded.metadata, size_bytes = excluded.size_bytes, idempotency_key = excluded.idempotency_key`
+)
+
+func init() {
+	for name, q := range map[string]string{
+		"ExportSessions":  qExportSessions,
+		"ExportSnapshots": qExportSnapshots,
+		"TallySessions":   qTallySessions,
+		"ImportSession":   qImportSession,
+		"ImportSnapshot":  qImportSnapshot,
+	} {
+		queries[name] = q
+	}
+}
+
+// ---- end transfer -------------------------------------------------------

@@ -1,0 +1,213 @@
+package sqlitestore
+
+import (
+	"context"
+	"database/sql"
+	"encoding/json"
+	"fmt"
+
+	"github.com/cortex-db/cortex/sqlitedb"
+	"github.com/cortex-db/cortex/state"
+)
+
+var (
+	_ state.Exporter = (*Store)(nil)
+	_ state.Importer = (*Store)(nil)
+)
+
+// transferLimit checks an export page size.
+func transferLimit(limit int) error {
+	if limit < 1 {
+		return state.Invalid("limit", "must be at least 1")
+	}
+	return nil
+}
+
+// ExportSessions returns up to limit sessions with an id after after, in id
+// order (byte order), as stored. It implements state.Exporter. Errors:
+// ErrInvalid (limit), ErrUnavailable.
+func (s *Store) ExportSessions(ctx context.Context, after string, limit int) ([]state.Session, error) {
+	if err := transferLimit(limit); err != nil {
+		return nil, err
+	}
+	var out []state.Session
+	err := s.db.Read(ctx, func(tx *sqlitedb.Tx) error {
+		out = make([]state.Session, 0, limit)
+		rows, err := tx.Query(ctx, qExportSessions, after, limit)
+		if err != nil {
+			return err
+		}
+		defer rows.Close()
+		for rows.Next() {
+			sess, err := scanSession(rows)
+			if err != nil {
+				return err
+			}
+			out = append(out, sess)
+		}
+		return rows.Err()
+	})
+	if err != nil {
+		return nil, storeErr("export sessions", err)
+	}
+	return out, nil
+}
+
+// ExportSnapshots returns up to limit snapshots after (afterSession,
+// afterVersion) in (session id, version) order, with their state and
+// idempotency key, as stored. It implements state.Exporter. Errors:
+// ErrInvalid (limit), ErrUnavailable.
+func (s *Store) ExportSnapshots(ctx context.Context, afterSession string, afterVersion int64, limit int) ([]state.ExportedSnapshot, error) {
+	if err := transferLimit(limit); err != nil {
+		return nil, err
+	}
+	var out []state.ExportedSnapshot
+	err := s.db.Read(ctx, func(tx *sqlitedb.Tx) error {
+		out = make([]state.ExportedSnapshot, 0, limit)
+		rows, err := tx.Query(ctx, qExportSnapshots, afterSession, afterVersion, limit)
+		if err != nil {
+			return err
+		}
+		defer rows.Close()
+		for rows.Next() {
+			var (
+				sn      state.ExportedSnapshot
+				created int64
+				key     sql.NullString
+			)
+			if err := rows.Scan(&sn.SessionID, &sn.Version, &created, (*[]byte)(&sn.State),
+				(*[]byte)(&sn.Metadata), &sn.SizeBytes, &key); err != nil {
+				return err
+			}
+			sn.CreatedAt = fromNanos(created)
+			sn.IdempotencyKey = key.String
+			out = append(out, sn)
+		}
+		return rows.Err()
+	})
+	if err != nil {
+		return nil, storeErr("export snapshots", err)
+	}
+	return out, nil
+}
+
+// TallySessions returns up to limit sessions' tallies (snapshot rows and
+// highest version) after the id after, in id order. It implements
+// state.Exporter. Errors: ErrInvalid (limit), ErrUnavailable.
+func (s *Store) TallySessions(ctx context.Context, after string, limit int) ([]state.SessionTally, error) {
+	if err := transferLimit(limit); err != nil {
+		return nil, err
+	}
+	var out []state.SessionTally
+	err := s.db.Read(ctx, func(tx *sqlitedb.Tx) error {
+		out = make([]state.SessionTally, 0, limit)
+		rows, err := tx.Query(ctx, qTallySessions, after, limit)
+		if err != nil {
+			return err
+		}
+		defer rows.Close()
+		for rows.Next() {
+			var t state.SessionTally
+			if err := rows.Scan(&t.SessionID, &t.Snapshots, &t.LatestVersion); err != nil {
+				return err
+			}
+			out = append(out, t)
+		}
+		return rows.Err()
+	})
+	if err != nil {
+		return nil, storeErr("tally sessions", err)
+	}
+	return out, nil
+}
+
+// ImportSessions upserts sessions by id, every field as given (times keep
+// their nanoseconds), in one write transaction. It implements
+// state.Importer. Errors: ErrInvalid (id, metadata, TTL), ErrUnavailable,
+// ErrStorageFull.
+func (s *Store) ImportSessions(ctx context.Context, sessions []state.Session) error {
+	for i, sess := range sessions {
+		if err := checkImportSession(sess); err != nil {
+			return fmt.Errorf("import session %d (%q): %w", i, sess.ID, err)
+		}
+	}
+	err := s.db.Write(ctx, func(tx *sqlitedb.Tx) error {
+		for _, sess := range sessions {
+			var exp sql.NullInt64
+			if sess.ExpiresAt != nil {
+				exp = sql.NullInt64{Int64: sess.ExpiresAt.UnixNano(), Valid: true}
+			}
+			if _, err := tx.Exec(ctx, qImportSession, sess.ID, sess.CreatedAt.UnixNano(), sess.LastActive.UnixNano(),
+				exp, int64(sess.TTL), string(sess.Metadata), sess.Version, sess.SnapshotCount); err != nil {
+				return fmt.Errorf("session %q: %w", sess.ID, err)
+			}
+		}
+		return nil
+	})
+	return storeErr("import sessions", err)
+}
+
+func checkImportSession(sess state.Session) error {
+	if err := state.ValidateID(sess.ID); err != nil {
+		return err
+	}
+	if !json.Valid(sess.Metadata) {
+		return state.Invalid("metadata", "is not valid JSON")
+	}
+	if sess.TTL < 0 {
+		return state.Invalid("ttl", "must not be negative")
+	}
+	if sess.Version < 0 || sess.SnapshotCount < 0 {
+		return state.Invalid("version", "version and snapshot count must not be negative")
+	}
+	return nil
+}
+
+// ImportSnapshots upserts snapshots by (session id, version), every field
+// as given, in one write transaction. It implements state.Importer. Errors:
+// ErrInvalid, ErrNotFound (a session that does not exist), ErrUnavailable,
+// ErrStorageFull.
+func (s *Store) ImportSnapshots(ctx context.Context, snapshots []state.ExportedSnapshot) error {
+	for i, sn := range snapshots {
+		if err := checkImportSnapshot(sn); err != nil {
+			return fmt.Errorf("import snapshot %d (%q version %d): %w", i, sn.SessionID, sn.Version, err)
+		}
+	}
+	err := s.db.Write(ctx, func(tx *sqlitedb.Tx) error {
+		for _, sn := range snapshots {
+			var key any
+			if sn.IdempotencyKey != "" {
+				key = sn.IdempotencyKey
+			}
+			_, err := tx.Exec(ctx, qImportSnapshot, sn.SessionID, sn.Version, sn.CreatedAt.UnixNano(),
+				string(sn.State), string(sn.Metadata), sn.SizeBytes, key)
+			if c, ok := sqlitedb.CodeOf(err); ok && c == sqlitedb.CodeConstraintForeignKey {
+				return fmt.Errorf("snapshot %d of session %q: import its session first: %w: %w", sn.Version, sn.SessionID, state.ErrNotFound, err)
+			}
+			if err != nil {
+				return fmt.Errorf("snapshot %d of session %q: %w", sn.Version, sn.SessionID, err)
+			}
+		}
+		return nil
+	})
+	return storeErr("import snapshots", err)
+}
+
+func checkImportSnapshot(sn state.ExportedSnapshot) error {
+	if err := state.ValidateID(sn.SessionID); err != nil {
+		return err
+	}
+	if sn.Version < 1 {
+		return state.Invalid("version", "must be at least 1")
+	}
+	if !json.Valid(sn.State) {
+		return state.Invalid("state", "is not valid JSON")
+	}
+	if !json.Valid(sn.Metadata) {
+		return state.Invalid("metadata", "is not valid JSON")
+	}
+	if sn.SizeBytes < 0 {
+		return state.Invalid("size_bytes", "must not be negative")
+	}
+	return nil
+}
