@@ -81,24 +81,35 @@ func (c *backupCmd) run(ctx context.Context, args []string, stdout, stderr io.Wr
 
 // progress shows a backup's progress: a bar on a terminal, a plain line
 // every second otherwise, nothing in --json mode.
+// The same helper shows other long operations' counts (cortex migrate):
+// newCountProgress names the operation and the unit counted.
 type progress struct {
-	mu    sync.Mutex
-	w     io.Writer
-	quiet bool
-	bar   *progressbar.ProgressBar
-	last  time.Time
-	total int64
-	done_ int64
+	mu     sync.Mutex
+	w      io.Writer
+	quiet  bool
+	bar    *progressbar.ProgressBar
+	last   time.Time
+	total  int64
+	done_  int64
+	label  string // "backup"
+	unit   string // "pages"
+	finish string // appended to the last plain line: ", checked"
 }
 
 func newProgress(w io.Writer, quiet bool) *progress {
-	p := &progress{w: w, quiet: quiet}
+	p := newCountProgress(w, quiet, "backup", "pages")
+	p.finish = ", checked"
+	return p
+}
+
+func newCountProgress(w io.Writer, quiet bool, label, unit string) *progress {
+	p := &progress{w: w, quiet: quiet, label: label, unit: unit}
 	if f, ok := w.(*os.File); ok && !quiet && term.IsTerminal(int(f.Fd())) {
 		p.bar = progressbar.NewOptions64(-1,
 			progressbar.OptionSetWriter(w),
-			progressbar.OptionSetDescription("backup"),
+			progressbar.OptionSetDescription(label),
 			progressbar.OptionShowCount(),
-			progressbar.OptionSetItsString("pages"),
+			progressbar.OptionSetItsString(unit),
 			progressbar.OptionShowIts(),
 			progressbar.OptionThrottle(100*time.Millisecond),
 			progressbar.OptionClearOnFinish(),
@@ -107,20 +118,24 @@ func newProgress(w io.Writer, quiet bool) *progress {
 	return p
 }
 
-func (p *progress) report(bp sqlitedb.BackupProgress) {
+func (p *progress) report(bp sqlitedb.BackupProgress) { p.set(bp.PagesDone, bp.PagesTotal) }
+
+// set shows done of total: on the bar, or as a plain line at most every
+// second (the first report at once).
+func (p *progress) set(done, total int64) {
 	p.mu.Lock()
 	defer p.mu.Unlock()
-	p.total, p.done_ = bp.PagesTotal, bp.PagesDone
+	p.total, p.done_ = total, done
 	switch {
 	case p.quiet:
 	case p.bar != nil:
-		if p.bar.GetMax64() != bp.PagesTotal {
-			p.bar.ChangeMax64(bp.PagesTotal)
+		if p.bar.GetMax64() != total {
+			p.bar.ChangeMax64(total)
 		}
-		p.bar.Set64(bp.PagesDone)
+		p.bar.Set64(done)
 	case time.Since(p.last) >= time.Second:
 		p.last = time.Now()
-		fmt.Fprintf(p.w, "backup: %d of %d pages (%d%%)\n", bp.PagesDone, bp.PagesTotal, percent(bp.PagesDone, bp.PagesTotal))
+		fmt.Fprintf(p.w, "%s: %d of %d %s (%d%%)\n", p.label, done, total, p.unit, percent(done, total))
 	}
 }
 
@@ -135,7 +150,7 @@ func (p *progress) done(ok bool) {
 		}
 		fmt.Fprintln(p.w)
 	case ok:
-		fmt.Fprintf(p.w, "backup: %d of %d pages (100%%), checked\n", p.done_, p.total)
+		fmt.Fprintf(p.w, "%s: %d of %d %s (100%%)%s\n", p.label, p.done_, p.total, p.unit, p.finish)
 	}
 }
 

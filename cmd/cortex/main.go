@@ -9,6 +9,7 @@
 //	cortex backup --out <file>   online, checked backup
 //	cortex restore --from <file> replace the database with a backup
 //	cortex explain "<sql>"       query plan of a read-only statement
+//	cortex migrate --from … --to …  copy a database between SQLite and PostgreSQL
 //	cortex version               print the version
 //
 // Every flag has an environment twin, CORTEX_<FLAG> (--busy-timeout:
@@ -88,6 +89,7 @@ Commands:
   backup      online, checked backup (--out <file>)
   restore     replace the database with a backup (--from <file>)
   explain     query plan of a read-only statement
+  migrate     copy a database between SQLite and PostgreSQL (--from, --to), verified
   version     print the version
 
 The ops commands work on the database file (--db), also while a server is
@@ -119,6 +121,8 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 		return (&restoreCmd{}).run(ctx, args[1:], stdout, stderr)
 	case "explain":
 		return (&explainCmd{}).run(ctx, args[1:], stdout, stderr)
+	case "migrate":
+		return (&migrateCmd{}).run(ctx, args[1:], stdout, stderr)
 	case "help", "-h", "-help", "--help":
 		fmt.Fprint(stdout, usage)
 		return nil

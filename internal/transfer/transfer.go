@@ -1,0 +1,316 @@
+// Package transfer copies a cortex database from one storage engine to
+// another, faithfully (ids, versions, times, TTLs, counters, metadata and
+// state bytes as stored), and verifies the copy. It is the engine behind
+// `cortex migrate`.
+//
+// # Usage
+//
+//	res, err := transfer.Migrate(ctx, sqliteStore, pgStore, transfer.Options{})
+//	if err != nil { … }
+//	if !res.Verify.OK() { … res.Verify.Differences … }
+//
+// # Idempotence
+//
+// Every write is an upsert keyed by the row's primary key (sessions by id,
+// snapshots by (session id, version)), so a copy interrupted at any point
+// can simply run again: it rewrites what was copied and duplicates nothing.
+//
+// # Consistency
+//
+// The source is read in pages, each its own read: stop the writers of the
+// source first. Verify then compares, per session, the snapshot rows and the
+// latest version counted on both sides, and reports every difference.
+package transfer
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"sort"
+	"time"
+
+	"github.com/cortex-db/cortex/state"
+)
+
+// Defaults of Options.
+const (
+	DefaultBatchSize  = 1000
+	DefaultBatchBytes = 32 << 20
+	// MaxDifferences is the number of differences a Report lists; it counts
+	// them all.
+	MaxDifferences = 100
+)
+
+// Options configure Migrate, Copy and Verify. The zero value means the
+// defaults.
+type Options struct {
+	// BatchSize is the most rows one page reads and one transaction
+	// writes; 0 means DefaultBatchSize.
+	BatchSize int
+	// BatchBytes bounds the state bytes of a snapshot page, roughly: pages
+	// shrink when states are large; 0 means DefaultBatchBytes.
+	BatchBytes int64
+	// Progress, when not nil, is called after each batch, from one
+	// goroutine at a time.
+	Progress func(Progress)
+}
+
+func (o Options) withDefaults() Options {
+	if o.BatchSize <= 0 {
+		o.BatchSize = DefaultBatchSize
+	}
+	if o.BatchBytes <= 0 {
+		o.BatchBytes = DefaultBatchBytes
+	}
+	if o.Progress == nil {
+		o.Progress = func(Progress) {}
+	}
+	return o
+}
+
+// Phases of a migration, as Progress reports them.
+const (
+	PhaseCount     = "count"
+	PhaseSessions  = "sessions"
+	PhaseSnapshots = "snapshots"
+	PhaseVerify    = "verify"
+)
+
+// Progress is how far a phase got. Total is 0 when unknown.
+type Progress struct {
+	Phase string `json:"phase"`
+	Done  int64  `json:"done"`
+	Total int64  `json:"total"`
+}
+
+// Counts are the rows a copy wrote.
+type Counts struct {
+	Sessions   int64 `json:"sessions"`
+	Snapshots  int64 `json:"snapshots"`
+	StateBytes int64 `json:"state_bytes"`
+}
+
+// Result is what Migrate did and found.
+type Result struct {
+	Copied     Counts        `json:"copied"`
+	Verify     Report        `json:"verify"`
+	Duration   time.Duration `json:"-"`
+	DurationMS int64         `json:"duration_ms"`
+}
+
+// Report compares two databases' sessions by their tallies.
+type Report struct {
+	SourceSessions  int64 `json:"source_sessions"`
+	DestSessions    int64 `json:"dest_sessions"`
+	SourceSnapshots int64 `json:"source_snapshots"`
+	DestSnapshots   int64 `json:"dest_snapshots"`
+	// DifferenceCount counts the sessions that differ; Differences lists
+	// the first MaxDifferences of them, by id.
+	DifferenceCount int          `json:"difference_count"`
+	Differences     []Difference `json:"differences,omitempty"`
+}
+
+// OK reports whether both sides hold the same sessions with the same
+// snapshot counts and latest versions.
+func (r Report) OK() bool {
+	return r.DifferenceCount == 0 && r.SourceSessions == r.DestSessions && r.SourceSnapshots == r.DestSnapshots
+}
+
+// Difference is one session that differs; Source or Dest is nil when the
+// session is missing on that side.
+type Difference struct {
+	SessionID string              `json:"session_id"`
+	Source    *state.SessionTally `json:"source,omitempty"`
+	Dest      *state.SessionTally `json:"dest,omitempty"`
+}
+
+func (d Difference) String() string {
+	switch {
+	case d.Dest == nil:
+		return fmt.Sprintf("session %s: missing in the destination (source: %d snapshots, latest version %d)", d.SessionID, d.Source.Snapshots, d.Source.LatestVersion)
+	case d.Source == nil:
+		return fmt.Sprintf("session %s: only in the destination (%d snapshots, latest version %d)", d.SessionID, d.Dest.Snapshots, d.Dest.LatestVersion)
+	}
+	return fmt.Sprintf("session %s: source has %d snapshots, latest version %d; destination has %d, latest version %d",
+		d.SessionID, d.Source.Snapshots, d.Source.LatestVersion, d.Dest.Snapshots, d.Dest.LatestVersion)
+}
+
+// Destination is a store a migration writes and then verifies.
+type Destination interface {
+	state.Exporter
+	state.Importer
+}
+
+// Migrate counts the source, copies it into dst (Copy) and compares both
+// (Verify). A difference is not an error: check Result.Verify.OK. Errors
+// are the stores', naming the step; running Migrate again after one
+// duplicates nothing.
+func Migrate(ctx context.Context, src state.Exporter, dst Destination, opts Options) (Result, error) {
+	start := time.Now()
+	opts = opts.withDefaults()
+	var res Result
+	totals, err := tallyAll(ctx, src, opts, PhaseCount, 0)
+	if err != nil {
+		return res, fmt.Errorf("count the source: %w", err)
+	}
+	var sessions, snapshots int64
+	for _, t := range totals {
+		sessions++
+		snapshots += t.Snapshots
+	}
+	if res.Copied, err = copyAll(ctx, src, dst, opts, sessions, snapshots); err != nil {
+		return res, err
+	}
+	if res.Verify, err = Verify(ctx, src, dst, opts); err != nil {
+		return res, err
+	}
+	res.Duration = time.Since(start)
+	res.DurationMS = res.Duration.Milliseconds()
+	return res, nil
+}
+
+// Copy copies every session, then every snapshot, of src into dst in
+// batches, as upserts.
+func Copy(ctx context.Context, src state.Exporter, dst state.Importer, opts Options) (Counts, error) {
+	return copyAll(ctx, src, dst, opts.withDefaults(), 0, 0)
+}
+
+func copyAll(ctx context.Context, src state.Exporter, dst state.Importer, opts Options, totalSessions, totalSnapshots int64) (Counts, error) {
+	var c Counts
+	// Sessions first: snapshots reference them.
+	after := ""
+	for {
+		page, err := src.ExportSessions(ctx, after, opts.BatchSize)
+		if err != nil {
+			return c, fmt.Errorf("read sessions after %q: %w", after, err)
+		}
+		if len(page) == 0 {
+			break
+		}
+		if err := dst.ImportSessions(ctx, page); err != nil {
+			return c, fmt.Errorf("write sessions: %w", err)
+		}
+		c.Sessions += int64(len(page))
+		opts.Progress(Progress{Phase: PhaseSessions, Done: c.Sessions, Total: max(totalSessions, c.Sessions)})
+		if len(page) < opts.BatchSize {
+			break
+		}
+		after = page[len(page)-1].ID
+	}
+
+	// Snapshots: one goroutine reads the next page while this one writes.
+	type page struct {
+		rows []state.ExportedSnapshot
+		err  error
+	}
+	ctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	pages := make(chan page, 2)
+	go func() {
+		defer close(pages)
+		afterID, afterVersion, limit := "", int64(0), opts.BatchSize
+		for {
+			rows, err := src.ExportSnapshots(ctx, afterID, afterVersion, limit)
+			if err != nil {
+				err = fmt.Errorf("read snapshots after %q version %d: %w", afterID, afterVersion, err)
+			}
+			select {
+			case pages <- page{rows, err}:
+			case <-ctx.Done():
+				return
+			}
+			if err != nil || len(rows) < limit {
+				return
+			}
+			last := rows[len(rows)-1]
+			afterID, afterVersion = last.SessionID, last.Version
+			// Keep a page's states near BatchBytes.
+			var bytes int64
+			for _, r := range rows {
+				bytes += int64(len(r.State))
+			}
+			avg := max(bytes/int64(len(rows)), 1)
+			limit = int(min(int64(opts.BatchSize), max(opts.BatchBytes/avg, 1)))
+		}
+	}()
+	for p := range pages {
+		if p.err != nil {
+			return c, p.err
+		}
+		if len(p.rows) == 0 {
+			continue
+		}
+		if err := dst.ImportSnapshots(ctx, p.rows); err != nil {
+			return c, fmt.Errorf("write snapshots: %w", err)
+		}
+		c.Snapshots += int64(len(p.rows))
+		for _, r := range p.rows {
+			c.StateBytes += int64(len(r.State))
+		}
+		opts.Progress(Progress{Phase: PhaseSnapshots, Done: c.Snapshots, Total: max(totalSnapshots, c.Snapshots)})
+	}
+	return c, ctx.Err()
+}
+
+// tallyAll reads every session's tally from e, by id.
+func tallyAll(ctx context.Context, e state.Exporter, opts Options, phase string, total int64) (map[string]state.SessionTally, error) {
+	out := map[string]state.SessionTally{}
+	after := ""
+	for {
+		page, err := e.TallySessions(ctx, after, opts.BatchSize)
+		if err != nil {
+			return nil, fmt.Errorf("tally sessions after %q: %w", after, err)
+		}
+		for _, t := range page {
+			out[t.SessionID] = t
+		}
+		opts.Progress(Progress{Phase: phase, Done: int64(len(out)), Total: max(total, int64(len(out)))})
+		if len(page) < opts.BatchSize {
+			return out, nil
+		}
+		after = page[len(page)-1].SessionID
+	}
+}
+
+// Verify compares src and dst session by session: both must hold the same
+// sessions, each with the same number of snapshot rows and the same latest
+// version. The engines may order ids differently, so each side is read
+// whole into memory (about 100 bytes a session).
+func Verify(ctx context.Context, src, dst state.Exporter, opts Options) (Report, error) {
+	opts = opts.withDefaults()
+	var r Report
+	a, err := tallyAll(ctx, src, opts, PhaseVerify, 0)
+	if err != nil {
+		return r, fmt.Errorf("verify: read the source: %w", err)
+	}
+	b, err := tallyAll(ctx, dst, opts, PhaseVerify, int64(len(a)))
+	if err != nil {
+		return r, fmt.Errorf("verify: read the destination: %w", err)
+	}
+	r.SourceSessions, r.DestSessions = int64(len(a)), int64(len(b))
+	var diffs []Difference
+	for id, ta := range a {
+		r.SourceSnapshots += ta.Snapshots
+		tb, ok := b[id]
+		switch {
+		case !ok:
+			diffs = append(diffs, Difference{SessionID: id, Source: &ta})
+		case ta != tb:
+			diffs = append(diffs, Difference{SessionID: id, Source: &ta, Dest: &tb})
+		}
+	}
+	for id, tb := range b {
+		r.DestSnapshots += tb.Snapshots
+		if _, ok := a[id]; !ok {
+			diffs = append(diffs, Difference{SessionID: id, Dest: &tb})
+		}
+	}
+	sort.Slice(diffs, func(i, j int) bool { return diffs[i].SessionID < diffs[j].SessionID })
+	r.DifferenceCount = len(diffs)
+	r.Differences = diffs[:min(len(diffs), MaxDifferences)]
+	return r, nil
+}
+
+// ErrDifferent is returned by callers that treat a failed verification as
+// an error (cortex migrate does).
+var ErrDifferent = errors.New("source and destination differ")

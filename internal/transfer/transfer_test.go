@@ -1,0 +1,272 @@
+package transfer_test
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"path/filepath"
+	"sort"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/cortex-db/cortex/internal/pgtest"
+	"github.com/cortex-db/cortex/internal/transfer"
+	"github.com/cortex-db/cortex/pgstore"
+	"github.com/cortex-db/cortex/sqlitestore"
+	"github.com/cortex-db/cortex/state"
+)
+
+var bg = context.Background()
+
+// clock advances 1.5 ms per call, in whole microseconds (what PostgreSQL keeps).
+func clock() func() time.Time {
+	t := time.Date(2025, 3, 1, 12, 0, 0, 0, time.UTC)
+	return func() time.Time { t = t.Add(1500 * time.Microsecond); return t }
+}
+
+func openSQLite(t *testing.T, name string, opts state.Options) *sqlitestore.Store {
+	t.Helper()
+	st, err := sqlitestore.Open(bg, filepath.Join(t.TempDir(), name), sqlitestore.Config{Options: opts})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { st.Close() })
+	return st
+}
+
+func openPG(t *testing.T) *pgstore.Store {
+	t.Helper()
+	st, err := pgstore.Open(bg, pgtest.NewDatabase(t), pgstore.Config{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { st.Close() })
+	return st
+}
+
+// fill writes sessions with TTLs, metadata, snapshots with odd JSON
+// spelling and idempotency keys, a pruned history, a fork and an empty
+// session.
+func fill(t *testing.T, st state.Store, sessions, perSession int) {
+	t.Helper()
+	ttl := 90*time.Minute + 123*time.Microsecond
+	var items []state.BatchItem
+	flush := func() {
+		if len(items) == 0 {
+			return
+		}
+		if _, err := st.AppendBatch(bg, items); err != nil {
+			t.Fatal(err)
+		}
+		items = items[:0]
+	}
+	for i := range sessions {
+		in := state.SessionInput{ID: fmt.Sprintf("s-%04d", i), Metadata: json.RawMessage(fmt.Sprintf(`{"n":%d,"tag":"ü ✓"}`, i))}
+		if i%3 == 0 {
+			in.TTL = &ttl
+		}
+		if _, err := st.CreateSession(bg, in); err != nil {
+			t.Fatal(err)
+		}
+		for v := range perSession {
+			it := state.BatchItem{SessionID: in.ID, AppendInput: state.AppendInput{
+				State:    json.RawMessage(fmt.Sprintf(`{ "z": %d,  "a":[1, 2.50, 1e3], "s":"x\u00e9\n" }`, v)),
+				Metadata: json.RawMessage(fmt.Sprintf(`{"v":%d}`, v)),
+			}}
+			if v%7 == 0 {
+				it.IdempotencyKey = fmt.Sprintf("key-%d", v)
+			}
+			items = append(items, it)
+			if len(items) == state.MaxBatch {
+				flush()
+			}
+		}
+	}
+	flush()
+	if _, err := st.CreateSession(bg, state.SessionInput{ID: "Empty.session:1"}); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := st.ForkSession(bg, "s-0000", state.ForkInput{NewID: "fork", AtVersion: 2}); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := st.Prune(bg, state.PruneOptions{KeepLast: perSession - 1, Limit: 3}); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// dump renders every row of e, every field, in id order, as lines.
+func dump(t *testing.T, e state.Exporter) []string {
+	t.Helper()
+	var lines []string
+	after := ""
+	for {
+		page, err := e.ExportSessions(bg, after, 100)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, s := range page {
+			exp := "-"
+			if s.ExpiresAt != nil {
+				exp = fmt.Sprint(s.ExpiresAt.UnixNano())
+			}
+			lines = append(lines, fmt.Sprintf("session %s created=%d active=%d ttl=%d expires=%s md=%s v=%d n=%d",
+				s.ID, s.CreatedAt.UnixNano(), s.LastActive.UnixNano(), s.TTL, exp, s.Metadata, s.Version, s.SnapshotCount))
+		}
+		if len(page) < 100 {
+			break
+		}
+		after = page[len(page)-1].ID
+	}
+	sid, ver := "", int64(0)
+	for {
+		page, err := e.ExportSnapshots(bg, sid, ver, 100)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, s := range page {
+			lines = append(lines, fmt.Sprintf("snapshot %s/%d created=%d size=%d key=%q md=%s state=%q",
+				s.SessionID, s.Version, s.CreatedAt.UnixNano(), s.SizeBytes, s.IdempotencyKey, s.Metadata, s.State))
+		}
+		if len(page) < 100 {
+			break
+		}
+		sid, ver = page[len(page)-1].SessionID, page[len(page)-1].Version
+	}
+	sort.Strings(lines)
+	return lines
+}
+
+func sameDump(t *testing.T, a, b []string) {
+	t.Helper()
+	if len(a) != len(b) {
+		t.Fatalf("%d rows, want %d", len(b), len(a))
+	}
+	for i := range a {
+		if a[i] != b[i] {
+			t.Fatalf("row %d differs:\n got %s\nwant %s", i, b[i], a[i])
+		}
+	}
+}
+
+func TestMigrate_SQLiteToSQLite(t *testing.T) {
+	src := openSQLite(t, "src.db", state.Options{Now: clock()})
+	fill(t, src, 20, 30)
+	dst := openSQLite(t, "dst.db", state.Options{})
+	var phases []string
+	res, err := transfer.Migrate(bg, src, dst, transfer.Options{BatchSize: 7, Progress: func(p transfer.Progress) {
+		if len(phases) == 0 || phases[len(phases)-1] != p.Phase {
+			phases = append(phases, p.Phase)
+		}
+		if p.Done > p.Total {
+			t.Errorf("progress %+v: done over total", p)
+		}
+	}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !res.Verify.OK() {
+		t.Fatalf("verify: %+v", res.Verify)
+	}
+	if got := strings.Join(phases, ","); got != "count,sessions,snapshots,verify" {
+		t.Errorf("phases %s", got)
+	}
+	want := dump(t, src)
+	sameDump(t, want, dump(t, dst))
+	if res.Copied.Snapshots != res.Verify.SourceSnapshots || res.Copied.Sessions != 22 {
+		t.Errorf("copied %+v, verify %+v", res.Copied, res.Verify)
+	}
+
+	// Again: upserts, nothing duplicated, same content.
+	if res, err = transfer.Migrate(bg, src, dst, transfer.Options{BatchSize: 50}); err != nil || !res.Verify.OK() {
+		t.Fatalf("second run: %v %+v", err, res.Verify)
+	}
+	sameDump(t, want, dump(t, dst))
+
+	// The copy behaves like the original: appends continue the versions,
+	// and a known idempotency key replays.
+	r, err := dst.AppendSnapshot(bg, "s-0001", state.AppendInput{State: json.RawMessage(`1`)})
+	if err != nil || r.Version != 31 {
+		t.Fatalf("append after migrate: %+v %v", r, err)
+	}
+	r, err = dst.AppendSnapshot(bg, "s-0001", state.AppendInput{State: json.RawMessage(`1`), IdempotencyKey: "key-7"})
+	if err != nil || !r.Replayed || r.Version != 8 {
+		t.Fatalf("replayed key after migrate: %+v %v", r, err)
+	}
+}
+
+func TestVerify_ReportsDifferences(t *testing.T) {
+	src := openSQLite(t, "src.db", state.Options{})
+	fill(t, src, 5, 4)
+	dst := openSQLite(t, "dst.db", state.Options{})
+	if _, err := transfer.Copy(bg, src, dst, transfer.Options{}); err != nil {
+		t.Fatal(err)
+	}
+	// One session more on the source, one snapshot more on the destination,
+	// one session only on the destination.
+	if _, err := src.CreateSession(bg, state.SessionInput{ID: "late"}); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := dst.AppendSnapshot(bg, "fork", state.AppendInput{State: json.RawMessage(`{}`)}); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := dst.CreateSession(bg, state.SessionInput{ID: "extra"}); err != nil {
+		t.Fatal(err)
+	}
+	r, err := transfer.Verify(bg, src, dst, transfer.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if r.OK() || r.DifferenceCount != 3 {
+		t.Fatalf("report %+v", r)
+	}
+	var got []string
+	for _, d := range r.Differences {
+		got = append(got, d.String())
+	}
+	want := []string{
+		"session extra: only in the destination (0 snapshots, latest version 0)",
+		"session fork: source has 2 snapshots, latest version 2; destination has 3, latest version 3",
+		"session late: missing in the destination (source: 0 snapshots, latest version 0)",
+	}
+	if strings.Join(got, "\n") != strings.Join(want, "\n") {
+		t.Fatalf("differences:\n%s\nwant:\n%s", strings.Join(got, "\n"), strings.Join(want, "\n"))
+	}
+}
+
+func TestImport_SnapshotWithoutSession(t *testing.T) {
+	for name, st := range map[string]state.Importer{"sqlite": openSQLite(t, "x.db", state.Options{}), "postgres": openPG(t)} {
+		t.Run(name, func(t *testing.T) {
+			err := st.ImportSnapshots(bg, []state.ExportedSnapshot{{Snapshot: state.Snapshot{
+				SessionID: "nope", Version: 1, State: json.RawMessage(`1`), Metadata: json.RawMessage(`{}`)}}})
+			if err == nil || !strings.Contains(err.Error(), "session") {
+				t.Fatalf("got %v, want an error naming the missing session", err)
+			}
+			if !errors.Is(err, state.ErrNotFound) {
+				t.Fatalf("got %v, want state.ErrNotFound", err)
+			}
+		})
+	}
+}
+
+func TestMigrate_SQLiteToPostgresAndBack(t *testing.T) {
+	src := openSQLite(t, "src.db", state.Options{Now: clock()})
+	fill(t, src, 30, 25)
+	pg := openPG(t)
+	if res, err := transfer.Migrate(bg, src, pg, transfer.Options{BatchSize: 64}); err != nil || !res.Verify.OK() {
+		t.Fatalf("to postgres: %v %+v", err, res.Verify)
+	}
+	want := dump(t, src)
+	sameDump(t, want, dump(t, pg))
+	back := openSQLite(t, "back.db", state.Options{})
+	if res, err := transfer.Migrate(bg, pg, back, transfer.Options{BatchSize: 64}); err != nil || !res.Verify.OK() {
+		t.Fatalf("back to sqlite: %v %+v", err, res.Verify)
+	}
+	sameDump(t, want, dump(t, back))
+	// Idempotency keys work on PostgreSQL after the copy.
+	r, err := pg.AppendSnapshot(bg, "s-0003", state.AppendInput{State: json.RawMessage(`1`), IdempotencyKey: "key-14"})
+	if err != nil || !r.Replayed || r.Version != 15 {
+		t.Fatalf("replayed key on postgres: %+v %v", r, err)
+	}
+}
