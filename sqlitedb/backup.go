@@ -63,7 +63,8 @@ func (db *DB) Backup(ctx context.Context, dest string, progress func(BackupProgr
 		if err := tx.QueryRow(ctx, "SELECT count(*) FROM sqlite_schema").Scan(&n); err != nil {
 			return err
 		}
-		return tx.conn.c.Raw(func(dc any) error {
+		{
+			dc := tx.conn.dc
 			b, ok := dc.(interface {
 				NewBackup(string) (*sqlite.Backup, error)
 			})
@@ -94,7 +95,7 @@ func (db *DB) Backup(ctx context.Context, dest string, progress func(BackupProgr
 				}
 			}
 			return classify(ctx, "finish backup", bk.Finish())
-		})
+		}
 	})
 	if err != nil {
 		return BackupResult{}, fmt.Errorf("backup to %s: %w", dest, err)
@@ -131,7 +132,7 @@ func (db *DB) VacuumInto(ctx context.Context, dest string) (BackupResult, error)
 		return BackupResult{}, err
 	}
 	err = db.exclusive(ctx, func(c *conn) error {
-		_, err := c.c.ExecContext(ctx, "VACUUM INTO ?", tmp)
+		_, err := c.exec(ctx, "VACUUM INTO ?", tmp)
 		return classify(ctx, "vacuum into", err)
 	})
 	if err != nil {
@@ -174,7 +175,8 @@ func (db *DB) Restore(ctx context.Context, src string) error {
 	}
 	err := db.exclusive(ctx, func(c *conn) error {
 		c.clearStmts() // the schema may change under them
-		return c.c.Raw(func(dc any) error {
+		{
+			dc := c.dc
 			r, ok := dc.(interface {
 				NewRestore(string) (*sqlite.Backup, error)
 			})
@@ -199,7 +201,7 @@ func (db *DB) Restore(ctx context.Context, src string) error {
 					return err
 				}
 			}
-		})
+		}
 	})
 	if err != nil {
 		return fmt.Errorf("restore from %s: %w", src, err)

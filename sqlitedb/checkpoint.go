@@ -107,8 +107,8 @@ func runCheckpoint(ctx context.Context, c *conn, mode CheckpointMode) (Checkpoin
 	start := time.Now()
 	var busy int
 	res := CheckpointResult{Mode: mode}
-	err := c.c.QueryRowContext(ctx, "PRAGMA wal_checkpoint("+strings.ToUpper(string(mode))+")").
-		Scan(&busy, &res.WALFrames, &res.CheckpointedFrames)
+	err := c.queryRow(ctx, "PRAGMA wal_checkpoint("+strings.ToUpper(string(mode))+")", nil,
+		&busy, &res.WALFrames, &res.CheckpointedFrames)
 	if err != nil {
 		return res, classify(ctx, "checkpoint "+string(mode), err)
 	}
@@ -180,7 +180,11 @@ func (k *checkpointer) stop() {
 func (k *checkpointer) run(ctx context.Context, mode CheckpointMode) (CheckpointResult, error) {
 	k.mu.Lock()
 	defer k.mu.Unlock()
-	res, err := runCheckpoint(ctx, k.conn, mode)
+	var res CheckpointResult
+	err := k.conn.with(func() (err error) {
+		res, err = runCheckpoint(ctx, k.conn, mode)
+		return err
+	})
 	if err == nil {
 		k.db.recordCheckpoint(res)
 	}

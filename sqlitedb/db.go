@@ -144,7 +144,9 @@ func Open(ctx context.Context, path string, cfg Config) (_ *DB, err error) {
 	db.bg.Add(1)
 	go func() {
 		defer db.bg.Done()
-		db.w.loop()
+		if err := db.w.conn.with(func() error { db.w.loop(); return nil }); err != nil {
+			db.cfg.Logger.Error("writer stopped", "err", err)
+		}
 	}()
 	if cfg.checkpointerOn() && cfg.JournalMode == "wal" {
 		cc, err := db.wdb.Conn(ctx)
@@ -333,7 +335,11 @@ func (db *DB) Close() error {
 		var errs []error
 		if db.cfg.JournalMode == "wal" {
 			ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
-			if _, err := db.w.conn.exec(ctx, "PRAGMA wal_checkpoint(TRUNCATE)"); err != nil {
+			err := db.w.conn.with(func() error {
+				_, err := db.w.conn.exec(ctx, "PRAGMA wal_checkpoint(TRUNCATE)")
+				return err
+			})
+			if err != nil {
 				errs = append(errs, fmt.Errorf("final checkpoint: %w", classify(ctx, "", err)))
 			}
 			cancel()

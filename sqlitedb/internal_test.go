@@ -2,7 +2,10 @@ package sqlitedb
 
 import (
 	"context"
+	"database/sql"
+	"encoding/json"
 	"errors"
+	"reflect"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -93,5 +96,102 @@ func TestClassify(t *testing.T) {
 		if !errors.Is(err, tc.want) {
 			t.Errorf("code %d: not %v", tc.code, tc.want)
 		}
+	}
+}
+
+func TestAssign(t *testing.T) {
+	type myString string
+	type myInt int16
+	var (
+		s   string
+		b   []byte
+		i   int64
+		n   int
+		f   float64
+		ok  bool
+		a   any
+		ms  myString
+		mi  myInt
+		ns  sql.NullString
+		ni  sql.NullInt64
+		raw json.RawMessage
+	)
+	src := []byte("abc")
+	for _, tc := range []struct {
+		dest any
+		src  any
+		want any
+	}{
+		{&s, "x", "x"}, {&s, []byte("y"), "y"}, {&s, int64(7), "7"},
+		{&b, src, []byte("abc")}, {&b, nil, []byte(nil)},
+		{&i, int64(42), int64(42)}, {&i, "43", int64(43)},
+		{&n, int64(5), 5}, {&f, int64(2), 2.0}, {&f, 1.5, 1.5},
+		{&ok, int64(1), true}, {&a, src, []byte("abc")},
+		{&ms, "named", myString("named")}, {&mi, int64(9), myInt(9)},
+		{&ns, nil, sql.NullString{}}, {&ns, "v", sql.NullString{String: "v", Valid: true}},
+		{&ni, int64(3), sql.NullInt64{Int64: 3, Valid: true}},
+		{&raw, []byte(`{"a":1}`), json.RawMessage(`{"a":1}`)},
+	} {
+		if err := assign(tc.dest, tc.src); err != nil {
+			t.Errorf("assign(%T, %v): %v", tc.dest, tc.src, err)
+			continue
+		}
+		got := reflect.ValueOf(tc.dest).Elem().Interface()
+		if !reflect.DeepEqual(got, tc.want) {
+			t.Errorf("assign(%T, %v) = %#v, want %#v", tc.dest, tc.src, got, tc.want)
+		}
+	}
+	// Bytes are copied: the driver may reuse its buffer.
+	assign(&b, src)
+	src[0] = 'z'
+	if string(b) != "abc" {
+		t.Error("assign kept the driver's buffer")
+	}
+	for _, tc := range []struct{ dest, src any }{
+		{&s, nil}, {&i, nil}, {&i, "x"}, {&ok, "maybe"}, {s, "not a pointer"},
+	} {
+		if err := assign(tc.dest, tc.src); err == nil {
+			t.Errorf("assign(%T, %v): no error", tc.dest, tc.src)
+		}
+	}
+}
+
+// A query text run again while its cached statement still has open rows
+// gets a statement of its own.
+func TestTx_NestedSameQuery(t *testing.T) {
+	db, err := Open(context.Background(), filepath.Join(t.TempDir(), "n.db"), Config{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer db.Close()
+	ctx := context.Background()
+	err = db.Write(ctx, func(tx *Tx) error {
+		if _, err := tx.Exec(ctx, "CREATE TABLE t(x); INSERT INTO t VALUES(1),(2),(3)"); err != nil {
+			return err
+		}
+		const q = "SELECT x FROM t WHERE x >= ? ORDER BY x"
+		rows, err := tx.Query(ctx, q, 1)
+		if err != nil {
+			return err
+		}
+		defer rows.Close()
+		sum := 0
+		for rows.Next() {
+			var x, inner int
+			if err := rows.Scan(&x); err != nil {
+				return err
+			}
+			if err := tx.QueryRow(ctx, q, x).Scan(&inner); err != nil {
+				return err
+			}
+			sum += x + inner
+		}
+		if sum != 12 {
+			t.Errorf("sum = %d, want 12", sum)
+		}
+		return rows.Err()
+	})
+	if err != nil {
+		t.Fatal(err)
 	}
 }

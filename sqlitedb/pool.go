@@ -91,7 +91,7 @@ func (db *DB) Read(ctx context.Context, fn func(*Tx) error) error {
 	defer db.readers.release(c)
 	tx := Tx{conn: c, ctx: ctx, readOnly: true}
 	for attempt := 0; ; attempt++ {
-		err := readOnce(ctx, &tx, fn)
+		err := c.with(func() error { return readOnce(ctx, &tx, fn) })
 		if err == nil || !isBusy(err) || attempt+1 >= db.cfg.MaxRetries {
 			return err
 		}

@@ -3,6 +3,7 @@ package sqlitedb
 import (
 	"context"
 	"database/sql"
+	"database/sql/driver"
 )
 
 // Tx is a transaction handed to the function given to Write or Read. It is
@@ -16,9 +17,10 @@ import (
 // shared with other callers' functions (group commit). The ctx given to a
 // statement is checked before it runs, but does not interrupt it once
 // started: interrupting SQLite would roll back the other callers' work too.
+// Inside Read, ctx cancellation interrupts the running statement.
 type Tx struct {
 	conn     *conn
-	ctx      context.Context // the connection's context: interrupts the statement
+	ctx      context.Context // the statements' context: interrupts them
 	readOnly bool
 }
 
@@ -32,19 +34,15 @@ func (tx *Tx) check(ctx context.Context) error {
 }
 
 // Exec runs a statement that returns no rows.
-func (tx *Tx) Exec(ctx context.Context, query string, args ...any) (sql.Result, error) {
+func (tx *Tx) Exec(ctx context.Context, query string, args ...any) (Result, error) {
 	if err := tx.check(ctx); err != nil {
-		return nil, err
+		return Result{}, err
 	}
-	s, err := tx.conn.stmt(tx.ctx, query)
+	res, err := tx.conn.exec(tx.ctx, query, args...)
 	if err != nil {
-		return nil, classify(ctx, "prepare", err)
+		return Result{}, classify(ctx, "", err)
 	}
-	res, err := s.ExecContext(tx.ctx, args...)
-	if err != nil {
-		return nil, classify(ctx, "", err)
-	}
-	return res, nil
+	return Result{res: res}, nil
 }
 
 // Query runs a statement that returns rows. The caller must close them.
@@ -52,51 +50,57 @@ func (tx *Tx) Query(ctx context.Context, query string, args ...any) (*Rows, erro
 	if err := tx.check(ctx); err != nil {
 		return nil, err
 	}
-	s, err := tx.conn.stmt(tx.ctx, query)
-	if err != nil {
-		return nil, classify(ctx, "prepare", err)
-	}
-	rows, err := s.QueryContext(tx.ctx, args...)
+	rows, err := tx.conn.query(tx.ctx, query, args...)
 	if err != nil {
 		return nil, classify(ctx, "", err)
 	}
-	return &Rows{Rows: rows}, nil
+	return rows, nil
 }
 
-// QueryRow runs a statement expected to return at most one row. Errors are
-// deferred to Row.Scan; no row gives sql.ErrNoRows.
+// QueryRow runs a statement expected to return at most one row when its
+// Scan is called; no row gives sql.ErrNoRows.
 func (tx *Tx) QueryRow(ctx context.Context, query string, args ...any) *Row {
-	if err := tx.check(ctx); err != nil {
-		return &Row{err: err}
-	}
-	s, err := tx.conn.stmt(tx.ctx, query)
-	if err != nil {
-		return &Row{err: classify(ctx, "prepare", err)}
-	}
-	return &Row{row: s.QueryRowContext(tx.ctx, args...)}
+	return &Row{tx: tx, ctx: ctx, query: query, args: args}
 }
 
-// Rows is *sql.Rows whose errors are classified.
-type Rows struct {
-	*sql.Rows
-}
-
-// Scan copies the current row into dest.
-func (r *Rows) Scan(dest ...any) error { return classify(nil, "", r.Rows.Scan(dest...)) }
-
-// Err returns the error met during iteration, if any.
-func (r *Rows) Err() error { return classify(nil, "", r.Rows.Err()) }
-
-// Row is the result of QueryRow.
+// Row is the result of Tx.QueryRow.
 type Row struct {
-	row *sql.Row
-	err error
+	tx    *Tx
+	ctx   context.Context
+	query string
+	args  []any
 }
 
-// Scan copies the row into dest; sql.ErrNoRows when there was none.
+// Scan runs the query and copies its first row into dest; sql.ErrNoRows
+// when there is none.
 func (r *Row) Scan(dest ...any) error {
-	if r.err != nil {
-		return r.err
+	if err := r.tx.check(r.ctx); err != nil {
+		return err
 	}
-	return classify(nil, "", r.row.Scan(dest...))
+	err := r.tx.conn.queryRow(r.tx.ctx, r.query, r.args, dest...)
+	if err == sql.ErrNoRows {
+		return err
+	}
+	return classify(r.ctx, "", err)
+}
+
+// Result is the outcome of Exec.
+type Result struct {
+	res driver.Result
+}
+
+// RowsAffected is the number of rows changed, inserted or deleted.
+func (r Result) RowsAffected() (int64, error) {
+	if r.res == nil {
+		return 0, nil
+	}
+	return r.res.RowsAffected()
+}
+
+// LastInsertId is the rowid of the last inserted row.
+func (r Result) LastInsertId() (int64, error) {
+	if r.res == nil {
+		return 0, nil
+	}
+	return r.res.LastInsertId()
 }
