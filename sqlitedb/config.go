@@ -87,6 +87,11 @@ type Config struct {
 	// the WAL-reset corruption bug (3.7.0 to 3.51.2 except 3.44.6+ and
 	// 3.50.7+). https://sqlite.org/wal.html#walresetbug
 	AllowUnsafeVersion bool
+	// NoCloseCheckpoint makes Close skip its final TRUNCATE checkpoint: for
+	// short-lived tools (stats, health) that open a database another
+	// process is serving, where a checkpoint would be a side effect and
+	// could wait for that process's readers.
+	NoCloseCheckpoint bool
 	// Logger receives warnings (MEMORY journal, checkpoint starvation). nil
 	// discards them.
 	Logger *slog.Logger

@@ -333,7 +333,7 @@ func (db *DB) Close() error {
 		}
 		db.closeWriter()
 		var errs []error
-		if db.cfg.JournalMode == "wal" {
+		if db.cfg.JournalMode == "wal" && !db.cfg.NoCloseCheckpoint {
 			ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 			err := db.w.conn.with(func() error {
 				_, err := db.w.conn.exec(ctx, "PRAGMA wal_checkpoint(TRUNCATE)")

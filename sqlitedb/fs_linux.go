@@ -68,3 +68,37 @@ func writableDir(dir string) error {
 }
 
 func isReadOnlyFS(err error) bool { return errors.Is(err, syscall.EROFS) }
+
+// SQLite's lock bytes in the database file (os_unix.c): the SHARED range
+// starts two bytes past PENDING_BYTE (1 GiB) and is 510 bytes long.
+const (
+	lockSharedFirst = 0x40000000 + 2
+	lockSharedSize  = 510
+)
+
+// InUse reports whether another process has the database at path open. In
+// WAL mode every connection holds a SHARED lock on the database file for as
+// long as it is open (that is how the last one to close knows it may
+// checkpoint and delete the WAL), so a non-blocking attempt at the
+// EXCLUSIVE lock, released at once, tells. A database in a rollback journal
+// mode holds no lock between transactions and reads as not in use. A
+// missing file is not in use.
+func InUse(path string) (bool, error) {
+	f, err := os.OpenFile(path, os.O_RDWR, 0)
+	if errors.Is(err, os.ErrNotExist) {
+		return false, nil
+	}
+	if err != nil {
+		return false, err
+	}
+	defer f.Close()
+	lk := unix.Flock_t{Type: unix.F_WRLCK, Whence: 0, Start: lockSharedFirst, Len: lockSharedSize}
+	if err := unix.FcntlFlock(f.Fd(), unix.F_SETLK, &lk); err != nil {
+		if errors.Is(err, unix.EAGAIN) || errors.Is(err, unix.EACCES) {
+			return true, nil
+		}
+		return false, err
+	}
+	lk.Type = unix.F_UNLCK
+	return false, unix.FcntlFlock(f.Fd(), unix.F_SETLK, &lk)
+}

@@ -61,6 +61,15 @@ func runHelper(mode string, args []string) error {
 		time.Sleep(hold)
 		_, err = c.ExecContext(context.Background(), "COMMIT")
 		return err
+	case "hold-open":
+		// Keep the database open (as a server would) until killed.
+		db, err := sqlitedb.Open(context.Background(), args[0], sqlitedb.Config{})
+		if err != nil {
+			return err
+		}
+		defer db.Close()
+		fmt.Println("open")
+		select {}
 	case "crash-writer":
 		// Write numbered rows from many goroutines through Write, printing
 		// each id once its Write returned nil, until killed.

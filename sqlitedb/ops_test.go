@@ -277,3 +277,46 @@ func TestHealth(t *testing.T) {
 		t.Fatalf("after truncate: %+v", h)
 	}
 }
+
+func TestInUse(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "u.db")
+	if inUse, err := sqlitedb.InUse(path); err != nil || inUse {
+		t.Fatalf("missing file: %v, %v", inUse, err)
+	}
+	child := helperCommand(t, "hold-open", path, "x")
+	stdout, _ := child.StdoutPipe()
+	if err := child.Start(); err != nil {
+		t.Fatal(err)
+	}
+	buf := make([]byte, 4)
+	stdout.Read(buf)
+	inUse, err := sqlitedb.InUse(path)
+	child.Process.Kill()
+	child.Wait()
+	if err != nil || !inUse {
+		t.Fatalf("open in another process: %v, %v", inUse, err)
+	}
+	if inUse, err := sqlitedb.InUse(path); err != nil || inUse {
+		t.Fatalf("after the other process ended: %v, %v", inUse, err)
+	}
+}
+
+func TestClose_NoCloseCheckpoint(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "n.db")
+	server := testutil.MustOpenDBAt(t, path, noCheckpointer)
+	fillRows(t, server, 100)
+	before := fileDigest(t, path+"-wal")
+	cfg := noCheckpointer
+	cfg.NoCloseCheckpoint = true
+	tool, err := sqlitedb.Open(ctx, path, cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	mustStats(t, tool)
+	if err := tool.Close(); err != nil {
+		t.Fatal(err)
+	}
+	if fileDigest(t, path+"-wal") != before {
+		t.Fatal("a tool's Close checkpointed the server's WAL")
+	}
+}

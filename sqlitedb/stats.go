@@ -49,12 +49,17 @@ type WriterStats struct {
 	Commits    int64 `json:"commits"`
 	// Writes are the Write calls committed; Failed those answered with an
 	// error. Writes/Commits is the mean group size.
-	Writes        int64      `json:"writes"`
-	Failed        int64      `json:"failed"`
-	Retries       int64      `json:"retries"`
-	MaxBatch      int64      `json:"max_batch"`
-	MeanBatch     float64    `json:"mean_batch"`
-	MeanCommitMS  float64    `json:"mean_commit_ms"`
+	Writes       int64   `json:"writes"`
+	Failed       int64   `json:"failed"`
+	Retries      int64   `json:"retries"`
+	MaxBatch     int64   `json:"max_batch"`
+	MeanBatch    float64 `json:"mean_batch"`
+	MeanCommitMS float64 `json:"mean_commit_ms"`
+	// CommitSeconds is the total time spent in COMMIT.
+	CommitSeconds float64 `json:"commit_seconds"`
+	// Reruns counts groups run again with savepoints after a request in
+	// them failed.
+	Reruns        int64      `json:"reruns"`
 	LastCommitAt  *time.Time `json:"last_commit_at,omitempty"`
 	BatchedWrites int64      `json:"-"`
 }
@@ -123,6 +128,8 @@ func (db *DB) Stats(ctx context.Context) (Stats, error) {
 		Retries:       w.retries.Load(),
 		MaxBatch:      w.maxBatch.Load(),
 		BatchedWrites: w.batchedReqs.Load(),
+		CommitSeconds: float64(w.commitNanos.Load()) / 1e9,
+		Reruns:        w.reruns.Load(),
 	}
 	if s.Writer.Commits > 0 {
 		s.Writer.MeanBatch = float64(s.Writer.BatchedWrites) / float64(s.Writer.Commits)

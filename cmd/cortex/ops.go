@@ -101,7 +101,7 @@ func (o *sqliteOps) figures(ctx context.Context) (httpapi.Figures, error) {
 		Retries:               st.Writer.Retries,
 		BatchedWrites:         st.Writer.BatchedWrites,
 		MaxBatch:              st.Writer.MaxBatch,
-		CommitSeconds:         st.Writer.MeanCommitMS * float64(st.Writer.Commits) / 1000,
+		CommitSeconds:         st.Writer.CommitSeconds,
 		Checkpoints:           st.Checkpoint.Count,
 		CheckpointsIncomplete: st.Checkpoint.Incomplete,
 		CheckpointsStarved:    st.Checkpoint.Starved,

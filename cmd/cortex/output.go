@@ -44,6 +44,7 @@ func openForOps(ctx context.Context, f *dbFlags, cmd string) (*sqlitedb.DB, erro
 	cfg := f.sqliteConfig()
 	cfg.CheckpointInterval = -1
 	cfg.WALAutoCheckpoint = -1
+	cfg.NoCloseCheckpoint = true
 	if f.readers == 0 {
 		cfg.Readers = 2
 	}

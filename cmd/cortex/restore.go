@@ -7,8 +7,6 @@ import (
 	"io"
 	"os"
 
-	"golang.org/x/sys/unix"
-
 	"github.com/cortex-db/cortex/sqlitedb"
 )
 
@@ -40,7 +38,7 @@ func (c *restoreCmd) run(ctx context.Context, args []string, stdout, stderr io.W
 		return fmt.Errorf("backup %s: %w\nTry: --from <an existing backup file>", c.from, err)
 	}
 	if !c.force {
-		inUse, err := databaseInUse(c.db.db)
+		inUse, err := sqlitedb.InUse(c.db.db)
 		if err != nil {
 			return fmt.Errorf("check whether %s is in use: %w\nTry: stop the processes using it, then --force", c.db.db, err)
 		}
@@ -73,38 +71,4 @@ func (c *restoreCmd) run(ctx context.Context, args []string, stdout, stderr io.W
 	}
 	fmt.Fprintf(stdout, "restored %s from %s\n", db.Path(), c.from)
 	return nil
-}
-
-// SQLite's lock bytes in the database file (os_unix.c, sqlite3.c): the
-// SHARED range starts two bytes past PENDING_BYTE (1 GiB) and is 510 bytes
-// long.
-const (
-	sharedFirst = 0x40000000 + 2
-	sharedSize  = 510
-)
-
-// databaseInUse reports whether another process has the database at path
-// open. In WAL mode every connection holds a SHARED lock on the database
-// file for as long as it is open (that is how the last one to close knows
-// it may checkpoint and delete the WAL), so a non-blocking attempt at the
-// EXCLUSIVE lock, released at once, tells. A database in a rollback journal
-// mode holds no lock between transactions and reads as not in use.
-func databaseInUse(path string) (bool, error) {
-	f, err := os.OpenFile(path, os.O_RDWR, 0)
-	if errors.Is(err, os.ErrNotExist) {
-		return false, nil
-	}
-	if err != nil {
-		return false, err
-	}
-	defer f.Close()
-	lk := unix.Flock_t{Type: unix.F_WRLCK, Whence: 0, Start: sharedFirst, Len: sharedSize}
-	if err := unix.FcntlFlock(f.Fd(), unix.F_SETLK, &lk); err != nil {
-		if errors.Is(err, unix.EAGAIN) || errors.Is(err, unix.EACCES) {
-			return true, nil
-		}
-		return false, err
-	}
-	lk.Type = unix.F_UNLCK
-	return false, unix.FcntlFlock(f.Fd(), unix.F_SETLK, &lk)
 }
