@@ -70,7 +70,7 @@ func fileHash(t *testing.T, path string) string {
 // its first line: "ok" for a sound file.
 func integrity(t *testing.T, path string) string {
 	t.Helper()
-	db, err := sql.Open("sqlite", "file:"+path+"?mode=ro&immutable=1")
+	db, err := sqlOpenRO(path)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -179,4 +179,16 @@ func mountTmpfs(t *testing.T, dir string, flags uintptr, opts string) {
 		t.Skipf("!!! SKIPPED: %s", msg)
 	}
 	t.Cleanup(func() { unmount(t, dir) })
+}
+
+// execServe prepares `cortex serve` on db and addr (not started).
+func execServe(t *testing.T, db, addr string, args ...string) *exec.Cmd {
+	t.Helper()
+	return exec.Command(e2e.Binary(t), append([]string{"serve", "--db", db, "--addr", addr}, args...)...)
+}
+
+// sqlOpenRO opens a database file read-only and immutable: nothing is
+// written, no -wal or -shm is created or read.
+func sqlOpenRO(path string) (*sql.DB, error) {
+	return sql.Open("sqlite", "file:"+path+"?mode=ro&immutable=1")
 }
