@@ -320,3 +320,54 @@ func TestClose_NoCloseCheckpoint(t *testing.T) {
 		t.Fatal("a tool's Close checkpointed the server's WAL")
 	}
 }
+
+// A reader holding an old snapshot pins the WAL: checkpoints cannot finish,
+// and after several in a row Health reports starvation.
+func TestHealth_CheckpointStarvation(t *testing.T) {
+	db := testutil.MustOpenDB(t, noCheckpointer)
+	fillRows(t, db, 10)
+	started := make(chan struct{})
+	release := make(chan struct{})
+	done := make(chan error, 1)
+	go func() {
+		done <- db.Read(ctx, func(tx *sqlitedb.Tx) error {
+			var n int
+			if err := tx.QueryRow(ctx, "SELECT count(*) FROM t").Scan(&n); err != nil {
+				return err
+			}
+			close(started)
+			<-release
+			return nil
+		})
+	}()
+	<-started
+	for range 6 {
+		fillRows(t, db, 10)
+		if _, err := db.Checkpoint(ctx, sqlitedb.Passive); err != nil {
+			t.Fatal(err)
+		}
+	}
+	h := db.Health(ctx, sqlitedb.HealthOptions{})
+	close(release)
+	if err := <-done; err != nil {
+		t.Fatal(err)
+	}
+	var ck *sqlitedb.Check
+	for i := range h.Checks {
+		if h.Checks[i].Name == "checkpoint" {
+			ck = &h.Checks[i]
+		}
+	}
+	if ck == nil || ck.Status != sqlitedb.Degraded || h.Status != sqlitedb.Degraded {
+		t.Fatalf("with a pinned reader: %+v, want the checkpoint check degraded", h)
+	}
+	if st := mustStats(t, db); st.Checkpoint.Starved < 5 {
+		t.Fatalf("starved = %d, want ≥ 5", st.Checkpoint.Starved)
+	}
+	if _, err := db.Checkpoint(ctx, sqlitedb.Passive); err != nil {
+		t.Fatal(err)
+	}
+	if h := db.Health(ctx, sqlitedb.HealthOptions{}); h.Status != sqlitedb.Healthy {
+		t.Fatalf("after the reader left and a checkpoint completed: %+v", h)
+	}
+}
