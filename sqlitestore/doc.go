@@ -43,7 +43,7 @@
 //
 // # Retention
 //
-// Prune and ExpireSessions remove at most a batch per transaction.
-// JanitorPass runs them to the end in such batches, RunJanitor on an
-// interval; JanitorStats (and Stats) count what they removed.
+// Prune and ExpireSessions remove at most a batch per transaction, so
+// retention never holds the writer for long; state.Janitor runs them to the
+// end, on an interval, for any engine.
 package sqlitestore

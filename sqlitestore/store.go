@@ -60,7 +60,6 @@ type Store struct {
 	closeOnce sync.Once
 	closeErr  error
 
-	janitor janitorCounters
 }
 
 var _ state.Store = (*Store)(nil)

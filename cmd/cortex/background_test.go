@@ -1,44 +1,12 @@
 package main
 
 import (
-	"context"
 	"log/slog"
 	"os"
 	"path/filepath"
 	"sort"
 	"testing"
-
-	"github.com/cortex-db/cortex/sqlitestore"
-	"github.com/cortex-db/cortex/state"
 )
-
-func TestJanitor_Pass(t *testing.T) {
-	ctx := context.Background()
-	st, err := sqlitestore.Open(ctx, filepath.Join(t.TempDir(), "c.db"), sqlitestore.Config{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer st.Close()
-	if _, err := st.CreateSession(ctx, state.SessionInput{ID: "s"}); err != nil {
-		t.Fatal(err)
-	}
-	for range 5 {
-		if _, err := st.AppendSnapshot(ctx, "s", state.AppendInput{State: []byte(`1`)}); err != nil {
-			t.Fatal(err)
-		}
-	}
-	j := &janitor{store: st, opts: state.PruneOptions{KeepLast: 2}, log: slog.New(slog.DiscardHandler)}
-	if err := j.pass(ctx); err != nil {
-		t.Fatal(err)
-	}
-	sess, err := st.GetSession(ctx, "s")
-	if err != nil || sess.SnapshotCount != 2 || sess.Version != 5 {
-		t.Fatalf("after pruning to 2: %+v, %v", sess, err)
-	}
-	if c := j.counts(); c.Runs != 1 || c.Pruned != 3 {
-		t.Fatalf("janitor counts %+v, want 1 run, 3 pruned", c)
-	}
-}
 
 func TestBackupScheduler_Prune(t *testing.T) {
 	dir := t.TempDir()

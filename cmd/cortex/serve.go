@@ -93,8 +93,16 @@ func (c *serveCmd) run(ctx context.Context, args []string, stdout, stderr io.Wri
 		return fmt.Errorf("refusing to serve on %s, which is not a loopback address, without --api-token: anyone who can reach it could read and change every session\nTry: --api-token <secret> (and --admin-token <another>), or --insecure if the network is trusted", c.addr)
 	}
 
-	var jan janitor
-	b, err := openBackend(ctx, &c.db, state.Options{MaxStateBytes: int(c.maxStateBytes)}, log, jan.counts)
+	var jan atomic.Pointer[state.Janitor] // set once the store is open; read by metrics
+	janitorStats := func() janitorCounts {
+		j := jan.Load()
+		if j == nil {
+			return janitorCounts{}
+		}
+		st := j.Stats()
+		return janitorCounts{Runs: st.Passes, Pruned: st.SnapshotsPruned, Expired: st.SessionsExpired, Errors: st.Errors}
+	}
+	b, err := openBackend(ctx, &c.db, state.Options{MaxStateBytes: int(c.maxStateBytes)}, log, janitorStats)
 	if err != nil {
 		return err
 	}
@@ -147,9 +155,11 @@ func (c *serveCmd) run(ctx context.Context, args []string, stdout, stderr io.Wri
 
 	bgCtx, stopBG := context.WithCancel(context.Background())
 	var bg sync.WaitGroup
-	jan.store, jan.log = b.store, log
-	jan.opts = state.PruneOptions{KeepLast: c.keepSnapshots, OlderThan: c.snapshotMaxAge}
-	bg.Go(func() { jan.loop(bgCtx, c.janitorInterval) })
+	j := state.NewJanitor(b.store, state.JanitorConfig{
+		Interval: c.janitorInterval, KeepLast: c.keepSnapshots, MaxAge: c.snapshotMaxAge, Logger: log,
+	})
+	jan.Store(j)
+	bg.Go(func() { j.Run(bgCtx) })
 	if c.backupInterval > 0 {
 		if b.sqlite == nil {
 			log.Warn("scheduled backups are SQLite's; ignoring --backup-interval on PostgreSQL (use pg_dump or pg_basebackup)")
@@ -243,65 +253,6 @@ func redactURL(s string) string {
 		}
 	}
 	return s
-}
-
-// janitor runs retention in small batches: prune old snapshots, expire
-// idle sessions.
-type janitor struct {
-	store state.Store
-	opts  state.PruneOptions
-	log   *slog.Logger
-
-	runs, pruned, expired, errs atomic.Int64
-}
-
-func (j *janitor) counts() janitorCounts {
-	return janitorCounts{Runs: j.runs.Load(), Pruned: j.pruned.Load(), Expired: j.expired.Load(), Errors: j.errs.Load()}
-}
-
-func (j *janitor) loop(ctx context.Context, every time.Duration) {
-	t := time.NewTicker(every)
-	defer t.Stop()
-	for {
-		select {
-		case <-ctx.Done():
-			return
-		case <-t.C:
-			if err := j.pass(ctx); err != nil && ctx.Err() == nil {
-				j.errs.Add(1)
-				j.log.Warn("retention janitor", "error", err)
-			}
-		}
-	}
-}
-
-// pass runs one retention pass, batch by batch, so it never holds the
-// writer for long.
-func (j *janitor) pass(ctx context.Context) error {
-	j.runs.Add(1)
-	if j.opts.KeepLast > 0 || j.opts.OlderThan > 0 {
-		for ctx.Err() == nil {
-			n, err := j.store.Prune(ctx, j.opts)
-			j.pruned.Add(n)
-			if err != nil {
-				return fmt.Errorf("prune: %w", err)
-			}
-			if n < state.DefaultPruneLimit {
-				break
-			}
-		}
-	}
-	for ctx.Err() == nil {
-		n, err := j.store.ExpireSessions(ctx, 0)
-		j.expired.Add(n)
-		if err != nil {
-			return fmt.Errorf("expire sessions: %w", err)
-		}
-		if n < state.DefaultPruneLimit {
-			break
-		}
-	}
-	return nil
 }
 
 // backupScheduler writes a backup every interval and keeps the newest.

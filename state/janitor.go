@@ -1,24 +1,20 @@
-package sqlitestore
+package state
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"log/slog"
 	"sync"
 	"sync/atomic"
 	"time"
-
-	"github.com/cortex-db/cortex/sqlitedb"
-	"github.com/cortex-db/cortex/state"
 )
 
-// DefaultJanitorInterval is the period of RunJanitor when none is given.
+// DefaultJanitorInterval is the period of Janitor.Run when none is given.
 const DefaultJanitorInterval = time.Minute
 
 // JanitorConfig says what retention removes. The zero value expires
 // sessions past their TTL every DefaultJanitorInterval, in batches of
-// state.DefaultPruneLimit, and prunes no snapshots.
+// DefaultPruneLimit, and prunes no snapshots.
 type JanitorConfig struct {
 	// Interval is the time between passes (0: DefaultJanitorInterval).
 	Interval time.Duration
@@ -29,10 +25,10 @@ type JanitorConfig struct {
 	// latest).
 	MaxAge time.Duration
 	// Batch bounds the rows one write transaction removes (0:
-	// state.DefaultPruneLimit), so the janitor never holds the writer for
+	// DefaultPruneLimit), so the janitor never holds the writer for
 	// long: between its batches, other writes run.
 	Batch int
-	// Logger receives the errors of RunJanitor's passes; nil discards them.
+	// Logger receives the errors of Run's passes; nil discards them.
 	Logger *slog.Logger
 }
 
@@ -41,7 +37,7 @@ func (c JanitorConfig) withDefaults() JanitorConfig {
 		c.Interval = DefaultJanitorInterval
 	}
 	if c.Batch <= 0 {
-		c.Batch = state.DefaultPruneLimit
+		c.Batch = DefaultPruneLimit
 	}
 	if c.Logger == nil {
 		c.Logger = slog.New(slog.DiscardHandler)
@@ -49,7 +45,22 @@ func (c JanitorConfig) withDefaults() JanitorConfig {
 	return c
 }
 
-// JanitorStats count the janitor's work since the Store was created.
+// Janitor runs retention on any Store in small batches: Prune (KeepLast,
+// MaxAge) then ExpireSessions, one short write transaction per batch, so it
+// never holds a SQLite writer for long, and is safe beside several janitors
+// on PostgreSQL. Its methods are safe for concurrent use.
+type Janitor struct {
+	store Store
+	cfg   JanitorConfig
+	c     janitorCounters
+}
+
+// NewJanitor returns a janitor for store; it does nothing until Pass or Run.
+func NewJanitor(store Store, cfg JanitorConfig) *Janitor {
+	return &Janitor{store: store, cfg: cfg.withDefaults()}
+}
+
+// JanitorStats count the janitor's work since it was created.
 type JanitorStats struct {
 	// Passes are the completed passes; Batches the write transactions they ran.
 	Passes  int64 `json:"passes"`
@@ -71,9 +82,9 @@ type janitorCounters struct {
 	lastErr                                  string
 }
 
-// JanitorStats returns the janitor's counters. It is safe for concurrent use.
-func (s *Store) JanitorStats() JanitorStats {
-	c := &s.janitor
+// Stats returns the janitor's counters.
+func (j *Janitor) Stats() JanitorStats {
+	c := &j.c
 	st := JanitorStats{
 		Passes:          c.passes.Load(),
 		Batches:         c.batches.Load(),
@@ -98,18 +109,17 @@ type JanitorResult struct {
 	Batches         int64 `json:"batches"`
 }
 
-// JanitorPass runs retention once, to the end: Prune (KeepLast, MaxAge) and
+// Pass runs retention once, to the end: Prune (KeepLast, MaxAge) and
 // then ExpireSessions, each in batches of cfg.Batch rows, one short write
 // transaction per batch, until a batch comes back short. Its work is added
 // to JanitorStats, also when it fails part-way (the batches already
 // committed stay committed); a failure counts in JanitorStats.Errors unless
 // it is ctx ending. Errors: ctx's, and those of Prune and
-// ExpireSessions (state.ErrUnavailable, …).
-func (s *Store) JanitorPass(ctx context.Context, cfg JanitorConfig) (JanitorResult, error) {
-	cfg = cfg.withDefaults()
+// ExpireSessions (ErrUnavailable, …).
+func (j *Janitor) Pass(ctx context.Context) (JanitorResult, error) {
 	var r JanitorResult
-	err := s.janitorPass(ctx, cfg, &r)
-	c := &s.janitor
+	err := j.pass(ctx, &r)
+	c := &j.c
 	c.batches.Add(r.Batches)
 	c.pruned.Add(r.SnapshotsPruned)
 	c.expired.Add(r.SessionsExpired)
@@ -128,14 +138,15 @@ func (s *Store) JanitorPass(ctx context.Context, cfg JanitorConfig) (JanitorResu
 	return r, nil
 }
 
-func (s *Store) janitorPass(ctx context.Context, cfg JanitorConfig, r *JanitorResult) error {
+func (j *Janitor) pass(ctx context.Context, r *JanitorResult) error {
+	cfg := j.cfg
 	if cfg.KeepLast > 0 || cfg.MaxAge > 0 {
-		opts := state.PruneOptions{KeepLast: cfg.KeepLast, OlderThan: cfg.MaxAge, Limit: cfg.Batch}
+		opts := PruneOptions{KeepLast: cfg.KeepLast, OlderThan: cfg.MaxAge, Limit: cfg.Batch}
 		for {
 			if err := ctx.Err(); err != nil {
 				return err
 			}
-			n, err := s.Prune(ctx, opts)
+			n, err := j.store.Prune(ctx, opts)
 			if err != nil {
 				return err
 			}
@@ -150,7 +161,7 @@ func (s *Store) janitorPass(ctx context.Context, cfg JanitorConfig, r *JanitorRe
 		if err := ctx.Err(); err != nil {
 			return err
 		}
-		n, err := s.ExpireSessions(ctx, cfg.Batch)
+		n, err := j.store.ExpireSessions(ctx, cfg.Batch)
 		if err != nil {
 			return err
 		}
@@ -162,24 +173,19 @@ func (s *Store) janitorPass(ctx context.Context, cfg JanitorConfig, r *JanitorRe
 	}
 }
 
-// RunJanitor runs JanitorPass now and then every cfg.Interval, until ctx
-// ends (it returns nil then) or the database is closed (it returns
-// sqlitedb.ErrClosed). A failed pass is counted in JanitorStats, logged to
-// cfg.Logger, and tried again at the next interval. Run it in its own
-// goroutine; it is safe to run beside any other use of the Store.
-func (s *Store) RunJanitor(ctx context.Context, cfg JanitorConfig) error {
-	cfg = cfg.withDefaults()
-	t := time.NewTicker(cfg.Interval)
+// Run runs Pass now and then every Interval until ctx ends; it returns
+// nil then. A failed pass is counted in Stats, logged to the config's
+// Logger, and tried again at the next interval. Run it in its own
+// goroutine, and cancel ctx before closing the Store.
+func (j *Janitor) Run(ctx context.Context) error {
+	t := time.NewTicker(j.cfg.Interval)
 	defer t.Stop()
 	for {
-		if _, err := s.JanitorPass(ctx, cfg); err != nil {
-			switch {
-			case ctx.Err() != nil:
+		if _, err := j.Pass(ctx); err != nil {
+			if ctx.Err() != nil {
 				return nil
-			case errors.Is(err, sqlitedb.ErrClosed):
-				return err
 			}
-			cfg.Logger.Warn("janitor pass failed", "err", err)
+			j.cfg.Logger.Warn("janitor pass failed", "err", err)
 		}
 		select {
 		case <-ctx.Done():
@@ -187,20 +193,4 @@ func (s *Store) RunJanitor(ctx context.Context, cfg JanitorConfig) error {
 		case <-t.C:
 		}
 	}
-}
-
-// Stats are the store's figures: the database's and the janitor's.
-type Stats struct {
-	DB      sqlitedb.Stats `json:"db"`
-	Janitor JanitorStats   `json:"janitor"`
-}
-
-// Stats reads the database's statistics (without side effects) and the
-// janitor's counters.
-func (s *Store) Stats(ctx context.Context) (Stats, error) {
-	db, err := s.db.Stats(ctx)
-	if err != nil {
-		return Stats{}, storeErr("stats", err)
-	}
-	return Stats{DB: db, Janitor: s.JanitorStats()}, nil
 }

@@ -1,13 +1,13 @@
-package sqlitestore_test
+package state_test
 
 import (
 	"context"
 	"errors"
 	"fmt"
+	"path/filepath"
 	"testing"
 	"time"
 
-	"github.com/cortex-db/cortex/sqlitedb"
 	"github.com/cortex-db/cortex/sqlitestore"
 	"github.com/cortex-db/cortex/state"
 	"github.com/cortex-db/cortex/state/statetest"
@@ -15,6 +15,20 @@ import (
 
 // seed makes 4 sessions of 12 snapshots each, 10 of them old, plus 5
 // sessions whose TTL has passed, each with 2 snapshots.
+var ctx = context.Background()
+
+// openStore opens a real SQLite store: the janitor is engine-agnostic and
+// is tested here on the embedded default.
+func openStore(t *testing.T, opts state.Options) *sqlitestore.Store {
+	t.Helper()
+	s, err := sqlitestore.Open(ctx, filepath.Join(t.TempDir(), "j.db"), sqlitestore.Config{Options: opts})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { s.Close() })
+	return s
+}
+
 func seed(t *testing.T, s *sqlitestore.Store, clock *statetest.Clock) {
 	t.Helper()
 	for i := range 4 {
@@ -59,7 +73,8 @@ func TestJanitorPass(t *testing.T) {
 	// Age rule: the 10 old snapshots of each keep session go (40); the
 	// expired sessions' old snapshots are pruned first (1 each: their latest
 	// stays), then the sessions expire (5).
-	r, err := s.JanitorPass(ctx, sqlitestore.JanitorConfig{MaxAge: time.Hour, Batch: 7})
+	j := state.NewJanitor(s, state.JanitorConfig{MaxAge: time.Hour, Batch: 7})
+	r, err := j.Pass(ctx)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -84,24 +99,17 @@ func TestJanitorPass(t *testing.T) {
 		t.Fatalf("expired session: %v", err)
 	}
 
-	// Count rule, and the stats add up over passes.
-	r, err = s.JanitorPass(ctx, sqlitestore.JanitorConfig{KeepLast: 1})
+	if st := j.Stats(); st.Passes != 1 || st.SnapshotsPruned != 45 || st.SessionsExpired != 5 || st.Batches != 8 || st.Errors != 0 || st.LastPassAt == nil {
+		t.Fatalf("stats %+v", st)
+	}
+
+	// Count rule.
+	r, err = state.NewJanitor(s, state.JanitorConfig{KeepLast: 1}).Pass(ctx)
 	if err != nil {
 		t.Fatal(err)
 	}
 	if r.SnapshotsPruned != 4 || r.SessionsExpired != 0 {
 		t.Fatalf("second pass removed %+v, want 4 snapshots", r)
-	}
-	st := s.JanitorStats()
-	if st.Passes != 2 || st.SnapshotsPruned != 49 || st.SessionsExpired != 5 || st.Batches != 8+2 || st.Errors != 0 || st.LastPassAt == nil {
-		t.Fatalf("stats %+v", st)
-	}
-	all, err := s.Stats(ctx)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if all.Janitor.SnapshotsPruned != 49 || all.DB.Path == "" {
-		t.Fatalf("Stats %+v", all)
 	}
 }
 
@@ -109,19 +117,20 @@ func TestJanitorPassErrorsCounted(t *testing.T) {
 	s := openStore(t, state.Options{})
 	cctx, cancel := context.WithCancel(ctx)
 	cancel()
-	if _, err := s.JanitorPass(cctx, sqlitestore.JanitorConfig{}); !errors.Is(err, context.Canceled) {
+	j := state.NewJanitor(s, state.JanitorConfig{})
+	if _, err := j.Pass(cctx); !errors.Is(err, context.Canceled) {
 		t.Fatalf("pass with a cancelled context: %v", err)
 	}
-	if st := s.JanitorStats(); st.Errors != 0 {
+	if st := j.Stats(); st.Errors != 0 {
 		t.Fatalf("a cancelled pass counted as an error: %+v", st)
 	}
 	if err := s.Close(); err != nil {
 		t.Fatal(err)
 	}
-	if _, err := s.JanitorPass(ctx, sqlitestore.JanitorConfig{}); !errors.Is(err, state.ErrUnavailable) {
+	if _, err := j.Pass(ctx); !errors.Is(err, state.ErrUnavailable) {
 		t.Fatalf("pass on a closed store: %v", err)
 	}
-	if st := s.JanitorStats(); st.Errors != 1 || st.LastError == "" || st.Passes != 0 {
+	if st := j.Stats(); st.Errors != 1 || st.LastError == "" || st.Passes != 0 {
 		t.Fatalf("stats %+v", st)
 	}
 }
@@ -132,14 +141,13 @@ func TestRunJanitor(t *testing.T) {
 	seed(t, s, clock)
 	rctx, cancel := context.WithCancel(ctx)
 	done := make(chan error, 1)
-	go func() {
-		done <- s.RunJanitor(rctx, sqlitestore.JanitorConfig{Interval: time.Millisecond, MaxAge: time.Hour, Batch: 10})
-	}()
+	j := state.NewJanitor(s, state.JanitorConfig{Interval: time.Millisecond, MaxAge: time.Hour, Batch: 10})
+	go func() { done <- j.Run(rctx) }()
 	// Appends go on while the janitor runs; wait (bounded) for a few passes.
 	deadline := time.Now().Add(30 * time.Second)
-	for s.JanitorStats().Passes < 3 {
+	for j.Stats().Passes < 3 {
 		if time.Now().After(deadline) {
-			t.Fatalf("janitor made no progress: %+v", s.JanitorStats())
+			t.Fatalf("janitor made no progress: %+v", j.Stats())
 		}
 		if _, err := s.AppendSnapshot(ctx, "keep0", state.AppendInput{State: []byte(`1`)}); err != nil {
 			t.Fatal(err)
@@ -149,22 +157,8 @@ func TestRunJanitor(t *testing.T) {
 	if err := <-done; err != nil {
 		t.Fatalf("RunJanitor returned %v after cancel", err)
 	}
-	st := s.JanitorStats()
+	st := j.Stats()
 	if st.SnapshotsPruned != 45 || st.SessionsExpired != 5 || st.Errors != 0 {
 		t.Fatalf("stats %+v", st)
-	}
-}
-
-func TestRunJanitorStopsOnClose(t *testing.T) {
-	s := openStore(t, state.Options{})
-	done := make(chan error, 1)
-	go func() {
-		done <- s.RunJanitor(context.Background(), sqlitestore.JanitorConfig{Interval: time.Millisecond})
-	}()
-	if err := s.Close(); err != nil {
-		t.Fatal(err)
-	}
-	if err := <-done; !errors.Is(err, sqlitedb.ErrClosed) {
-		t.Fatalf("RunJanitor after Close: %v, want ErrClosed", err)
 	}
 }
