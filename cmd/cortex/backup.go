@@ -94,6 +94,7 @@ type progress struct {
 	label  string // "backup"
 	unit   string // "pages"
 	finish string // appended to the last plain line: ", checked"
+	decile int64  // of the last plain line: one is also printed at every 10%
 }
 
 func newProgress(w io.Writer, quiet bool) *progress {
@@ -121,7 +122,7 @@ func newCountProgress(w io.Writer, quiet bool, label, unit string) *progress {
 func (p *progress) report(bp sqlitedb.BackupProgress) { p.set(bp.PagesDone, bp.PagesTotal) }
 
 // set shows done of total: on the bar, or as a plain line at most every
-// second (the first report at once).
+// second and at every 10% (the first report at once).
 func (p *progress) set(done, total int64) {
 	p.mu.Lock()
 	defer p.mu.Unlock()
@@ -133,8 +134,8 @@ func (p *progress) set(done, total int64) {
 			p.bar.ChangeMax64(total)
 		}
 		p.bar.Set64(done)
-	case time.Since(p.last) >= time.Second:
-		p.last = time.Now()
+	case time.Since(p.last) >= time.Second || percent(done, total)/10 > p.decile:
+		p.last, p.decile = time.Now(), percent(done, total)/10
 		fmt.Fprintf(p.w, "%s: %d of %d %s (%d%%)\n", p.label, done, total, p.unit, percent(done, total))
 	}
 }

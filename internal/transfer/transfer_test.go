@@ -4,27 +4,19 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
-	"fmt"
 	"path/filepath"
-	"sort"
 	"strings"
 	"testing"
-	"time"
 
 	"github.com/cortex-db/cortex/internal/pgtest"
 	"github.com/cortex-db/cortex/internal/transfer"
+	"github.com/cortex-db/cortex/internal/transfer/transfertest"
 	"github.com/cortex-db/cortex/pgstore"
 	"github.com/cortex-db/cortex/sqlitestore"
 	"github.com/cortex-db/cortex/state"
 )
 
 var bg = context.Background()
-
-// clock advances 1.5 ms per call, in whole microseconds (what PostgreSQL keeps).
-func clock() func() time.Time {
-	t := time.Date(2025, 3, 1, 12, 0, 0, 0, time.UTC)
-	return func() time.Time { t = t.Add(1500 * time.Microsecond); return t }
-}
 
 func openSQLite(t *testing.T, name string, opts state.Options) *sqlitestore.Store {
 	t.Helper()
@@ -46,112 +38,8 @@ func openPG(t *testing.T) *pgstore.Store {
 	return st
 }
 
-// fill writes sessions with TTLs, metadata, snapshots with odd JSON
-// spelling and idempotency keys, a pruned history, a fork and an empty
-// session.
-func fill(t *testing.T, st state.Store, sessions, perSession int) {
-	t.Helper()
-	ttl := 90*time.Minute + 123*time.Microsecond
-	var items []state.BatchItem
-	flush := func() {
-		if len(items) == 0 {
-			return
-		}
-		if _, err := st.AppendBatch(bg, items); err != nil {
-			t.Fatal(err)
-		}
-		items = items[:0]
-	}
-	for i := range sessions {
-		in := state.SessionInput{ID: fmt.Sprintf("s-%04d", i), Metadata: json.RawMessage(fmt.Sprintf(`{"n":%d,"tag":"ü ✓"}`, i))}
-		if i%3 == 0 {
-			in.TTL = &ttl
-		}
-		if _, err := st.CreateSession(bg, in); err != nil {
-			t.Fatal(err)
-		}
-		for v := range perSession {
-			it := state.BatchItem{SessionID: in.ID, AppendInput: state.AppendInput{
-				State:    json.RawMessage(fmt.Sprintf(`{ "z": %d,  "a":[1, 2.50, 1e3], "s":"x\u00e9\n" }`, v)),
-				Metadata: json.RawMessage(fmt.Sprintf(`{"v":%d}`, v)),
-			}}
-			if v%7 == 0 {
-				it.IdempotencyKey = fmt.Sprintf("key-%d", v)
-			}
-			items = append(items, it)
-			if len(items) == state.MaxBatch {
-				flush()
-			}
-		}
-	}
-	flush()
-	if _, err := st.CreateSession(bg, state.SessionInput{ID: "Empty.session:1"}); err != nil {
-		t.Fatal(err)
-	}
-	if _, err := st.ForkSession(bg, "s-0000", state.ForkInput{NewID: "fork", AtVersion: 2}); err != nil {
-		t.Fatal(err)
-	}
-	if _, err := st.Prune(bg, state.PruneOptions{KeepLast: perSession - 1, Limit: 3}); err != nil {
-		t.Fatal(err)
-	}
-}
-
-// dump renders every row of e, every field, in id order, as lines.
-func dump(t *testing.T, e state.Exporter) []string {
-	t.Helper()
-	var lines []string
-	after := ""
-	for {
-		page, err := e.ExportSessions(bg, after, 100)
-		if err != nil {
-			t.Fatal(err)
-		}
-		for _, s := range page {
-			exp := "-"
-			if s.ExpiresAt != nil {
-				exp = fmt.Sprint(s.ExpiresAt.UnixNano())
-			}
-			lines = append(lines, fmt.Sprintf("session %s created=%d active=%d ttl=%d expires=%s md=%s v=%d n=%d",
-				s.ID, s.CreatedAt.UnixNano(), s.LastActive.UnixNano(), s.TTL, exp, s.Metadata, s.Version, s.SnapshotCount))
-		}
-		if len(page) < 100 {
-			break
-		}
-		after = page[len(page)-1].ID
-	}
-	sid, ver := "", int64(0)
-	for {
-		page, err := e.ExportSnapshots(bg, sid, ver, 100)
-		if err != nil {
-			t.Fatal(err)
-		}
-		for _, s := range page {
-			lines = append(lines, fmt.Sprintf("snapshot %s/%d created=%d size=%d key=%q md=%s state=%q",
-				s.SessionID, s.Version, s.CreatedAt.UnixNano(), s.SizeBytes, s.IdempotencyKey, s.Metadata, s.State))
-		}
-		if len(page) < 100 {
-			break
-		}
-		sid, ver = page[len(page)-1].SessionID, page[len(page)-1].Version
-	}
-	sort.Strings(lines)
-	return lines
-}
-
-func sameDump(t *testing.T, a, b []string) {
-	t.Helper()
-	if len(a) != len(b) {
-		t.Fatalf("%d rows, want %d", len(b), len(a))
-	}
-	for i := range a {
-		if a[i] != b[i] {
-			t.Fatalf("row %d differs:\n got %s\nwant %s", i, b[i], a[i])
-		}
-	}
-}
-
 func TestMigrate_SQLiteToSQLite(t *testing.T) {
-	src := openSQLite(t, "src.db", state.Options{Now: clock()})
+	src := openSQLite(t, "src.db", state.Options{Now: transfertest.Clock()})
 	fill(t, src, 20, 30)
 	dst := openSQLite(t, "dst.db", state.Options{})
 	var phases []string
@@ -173,7 +61,7 @@ func TestMigrate_SQLiteToSQLite(t *testing.T) {
 		t.Errorf("phases %s", got)
 	}
 	want := dump(t, src)
-	sameDump(t, want, dump(t, dst))
+	transfertest.Same(t, want, dump(t, dst))
 	if res.Copied.Snapshots != res.Verify.SourceSnapshots || res.Copied.Sessions != 22 {
 		t.Errorf("copied %+v, verify %+v", res.Copied, res.Verify)
 	}
@@ -182,7 +70,7 @@ func TestMigrate_SQLiteToSQLite(t *testing.T) {
 	if res, err = transfer.Migrate(bg, src, dst, transfer.Options{BatchSize: 50}); err != nil || !res.Verify.OK() {
 		t.Fatalf("second run: %v %+v", err, res.Verify)
 	}
-	sameDump(t, want, dump(t, dst))
+	transfertest.Same(t, want, dump(t, dst))
 
 	// The copy behaves like the original: appends continue the versions,
 	// and a known idempotency key replays.
@@ -227,7 +115,7 @@ func TestVerify_ReportsDifferences(t *testing.T) {
 	}
 	want := []string{
 		"session extra: only in the destination (0 snapshots, latest version 0)",
-		"session fork: source has 2 snapshots, latest version 2; destination has 3, latest version 3",
+		"session fork: source has 3 snapshots, latest version 3; destination has 4, latest version 4",
 		"session late: missing in the destination (source: 0 snapshots, latest version 0)",
 	}
 	if strings.Join(got, "\n") != strings.Join(want, "\n") {
@@ -251,22 +139,40 @@ func TestImport_SnapshotWithoutSession(t *testing.T) {
 }
 
 func TestMigrate_SQLiteToPostgresAndBack(t *testing.T) {
-	src := openSQLite(t, "src.db", state.Options{Now: clock()})
+	src := openSQLite(t, "src.db", state.Options{Now: transfertest.Clock()})
 	fill(t, src, 30, 25)
 	pg := openPG(t)
 	if res, err := transfer.Migrate(bg, src, pg, transfer.Options{BatchSize: 64}); err != nil || !res.Verify.OK() {
 		t.Fatalf("to postgres: %v %+v", err, res.Verify)
 	}
 	want := dump(t, src)
-	sameDump(t, want, dump(t, pg))
+	transfertest.Same(t, want, dump(t, pg))
 	back := openSQLite(t, "back.db", state.Options{})
 	if res, err := transfer.Migrate(bg, pg, back, transfer.Options{BatchSize: 64}); err != nil || !res.Verify.OK() {
 		t.Fatalf("back to sqlite: %v %+v", err, res.Verify)
 	}
-	sameDump(t, want, dump(t, back))
+	transfertest.Same(t, want, dump(t, back))
 	// Idempotency keys work on PostgreSQL after the copy.
 	r, err := pg.AppendSnapshot(bg, "s-0003", state.AppendInput{State: json.RawMessage(`1`), IdempotencyKey: "key-14"})
 	if err != nil || !r.Replayed || r.Version != 15 {
 		t.Fatalf("replayed key on postgres: %+v %v", r, err)
 	}
+}
+
+func fill(t *testing.T, st state.Store, sessions, perSession int) int64 {
+	t.Helper()
+	n, err := transfertest.Fill(bg, st, sessions, perSession)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return n
+}
+
+func dump(t *testing.T, e state.Exporter) []string {
+	t.Helper()
+	lines, err := transfertest.Dump(bg, e)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return lines
 }
