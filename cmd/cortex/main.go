@@ -90,6 +90,7 @@ Commands:
   restore     replace the database with a backup (--from <file>)
   explain     query plan of a read-only statement
   migrate     copy a database between SQLite and PostgreSQL (--from, --to), verified
+  bench       load generator: workloads, concurrency sweep, baselines (--json, --svg)
   version     print the version
 
 The ops commands work on the database file (--db), also while a server is
@@ -123,6 +124,8 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 		return (&explainCmd{}).run(ctx, args[1:], stdout, stderr)
 	case "migrate":
 		return (&migrateCmd{}).run(ctx, args[1:], stdout, stderr)
+	case "bench":
+		return (&benchCmd{}).run(ctx, args[1:], stdout, stderr)
 	case "help", "-h", "-help", "--help":
 		fmt.Fprint(stdout, usage)
 		return nil
