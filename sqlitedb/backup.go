@@ -100,6 +100,9 @@ func (db *DB) Backup(ctx context.Context, dest string, progress func(BackupProgr
 	if err != nil {
 		return BackupResult{}, fmt.Errorf("backup to %s: %w", dest, err)
 	}
+	if err := selfContained(ctx, tmp); err != nil {
+		return BackupResult{}, fmt.Errorf("backup to %s: %w", dest, err)
+	}
 	if err := syncFile(tmp); err != nil {
 		return BackupResult{}, fmt.Errorf("backup to %s: %w", dest, err)
 	}
@@ -140,6 +143,9 @@ func (db *DB) VacuumInto(ctx context.Context, dest string) (BackupResult, error)
 	}
 	if err := os.Chmod(tmp, 0o600); err != nil {
 		return BackupResult{}, err
+	}
+	if err := selfContained(ctx, tmp); err != nil {
+		return BackupResult{}, fmt.Errorf("vacuum into %s: %w", dest, err)
 	}
 	if err := syncFile(tmp); err != nil {
 		return BackupResult{}, err
@@ -206,9 +212,39 @@ func (db *DB) Restore(ctx context.Context, src string) error {
 	if err != nil {
 		return fmt.Errorf("restore from %s: %w", src, err)
 	}
+	db.corrupt.Store(nil)
+	db.integrity.mu.Lock()
+	db.integrity.last = nil
+	db.integrity.mu.Unlock()
 	if db.cfg.JournalMode == "wal" {
 		if _, err := db.Checkpoint(ctx, Truncate); err != nil {
 			return fmt.Errorf("restore from %s: checkpoint after restore: %w", src, err)
+		}
+	}
+	return nil
+}
+
+// selfContained switches a fresh copy from WAL to the rollback journal: a
+// page-for-page copy of a WAL database says WAL in its header, so every
+// later open (the integrity check included) would create -wal and -shm
+// files beside it. In DELETE mode the copy is one file, readable even from
+// read-only media; Open switches a restored database back to WAL.
+func selfContained(ctx context.Context, path string) error {
+	d, err := sql.Open("sqlite", fileURI(path, nil))
+	if err != nil {
+		return err
+	}
+	var mode string
+	err = d.QueryRowContext(ctx, "PRAGMA journal_mode=DELETE").Scan(&mode)
+	if cerr := d.Close(); err == nil {
+		err = cerr
+	}
+	if err != nil {
+		return classify(ctx, "set the copy's journal mode", err)
+	}
+	for _, suffix := range []string{"-wal", "-shm", "-journal"} {
+		if err := os.Remove(path + suffix); err != nil && !errors.Is(err, fs.ErrNotExist) {
+			return err
 		}
 	}
 	return nil

@@ -13,6 +13,7 @@ import (
 	"path/filepath"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	_ "modernc.org/sqlite" // registers the "sqlite" database/sql driver
@@ -55,6 +56,10 @@ type DB struct {
 
 	integrity integrityCache
 	ckstats   checkpointStats
+	// corrupt latches the first ErrCorrupt a Read or Write met, so that
+	// Health reports the damage until an integrity check passes or a
+	// Restore replaces the content.
+	corrupt atomic.Pointer[corruptEvent]
 }
 
 // Open opens (creating if needed) the SQLite database at path with cfg.
@@ -187,6 +192,21 @@ func (db *DB) setup(ctx context.Context, c *conn) error {
 	if err := c.c.QueryRowContext(ctx, "SELECT count(*) FROM sqlite_schema").Scan(&n); err != nil {
 		return db.openError(err)
 	}
+	var ro bool
+	if err := c.with(func() error {
+		r, ok := c.dc.(interface{ IsReadOnly(string) (bool, error) })
+		if !ok {
+			return nil
+		}
+		var err error
+		ro, err = r.IsReadOnly("main")
+		return err
+	}); err != nil {
+		return db.openError(err)
+	}
+	if ro {
+		return fmt.Errorf("open %s: %w: SQLite opened the file read-only. Try: give this user write permission on the file and its folder", db.path, ErrReadOnly)
+	}
 	var mode string
 	if err := c.c.QueryRowContext(ctx, "PRAGMA journal_mode="+db.cfg.JournalMode).Scan(&mode); err != nil {
 		return db.openError(err)
@@ -262,7 +282,7 @@ func prepareFile(path string, cfg Config) error {
 	case err == nil:
 		return f.Close()
 	case errors.Is(err, fs.ErrExist):
-		return checkHeader(path)
+		return checkHeaderMode(path, os.O_RDWR)
 	case errors.Is(err, fs.ErrPermission) || isReadOnlyFS(err):
 		return fmt.Errorf("open %s: %w: %w. Try: make the folder writable by this user", path, ErrReadOnly, err)
 	default:
@@ -273,10 +293,17 @@ func prepareFile(path string, cfg Config) error {
 // checkHeader refuses a non-empty file that does not start with the SQLite
 // header, without writing to it.
 func checkHeader(path string) error {
-	f, err := os.Open(path)
+	return checkHeaderMode(path, os.O_RDONLY)
+}
+
+// checkHeaderMode is checkHeader opening the file with flag: O_RDWR also
+// proves the file is writable (SQLite would otherwise fall back to a
+// read-only connection and fail every write).
+func checkHeaderMode(path string, flag int) error {
+	f, err := os.OpenFile(path, flag, 0)
 	if err != nil {
-		if errors.Is(err, fs.ErrPermission) {
-			return fmt.Errorf("open %s: %w: %w. Try: give this user read and write permission on the file", path, ErrReadOnly, err)
+		if errors.Is(err, fs.ErrPermission) || isReadOnlyFS(err) {
+			return fmt.Errorf("open %s: %w: %w. Try: give this user read and write permission on the file (or its filesystem)", path, ErrReadOnly, err)
 		}
 		return fmt.Errorf("open %s: %w", path, err)
 	}
@@ -360,4 +387,19 @@ func (db *DB) Close() error {
 func (db *DB) closeWriter() {
 	close(db.w.queue)
 	db.bg.Wait()
+}
+
+// corruptEvent is the first corruption a query met.
+type corruptEvent struct {
+	at  time.Time
+	err string
+}
+
+// noteErr latches err if it says the database is damaged, and returns it.
+func (db *DB) noteErr(err error) error {
+	if err != nil && errors.Is(err, ErrCorrupt) && db.corrupt.Load() == nil {
+		db.corrupt.CompareAndSwap(nil, &corruptEvent{at: time.Now().UTC(), err: err.Error()})
+		db.cfg.Logger.Error("database damage detected: restore from a backup", "path", db.path, "err", err)
+	}
+	return err
 }

@@ -157,6 +157,9 @@ func (db *DB) Health(ctx context.Context, opts HealthOptions) Health {
 			add("integrity", Healthy, string(res.Mode)+" ok")
 		}
 	}
+	if ev := db.corrupt.Load(); ev != nil {
+		add("corruption", Unhealthy, "a query met a damaged page at "+ev.at.Format(time.RFC3339)+": "+ev.err+". Try: restore from a backup (cortex restore)")
+	}
 	db.integrity.mu.Lock()
 	if db.integrity.last != nil {
 		last := *db.integrity.last
@@ -202,6 +205,9 @@ func (db *DB) IntegrityCheck(ctx context.Context, mode IntegrityMode) (Integrity
 		res.Problems = append(res.Problems, err.Error())
 	}
 	res.OK = len(res.Problems) == 0
+	if res.OK && mode == IntegrityFull {
+		db.corrupt.Store(nil) // the whole file checked out: whatever was met is gone
+	}
 	res.CheckedAt = time.Now().UTC()
 	res.Duration = time.Since(start)
 	db.integrity.mu.Lock()

@@ -9,6 +9,7 @@ import (
 	"path/filepath"
 	"strings"
 	"sync"
+	"syscall"
 	"testing"
 	"testing/fstest"
 	"time"
@@ -369,5 +370,95 @@ func TestHealth_CheckpointStarvation(t *testing.T) {
 	}
 	if h := db.Health(ctx, sqlitedb.HealthOptions{}); h.Status != sqlitedb.Healthy {
 		t.Fatalf("after the reader left and a checkpoint completed: %+v", h)
+	}
+}
+
+// A backup is one self-contained file: no -wal, -shm or temporary file is
+// left beside it, and it opens read-only without creating any.
+func TestBackup_LeavesOneFile(t *testing.T) {
+	db := testutil.MustOpenDB(t, sqlitedb.Config{})
+	fillRows(t, db, 50)
+	dir := t.TempDir()
+	if _, err := db.Backup(ctx, filepath.Join(dir, "b.db"), nil); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := db.VacuumInto(ctx, filepath.Join(dir, "v.db")); err != nil {
+		t.Fatal(err)
+	}
+	entries, _ := os.ReadDir(dir)
+	var names []string
+	for _, e := range entries {
+		names = append(names, e.Name())
+	}
+	if len(names) != 2 || names[0] != "b.db" || names[1] != "v.db" {
+		t.Fatalf("backup folder holds %v, want [b.db v.db]", names)
+	}
+}
+
+// An existing database file this process may read but not write is
+// refused at open, not served with every write failing.
+func TestOpen_ReadOnlyFile(t *testing.T) {
+	dir := t.TempDir()
+	path := filepath.Join(dir, "ro.db")
+	db := testutil.MustOpenDBAt(t, path, sqlitedb.Config{})
+	mustExec(t, db, "CREATE TABLE t(x)")
+	if err := db.Close(); err != nil {
+		t.Fatal(err)
+	}
+	if os.Geteuid() == 0 {
+		// Root ignores permission bits: make the file immutable instead, or
+		// bind-mount it read-only.
+		if err := syscall.Mount(path, path, "", syscall.MS_BIND, ""); err != nil {
+			t.Skipf("running as root and cannot bind-mount the file: %v", err)
+		}
+		t.Cleanup(func() { syscall.Unmount(path, 0) })
+		if err := syscall.Mount("", path, "", syscall.MS_BIND|syscall.MS_REMOUNT|syscall.MS_RDONLY, ""); err != nil {
+			t.Skipf("cannot remount the file read-only: %v", err)
+		}
+	} else if err := os.Chmod(path, 0o400); err != nil {
+		t.Fatal(err)
+	}
+	_, err := sqlitedb.Open(ctx, path, sqlitedb.Config{})
+	if !errors.Is(err, sqlitedb.ErrReadOnly) || !strings.Contains(err.Error(), "Try:") {
+		t.Fatalf("open a read-only file: %v, want ErrReadOnly with advice", err)
+	}
+}
+
+// Once a query meets a damaged page, Health says so until the damage is
+// gone, without waiting for an integrity check.
+func TestHealth_LatchesCorruptionMetByQueries(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "d.db")
+	db := testutil.MustOpenDBAt(t, path, sqlitedb.Config{})
+	fillRows(t, db, 500)
+	if err := db.Close(); err != nil {
+		t.Fatal(err)
+	}
+	f, _ := os.OpenFile(path, os.O_RDWR, 0)
+	f.WriteAt(bytes.Repeat([]byte{0xA5}, 4096*20), 4096*10)
+	f.Close()
+	db2, err := sqlitedb.Open(ctx, path, sqlitedb.Config{})
+	if err != nil {
+		t.Skipf("damage refused at open: %v", err)
+	}
+	defer db2.Close()
+	if h := db2.Health(ctx, sqlitedb.HealthOptions{}); h.Status != sqlitedb.Healthy {
+		t.Fatalf("before any query met the damage: %+v", h)
+	}
+	err = db2.Read(ctx, func(tx *sqlitedb.Tx) error {
+		rows, err := tx.Query(ctx, "SELECT v FROM t")
+		if err != nil {
+			return err
+		}
+		defer rows.Close()
+		for rows.Next() {
+		}
+		return rows.Err()
+	})
+	if !errors.Is(err, sqlitedb.ErrCorrupt) {
+		t.Fatalf("read of damaged pages: %v", err)
+	}
+	h := db2.Health(ctx, sqlitedb.HealthOptions{})
+	if h.Status != sqlitedb.Unhealthy {
+		t.Fatalf("after a query met damage: %+v", h)
 	}
 }

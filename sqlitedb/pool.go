@@ -93,7 +93,7 @@ func (db *DB) Read(ctx context.Context, fn func(*Tx) error) error {
 	for attempt := 0; ; attempt++ {
 		err := c.with(func() error { return readOnce(ctx, &tx, fn) })
 		if err == nil || !isBusy(err) || attempt+1 >= db.cfg.MaxRetries {
-			return err
+			return db.noteErr(err)
 		}
 		if !sleepCtx(ctx, backoff(attempt)) {
 			return err

@@ -118,7 +118,7 @@ func (db *DB) submit(ctx context.Context, req *writeReq) error {
 	if req.panic != nil {
 		panic(req.panic)
 	}
-	return err
+	return db.noteErr(err)
 }
 
 func (w *writer) loop() {

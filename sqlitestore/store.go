@@ -128,6 +128,10 @@ func storeErr(op string, err error) error {
 		return fmt.Errorf("%s: %w: %w", op, state.ErrUnavailable, err)
 	case errors.Is(err, sqlitedb.ErrDiskFull):
 		return fmt.Errorf("%s: %w: %w", op, state.ErrStorageFull, err)
+	case errors.Is(err, sqlitedb.ErrCorrupt):
+		return fmt.Errorf("%s: %w: the database is damaged, restore it from a backup: %w", op, state.ErrUnavailable, err)
+	case errors.Is(err, sqlitedb.ErrReadOnly), errors.Is(err, sqlitedb.ErrIO):
+		return fmt.Errorf("%s: %w: %w", op, state.ErrUnavailable, err)
 	}
 	return fmt.Errorf("%s: %w", op, err)
 }

@@ -237,11 +237,6 @@ func TestCorrupt_ForeignFile(t *testing.T) {
 // server that answers errors, without waiting for someone to run an
 // integrity check.
 func TestCorrupt_DamagedPagesReadyz(t *testing.T) {
-	t.Skip("BUG: /readyz answers 200 healthy on a damaged database while reads of the damaged pages fail with 500 " +
-		"(sqlitedb.(*DB).Health checks the reader, writer, WAL and disk but nothing remembers an ErrCorrupt met by a read; " +
-		"only a failed integrity check, run by GET /v1/admin/health?integrity=…, turns it unhealthy). " +
-		"Fix: latch the first ErrCorrupt a Read/Write meets and report it as an unhealthy check until restart, " +
-		"and map ErrCorrupt to 503 with a detail that says to restore from a backup instead of a bare 500")
 	db := filepath.Join(t.TempDir(), "cortex.db")
 	acks := populate(t, db)
 	damage(t, db, int(fileSize(db)/4096)/2, 8)
