@@ -59,7 +59,6 @@ type Store struct {
 
 	closeOnce sync.Once
 	closeErr  error
-
 }
 
 var _ state.Store = (*Store)(nil)
