@@ -28,8 +28,9 @@ import (
 // turn) and takes a backup every few seconds, scheduled backups (keep 3)
 // and the retention janitor (keep 50 snapshots per session). It samples the
 // WAL size and the server's RSS, and at the end requires: zero errors
-// (every answer 2xx, no ERROR in the server's log), the WAL within
-// --wal-limit (+25% while a backup's read transaction holds it), RSS at the end within 1.5× + 32 MiB of RSS after warm-up, a
+// (every answer 2xx, no ERROR in the server's log), the WAL bounded by
+// --wal-limit (over it in at most 5% of the samples, never over twice it,
+// under it at the end), RSS at the end within 1.5× + 32 MiB of RSS after warm-up, a
 // graceful exit 0, integrity_check ok, and every session at its last
 // acknowledged version. It prints the figures.
 func TestSoak(t *testing.T) {
@@ -203,11 +204,14 @@ func TestSoak(t *testing.T) {
 	if code != 0 {
 		t.Errorf("exit %d after SIGTERM\n%s", code, e2e.Tail(logb, 3000))
 	}
-	// --wal-limit is where checkpoints escalate to RESTART/TRUNCATE, not a
-	// hard cap: a read transaction (a backup holds one throughout) keeps
-	// the WAL from restarting, so it may pass the limit briefly.
-	if walMax > walLimit*5/4 || walEnd > walLimit {
-		t.Errorf("the WAL reached %s (%s at the end): not bounded by --wal-limit %s (+25%% while a reader holds it)", mib(walMax), mib(walEnd), mib(walLimit))
+	// --wal-limit is where checkpoints escalate to RESTART/TRUNCATE and
+	// health degrades, not a hard cap: while a read transaction holds a
+	// snapshot in the WAL (a backup holds one throughout) the WAL cannot
+	// restart, so it may pass the limit for a moment. Bounded means: over
+	// the limit in at most 5% of the samples, never over twice the limit,
+	// and under it at the end.
+	if walMax > 2*walLimit || over*20 > samples || walEnd > walLimit {
+		t.Errorf("the WAL is not bounded by --wal-limit %s: max %s, over the limit in %d of %d samples, %s at the end", mib(walLimit), mib(walMax), over, samples, mib(walEnd))
 	}
 	if rssEnd > rssWarm*3/2+32<<20 {
 		t.Errorf("RSS grew from %s after warm-up to %s at the end", mib(rssWarm), mib(rssEnd))
