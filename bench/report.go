@@ -207,16 +207,18 @@ func (r *Report) WriteTable(w io.Writer) error {
 		}
 	}
 	notes := false
+	noted := map[string]bool{}
 	for _, s := range r.Steps {
-		if len(s.ErrorSamples) == 0 && s.Note == "" {
+		if len(s.ErrorSamples) == 0 && (s.Note == "" || noted[s.Config+"\x00"+s.Note]) {
 			continue
 		}
 		if !notes {
 			fmt.Fprintln(w)
 			notes = true
 		}
-		if s.Note != "" {
-			fmt.Fprintf(w, "\n%s at %d: %s", s.Config, s.Concurrency, s.Note)
+		if s.Note != "" && !noted[s.Config+"\x00"+s.Note] {
+			noted[s.Config+"\x00"+s.Note] = true
+			fmt.Fprintf(w, "\n%s: %s", s.Config, s.Note)
 		}
 		for _, e := range s.ErrorSamples {
 			fmt.Fprintf(w, "\n%s at %d: %d× %s", s.Config, s.Concurrency, e.Count, e.Message)
