@@ -86,11 +86,13 @@ func TestRun_Naive(t *testing.T) {
 				bench.SQLiteConfiguration("sqlite-full", dir, sqlitedb.Config{Synchronous: "full", Readers: 4}),
 				bench.NaiveConfiguration(dir),
 			}
-			steps, err := bench.Run(context.Background(), short(w), cfgs)
+			opts := short(w)
+			opts.Concurrency = []int{2}
+			steps, err := bench.Run(context.Background(), opts, cfgs)
 			if err != nil {
 				t.Fatal(err)
 			}
-			checkSteps(t, steps, 4)
+			checkSteps(t, steps, 2)
 			for _, s := range steps {
 				switch {
 				case s.Config == "naive" && (!s.Baseline || len(s.Ratios) != 0):
