@@ -54,6 +54,13 @@ type Ops interface {
 	Explain(ctx context.Context, sql string) (any, error)
 }
 
+// BackupUnsupporter is implemented by Ops whose engine has no file backups
+// at all: the backup route then answers its error (501) before looking at
+// the backup folder, so the answer says what to use instead.
+type BackupUnsupporter interface {
+	BackupUnsupported() error
+}
+
 // errNoOps answers admin routes when the server has no Ops.
 var errNoOps = fmt.Errorf("%w: this server was started without admin operations", ErrUnsupported)
 
@@ -184,6 +191,12 @@ func (s *Server) adminBackup(w http.ResponseWriter, r *http.Request) {
 	if err := ValidateBackupName(req.Name); err != nil {
 		s.fail(w, r, err, false)
 		return
+	}
+	if u, ok := s.cfg.Ops.(BackupUnsupporter); ok {
+		if err := u.BackupUnsupported(); err != nil {
+			s.fail(w, r, err, false)
+			return
+		}
 	}
 	if s.cfg.BackupDir == "" {
 		s.fail(w, r, fmt.Errorf("%w: no backup folder is configured; start the server with --backup-dir", ErrUnsupported), false)

@@ -121,7 +121,13 @@ func (o *pgOps) Checkpoint(ctx context.Context, mode string) (any, error) {
 }
 
 func (o *pgOps) Backup(ctx context.Context, dest string) (any, error) {
-	return nil, fmt.Errorf("%w: online file backups are SQLite's; back PostgreSQL up with pg_dump or pg_basebackup", httpapi.ErrUnsupported)
+	return nil, o.BackupUnsupported()
+}
+
+// BackupUnsupported says, before any backup folder is looked at, that file
+// backups are not PostgreSQL's (httpapi.BackupUnsupporter).
+func (o *pgOps) BackupUnsupported() error {
+	return fmt.Errorf("%w: online file backups are SQLite's; back PostgreSQL up with pg_dump or pg_basebackup", httpapi.ErrUnsupported)
 }
 
 func (o *pgOps) Explain(ctx context.Context, sql string) (any, error) {
