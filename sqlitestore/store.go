@@ -491,7 +491,15 @@ func appendTx(ctx context.Context, tx *sqlitedb.Tx, id string, in state.AppendIn
 	}
 	at := now.UnixNano()
 	r := state.AppendResult{SessionID: id, CreatedAt: now, SizeBytes: int64(len(in.State))}
-	err := tx.QueryRow(ctx, qAppendBump, at, id, expected).Scan(&r.Version)
+	res, err := tx.Exec(ctx, qAppendBump, at, id, expected)
+	if err != nil {
+		return state.AppendResult{}, err
+	}
+	if n, _ := res.RowsAffected(); n == 1 {
+		err = tx.QueryRow(ctx, qSessionVersion, id).Scan(&r.Version)
+	} else {
+		err = sql.ErrNoRows
+	}
 	if errors.Is(err, sql.ErrNoRows) {
 		var actual int64
 		err := tx.QueryRow(ctx, qSessionVersion, id).Scan(&actual)
