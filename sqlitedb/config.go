@@ -87,6 +87,12 @@ type Config struct {
 	// the WAL-reset corruption bug (3.7.0 to 3.51.2 except 3.44.6+ and
 	// 3.50.7+). https://sqlite.org/wal.html#walresetbug
 	AllowUnsafeVersion bool
+	// AcceptWALLoss opens a database whose -wal file has a damaged frame
+	// followed by committed frames, letting SQLite's recovery drop those
+	// commits (after a power loss with synchronous=normal this is the
+	// documented loss). Without it, Open refuses with ErrCorrupt and leaves
+	// the files untouched, so a backup can be restored instead.
+	AcceptWALLoss bool
 	// NoCloseCheckpoint makes Close skip its final TRUNCATE checkpoint: for
 	// short-lived tools (stats, health) that open a database another
 	// process is serving, where a checkpoint would be a side effect and

@@ -282,7 +282,20 @@ func prepareFile(path string, cfg Config) error {
 	case err == nil:
 		return f.Close()
 	case errors.Is(err, fs.ErrExist):
-		return checkHeaderMode(path, os.O_RDWR)
+		if err := checkHeaderMode(path, os.O_RDWR); err != nil {
+			return err
+		}
+		damage, err := checkWAL(path)
+		if err != nil {
+			return fmt.Errorf("open %s: read the -wal file: %w", path, err)
+		}
+		if damage != nil {
+			if !cfg.AcceptWALLoss {
+				return fmt.Errorf("open %s: %w: %w. The files were left untouched. Try: restore from a backup (cortex restore); or, to keep what recovery can and lose those commits (expected after a power loss with synchronous=normal), open with AcceptWALLoss (--accept-wal-loss)", path, ErrCorrupt, damage)
+			}
+			cfg.Logger.Error("opening a database whose WAL recovery drops commits", "path", path, "damage", damage.Error())
+		}
+		return nil
 	case errors.Is(err, fs.ErrPermission) || isReadOnlyFS(err):
 		return fmt.Errorf("open %s: %w: %w. Try: make the folder writable by this user", path, ErrReadOnly, err)
 	default:

@@ -147,6 +147,7 @@ type dbFlags struct {
 	checkpointInterval time.Duration
 	walLimit           byteSize
 	allowNetworkFS     bool
+	acceptWALLoss      bool
 }
 
 // defaultDB is where the database lives when --db is not given.
@@ -166,6 +167,7 @@ func (f *dbFlags) register(fs *flag.FlagSet) {
 	fs.DurationVar(&f.checkpointInterval, "checkpoint-interval", sqlitedb.DefaultCheckpointInterval, "period of scheduled checkpoints (0: no background checkpointer)")
 	fs.Var(&f.walLimit, "wal-limit", "WAL size past which checkpoints escalate to RESTART/TRUNCATE and health degrades")
 	fs.BoolVar(&f.allowNetworkFS, "allow-network-fs", false, "open a WAL database on a network filesystem anyway (unsafe: WAL locking does not work across machines)")
+	fs.BoolVar(&f.acceptWALLoss, "accept-wal-loss", false, "open a database whose -wal has a damaged frame, letting recovery drop the commits after it (otherwise refused: restore a backup instead)")
 }
 
 // isPostgres reports whether --db selects PostgreSQL.
@@ -187,6 +189,7 @@ func (f *dbFlags) sqliteConfig() sqlitedb.Config {
 		CheckpointInterval: f.checkpointInterval,
 		WALLimit:           int64(f.walLimit),
 		AllowNetworkFS:     f.allowNetworkFS,
+		AcceptWALLoss:      f.acceptWALLoss,
 	}
 	if cfg.MmapSize == 0 {
 		cfg.MmapSize = -1

@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"strings"
 	"text/tabwriter"
 
 	"github.com/cortex-db/cortex/sqlitedb"
@@ -57,6 +58,9 @@ func openForOps(ctx context.Context, f *dbFlags, cmd string) (*sqlitedb.DB, erro
 
 // openAdvice adds what to do to an Open error.
 func openAdvice(path string, err error) error {
+	if strings.Contains(err.Error(), "Try:") {
+		return err // the library already said what to do
+	}
 	switch {
 	case errors.Is(err, sqlitedb.ErrCorrupt):
 		return fmt.Errorf("%w\nTry: cortex restore --db %s --from <backup>", err, path)

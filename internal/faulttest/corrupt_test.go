@@ -254,12 +254,12 @@ func TestCorrupt_DamagedPagesReadyz(t *testing.T) {
 }
 
 // TestCorrupt_DamagedWAL: a -wal file with a flipped byte in the middle of
-// its frames, as a crash left it. SQLite's recovery checks the frames'
-// checksum chain and stops at the first bad frame: the server starts, the
+// its frames, as a crash left it. SQLite's recovery would stop at the first
+// bad frame and silently drop every later commit, so cortex serve refuses
+// to start, files untouched, saying to restore a backup or to accept the
+// loss with --accept-wal-loss. With that flag the server starts, the
 // database passes integrity_check, and it holds exactly the appends
-// committed before the damaged frame, in order, with no gaps: every later
-// commit, acknowledged or not, is lost, and nothing reports it. The test
-// proves both halves of that claim.
+// committed before the damaged frame, in order, with no gaps.
 func TestCorrupt_DamagedWAL(t *testing.T) {
 	dir := t.TempDir()
 	db := filepath.Join(dir, "cortex.db")
@@ -302,7 +302,17 @@ func TestCorrupt_DamagedWAL(t *testing.T) {
 	f.Close()
 	os.Remove(db + "-shm") // as after a reboot: the index is rebuilt from the WAL
 
-	s = e2e.StartServer(t, db)
+	walBefore, dbBefore := fileHash(t, wal), fileHash(t, db)
+	if s, out := startOrRefuse(t, db); s != nil {
+		t.Fatal("cortex serve started on a WAL whose recovery drops acknowledged commits")
+	} else {
+		checkRefusal(t, out, "damaged frame", "restore", "--accept-wal-loss")
+	}
+	if fileHash(t, wal) != walBefore || fileHash(t, db) != dbBefore {
+		t.Fatal("the refused database or its -wal was changed")
+	}
+
+	s = e2e.StartServer(t, db, "--accept-wal-loss")
 	if st, body := get(c, s.Base+"/readyz"); st != 200 {
 		t.Fatalf("/readyz after recovery from a damaged WAL: %d %s", st, body)
 	}
