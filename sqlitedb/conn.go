@@ -83,17 +83,26 @@ func (c *conn) release(query string, s *stmt) {
 	s.s.Close()
 }
 
-func (c *conn) exec(ctx context.Context, query string, args ...any) (driver.Result, error) {
+// bind prepares query and converts args, marking the statement in use.
+func (c *conn) bind(ctx context.Context, query string, args []any) (*stmt, []driver.NamedValue, error) {
 	s, err := c.prepare(ctx, query)
 	if err != nil {
-		return nil, err
+		return nil, nil, err
 	}
 	nv, err := namedValues(args)
 	if err != nil {
 		c.release(query, s)
-		return nil, err
+		return nil, nil, err
 	}
 	s.busy = true
+	return s, nv, nil
+}
+
+func (c *conn) exec(ctx context.Context, query string, args ...any) (driver.Result, error) {
+	s, nv, err := c.bind(ctx, query, args)
+	if err != nil {
+		return nil, err
+	}
 	res, err := s.s.(driver.StmtExecContext).ExecContext(ctx, nv)
 	c.release(query, s)
 	return res, err
@@ -117,16 +126,10 @@ func (c *conn) queryRow(ctx context.Context, query string, args []any, dest ...a
 }
 
 func (c *conn) query(ctx context.Context, query string, args ...any) (*Rows, error) {
-	s, err := c.prepare(ctx, query)
+	s, nv, err := c.bind(ctx, query, args)
 	if err != nil {
 		return nil, err
 	}
-	nv, err := namedValues(args)
-	if err != nil {
-		c.release(query, s)
-		return nil, err
-	}
-	s.busy = true
 	dr, err := s.s.(driver.StmtQueryContext).QueryContext(ctx, nv)
 	if err != nil {
 		c.release(query, s)
