@@ -246,12 +246,11 @@ func runConfig(ctx context.Context, opts Options, c Configuration, ids []string,
 
 // errorLog counts errors and keeps the first few distinct messages.
 type errorLog struct {
-	mu     sync.Mutex
-	keep   int
-	count  atomic.Int64
-	byMsg  map[string]int64
-	order  []string
-	others int64
+	mu    sync.Mutex
+	keep  int
+	count atomic.Int64
+	byMsg map[string]int64
+	order []string
 }
 
 func (e *errorLog) add(err error) {

@@ -45,17 +45,6 @@ func (w Workload) DefaultStateBytes() int {
 	return 512
 }
 
-// writes reports whether the workload appends.
-func (w Workload) writes(m Mix) bool {
-	switch w {
-	case Append, AppendLarge:
-		return true
-	case Mixed:
-		return m.Append > 0
-	}
-	return false
-}
-
 // needsHistory reports whether the workload reads history pages, so its
 // sessions should start with more than one snapshot.
 func (w Workload) needsHistory(m Mix) bool {

@@ -249,7 +249,7 @@ func verifyPragmas(ctx context.Context, c *conn, ps []pragma) error {
 
 // openError classifies an error met while opening and says what to do.
 func (db *DB) openError(err error) error {
-	err = classify(nil, "", err)
+	err = classify(context.Background(), "", err)
 	switch {
 	case errors.Is(err, ErrCorrupt):
 		return fmt.Errorf("open %s: %w: %w. The file was left untouched. Try: restore it from a backup (cortex restore), or point --db at another path", db.path, ErrCorrupt, err)

@@ -1,6 +1,7 @@
 package sqlitedb
 
 import (
+	"context"
 	"database/sql"
 	"database/sql/driver"
 	"encoding/json"
@@ -29,7 +30,7 @@ func (r *Rows) Next() bool {
 	}
 	if err := r.rows.Next(r.vals); err != nil {
 		if !errors.Is(err, io.EOF) {
-			r.err = classify(nil, "", err)
+			r.err = classify(context.Background(), "", err)
 		}
 		r.Close()
 		return false
@@ -63,7 +64,7 @@ func (r *Rows) Close() error {
 	r.closed = true
 	err := r.rows.Close()
 	r.done()
-	return classify(nil, "", err)
+	return classify(context.Background(), "", err)
 }
 
 // assign stores a driver value into dest, converting as database/sql does

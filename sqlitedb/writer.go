@@ -325,12 +325,12 @@ func (tx *Tx) callFn(fn func(*Tx) error) error { return fn(tx) }
 
 func (w *writer) begin() error {
 	_, err := w.conn.exec(w.db.wctx, "BEGIN IMMEDIATE")
-	return classify(nil, "begin immediate", err)
+	return classify(context.Background(), "begin immediate", err)
 }
 
 func (w *writer) commit() error {
 	_, err := w.conn.exec(w.db.wctx, "COMMIT")
-	return classify(nil, "commit", err)
+	return classify(context.Background(), "commit", err)
 }
 
 // rollback ends the transaction, if SQLite has not already done so.
