@@ -78,6 +78,37 @@ func TestStats_LeavesWALUntouched(t *testing.T) {
 	}
 }
 
+// holdSnapshot starts a read transaction on table t and keeps it open
+// until the returned function is called, pinning the WAL frames after it.
+func holdSnapshot(t *testing.T, db *sqlitedb.DB) (release func()) {
+	t.Helper()
+	started := make(chan struct{})
+	stop := make(chan struct{})
+	done := make(chan error, 1)
+	go func() {
+		done <- db.Read(ctx, func(tx *sqlitedb.Tx) error {
+			var n int
+			if err := tx.QueryRow(ctx, "SELECT count(*) FROM t").Scan(&n); err != nil {
+				return err
+			}
+			close(started)
+			<-stop
+			return nil
+		})
+	}()
+	select {
+	case <-started:
+	case err := <-done:
+		t.Fatalf("read transaction: %v", err)
+	}
+	return func() {
+		close(stop)
+		if err := <-done; err != nil {
+			t.Fatal(err)
+		}
+	}
+}
+
 func mustStats(t testing.TB, db *sqlitedb.DB) sqlitedb.Stats {
 	t.Helper()
 	st, err := db.Stats(ctx)
@@ -96,21 +127,7 @@ func TestCheckpoint_ResultColumns(t *testing.T) {
 
 	// A reader holding a snapshot from before more writes pins frames:
 	// PASSIVE cannot copy those, and says so in the third column.
-	started := make(chan struct{})
-	release := make(chan struct{})
-	done := make(chan error, 1)
-	go func() {
-		done <- db.Read(ctx, func(tx *sqlitedb.Tx) error {
-			var n int
-			if err := tx.QueryRow(ctx, "SELECT count(*) FROM t").Scan(&n); err != nil {
-				return err
-			}
-			close(started)
-			<-release
-			return nil
-		})
-	}()
-	<-started
+	release := holdSnapshot(t, db)
 	fillRows(t, db, 100)
 	res, err := db.Checkpoint(ctx, sqlitedb.Passive)
 	if err != nil {
@@ -125,10 +142,7 @@ func TestCheckpoint_ResultColumns(t *testing.T) {
 	if res.Busy {
 		t.Fatal("PASSIVE reports busy=1; it never waits, so a pinned reader is not busy")
 	}
-	close(release)
-	if err := <-done; err != nil {
-		t.Fatal(err)
-	}
+	release()
 	res, err = db.Checkpoint(ctx, sqlitedb.Passive)
 	if err != nil {
 		t.Fatal(err)

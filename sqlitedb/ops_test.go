@@ -327,21 +327,7 @@ func TestClose_NoCloseCheckpoint(t *testing.T) {
 func TestHealth_CheckpointStarvation(t *testing.T) {
 	db := testutil.MustOpenDB(t, noCheckpointer)
 	fillRows(t, db, 10)
-	started := make(chan struct{})
-	release := make(chan struct{})
-	done := make(chan error, 1)
-	go func() {
-		done <- db.Read(ctx, func(tx *sqlitedb.Tx) error {
-			var n int
-			if err := tx.QueryRow(ctx, "SELECT count(*) FROM t").Scan(&n); err != nil {
-				return err
-			}
-			close(started)
-			<-release
-			return nil
-		})
-	}()
-	<-started
+	release := holdSnapshot(t, db)
 	for range 6 {
 		fillRows(t, db, 10)
 		if _, err := db.Checkpoint(ctx, sqlitedb.Passive); err != nil {
@@ -349,10 +335,7 @@ func TestHealth_CheckpointStarvation(t *testing.T) {
 		}
 	}
 	h := db.Health(ctx, sqlitedb.HealthOptions{})
-	close(release)
-	if err := <-done; err != nil {
-		t.Fatal(err)
-	}
+	release()
 	var ck *sqlitedb.Check
 	for i := range h.Checks {
 		if h.Checks[i].Name == "checkpoint" {

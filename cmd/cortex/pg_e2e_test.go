@@ -94,17 +94,7 @@ func (c *pgCluster) database(t *testing.T, name string) string {
 // get fetches url and returns the status, content type and body.
 func get(t *testing.T, method, url, body string) (int, string, []byte) {
 	t.Helper()
-	req, _ := http.NewRequest(method, url, strings.NewReader(body))
-	if body != "" {
-		req.Header.Set("Content-Type", "application/json")
-	}
-	res, err := http.DefaultClient.Do(req)
-	if err != nil {
-		t.Fatalf("%s %s: %v", method, url, err)
-	}
-	defer res.Body.Close()
-	b, _ := io.ReadAll(res.Body)
-	return res.StatusCode, res.Header.Get("Content-Type"), b
+	return e2e.Do(t, method, url, body)
 }
 
 // outageLoad appends from many clients and sorts every answer: 201

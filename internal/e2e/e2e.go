@@ -247,8 +247,9 @@ func (l *Load) Errors() []error {
 	return append([]error(nil), l.Errs...)
 }
 
-// MustDo sends a JSON request and fails the test on an unexpected status.
-func MustDo(t testing.TB, method, url, body string, want int) []byte {
+// Do sends a request (a JSON body when body is not empty) and returns the
+// status, the content type and the body; a transport error fails the test.
+func Do(t testing.TB, method, url, body string) (int, string, []byte) {
 	t.Helper()
 	req, _ := http.NewRequest(method, url, strings.NewReader(body))
 	if body != "" {
@@ -260,8 +261,15 @@ func MustDo(t testing.TB, method, url, body string, want int) []byte {
 	}
 	defer res.Body.Close()
 	b, _ := io.ReadAll(res.Body)
-	if res.StatusCode != want {
-		t.Fatalf("%s %s: %d %s, want %d", method, url, res.StatusCode, b, want)
+	return res.StatusCode, res.Header.Get("Content-Type"), b
+}
+
+// MustDo sends a JSON request and fails the test on an unexpected status.
+func MustDo(t testing.TB, method, url, body string, want int) []byte {
+	t.Helper()
+	status, _, b := Do(t, method, url, body)
+	if status != want {
+		t.Fatalf("%s %s: %d %s, want %d", method, url, status, b, want)
 	}
 	return b
 }
