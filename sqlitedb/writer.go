@@ -172,7 +172,8 @@ func (w *writer) runExclusive(r *writeReq) (err error) {
 	return r.excl(w.conn)
 }
 
-// runGroup is group commit: one transaction, one savepoint per request.
+// runGroup is group commit: the requests of a group in one transaction,
+// each isolated by a savepoint when one of them fails, one commit.
 func (w *writer) runGroup(reqs []*writeReq) {
 	pending := reqs[:0:0]
 	for _, r := range reqs {
@@ -318,10 +319,8 @@ func (w *writer) call(r *writeReq) (err error) {
 		}
 	}()
 	w.tx.ctx = w.db.wctx
-	return w.tx.callFn(r.fn)
+	return r.fn(&w.tx)
 }
-
-func (tx *Tx) callFn(fn func(*Tx) error) error { return fn(tx) }
 
 func (w *writer) begin() error {
 	_, err := w.conn.exec(w.db.wctx, "BEGIN IMMEDIATE")
