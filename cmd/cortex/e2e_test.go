@@ -171,17 +171,7 @@ func TestE2E_TokensFromEnvAndScheduledBackups(t *testing.T) {
 		}
 		return n
 	}
-	deadline := time.Now().Add(20 * time.Second)
-	for {
-		b, _ := os.ReadFile(s.Log)
-		if bytes.Count(b, []byte(`"msg":"scheduled backup"`)) >= 3 {
-			break
-		}
-		if time.Now().After(deadline) {
-			t.Fatalf("fewer than 3 scheduled backups after 20s\n%s", e2e.Tail(b, 3000))
-		}
-		time.Sleep(50 * time.Millisecond)
-	}
+	s.WaitLog(t, "scheduled backup", 3, 20*time.Second)
 	s.Cmd.Process.Signal(syscall.SIGINT)
 	if code := s.Wait(t, 30*time.Second); code != 0 {
 		t.Fatalf("exit code %d after SIGINT, want 0", code)

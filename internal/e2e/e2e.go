@@ -8,6 +8,7 @@
 package e2e
 
 import (
+	"bytes"
 	"context"
 	"encoding/json"
 	"fmt"
@@ -146,6 +147,24 @@ func (s *Server) Wait(t testing.TB, timeout time.Duration) int {
 		t.Fatalf("cortex serve did not exit within %v\n%s", timeout, Tail(b, 4000))
 	}
 	return s.Cmd.ProcessState.ExitCode()
+}
+
+// WaitLog waits, at most timeout, until the server's log holds n lines
+// whose msg is msg (the server logs JSON); it fails the test otherwise.
+func (s *Server) WaitLog(t testing.TB, msg string, n int, timeout time.Duration) {
+	t.Helper()
+	needle := []byte(`"msg":"` + msg + `"`)
+	deadline := time.Now().Add(timeout)
+	for {
+		b, _ := os.ReadFile(s.Log)
+		if bytes.Count(b, needle) >= n {
+			return
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("fewer than %d %q log lines after %v\n%s", n, msg, timeout, Tail(b, 3000))
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
 }
 
 // Tail returns the last n bytes of b.

@@ -1,7 +1,6 @@
 package faulttest
 
 import (
-	"bytes"
 	"fmt"
 	"os"
 	"path/filepath"
@@ -83,17 +82,7 @@ func TestBackup_ScheduledKeep(t *testing.T) {
 	l := e2e.NewLoad()
 	stop := make(chan struct{})
 	wg := l.Run(s.Base, 8, sessions, stop)
-	deadline := time.Now().Add(60 * time.Second)
-	for {
-		b, _ := os.ReadFile(s.Log)
-		if bytes.Count(b, []byte(`"msg":"scheduled backup"`)) >= 5 {
-			break
-		}
-		if time.Now().After(deadline) {
-			t.Fatalf("fewer than 5 scheduled backups after 60s\n%s", e2e.Tail(b, 3000))
-		}
-		time.Sleep(50 * time.Millisecond)
-	}
+	s.WaitLog(t, "scheduled backup", 5, 60*time.Second)
 	close(stop)
 	wg.Wait()
 	s.Cmd.Process.Signal(syscall.SIGTERM)
