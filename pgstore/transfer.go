@@ -16,19 +16,11 @@ var (
 	_ state.Importer = (*Store)(nil)
 )
 
-// transferLimit checks an export page size.
-func transferLimit(limit int) error {
-	if limit < 1 {
-		return state.Invalid("limit", "must be at least 1")
-	}
-	return nil
-}
-
 // ExportSessions returns up to limit sessions with an id after after, in the
 // primary key's order (the database's collation), as stored. It implements
 // state.Exporter. Errors: state.ErrInvalid (limit), state.ErrUnavailable.
 func (s *Store) ExportSessions(ctx context.Context, after string, limit int) ([]state.Session, error) {
-	if err := transferLimit(limit); err != nil {
+	if err := state.ValidateExportLimit(limit); err != nil {
 		return nil, err
 	}
 	rows, err := s.pool.Query(ctx, `SELECT `+sessionColumns+` FROM sessions WHERE id > $1 ORDER BY id LIMIT $2`, after, limit)
@@ -56,7 +48,7 @@ func (s *Store) ExportSessions(ctx context.Context, after string, limit int) ([]
 // snapshots that were pruned are not exported. It implements
 // state.Exporter. Errors: state.ErrInvalid (limit), state.ErrUnavailable.
 func (s *Store) ExportSnapshots(ctx context.Context, afterSession string, afterVersion int64, limit int) ([]state.ExportedSnapshot, error) {
-	if err := transferLimit(limit); err != nil {
+	if err := state.ValidateExportLimit(limit); err != nil {
 		return nil, err
 	}
 	rows, err := s.pool.Query(ctx, `
@@ -99,7 +91,7 @@ func (s *Store) ExportSnapshots(ctx context.Context, afterSession string, afterV
 // primary-key order. It implements state.Exporter. Errors:
 // state.ErrInvalid (limit), state.ErrUnavailable.
 func (s *Store) TallySessions(ctx context.Context, after string, limit int) ([]state.SessionTally, error) {
-	if err := transferLimit(limit); err != nil {
+	if err := state.ValidateExportLimit(limit); err != nil {
 		return nil, err
 	}
 	rows, err := s.pool.Query(ctx, `

@@ -15,19 +15,11 @@ var (
 	_ state.Importer = (*Store)(nil)
 )
 
-// transferLimit checks an export page size.
-func transferLimit(limit int) error {
-	if limit < 1 {
-		return state.Invalid("limit", "must be at least 1")
-	}
-	return nil
-}
-
 // ExportSessions returns up to limit sessions with an id after after, in id
 // order (byte order), as stored. It implements state.Exporter. Errors:
 // ErrInvalid (limit), ErrUnavailable.
 func (s *Store) ExportSessions(ctx context.Context, after string, limit int) ([]state.Session, error) {
-	if err := transferLimit(limit); err != nil {
+	if err := state.ValidateExportLimit(limit); err != nil {
 		return nil, err
 	}
 	var out []state.Session
@@ -58,7 +50,7 @@ func (s *Store) ExportSessions(ctx context.Context, after string, limit int) ([]
 // idempotency key, as stored. It implements state.Exporter. Errors:
 // ErrInvalid (limit), ErrUnavailable.
 func (s *Store) ExportSnapshots(ctx context.Context, afterSession string, afterVersion int64, limit int) ([]state.ExportedSnapshot, error) {
-	if err := transferLimit(limit); err != nil {
+	if err := state.ValidateExportLimit(limit); err != nil {
 		return nil, err
 	}
 	var out []state.ExportedSnapshot
@@ -95,7 +87,7 @@ func (s *Store) ExportSnapshots(ctx context.Context, afterSession string, afterV
 // highest version) after the id after, in id order. It implements
 // state.Exporter. Errors: ErrInvalid (limit), ErrUnavailable.
 func (s *Store) TallySessions(ctx context.Context, after string, limit int) ([]state.SessionTally, error) {
-	if err := transferLimit(limit); err != nil {
+	if err := state.ValidateExportLimit(limit); err != nil {
 		return nil, err
 	}
 	var out []state.SessionTally

@@ -58,3 +58,11 @@ type Importer interface {
 	// field as given; their sessions must exist (ErrNotFound otherwise).
 	ImportSnapshots(ctx context.Context, snapshots []ExportedSnapshot) error
 }
+
+// ValidateExportLimit checks an Exporter page size: at least 1.
+func ValidateExportLimit(limit int) error {
+	if limit < 1 {
+		return Invalid("limit", "must be at least 1")
+	}
+	return nil
+}

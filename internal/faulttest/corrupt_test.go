@@ -131,6 +131,17 @@ func damage(t *testing.T, path string, first, n int) {
 	}
 }
 
+// refusedUntouched checks a refusal at start: it says to restore, and the
+// database file still has the hash it had before.
+func refusedUntouched(t *testing.T, db, out, before string) {
+	t.Helper()
+	t.Logf("refused: %s", out)
+	checkRefusal(t, out, "restore")
+	if fileHash(t, db) != before {
+		t.Fatal("the refused database file was changed")
+	}
+}
+
 func checkRefusal(t *testing.T, out string, wants ...string) {
 	t.Helper()
 	for _, w := range wants {
@@ -153,11 +164,7 @@ func TestCorrupt_DamagedPages(t *testing.T) {
 	before := fileHash(t, db)
 	s, out := startOrRefuse(t, db)
 	if s == nil {
-		t.Logf("refused: %s", out)
-		checkRefusal(t, out, "restore")
-		if fileHash(t, db) != before {
-			t.Fatal("the refused database file was changed")
-		}
+		refusedUntouched(t, db, out, before)
 		return
 	}
 	c := &http.Client{Timeout: 10 * time.Second}
@@ -186,11 +193,7 @@ func TestCorrupt_Truncated(t *testing.T) {
 	before := fileHash(t, db)
 	s, out := startOrRefuse(t, db)
 	if s == nil {
-		t.Logf("refused: %s", out)
-		checkRefusal(t, out, "restore")
-		if fileHash(t, db) != before {
-			t.Fatal("the refused database file was changed")
-		}
+		refusedUntouched(t, db, out, before)
 		return
 	}
 	c := &http.Client{Timeout: 10 * time.Second}
