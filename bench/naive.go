@@ -10,11 +10,11 @@ import (
 	"path/filepath"
 	"time"
 
-	_ "modernc.org/sqlite" // the driver cortex uses, registered as "sqlite"
+	_ "github.com/mattn/go-sqlite3" // the driver cortex uses, registered as "sqlite3"
 )
 
 // Naive is the baseline cortex is measured against: what a program gets
-// from plain database/sql with the same driver (modernc.org/sqlite) and no
+// from plain database/sql with the same driver (github.com/mattn/go-sqlite3) and no
 // further engineering — one transaction per write, SQLite's default
 // pragmas except journal_mode=WAL, and one shared sql.DB pool of
 // read/write connections (database/sql's defaults: no limit on open
@@ -24,8 +24,9 @@ import (
 // One pragma beyond WAL is set: busy_timeout=5000. Without it every
 // concurrent write that meets the write lock fails at once with
 // SQLITE_BUSY, and the baseline would measure errors, not speed. SQLite's
-// default synchronous is FULL, so Naive commits with an fsync each, like
-// cortex with synchronous=full.
+// default synchronous is FULL (the driver's own default is NORMAL, so the
+// DSN says FULL), so Naive commits with an fsync each, like cortex with
+// synchronous=full.
 //
 // An append is UPDATE sessions … RETURNING version, then the INSERT, in
 // one deferred transaction: writing first means the transaction never
@@ -66,8 +67,8 @@ CREATE INDEX IF NOT EXISTS sessions_last_active ON sessions(last_active, id);
 
 // OpenNaive opens (creating) the naive baseline's database at path.
 func OpenNaive(ctx context.Context, path string) (*Naive, error) {
-	dsn := "file:" + (&url.URL{Path: path}).EscapedPath() + "?_pragma=journal_mode(WAL)&_pragma=busy_timeout(5000)"
-	db, err := sql.Open("sqlite", dsn)
+	dsn := "file:" + (&url.URL{Path: path}).EscapedPath() + "?_journal_mode=WAL&_busy_timeout=5000&_synchronous=FULL"
+	db, err := sql.Open("sqlite3", dsn)
 	if err != nil {
 		return nil, fmt.Errorf("open naive %s: %w", path, err)
 	}

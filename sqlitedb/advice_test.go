@@ -205,7 +205,7 @@ func TestCheckpointer_KeepsWALBounded(t *testing.T) {
 // SQLite accepts the CREATE, then every INSERT fails. Migrate refuses it.
 func TestMigrate_RefusesNonDeterministicPartialIndex(t *testing.T) {
 	// First, the failure the seed walks into, on a plain connection.
-	raw, err := sql.Open("sqlite", filepath.Join(t.TempDir(), "raw.db"))
+	raw, err := sql.Open("sqlite3", filepath.Join(t.TempDir(), "raw.db"))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -252,7 +252,7 @@ func TestMigrate_RefusesNonDeterministicPartialIndex(t *testing.T) {
 func TestWrite_ImmediateAvoidsBusySnapshot(t *testing.T) {
 	path := filepath.Join(t.TempDir(), "upgrade.db")
 	open := func() *sql.DB {
-		d, err := sql.Open("sqlite", "file:"+path+"?_pragma=journal_mode(WAL)&_pragma=busy_timeout(5000)")
+		d, err := sql.Open("sqlite3", "file:"+path+"?_journal_mode=WAL&_busy_timeout=5000")
 		if err != nil {
 			t.Fatal(err)
 		}

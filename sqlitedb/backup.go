@@ -2,7 +2,6 @@ package sqlitedb
 
 import (
 	"context"
-	"database/sql"
 	"errors"
 	"fmt"
 	"io/fs"
@@ -11,8 +10,6 @@ import (
 	"path/filepath"
 	"strings"
 	"time"
-
-	sqlite "modernc.org/sqlite"
 )
 
 // BackupProgress reports a running backup.
@@ -64,19 +61,17 @@ func (db *DB) Backup(ctx context.Context, dest string, progress func(BackupProgr
 			return err
 		}
 		{
-			dc := tx.conn.dc
-			b, ok := dc.(interface {
-				NewBackup(string) (*sqlite.Backup, error)
-			})
-			if !ok {
-				return fmt.Errorf("driver connection %T has no backup API", dc)
+			dst, err := newConnector(tmp, nil, nil).Connect(ctx)
+			if err != nil {
+				return classify(ctx, "open the copy", err)
 			}
-			bk, err := b.NewBackup(fileURI(tmp, nil))
+			defer dst.Close()
+			bk, err := startBackup(dst, tx.conn.dc)
 			if err != nil {
 				return classify(ctx, "start backup", err)
 			}
 			for {
-				more, err := bk.Step(backupStepPages)
+				done, err := bk.Step(backupStepPages)
 				if err != nil {
 					bk.Finish()
 					return classify(ctx, "backup step", err)
@@ -86,7 +81,7 @@ func (db *DB) Backup(ctx context.Context, dest string, progress func(BackupProgr
 				if progress != nil {
 					progress(BackupProgress{PagesDone: total - int64(bk.Remaining()), PagesTotal: total})
 				}
-				if !more {
+				if done {
 					break
 				}
 				if err := ctx.Err(); err != nil {
@@ -182,15 +177,13 @@ func (db *DB) Restore(ctx context.Context, src string) error {
 	err := db.exclusive(ctx, func(c *conn) error {
 		c.clearStmts() // the schema may change under them
 		{
-			dc := c.dc
-			r, ok := dc.(interface {
-				NewRestore(string) (*sqlite.Backup, error)
-			})
-			if !ok {
-				return fmt.Errorf("driver connection %T has no backup API", dc)
+			from, err := newConnector(src, url.Values{"mode": {"ro"}}, nil).Connect(ctx)
+			if err != nil {
+				return classify(ctx, "open the backup", err)
 			}
+			defer from.Close()
 			for attempt := 0; ; attempt++ {
-				bk, err := r.NewRestore(fileURI(src, url.Values{"mode": {"ro"}}))
+				bk, err := startBackup(c.dc, from)
 				if err != nil {
 					return classify(ctx, "start restore", err)
 				}
@@ -230,12 +223,9 @@ func (db *DB) Restore(ctx context.Context, src string) error {
 // files beside it. In DELETE mode the copy is one file, readable even from
 // read-only media; Open switches a restored database back to WAL.
 func selfContained(ctx context.Context, path string) error {
-	d, err := sql.Open("sqlite", fileURI(path, nil))
-	if err != nil {
-		return err
-	}
+	d := openPool(path, nil, nil)
 	var mode string
-	err = d.QueryRowContext(ctx, "PRAGMA journal_mode=DELETE").Scan(&mode)
+	err := d.QueryRowContext(ctx, "PRAGMA journal_mode=DELETE").Scan(&mode)
 	if cerr := d.Close(); err == nil {
 		err = cerr
 	}
@@ -289,10 +279,7 @@ func checkFile(ctx context.Context, path string) error {
 	if err := checkHeader(path); err != nil {
 		return err
 	}
-	d, err := sql.Open("sqlite", fileURI(path, url.Values{"mode": {"ro"}}))
-	if err != nil {
-		return err
-	}
+	d := openPool(path, url.Values{"mode": {"ro"}}, nil)
 	defer d.Close()
 	rows, err := d.QueryContext(ctx, "PRAGMA integrity_check(20)")
 	if err != nil {

@@ -98,7 +98,7 @@ func BenchmarkNaive(b *testing.B) {
 	for _, g := range []int{1, 8, 64} {
 		b.Run(fmt.Sprintf("goroutines=%d", g), func(b *testing.B) {
 			path := filepath.Join(b.TempDir(), "naive.db")
-			db, err := sql.Open("sqlite", "file:"+path+"?_pragma=journal_mode(WAL)&_pragma=synchronous(1)&_pragma=busy_timeout(5000)&_pragma=foreign_keys(1)")
+			db, err := sql.Open("sqlite3", "file:"+path+"?_journal_mode=WAL&_synchronous=1&_busy_timeout=5000&_foreign_keys=1")
 			if err != nil {
 				b.Fatal(err)
 			}
@@ -126,7 +126,7 @@ func BenchmarkNaive(b *testing.B) {
 // goroutine in one plain transaction with a prepared statement.
 func BenchmarkCeiling(b *testing.B) {
 	path := filepath.Join(b.TempDir(), "ceiling.db")
-	db, err := sql.Open("sqlite", "file:"+path+"?_pragma=journal_mode(WAL)&_pragma=synchronous(1)")
+	db, err := sql.Open("sqlite3", "file:"+path+"?_journal_mode=WAL&_synchronous=1")
 	if err != nil {
 		b.Fatal(err)
 	}

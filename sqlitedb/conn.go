@@ -5,6 +5,7 @@ import (
 	"database/sql"
 	"database/sql/driver"
 	"fmt"
+	"strings"
 )
 
 // maxCachedStmts bounds a connection's prepared-statement cache.
@@ -23,6 +24,7 @@ type conn struct {
 	c     *sql.Conn
 	dc    driver.Conn // set only inside with
 	stmts map[string]*stmt
+	kinds map[string]bool // query text → rowless(query)
 }
 
 // stmt is a cached prepared statement; busy while its rows are open, so a
@@ -33,7 +35,7 @@ type stmt struct {
 }
 
 func newConn(c *sql.Conn) *conn {
-	return &conn{c: c, stmts: make(map[string]*stmt)}
+	return &conn{c: c, stmts: make(map[string]*stmt), kinds: make(map[string]bool)}
 }
 
 // with runs fn holding the driver connection. Calls do not nest.
@@ -99,6 +101,18 @@ func (c *conn) bind(ctx context.Context, query string, args []any) (*stmt, []dri
 }
 
 func (c *conn) exec(ctx context.Context, query string, args ...any) (driver.Result, error) {
+	if !c.rowless(query) {
+		// The driver's Exec of a prepared statement takes one step and
+		// leaves a statement that returned a row active (holding its
+		// locks) until its next use, and it runs only the first statement
+		// of a text. Its connection-level Exec runs every statement to the
+		// end and finalizes it.
+		nv, err := namedValues(args)
+		if err != nil {
+			return nil, err
+		}
+		return c.dc.(driver.ExecerContext).ExecContext(ctx, query, nv)
+	}
 	s, nv, err := c.bind(ctx, query, args)
 	if err != nil {
 		return nil, err
@@ -106,6 +120,53 @@ func (c *conn) exec(ctx context.Context, query string, args ...any) (driver.Resu
 	res, err := s.s.(driver.StmtExecContext).ExecContext(ctx, nv)
 	c.release(query, s)
 	return res, err
+}
+
+// rowless reports whether query is one statement that returns no rows,
+// which is when a cached prepared statement can run it; remembered per
+// query text.
+func (c *conn) rowless(query string) bool {
+	r, ok := c.kinds[query]
+	if !ok {
+		if len(c.kinds) >= maxCachedStmts {
+			clear(c.kinds)
+		}
+		r = rowless(query)
+		c.kinds[query] = r
+	}
+	return r
+}
+
+// rowless reports whether query is one statement that returns no rows. False positives
+// are impossible; a false negative (a semicolon or the word RETURNING in
+// a string literal, a statement kind not listed) only costs the cache.
+func rowless(query string) bool {
+	if i := strings.IndexByte(query, ';'); i >= 0 && strings.TrimSpace(query[i+1:]) != "" {
+		return false
+	}
+	q := strings.TrimSpace(query)
+	sp := strings.IndexAny(q, " \t\r\n")
+	if sp < 0 {
+		sp = len(q)
+	}
+	switch strings.ToUpper(q[:sp]) {
+	case "INSERT", "UPDATE", "DELETE", "REPLACE":
+		return !containsFold(q, "RETURNING")
+	case "BEGIN", "COMMIT", "END", "ROLLBACK", "SAVEPOINT", "RELEASE":
+		return true
+	}
+	return false
+}
+
+// containsFold reports whether s contains the upper-case ASCII word w in
+// any case.
+func containsFold(s, w string) bool {
+	for i := 0; i+len(w) <= len(s); i++ {
+		if strings.EqualFold(s[i:i+len(w)], w) {
+			return true
+		}
+	}
+	return false
 }
 
 // queryRow runs query and scans its first row into dest; sql.ErrNoRows

@@ -8,15 +8,12 @@ import (
 	"fmt"
 	"io"
 	"io/fs"
-	"net/url"
 	"os"
 	"path/filepath"
 	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
-
-	_ "modernc.org/sqlite" // registers the "sqlite" database/sql driver
 )
 
 // sqliteHeader starts every SQLite database file.
@@ -108,9 +105,7 @@ func Open(ctx context.Context, path string, cfg Config) (_ *DB, err error) {
 		}
 	}()
 
-	if db.wdb, err = sql.Open("sqlite", db.dsn(false)); err != nil {
-		return nil, fmt.Errorf("open %s: %w", abs, err)
-	}
+	db.wdb = openPool(abs, nil, cfg.pragmas())
 	db.wdb.SetMaxOpenConns(2) // the writer and the checkpointer
 	db.wdb.SetMaxIdleConns(2)
 	db.wdb.SetConnMaxLifetime(0)
@@ -126,9 +121,8 @@ func Open(ctx context.Context, path string, cfg Config) (_ *DB, err error) {
 		return nil, err
 	}
 
-	if db.rdb, err = sql.Open("sqlite", db.dsn(true)); err != nil {
-		return nil, fmt.Errorf("open %s: %w", abs, err)
-	}
+	readerPragmas := append(cfg.pragmas(), pragma{"query_only", "1", "1"})
+	db.rdb = openPool(abs, nil, readerPragmas)
 	db.rdb.SetMaxOpenConns(cfg.Readers)
 	db.rdb.SetMaxIdleConns(cfg.Readers)
 	db.rdb.SetConnMaxLifetime(0)
@@ -141,7 +135,7 @@ func Open(ctx context.Context, path string, cfg Config) (_ *DB, err error) {
 		}
 		c := newConn(rc)
 		db.readers.add(c)
-		if err := verifyPragmas(ctx, c, append(cfg.pragmas(), pragma{"query_only", "1", "1"})); err != nil {
+		if err := verifyPragmas(ctx, c, readerPragmas); err != nil {
 			return nil, fmt.Errorf("open %s: reader: %w", abs, err)
 		}
 	}
@@ -169,20 +163,6 @@ func Open(ctx context.Context, path string, cfg Config) (_ *DB, err error) {
 	return db, nil
 }
 
-// dsn is the driver's connection string: the path as a file: URI, and the
-// pragmas, which the driver applies to every connection it opens.
-func (db *DB) dsn(readOnly bool) string {
-	q := url.Values{}
-	for _, p := range db.cfg.pragmas() {
-		q.Add("_pragma", p.name+"("+p.value+")")
-	}
-	if readOnly {
-		q.Set("_query_only", "1")
-	}
-	u := url.URL{Scheme: "file", Path: db.path, RawQuery: q.Encode()}
-	return u.String()
-}
-
 // setup sets the journal mode on the writer and checks the file, the
 // pragmas and the SQLite version.
 func (db *DB) setup(ctx context.Context, c *conn) error {
@@ -192,20 +172,16 @@ func (db *DB) setup(ctx context.Context, c *conn) error {
 	if err := c.c.QueryRowContext(ctx, "SELECT count(*) FROM sqlite_schema").Scan(&n); err != nil {
 		return db.openError(err)
 	}
-	var ro bool
-	if err := c.with(func() error {
-		r, ok := c.dc.(interface{ IsReadOnly(string) (bool, error) })
-		if !ok {
-			return nil
+	// SQLite quietly opens a file it may not write read-only; starting a
+	// write transaction is where that shows (SQLITE_READONLY).
+	if _, err := c.c.ExecContext(ctx, "BEGIN IMMEDIATE"); err != nil {
+		if errors.Is(classify(ctx, "", err), ErrReadOnly) {
+			return fmt.Errorf("open %s: %w: SQLite opened the file read-only. Try: give this user write permission on the file and its folder", db.path, ErrReadOnly)
 		}
-		var err error
-		ro, err = r.IsReadOnly("main")
-		return err
-	}); err != nil {
 		return db.openError(err)
 	}
-	if ro {
-		return fmt.Errorf("open %s: %w: SQLite opened the file read-only. Try: give this user write permission on the file and its folder", db.path, ErrReadOnly)
+	if _, err := c.c.ExecContext(ctx, "ROLLBACK"); err != nil {
+		return db.openError(err)
 	}
 	var mode string
 	if err := c.c.QueryRowContext(ctx, "PRAGMA journal_mode="+db.cfg.JournalMode).Scan(&mode); err != nil {

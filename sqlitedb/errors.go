@@ -4,8 +4,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-
-	sqlite "modernc.org/sqlite"
 )
 
 // Sentinel errors. Errors returned by this package wrap them; test with
@@ -112,11 +110,7 @@ func CodeOf(err error) (int, bool) {
 	if errors.As(err, &e) {
 		return e.Code, true
 	}
-	var se *sqlite.Error
-	if errors.As(err, &se) {
-		return se.Code(), true
-	}
-	return 0, false
+	return driverCode(err)
 }
 
 // classify wraps a driver error in *Error so errors.Is works with the
@@ -132,12 +126,11 @@ func classify(ctx context.Context, op string, err error) error {
 		}
 		return err
 	}
-	var se *sqlite.Error
-	if errors.As(err, &se) {
-		if se.Code()&0xff == codeInterrupt && ctx != nil && ctx.Err() != nil {
+	if code, ok := driverCode(err); ok {
+		if code&0xff == codeInterrupt && ctx != nil && ctx.Err() != nil {
 			return fmt.Errorf("%s: %w", op, ctx.Err())
 		}
-		return &Error{Code: se.Code(), Op: op, err: err}
+		return &Error{Code: code, Op: op, err: err}
 	}
 	if op == "" {
 		return err

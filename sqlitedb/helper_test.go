@@ -42,7 +42,7 @@ func runHelper(mode string, args []string) error {
 		if err != nil {
 			return err
 		}
-		d, err := sql.Open("sqlite", "file:"+args[0]+"?_pragma=busy_timeout(5000)")
+		d, err := sql.Open("sqlite3", "file:"+args[0]+"?_busy_timeout=5000")
 		if err != nil {
 			return err
 		}

@@ -171,3 +171,50 @@ func TestQueriesListed(t *testing.T) {
 		t.Errorf("found %d statement calls for %d queries: is the pattern still right?", calls, len(queries))
 	}
 }
+
+// recompileArgs are two argument sets for q that bind a different value
+// to every parameter: a statement SQLite recompiles on a new binding shows
+// it on the second.
+func recompileArgs(q string) [][]any {
+	a, b := make([]any, placeholders(q)), make([]any, placeholders(q))
+	for i := range a {
+		a[i], b[i] = int64(5), int64(7)
+	}
+	return [][]any{a, b, a}
+}
+
+// TestNoRecompile runs every statement the store runs with changing
+// arguments and fails when SQLite compiles it again on a new binding
+// (see the note on the snapshot reads in queries.go).
+func TestNoRecompile(t *testing.T) {
+	s, err := Open(context.Background(), filepath.Join(t.TempDir(), "recompile.db"), Config{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close()
+	for name, q := range queries {
+		n, err := s.DB().Recompiles(context.Background(), q, recompileArgs(q)...)
+		if err != nil {
+			t.Errorf("%s: %v", name, err)
+			continue
+		}
+		if n != 0 {
+			t.Errorf("%s: SQLite compiled it %d more times on new arguments\nin %s", name, n, q)
+		}
+	}
+}
+
+// TestNoRecompileDetects checks the checker on the statement shape that
+// SQLite recompiles.
+func TestNoRecompileDetects(t *testing.T) {
+	s, err := Open(context.Background(), filepath.Join(t.TempDir(), "recompile.db"), Config{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close()
+	q := `SELECT version FROM state_snapshots WHERE session_id = ? ORDER BY version DESC LIMIT 1`
+	n, err := s.DB().Recompiles(context.Background(), q, recompileArgs(q)...)
+	if err != nil || n == 0 {
+		t.Fatalf("Recompiles = %d, %v; want > 0 for %s", n, err, q)
+	}
+}

@@ -190,5 +190,5 @@ func execServe(t *testing.T, db, addr string, args ...string) *exec.Cmd {
 // sqlOpenRO opens a database file read-only and immutable: nothing is
 // written, no -wal or -shm is created or read.
 func sqlOpenRO(path string) (*sql.DB, error) {
-	return sql.Open("sqlite", "file:"+path+"?mode=ro&immutable=1")
+	return sql.Open("sqlite3", "file:"+path+"?mode=ro&immutable=1")
 }
