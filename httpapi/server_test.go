@@ -1,13 +1,17 @@
 package httpapi_test
 
 import (
+	"bytes"
 	"context"
+	"encoding/json"
 	"fmt"
+	"log/slog"
 	"net/http"
 	"net/url"
 	"os"
 	"path/filepath"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -565,4 +569,48 @@ func TestServer_DefaultTTL(t *testing.T) {
 	if s.ExpiresAt != nil {
 		t.Fatalf("an update without ttl_seconds must keep the session's TTL: %+v", s)
 	}
+}
+
+// TestRequestLogLevels: a successful request is logged at DEBUG, a refused
+// one (4xx) at INFO, so that the default log level keeps refusals and
+// drops the line per successful request.
+func TestRequestLogLevels(t *testing.T) {
+	var buf syncBuffer
+	e := newEnv(t, func(c *httpapi.Config) {
+		c.Logger = slog.New(slog.NewJSONHandler(&buf, &slog.HandlerOptions{Level: slog.LevelDebug}))
+	})
+	e.do(http.MethodPut, "/v1/sessions/logged", `{}`).want(t, http.StatusCreated)
+	e.do(http.MethodGet, "/v1/sessions/missing", ``).want(t, http.StatusNotFound)
+	levels := map[int]string{}
+	for _, line := range strings.Split(strings.TrimSpace(buf.String()), "\n") {
+		var l struct {
+			Level  string `json:"level"`
+			Msg    string `json:"msg"`
+			Status int    `json:"status"`
+		}
+		if json.Unmarshal([]byte(line), &l) == nil && l.Msg == "request" {
+			levels[l.Status] = l.Level
+		}
+	}
+	if levels[http.StatusCreated] != "DEBUG" || levels[http.StatusNotFound] != "INFO" {
+		t.Errorf("request log levels by status: %v, want 201 DEBUG and 404 INFO", levels)
+	}
+}
+
+// syncBuffer is a bytes.Buffer safe for the server's goroutines.
+type syncBuffer struct {
+	mu sync.Mutex
+	b  bytes.Buffer
+}
+
+func (s *syncBuffer) Write(p []byte) (int, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.Write(p)
+}
+
+func (s *syncBuffer) String() string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.String()
 }

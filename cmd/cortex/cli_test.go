@@ -71,7 +71,7 @@ func TestFlags_EnvTwins(t *testing.T) {
 	if d.db.db != "./data/cortex.db" || d.addr != "127.0.0.1:8080" || d.db.journalMode != "wal" || d.db.synchronous != "normal" ||
 		d.db.busyTimeout != 5*time.Second || d.db.mmapSize != 256<<20 || d.db.poolTimeout != 5*time.Second ||
 		d.db.walAutocheckpoint != 1000 || d.db.checkpointInterval != 5*time.Minute || d.db.walLimit != 64<<20 ||
-		d.maxStateBytes != 1<<20 || d.logFormat != "text" {
+		d.maxStateBytes != 1<<20 || d.logFormat != "text" || d.logLevel != "info" {
 		t.Errorf("defaults differ from DESIGN.md: %+v", d)
 	}
 	withEnv(t, map[string]string{"CORTEX_BUSY_TIMEOUT": "soon"})
@@ -79,6 +79,33 @@ func TestFlags_EnvTwins(t *testing.T) {
 	err := parseFlags(e.flags(&bytes.Buffer{}), nil, 0)
 	if err == nil || !strings.Contains(err.Error(), "CORTEX_BUSY_TIMEOUT") {
 		t.Errorf("a bad env value: %v, want an error naming CORTEX_BUSY_TIMEOUT", err)
+	}
+}
+
+// TestNewLogger: --log-level picks the least severe line shown; a line per
+// successful request is DEBUG, so the default log carries refusals and
+// events only.
+func TestNewLogger(t *testing.T) {
+	var buf bytes.Buffer
+	log, err := newLogger(&buf, "json", "info")
+	if err != nil {
+		t.Fatal(err)
+	}
+	log.Debug("request", "status", 201)
+	log.Info("request", "status", 404)
+	if got := buf.String(); strings.Contains(got, "201") || !strings.Contains(got, "404") {
+		t.Errorf("at info: %q", got)
+	}
+	buf.Reset()
+	if log, err = newLogger(&buf, "text", "debug"); err != nil {
+		t.Fatal(err)
+	}
+	log.Debug("request", "status", 201)
+	if !strings.Contains(buf.String(), "201") {
+		t.Errorf("at debug: %q", buf.String())
+	}
+	if _, err := newLogger(&buf, "text", "loud"); !errors.Is(err, errUsage) || !strings.Contains(err.Error(), "--log-level") {
+		t.Errorf("--log-level loud: %v", err)
 	}
 }
 

@@ -40,6 +40,7 @@ type serveCmd struct {
 	adminToken      string
 	insecure        bool
 	logFormat       string
+	logLevel        string
 	shutdownTimeout time.Duration
 
 	// ready, when set (by tests), receives the listening address.
@@ -63,6 +64,7 @@ func (c *serveCmd) flags(stderr io.Writer) *flag.FlagSet {
 	fs.StringVar(&c.adminToken, "admin-token", "", "bearer token /v1/admin routes need (default: the API token)")
 	fs.BoolVar(&c.insecure, "insecure", false, "allow a non-loopback --addr without tokens")
 	fs.StringVar(&c.logFormat, "log-format", "text", "log format: text or json")
+	fs.StringVar(&c.logLevel, "log-level", "info", "least severe log lines shown: debug (adds a line per successful request), info, warn or error")
 	fs.DurationVar(&c.shutdownTimeout, "shutdown-timeout", 30*time.Second, "longest wait for in-flight requests on SIGTERM/SIGINT")
 	return fs
 }
@@ -72,7 +74,7 @@ func (c *serveCmd) run(ctx context.Context, args []string, stdout, stderr io.Wri
 	if err := parseFlags(fs, args, 0); err != nil {
 		return err
 	}
-	log, err := newLogger(stderr, c.logFormat)
+	log, err := newLogger(stderr, c.logFormat, c.logLevel)
 	if err != nil {
 		return err
 	}
@@ -204,13 +206,19 @@ func (c *serveCmd) run(ctx context.Context, args []string, stdout, stderr io.Wri
 	return runErr
 }
 
-// newLogger makes the server's logger in the --log-format.
-func newLogger(w io.Writer, format string) (*slog.Logger, error) {
+// newLogger makes the server's logger in the --log-format, showing lines
+// from --log-level up.
+func newLogger(w io.Writer, format, level string) (*slog.Logger, error) {
+	var lv slog.Level
+	if err := lv.UnmarshalText([]byte(level)); err != nil {
+		return nil, fmt.Errorf("--log-level %q: want debug, info, warn or error: %w", level, errUsage)
+	}
+	o := &slog.HandlerOptions{Level: lv}
 	switch format {
 	case "text":
-		return slog.New(slog.NewTextHandler(w, nil)), nil
+		return slog.New(slog.NewTextHandler(w, o)), nil
 	case "json":
-		return slog.New(slog.NewJSONHandler(w, nil)), nil
+		return slog.New(slog.NewJSONHandler(w, o)), nil
 	}
 	return nil, fmt.Errorf("--log-format %q: want text or json: %w", format, errUsage)
 }
