@@ -1,0 +1,45 @@
+//go:build !cgo
+
+package sqlitedb
+
+import (
+	"context"
+	"database/sql"
+	"database/sql/driver"
+	"errors"
+	"net/url"
+)
+
+// Built without cgo (CGO_ENABLED=0, or no C compiler found), there is no
+// SQLite: the driver is SQLite's C source (see driver.go). The program
+// still builds, so that it can serve PostgreSQL, and every SQLite open
+// fails with errNoCgo, which says what to do.
+var errNoCgo = errors.New("this program was built without cgo, and cortex's SQLite driver is SQLite's C source built through cgo. " +
+	"Try: install a C compiler (apt-get install gcc) and build with CGO_ENABLED=1, or use PostgreSQL (--db postgres://…)")
+
+type connector struct{}
+
+func openPool(string, url.Values, []pragma) *sql.DB { return sql.OpenDB(connector{}) }
+
+func newConnector(string, url.Values, []pragma) connector { return connector{} }
+
+func (connector) Connect(context.Context) (driver.Conn, error) { return nil, errNoCgo }
+
+func (c connector) Driver() driver.Driver { return noDriver{} }
+
+type noDriver struct{}
+
+func (noDriver) Open(string) (driver.Conn, error) { return nil, errNoCgo }
+
+type backup struct{}
+
+func (*backup) Step(int) (bool, error) { return false, errNoCgo }
+func (*backup) Remaining() int         { return 0 }
+func (*backup) PageCount() int         { return 0 }
+func (*backup) Finish() error          { return errNoCgo }
+
+func startBackup(driver.Conn, driver.Conn) (*backup, error) { return nil, errNoCgo }
+
+func driverCode(error) (int, bool) { return 0, false }
+
+func countCompiles(driver.Conn) (func() int, func(), error) { return nil, nil, errNoCgo }
