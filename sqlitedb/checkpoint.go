@@ -274,11 +274,10 @@ func (db *DB) walBytes() int64 {
 // nothing; a torn read only delays or hastens one checkpoint.
 // https://www.sqlite.org/walformat.html#the_wal_index_file_format
 func (db *DB) walPendingFrames() int64 {
-	f, err := os.Open(db.path + "-shm")
-	if err != nil {
+	f := db.shmFile()
+	if f == nil {
 		return 0
 	}
-	defer f.Close()
 	var b [100]byte
 	if _, err := f.ReadAt(b[:], 0); err != nil {
 		return 0
@@ -289,4 +288,36 @@ func (db *DB) walPendingFrames() int64 {
 		return 0
 	}
 	return mx - backfill
+}
+
+// shmFile is the -shm file, opened once and kept open until Close: closing
+// any descriptor of a file drops every POSIX lock this process holds on it
+// (fcntl semantics), SQLite's included. Opening and closing the -shm on each
+// poll dropped SQLite's locks on it, after which another process opening
+// the database believed it was alone, truncated the -shm, and this
+// process's next read of its mapping died of SIGBUS
+// (TestWALIndexLocksSurvivePolling).
+func (db *DB) shmFile() *os.File {
+	db.shm.mu.Lock()
+	defer db.shm.mu.Unlock()
+	if db.shm.f == nil && !db.shm.closed {
+		if f, err := os.Open(db.path + "-shm"); err == nil {
+			db.shm.f = f
+		}
+	}
+	return db.shm.f
+}
+
+// closeShm closes the -shm descriptor; Close calls it after SQLite's
+// connections are closed.
+func (db *DB) closeShm() error {
+	db.shm.mu.Lock()
+	defer db.shm.mu.Unlock()
+	db.shm.closed = true
+	if db.shm.f == nil {
+		return nil
+	}
+	err := db.shm.f.Close()
+	db.shm.f = nil
+	return err
 }

@@ -57,6 +57,13 @@ type DB struct {
 	// Health reports the damage until an integrity check passes or a
 	// Restore replaces the content.
 	corrupt atomic.Pointer[corruptEvent]
+
+	// shm is the -shm file, read for the WAL's pending frames (shmFile).
+	shm struct {
+		mu     sync.Mutex
+		f      *os.File
+		closed bool
+	}
 }
 
 // Open opens (creating if needed) the SQLite database at path with cfg.
@@ -102,6 +109,7 @@ func Open(ctx context.Context, path string, cfg Config) (_ *DB, err error) {
 			if db.rdb != nil {
 				db.rdb.Close()
 			}
+			db.closeShm()
 		}
 	}()
 
@@ -365,7 +373,7 @@ func (db *DB) Close() error {
 		if db.ckpt != nil {
 			errs = append(errs, db.ckpt.conn.close())
 		}
-		errs = append(errs, db.w.conn.close(), db.rdb.Close(), db.wdb.Close())
+		errs = append(errs, db.w.conn.close(), db.rdb.Close(), db.wdb.Close(), db.closeShm())
 		db.closeErr = errors.Join(errs...)
 	})
 	return db.closeErr

@@ -82,7 +82,9 @@ const (
 // checkpoint and delete the WAL), so a non-blocking attempt at the
 // EXCLUSIVE lock, released at once, tells. A database in a rollback journal
 // mode holds no lock between transactions and reads as not in use. A
-// missing file is not in use.
+// missing file is not in use. Call it from a process that does not have
+// the database open: closing its descriptor drops every POSIX lock the
+// calling process holds on the file, SQLite's included.
 func InUse(path string) (bool, error) {
 	f, err := os.OpenFile(path, os.O_RDWR, 0)
 	if errors.Is(err, os.ErrNotExist) {

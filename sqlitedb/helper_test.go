@@ -10,6 +10,8 @@ import (
 	"testing"
 	"time"
 
+	"golang.org/x/sys/unix"
+
 	"github.com/cortex-db/cortex/sqlitedb"
 )
 
@@ -61,6 +63,26 @@ func runHelper(mode string, args []string) error {
 		time.Sleep(hold)
 		_, err = c.ExecContext(context.Background(), "COMMIT")
 		return err
+	case "shm-dms":
+		// Report whether some process holds SQLite's dead-man-switch lock
+		// on the -shm file (byte 128: os_unix.c's UNIX_SHM_DMS). A process
+		// that finds it free believes it is the database's only user and
+		// truncates the -shm.
+		f, err := os.OpenFile(args[0]+"-shm", os.O_RDWR, 0)
+		if err != nil {
+			return err
+		}
+		defer f.Close()
+		lk := unix.Flock_t{Type: unix.F_WRLCK, Whence: 0, Start: 128, Len: 1}
+		if err := unix.FcntlFlock(f.Fd(), unix.F_GETLK, &lk); err != nil {
+			return err
+		}
+		if lk.Type == unix.F_UNLCK {
+			fmt.Println("free")
+		} else {
+			fmt.Println("held")
+		}
+		return nil
 	case "hold-open":
 		// Keep the database open (as a server would) until killed.
 		db, err := sqlitedb.Open(context.Background(), args[0], sqlitedb.Config{})

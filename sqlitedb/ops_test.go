@@ -472,3 +472,27 @@ func TestRecompiles(t *testing.T) {
 		t.Error("a statement that does not compile: no error")
 	}
 }
+
+// TestWALIndexLocksSurvivePolling: reading the WAL's pending frames from
+// the -shm file (Stats, the checkpointer) must not drop SQLite's locks on
+// it. Closing any descriptor of a file drops all of the process's POSIX
+// locks on it; when the poll opened and closed the -shm each time, another
+// process then found the dead-man-switch lock free, truncated the -shm,
+// and this process died of SIGBUS on its next read.
+func TestWALIndexLocksSurvivePolling(t *testing.T) {
+	db := testutil.MustOpenDB(t, sqlitedb.Config{})
+	mustExec(t, db, "CREATE TABLE t(x); INSERT INTO t VALUES(1)")
+	for range 3 {
+		if _, err := db.Stats(ctx); err != nil {
+			t.Fatal(err)
+		}
+	}
+	count(t, db, "SELECT count(*) FROM t")
+	out, err := helperCommand(t, "shm-dms", db.Path(), "-").Output()
+	if err != nil {
+		t.Fatalf("helper: %v", err)
+	}
+	if got := strings.TrimSpace(string(out)); got != "held" {
+		t.Fatalf("another process finds SQLite's lock on the -shm %q, want held", got)
+	}
+}
