@@ -75,6 +75,11 @@ type DB struct {
 // network filesystem (ErrNetworkFS, unless Config.AllowNetworkFS), and a
 // SQLite version with the WAL-reset bug (ErrUnsafeVersion, unless
 // Config.AllowUnsafeVersion). Close the DB when done.
+//
+// Open a database file once per process and share the *DB (it is safe for
+// concurrent use): Open reads the file's header through a descriptor of its
+// own, and closing any descriptor of a file drops all of the process's
+// POSIX locks on it, those of a *DB already open on it included.
 func Open(ctx context.Context, path string, cfg Config) (_ *DB, err error) {
 	if err := cfg.Validate(); err != nil {
 		return nil, err
