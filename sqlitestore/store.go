@@ -494,6 +494,9 @@ func (h *versionHints) set(id string, v int64) {
 	if h.m == nil || len(h.m) >= maxVersionHints {
 		h.m = make(map[string]int64)
 	}
+	if _, ok := h.m[id]; !ok {
+		id = strings.Clone(id) // not a slice of a larger request buffer
+	}
 	h.m[id] = v
 	h.mu.Unlock()
 }
