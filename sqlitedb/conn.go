@@ -137,9 +137,10 @@ func (c *conn) rowless(query string) bool {
 	return r
 }
 
-// rowless reports whether query is one statement that returns no rows. False positives
-// are impossible; a false negative (a semicolon or the word RETURNING in
-// a string literal, a statement kind not listed) only costs the cache.
+// rowless reports whether query is one statement that returns no rows.
+// False positives are impossible; a false negative (a semicolon or the
+// word RETURNING in a string literal, a statement kind not listed) only
+// costs the cache.
 func rowless(query string) bool {
 	if i := strings.IndexByte(query, ';'); i >= 0 && strings.TrimSpace(query[i+1:]) != "" {
 		return false
