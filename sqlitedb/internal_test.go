@@ -195,3 +195,30 @@ func TestTx_NestedSameQuery(t *testing.T) {
 		t.Fatal(err)
 	}
 }
+
+// TestRowless: only single statements that return no rows may run as a
+// cached prepared statement; a false "no" only costs the cache, a false
+// "yes" would leave a statement active or skip the rest of a script.
+func TestRowless(t *testing.T) {
+	for q, want := range map[string]bool{
+		"INSERT INTO t VALUES(1)":                  true,
+		"  update t set x = 1  ":                   true,
+		"DELETE FROM t;":                           true,
+		"BEGIN IMMEDIATE":                          true,
+		"commit":                                   true,
+		"SAVEPOINT s":                              true,
+		"INSERT INTO t VALUES(1) RETURNING x":      false,
+		"update t set x = 1 returning *":           false,
+		"SELECT 1":                                 false,
+		"PRAGMA max_page_count = 10":               false,
+		"CREATE TABLE t(x)":                        false,
+		"UPDATE t SET x = 1; DELETE FROM t":        false,
+		"WITH a AS (SELECT 1) DELETE FROM t":       false,
+		"INSERT INTO t VALUES('a;b')":              false, // a false "no": fine
+		"INSERT INTO t VALUES('returning values')": false, // likewise
+	} {
+		if got := rowless(q); got != want {
+			t.Errorf("rowless(%q) = %v, want %v", q, got, want)
+		}
+	}
+}
