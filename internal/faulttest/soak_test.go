@@ -194,6 +194,15 @@ func TestSoak(t *testing.T) {
 		fig = append(fig, fmt.Sprintf("%-35s %s", m, metricValue(metrics, m)))
 	}
 	fmt.Printf("\n== soak figures\n%s\n\n", strings.Join(fig, "\n"))
+	// The WARN and ERROR lines themselves (the first 10), so that a run's
+	// figures say what they were about.
+	shown := 0
+	for _, line := range bytes.Split(logb, []byte("\n")) {
+		if shown < 10 && (bytes.Contains(line, []byte(`"level":"WARN"`)) || bytes.Contains(line, []byte(`"level":"ERROR"`))) {
+			fmt.Printf("server log: %s\n", line)
+			shown++
+		}
+	}
 
 	if len(errs) > 0 {
 		t.Errorf("%d errors under load: %v", len(errs), errs)
