@@ -34,6 +34,9 @@ var (
 	// ErrNetworkFS: the database is on a network filesystem, where SQLite's
 	// WAL locking does not work.
 	ErrNetworkFS = errors.New("database is on a network filesystem")
+	// ErrNotSingle: a function given to ReadOne ran a second statement.
+	// Use Read, whose transaction keeps one snapshot for all of them.
+	ErrNotSingle = errors.New("ReadOne: a second statement; use Read for several")
 	// ErrUnsafeVersion: the linked SQLite has a known corruption bug.
 	ErrUnsafeVersion = errors.New("SQLite version has a known corruption bug")
 )

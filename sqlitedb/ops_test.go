@@ -496,3 +496,39 @@ func TestWALIndexLocksSurvivePolling(t *testing.T) {
 		t.Fatalf("another process finds SQLite's lock on the -shm %q, want held", got)
 	}
 }
+
+// TestReadOne: one statement runs without a BEGIN around it; a second
+// one is refused, since it would see another snapshot; writes are refused
+// as in Read.
+func TestReadOne(t *testing.T) {
+	db := testutil.MustOpenDB(t, sqlitedb.Config{})
+	mustExec(t, db, "CREATE TABLE t(x); INSERT INTO t VALUES(1), (2)")
+	var n int
+	if err := db.ReadOne(ctx, func(tx *sqlitedb.Tx) error {
+		return tx.QueryRow(ctx, "SELECT count(*) FROM t").Scan(&n)
+	}); err != nil || n != 2 {
+		t.Fatalf("ReadOne count = %d, %v", n, err)
+	}
+	err := db.ReadOne(ctx, func(tx *sqlitedb.Tx) error {
+		if err := tx.QueryRow(ctx, "SELECT count(*) FROM t").Scan(&n); err != nil {
+			return err
+		}
+		return tx.QueryRow(ctx, "SELECT max(x) FROM t").Scan(&n)
+	})
+	if !errors.Is(err, sqlitedb.ErrNotSingle) {
+		t.Errorf("two statements in ReadOne: %v, want ErrNotSingle", err)
+	}
+	err = db.ReadOne(ctx, func(tx *sqlitedb.Tx) error {
+		_, err := tx.Exec(ctx, "DELETE FROM t")
+		return err
+	})
+	if !errors.Is(err, sqlitedb.ErrReadOnly) {
+		t.Errorf("a write in ReadOne: %v, want ErrReadOnly", err)
+	}
+	// The connection is usable afterwards, with no transaction left open.
+	if err := db.Read(ctx, func(tx *sqlitedb.Tx) error {
+		return tx.QueryRow(ctx, "SELECT count(*) FROM t").Scan(&n)
+	}); err != nil || n != 2 {
+		t.Fatalf("Read after ReadOne = %d, %v", n, err)
+	}
+}

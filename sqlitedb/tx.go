@@ -22,12 +22,21 @@ type Tx struct {
 	conn     *conn
 	ctx      context.Context // the statements' context: interrupts them
 	readOnly bool
+	// single: ReadOne's, no BEGIN around it, so a second statement would
+	// see another snapshot; ran counts the statements started.
+	single bool
+	ran    int
 }
 
 func (tx *Tx) check(ctx context.Context) error {
 	if ctx != nil {
 		if err := ctx.Err(); err != nil {
 			return err
+		}
+	}
+	if tx.single {
+		if tx.ran++; tx.ran > 1 {
+			return ErrNotSingle
 		}
 	}
 	return nil

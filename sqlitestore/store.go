@@ -326,7 +326,7 @@ func (s *Store) GetSession(ctx context.Context, id string) (state.Session, error
 		return state.Session{}, err
 	}
 	var sess state.Session
-	err := s.db.Read(ctx, func(tx *sqlitedb.Tx) (err error) {
+	err := s.db.ReadOne(ctx, func(tx *sqlitedb.Tx) (err error) {
 		sess, err = getSession(ctx, tx, id)
 		return err
 	})
@@ -640,7 +640,7 @@ func (s *Store) LatestSnapshot(ctx context.Context, sessionID string) (state.Sna
 		return state.Snapshot{}, err
 	}
 	var sn state.Snapshot
-	err := s.db.Read(ctx, func(tx *sqlitedb.Tx) (err error) {
+	err := s.db.ReadOne(ctx, func(tx *sqlitedb.Tx) (err error) {
 		sn, err = scanSnapshot(tx.QueryRow(ctx, qLatest, sessionID), sessionID)
 		if errors.Is(err, sql.ErrNoRows) {
 			return notFound("latest snapshot of session %q", sessionID)
@@ -659,7 +659,7 @@ func (s *Store) GetSnapshot(ctx context.Context, sessionID string, version int64
 		return state.Snapshot{}, err
 	}
 	var sn state.Snapshot
-	err := s.db.Read(ctx, func(tx *sqlitedb.Tx) (err error) {
+	err := s.db.ReadOne(ctx, func(tx *sqlitedb.Tx) (err error) {
 		sn, err = scanSnapshot(tx.QueryRow(ctx, qSnapshotGet, sessionID, version), sessionID)
 		if errors.Is(err, sql.ErrNoRows) {
 			return notFound("snapshot %d of session %q", version, sessionID)
