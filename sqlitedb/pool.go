@@ -80,25 +80,7 @@ func (p *pool) closeAll() {
 // cancellation interrupts the running statement. fn is retried, like Write's,
 // when SQLite reports the database busy.
 func (db *DB) Read(ctx context.Context, fn func(*Tx) error) error {
-	if err := db.enter(); err != nil {
-		return err
-	}
-	defer db.ops.Done()
-	c, err := db.readers.acquire(ctx)
-	if err != nil {
-		return err
-	}
-	defer db.readers.release(c)
-	tx := Tx{conn: c, ctx: ctx, readOnly: true}
-	for attempt := 0; ; attempt++ {
-		err := c.with(func() error { return readOnce(ctx, &tx, fn) })
-		if err == nil || !isBusy(err) || attempt+1 >= db.cfg.MaxRetries {
-			return db.noteErr(err)
-		}
-		if !sleepCtx(ctx, backoff(attempt)) {
-			return err
-		}
-	}
+	return db.read(ctx, false, fn)
 }
 
 // ReadOne is Read for a function that runs exactly one statement (one
@@ -107,6 +89,11 @@ func (db *DB) Read(ctx context.Context, fn func(*Tx) error) error {
 // two statements fewer per read. A second statement in fn fails with
 // ErrNotSingle.
 func (db *DB) ReadOne(ctx context.Context, fn func(*Tx) error) error {
+	return db.read(ctx, true, fn)
+}
+
+// read is Read (single false) and ReadOne (single true).
+func (db *DB) read(ctx context.Context, single bool, fn func(*Tx) error) error {
 	if err := db.enter(); err != nil {
 		return err
 	}
@@ -117,8 +104,13 @@ func (db *DB) ReadOne(ctx context.Context, fn func(*Tx) error) error {
 	}
 	defer db.readers.release(c)
 	for attempt := 0; ; attempt++ {
-		tx := Tx{conn: c, ctx: ctx, readOnly: true, single: true}
-		err := c.with(func() error { return fn(&tx) })
+		tx := Tx{conn: c, ctx: ctx, readOnly: true, single: single}
+		err := c.with(func() error {
+			if single {
+				return fn(&tx)
+			}
+			return readOnce(ctx, &tx, fn)
+		})
 		if err == nil || !isBusy(err) || attempt+1 >= db.cfg.MaxRetries {
 			return db.noteErr(err)
 		}
