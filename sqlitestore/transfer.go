@@ -119,7 +119,7 @@ func (s *Store) TallySessions(ctx context.Context, after string, limit int) ([]s
 // ErrStorageFull.
 func (s *Store) ImportSessions(ctx context.Context, sessions []state.Session) error {
 	for i, sess := range sessions {
-		if err := checkImportSession(sess); err != nil {
+		if err := state.ValidateImportSession(sess); err != nil {
 			return fmt.Errorf("import session %d (%q): %w", i, sess.ID, err)
 		}
 	}
@@ -137,22 +137,6 @@ func (s *Store) ImportSessions(ctx context.Context, sessions []state.Session) er
 		return nil
 	})
 	return storeErr("import sessions", err)
-}
-
-func checkImportSession(sess state.Session) error {
-	if err := state.ValidateID(sess.ID); err != nil {
-		return err
-	}
-	if !json.Valid(sess.Metadata) {
-		return state.Invalid("metadata", "is not valid JSON")
-	}
-	if sess.TTL < 0 {
-		return state.Invalid("ttl", "must not be negative")
-	}
-	if sess.Version < 0 || sess.SnapshotCount < 0 {
-		return state.Invalid("version", "version and snapshot count must not be negative")
-	}
-	return nil
 }
 
 // ImportSnapshots upserts snapshots by (session id, version), every field

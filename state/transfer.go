@@ -1,6 +1,9 @@
 package state
 
-import "context"
+import (
+	"context"
+	"encoding/json"
+)
 
 // Exporter and Importer are optional interfaces of a Store, for copying a
 // database faithfully to another engine (cortex migrate): unlike
@@ -57,6 +60,24 @@ type Importer interface {
 	// ImportSnapshots upserts snapshots by (session id, version) with every
 	// field as given; their sessions must exist (ErrNotFound otherwise).
 	ImportSnapshots(ctx context.Context, snapshots []ExportedSnapshot) error
+}
+
+// ValidateImportSession checks a session given to Importer.ImportSessions:
+// a valid id, JSON metadata, and no negative TTL, version or count.
+func ValidateImportSession(sess Session) error {
+	if err := ValidateID(sess.ID); err != nil {
+		return err
+	}
+	if !json.Valid(sess.Metadata) {
+		return Invalid("metadata", "is not valid JSON")
+	}
+	if sess.TTL < 0 {
+		return Invalid("ttl", "must not be negative")
+	}
+	if sess.Version < 0 || sess.SnapshotCount < 0 {
+		return Invalid("version", "version and snapshot count must not be negative")
+	}
+	return nil
 }
 
 // ValidateExportLimit checks an Exporter page size: at least 1.
