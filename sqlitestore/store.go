@@ -501,6 +501,15 @@ func (h *versionHints) set(id string, v int64) {
 	h.mu.Unlock()
 }
 
+// bump runs qAppendBump and reports how many session rows it changed.
+func bump(ctx context.Context, tx *sqlitedb.Tx, at int64, id string, version any) (int64, error) {
+	res, err := tx.Exec(ctx, qAppendBump, at, id, version)
+	if err != nil {
+		return 0, err
+	}
+	return res.RowsAffected()
+}
+
 func appendTx(ctx context.Context, tx *sqlitedb.Tx, hints *versionHints, id string, in state.AppendInput, md json.RawMessage, now time.Time) (state.AppendResult, error) {
 	// The key first: a retried conditional append must get its first
 	// answer, not a conflict with the version it created itself. A key
@@ -533,24 +542,18 @@ func appendTx(ctx context.Context, tx *sqlitedb.Tx, hints *versionHints, id stri
 			known = v
 		}
 	}
-	res, err := tx.Exec(ctx, qAppendBump, at, id, known)
+	n, err := bump(ctx, tx, at, id, known)
+	if err == nil && n == 0 && expected == nil && known != nil {
+		// A stale hint: bump whatever the version is, then read it.
+		known = nil
+		n, err = bump(ctx, tx, at, id, nil)
+	}
 	if err != nil {
 		return state.AppendResult{}, err
 	}
-	n, _ := res.RowsAffected()
 	switch {
 	case n == 1 && known != nil:
 		r.Version = known.(int64) + 1
-	case n == 0 && expected == nil && known != nil:
-		// A stale hint: bump whatever the version is, then read it.
-		if res, err = tx.Exec(ctx, qAppendBump, at, id, nil); err != nil {
-			return state.AppendResult{}, err
-		}
-		if n, _ = res.RowsAffected(); n == 1 {
-			err = tx.QueryRow(ctx, qSessionVersion, id).Scan(&r.Version)
-		} else {
-			err = sql.ErrNoRows
-		}
 	case n == 1:
 		err = tx.QueryRow(ctx, qSessionVersion, id).Scan(&r.Version)
 	default:
