@@ -25,6 +25,21 @@ func mustExec(t testing.TB, db *sqlitedb.DB, query string, args ...any) {
 	}
 }
 
+// readEvery reads every row query returns, in one Read, and returns its
+// error: how the tests make a query touch (damaged) pages.
+func readEvery(db *sqlitedb.DB, query string) error {
+	return db.Read(ctx, func(tx *sqlitedb.Tx) error {
+		rows, err := tx.Query(ctx, query)
+		if err != nil {
+			return err
+		}
+		defer rows.Close()
+		for rows.Next() {
+		}
+		return rows.Err()
+	})
+}
+
 func count(t testing.TB, db *sqlitedb.DB, query string, args ...any) int {
 	t.Helper()
 	var n int

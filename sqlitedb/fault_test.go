@@ -158,16 +158,7 @@ func TestHealth_DamagedPages(t *testing.T) {
 		t.Fatalf("health = %s, want unhealthy: %+v", h.Status, h.Checks)
 	}
 	// Reading damaged pages is ErrCorrupt, by code.
-	err = db2.Read(ctx, func(tx *sqlitedb.Tx) error {
-		rows, err := tx.Query(ctx, "SELECT v FROM t")
-		if err != nil {
-			return err
-		}
-		defer rows.Close()
-		for rows.Next() {
-		}
-		return rows.Err()
-	})
+	err = readEvery(db2, "SELECT v FROM t")
 	if !errors.Is(err, sqlitedb.ErrCorrupt) {
 		t.Fatalf("reading damaged pages: %v, want ErrCorrupt", err)
 	}

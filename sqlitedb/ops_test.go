@@ -427,16 +427,7 @@ func TestHealth_LatchesCorruptionMetByQueries(t *testing.T) {
 	if h := db2.Health(ctx, sqlitedb.HealthOptions{}); h.Status != sqlitedb.Healthy {
 		t.Fatalf("before any query met the damage: %+v", h)
 	}
-	err = db2.Read(ctx, func(tx *sqlitedb.Tx) error {
-		rows, err := tx.Query(ctx, "SELECT v FROM t")
-		if err != nil {
-			return err
-		}
-		defer rows.Close()
-		for rows.Next() {
-		}
-		return rows.Err()
-	})
+	err = readEvery(db2, "SELECT v FROM t")
 	if !errors.Is(err, sqlitedb.ErrCorrupt) {
 		t.Fatalf("read of damaged pages: %v", err)
 	}
