@@ -155,6 +155,23 @@ func validTTL(ttl *time.Duration) error {
 // scanner is *sqlitedb.Row or *sqlitedb.Rows.
 type scanner interface{ Scan(dest ...any) error }
 
+// querySessions runs query in tx and appends the sessions it returns to out.
+func querySessions(ctx context.Context, tx *sqlitedb.Tx, out []state.Session, query string, args ...any) ([]state.Session, error) {
+	rows, err := tx.Query(ctx, query, args...)
+	if err != nil {
+		return out, err
+	}
+	defer rows.Close()
+	for rows.Next() {
+		sess, err := scanSession(rows)
+		if err != nil {
+			return out, err
+		}
+		out = append(out, sess)
+	}
+	return out, rows.Err()
+}
+
 func scanSession(r scanner) (state.Session, error) {
 	var (
 		s                 state.Session
@@ -404,20 +421,9 @@ func (s *Store) ListSessions(ctx context.Context, opts state.ListOptions) (state
 	}
 	var page state.SessionPage
 	err = s.db.Read(ctx, func(tx *sqlitedb.Tx) error {
-		page = state.SessionPage{Sessions: make([]state.Session, 0, min(limit, 64))}
-		rows, err := tx.Query(ctx, qSessionList, since, afterActive, afterID, limit+1)
-		if err != nil {
-			return err
-		}
-		defer rows.Close()
-		for rows.Next() {
-			sess, err := scanSession(rows)
-			if err != nil {
-				return err
-			}
-			page.Sessions = append(page.Sessions, sess)
-		}
-		return rows.Err()
+		sessions, err := querySessions(ctx, tx, make([]state.Session, 0, min(limit, 64)), qSessionList, since, afterActive, afterID, limit+1)
+		page = state.SessionPage{Sessions: sessions}
+		return err
 	})
 	if err != nil {
 		return state.SessionPage{}, storeErr("list sessions", err)

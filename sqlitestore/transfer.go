@@ -24,20 +24,9 @@ func (s *Store) ExportSessions(ctx context.Context, after string, limit int) ([]
 	}
 	var out []state.Session
 	err := s.db.Read(ctx, func(tx *sqlitedb.Tx) error {
-		out = make([]state.Session, 0, limit)
-		rows, err := tx.Query(ctx, qExportSessions, after, limit)
-		if err != nil {
-			return err
-		}
-		defer rows.Close()
-		for rows.Next() {
-			sess, err := scanSession(rows)
-			if err != nil {
-				return err
-			}
-			out = append(out, sess)
-		}
-		return rows.Err()
+		sessions, err := querySessions(ctx, tx, make([]state.Session, 0, limit), qExportSessions, after, limit)
+		out = sessions
+		return err
 	})
 	if err != nil {
 		return nil, storeErr("export sessions", err)
