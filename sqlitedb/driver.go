@@ -48,6 +48,9 @@ func newConnector(path string, q url.Values, pragmas []pragma) *connector {
 	// reader checked out of the pool, the checkpointer), so SQLite's
 	// per-connection mutex is not needed.
 	q.Set("_mutex", "no")
+	if !q.Has("vfs") && walbufReady() {
+		q.Set("vfs", walbufVFS)
+	}
 	c := &connector{dsn: fileURI(path, q), pragmas: pragmas}
 	c.drv = &sqlite3.SQLiteDriver{ConnectHook: c.hook}
 	return c
