@@ -201,6 +201,93 @@ func TestCheckpointer_KeepsWALBounded(t *testing.T) {
 	}
 }
 
+// TestWALLimit_HeldUnderContinuousReads: writers and readers that never
+// pause, and the -wal file never passes Config.WALLimit. SQLite starts
+// the WAL over only when no reader uses it at the start of a write, which
+// under continuous reads almost never happens: without the writer's
+// guard the WAL grows past the limit within a second here.
+func TestWALLimit_HeldUnderContinuousReads(t *testing.T) {
+	const limit = 2 << 20
+	db := testutil.MustOpenDB(t, sqlitedb.Config{WALLimit: limit})
+	mustExec(t, db, "CREATE TABLE t(id INTEGER PRIMARY KEY, k INTEGER, v BLOB)")
+	mustExec(t, db, "CREATE INDEX t_k ON t(k)")
+	wal := db.Path() + "-wal"
+
+	stop := make(chan struct{})
+	var wg sync.WaitGroup
+	var writes, reads atomic.Int64
+	for w := range 16 {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			blob := bytes.Repeat([]byte{byte(w)}, 700)
+			for k := w; ; k += 16 {
+				select {
+				case <-stop:
+					return
+				default:
+				}
+				err := db.Write(ctx, func(tx *sqlitedb.Tx) error {
+					_, err := tx.Exec(ctx, "INSERT INTO t(k, v) VALUES(?, ?)", k*7919%100003, blob)
+					return err
+				})
+				if err != nil {
+					t.Error(err)
+					return
+				}
+				writes.Add(1)
+			}
+		}()
+	}
+	for r := range 4 {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for i := r; ; i++ {
+				select {
+				case <-stop:
+					return
+				default:
+				}
+				err := db.ReadOne(ctx, func(tx *sqlitedb.Tx) error {
+					var n int
+					return tx.QueryRow(ctx, "SELECT count(*) FROM t WHERE k BETWEEN ? AND ?", i%100003, i%100003+50).Scan(&n)
+				})
+				if err != nil {
+					t.Error(err)
+					return
+				}
+				reads.Add(1)
+			}
+		}()
+	}
+	var peak int64
+	over := 0
+	samples := 0
+	end := time.Now().Add(3 * time.Second)
+	for time.Now().Before(end) {
+		if st, err := os.Stat(wal); err == nil {
+			samples++
+			peak = max(peak, st.Size())
+			if st.Size() > limit {
+				over++
+			}
+		}
+		time.Sleep(time.Millisecond)
+	}
+	close(stop)
+	wg.Wait()
+	st := mustStats(t, db)
+	t.Logf("%d writes, %d reads; -wal peak %d bytes (limit %d), over in %d of %d samples; %d checkpoints, %d incomplete",
+		writes.Load(), reads.Load(), peak, limit, over, samples, st.Checkpoint.Count, st.Checkpoint.Incomplete)
+	if writes.Load() < 500 || reads.Load() < 1000 {
+		t.Fatalf("test setup: too little load to fill the WAL (%d writes, %d reads)", writes.Load(), reads.Load())
+	}
+	if peak > limit {
+		t.Errorf("the -wal file reached %d bytes, over the %d-byte limit in %d of %d samples", peak, limit, over, samples)
+	}
+}
+
 // Seed: a partial index WHERE last_active > datetime('now','-1 hour').
 // SQLite accepts the CREATE, then every INSERT fails. Migrate refuses it.
 func TestMigrate_RefusesNonDeterministicPartialIndex(t *testing.T) {

@@ -86,17 +86,23 @@ func (db *DB) Checkpoint(ctx context.Context, mode CheckpointMode) (CheckpointRe
 // transactions, letting SQLite wait for readers at most wait.
 func (db *DB) checkpointOnWriter(ctx context.Context, mode CheckpointMode, wait time.Duration) (CheckpointResult, error) {
 	var res CheckpointResult
-	err := db.exclusive(ctx, func(c *conn) error {
-		if wait != db.cfg.BusyTimeout {
-			if _, err := c.exec(ctx, fmt.Sprintf("PRAGMA busy_timeout=%d", wait.Milliseconds())); err != nil {
-				return classify(ctx, "set busy_timeout", err)
-			}
-			defer c.exec(context.WithoutCancel(ctx), fmt.Sprintf("PRAGMA busy_timeout=%d", db.cfg.BusyTimeout.Milliseconds()))
-		}
-		var err error
-		res, err = runCheckpoint(ctx, c, mode)
+	err := db.exclusive(ctx, func(c *conn) (err error) {
+		res, err = db.checkpointWaiting(ctx, c, mode, wait)
 		return err
 	})
+	return res, err
+}
+
+// checkpointWaiting runs a checkpoint on c, the writer connection, letting
+// SQLite wait for readers at most wait, and records it.
+func (db *DB) checkpointWaiting(ctx context.Context, c *conn, mode CheckpointMode, wait time.Duration) (CheckpointResult, error) {
+	if wait != db.cfg.BusyTimeout {
+		if _, err := c.exec(ctx, fmt.Sprintf("PRAGMA busy_timeout=%d", wait.Milliseconds())); err != nil {
+			return CheckpointResult{}, classify(ctx, "set busy_timeout", err)
+		}
+		defer c.exec(context.WithoutCancel(ctx), fmt.Sprintf("PRAGMA busy_timeout=%d", db.cfg.BusyTimeout.Milliseconds()))
+	}
+	res, err := runCheckpoint(ctx, c, mode)
 	if err == nil {
 		db.recordCheckpoint(res)
 	}
@@ -213,7 +219,7 @@ func (k *checkpointer) loop() {
 		byFrames := cfg.WALAutoCheckpoint > 0 && pending >= int64(cfg.WALAutoCheckpoint)
 		walBytes := k.db.walBytes()
 		overLimit := walBytes > cfg.WALLimit
-		if !due && !byFrames && !overLimit {
+		if !due && !byFrames && !overLimit && !k.db.walHalfFull() {
 			continue
 		}
 		k.lastCommits.Store(commits)
@@ -227,12 +233,22 @@ func (k *checkpointer) loop() {
 		}
 		// res counts only the frames that were in the WAL when the
 		// checkpoint began; the WAL index tells what came since.
-		if !overLimit && k.db.walPendingFrames() > 0 && !res.Busy {
+		mx, backfill, _ := k.db.walIndex()
+		switch {
+		case overLimit || res.Busy:
+		case k.db.walHalfFull():
+			// Past half the limit: copy the tail and wait, briefly, until
+			// readers read from the database file alone, so that the next
+			// commit starts the WAL over (see walGuard).
+			if rs, err := k.db.checkpointOnWriter(ctx, Restart, guardWait); err == nil {
+				res = rs
+			}
+		case mx > backfill:
 			// The bulk is copied; what the writer appended meanwhile is
 			// the tail. Copying it between two groups on the writer's own
 			// connection is short, and lets the next commit restart the
 			// WAL from its beginning instead of growing it forever under
-			// continuous writes. Frames pinned by readers stay.
+			// continuous writes, if no reader holds it then.
 			if tail, err := k.db.checkpointOnWriter(ctx, Passive, k.db.cfg.BusyTimeout); err == nil {
 				res = tail
 			}
@@ -274,20 +290,27 @@ func (db *DB) walBytes() int64 {
 // nothing; a torn read only delays or hastens one checkpoint.
 // https://www.sqlite.org/walformat.html#the_wal_index_file_format
 func (db *DB) walPendingFrames() int64 {
-	f := db.shmFile()
-	if f == nil {
-		return 0
-	}
-	var b [100]byte
-	if _, err := f.ReadAt(b[:], 0); err != nil {
-		return 0
-	}
-	mx := int64(binary.NativeEndian.Uint32(b[16:20]))
-	backfill := int64(binary.NativeEndian.Uint32(b[96:100]))
-	if mx < backfill {
+	mx, backfill, ok := db.walIndex()
+	if !ok || mx < backfill {
 		return 0
 	}
 	return mx - backfill
+}
+
+// walIndex reads mxFrame and nBackfill from the WAL index; ok is false
+// when there is none.
+func (db *DB) walIndex() (mx, backfill int64, ok bool) {
+	f := db.shmFile()
+	if f == nil {
+		return 0, 0, false
+	}
+	var b [100]byte
+	if _, err := f.ReadAt(b[:], 0); err != nil {
+		return 0, 0, false
+	}
+	mx = int64(binary.NativeEndian.Uint32(b[16:20]))
+	backfill = int64(binary.NativeEndian.Uint32(b[96:100]))
+	return mx, backfill, true
 }
 
 // shmFile is the -shm file, opened once and kept open until Close: closing
@@ -320,4 +343,87 @@ func (db *DB) closeShm() error {
 	err := db.shm.f.Close()
 	db.shm.f = nil
 	return err
+}
+
+// walGuard keeps the -wal file under Config.WALLimit while writes and
+// readers run without pause. The background checkpointer copies frames
+// into the database beside the writer, but the -wal file only stops
+// growing when a write transaction starts it again from its beginning,
+// and SQLite does that only if no reader is using a read mark into the
+// WAL at that instant. Under continuous reads one nearly always is, so
+// the WAL grows at the write rate (up to hundreds of MiB/s here).
+//
+// Two steps keep it bounded. Past half the limit, the checkpointer's
+// round ends with a RESTART checkpoint on the writer instead of copying
+// the tail: right after the checkpointer's bulk copy, the tail is short,
+// and the RESTART waits (at most guardWait) until readers read from the
+// database file alone, so the next commit starts the WAL over. And the
+// writer itself, between groups, reads the WAL index: if the frames in
+// the WAL plus two commits of the largest size seen lately would pass
+// seven eighths of the limit, it runs the RESTART before the next group,
+// waiting for readers up to escalationWait. If readers still hold the WAL
+// (a reader goroutine descheduled mid-statement, a long read, a backup),
+// writes go on, and the writer tries again after each further 1/32 of the
+// limit: a few tries before the WAL could pass the limit, and past it the
+// checkpointer reports starvation.
+type walGuard struct {
+	frameBytes int64 // page size + frame header
+	lastMx     int64 // mxFrame at the previous look
+	step       int64 // largest commit lately, in frames
+	retryAt    int64 // after a busy RESTART: mxFrame at which to try again
+}
+
+// guardWait is how long the checkpointer's RESTART past half the limit
+// waits for readers; the reads of this package's pool take microseconds.
+const guardWait = 5 * time.Millisecond
+
+// The WAL file's header, and each frame's before its page
+// (https://www.sqlite.org/walformat.html).
+const (
+	walHeaderBytes      = 32
+	walFrameHeaderBytes = 24
+)
+
+// walFramesBytes is the size of a WAL of frames frames.
+func (db *DB) walFramesBytes(frames int64) int64 {
+	return walHeaderBytes + frames*db.w.guard.frameBytes
+}
+
+// walHalfFull reports whether the frames in the WAL fill more than half
+// of Config.WALLimit.
+func (db *DB) walHalfFull() bool {
+	if db.w.guard.frameBytes == 0 {
+		return false
+	}
+	mx, _, _ := db.walIndex()
+	return db.walFramesBytes(mx) > db.cfg.WALLimit/2
+}
+
+// guardWAL runs on the writer goroutine, between transactions.
+func (w *writer) guardWAL() {
+	g := &w.guard
+	db := w.db
+	if g.frameBytes == 0 || db.cfg.WALLimit <= 0 {
+		return
+	}
+	mx, _, ok := db.walIndex()
+	if !ok {
+		return
+	}
+	if d := mx - g.lastMx; d > g.step {
+		g.step = d
+	} else {
+		g.step -= g.step / 64 // forget an old large commit, slowly
+	}
+	g.lastMx = mx
+	if db.walFramesBytes(mx+2*g.step) <= db.cfg.WALLimit/8*7 || mx < g.retryAt {
+		return
+	}
+	res, err := db.checkpointWaiting(db.wctx, w.conn, Restart, escalationWait)
+	if err != nil || res.Busy || res.Remaining() > 0 {
+		g.retryAt = mx + max((db.cfg.WALLimit/g.frameBytes)/32, 1)
+		return
+	}
+	g.retryAt = 0
+	g.lastMx = 0 // the next commit starts the WAL over
 }

@@ -66,8 +66,13 @@ type Config struct {
 	// <0 disables the background checkpointer altogether, and SQLite's own
 	// auto-checkpoint is then left at WALAutoCheckpoint frames).
 	CheckpointInterval time.Duration
-	// WALLimit is the WAL size in bytes past which the checkpointer escalates
-	// to RESTART/TRUNCATE and health reports degraded (default 64 MiB).
+	// WALLimit bounds the -wal file, in bytes (default 64 MiB). Past half
+	// of it the checkpointer ends its rounds with a RESTART checkpoint, near
+	// it the writer runs one before its next transaction, so that the WAL
+	// starts over instead of growing under continuous reads; it is passed
+	// only while a reader holds an old snapshot for longer than the
+	// writer's waits (a backup, a long read), and then health reports
+	// degraded and the checkpointer escalates to TRUNCATE.
 	WALLimit int64
 	// MaxBatch bounds how many queued writes group commit runs in one
 	// transaction (default 512). 1 disables group commit.

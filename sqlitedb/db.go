@@ -209,6 +209,13 @@ func (db *DB) setup(ctx context.Context, c *conn) error {
 	if err := verifyPragmas(ctx, c, db.cfg.pragmas()); err != nil {
 		return fmt.Errorf("open %s: %w", db.path, err)
 	}
+	if db.cfg.JournalMode == "wal" && db.cfg.checkpointerOn() {
+		var pageSize int64
+		if err := c.c.QueryRowContext(ctx, "PRAGMA page_size").Scan(&pageSize); err != nil {
+			return db.openError(err)
+		}
+		db.w.guard.frameBytes = pageSize + walFrameHeaderBytes
+	}
 	if err := c.c.QueryRowContext(ctx, "SELECT sqlite_version()").Scan(&db.version); err != nil {
 		return db.openError(err)
 	}

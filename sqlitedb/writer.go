@@ -43,6 +43,8 @@ type writer struct {
 	// the start, after a group had a failing request.
 	savepointGroups int
 
+	guard walGuard
+
 	// Filled per batch, kept to avoid allocations.
 	batch   []*writeReq
 	results []error
@@ -141,6 +143,7 @@ func (w *writer) loop() {
 				break drain
 			}
 		}
+		w.guardWAL()
 		w.runBatch(w.batch)
 		clear(w.batch)
 	}
