@@ -53,6 +53,8 @@ func (db *DB) Backup(ctx context.Context, dest string, progress func(BackupProgr
 	defer os.Remove(tmp) // no-op after the rename
 
 	var pages int64
+	db.backups.Add(1)
+	defer db.backups.Add(-1)
 	err = db.Read(ctx, func(tx *Tx) error {
 		// The read transaction starts with the first read; the backup
 		// steps then all see this snapshot.

@@ -94,8 +94,15 @@ func (db *DB) checkpointOnWriter(ctx context.Context, mode CheckpointMode, wait 
 }
 
 // checkpointWaiting runs a checkpoint on c, the writer connection, letting
-// SQLite wait for readers at most wait, and records it.
+// SQLite wait for readers at most wait, and records it. It first waits for
+// a PASSIVE checkpoint running on the checkpointer's connection: SQLite
+// fails a checkpoint at once, without its busy handler, while another
+// connection runs one.
 func (db *DB) checkpointWaiting(ctx context.Context, c *conn, mode CheckpointMode, wait time.Duration) (CheckpointResult, error) {
+	if db.ckpt != nil {
+		db.ckpt.mu.Lock()
+		defer db.ckpt.mu.Unlock()
+	}
 	if wait != db.cfg.BusyTimeout {
 		if _, err := c.exec(ctx, fmt.Sprintf("PRAGMA busy_timeout=%d", wait.Milliseconds())); err != nil {
 			return CheckpointResult{}, classify(ctx, "set busy_timeout", err)
@@ -166,7 +173,7 @@ const escalationWait = 200 * time.Millisecond
 type checkpointer struct {
 	db   *DB
 	conn *conn
-	mu   sync.Mutex // serialises PASSIVE checkpoints on conn
+	mu   sync.Mutex // serialises checkpoints: PASSIVE ones on conn, and the writer's
 	quit chan struct{}
 	done chan struct{}
 	once sync.Once
@@ -361,11 +368,12 @@ func (db *DB) closeShm() error {
 // writer itself, between groups, reads the WAL index: if the frames in
 // the WAL plus two commits of the largest size seen lately would pass
 // seven eighths of the limit, it runs the RESTART before the next group,
-// waiting for readers up to escalationWait. If readers still hold the WAL
-// (a reader goroutine descheduled mid-statement, a long read, a backup),
-// writes go on, and the writer tries again after each further 1/32 of the
-// limit: a few tries before the WAL could pass the limit, and past it the
-// checkpointer reports starvation.
+// waiting for readers up to escalationWait, and when they would pass the
+// limit itself, up to Config.BusyTimeout. If readers still hold the WAL
+// (a long read), writes go on, and the writer tries again after each
+// further 1/32 of the limit; the checkpointer reports starvation. A
+// backup holds its read snapshot for its whole run, so while one runs the
+// writer waits escalationWait at most and the WAL may pass the limit.
 type walGuard struct {
 	frameBytes int64 // page size + frame header
 	lastMx     int64 // mxFrame at the previous look
@@ -416,10 +424,19 @@ func (w *writer) guardWAL() {
 		g.step -= g.step / 64 // forget an old large commit, slowly
 	}
 	g.lastMx = mx
-	if db.walFramesBytes(mx+2*g.step) <= db.cfg.WALLimit/8*7 || mx < g.retryAt {
+	next := db.walFramesBytes(mx + 2*g.step)
+	if next <= db.cfg.WALLimit/8*7 || mx < g.retryAt {
 		return
 	}
-	res, err := db.checkpointWaiting(db.wctx, w.conn, Restart, escalationWait)
+	wait := escalationWait
+	if next > db.cfg.WALLimit && db.backups.Load() == 0 {
+		// The next commits would pass the limit: wait for readers as
+		// long as SQLite waits for any lock. A reader goroutine the Go or
+		// OS scheduler paused mid-statement holds its read mark meanwhile
+		// (seen at 200 ms with the CPUs saturated).
+		wait = db.cfg.BusyTimeout
+	}
+	res, err := db.checkpointWaiting(db.wctx, w.conn, Restart, wait)
 	if err != nil || res.Busy || res.Remaining() > 0 {
 		g.retryAt = mx + max((db.cfg.WALLimit/g.frameBytes)/32, 1)
 		return

@@ -53,6 +53,9 @@ type DB struct {
 
 	integrity integrityCache
 	ckstats   checkpointStats
+	// backups counts backups in progress: each holds one read snapshot
+	// for its whole run, so the writer's WAL guard does not wait them out.
+	backups atomic.Int64
 	// corrupt latches the first ErrCorrupt a Read or Write met, so that
 	// Health reports the damage until an integrity check passes or a
 	// Restore replaces the content.
