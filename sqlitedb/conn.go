@@ -25,13 +25,18 @@ type conn struct {
 	dc    driver.Conn // set only inside with
 	stmts map[string]*stmt
 	kinds map[string]bool // query text → rowless(query)
+	// nv is reused for each statement's arguments: the driver binds them
+	// before the call returns and keeps none.
+	nv []driver.NamedValue
 }
 
-// stmt is a cached prepared statement; busy while its rows are open, so a
-// nested use of the same query text prepares a second one.
+// stmt is a prepared statement; busy while its rows are open, so a nested
+// use of the same query text prepares a second one.
 type stmt struct {
-	s    driver.Stmt
-	busy bool
+	s       driver.Stmt
+	busy    bool
+	cached  bool // in conn.stmts; otherwise closed on release
+	rowless bool // rowless(its query)
 }
 
 func newConn(c *sql.Conn) *conn {
@@ -55,34 +60,32 @@ func (c *conn) with(fn func() error) error {
 // fresh uncached one (closed by the caller through release) when the cached
 // one is in use.
 func (c *conn) prepare(ctx context.Context, query string) (*stmt, error) {
-	if s, ok := c.stmts[query]; ok && !s.busy {
-		return s, nil
-	} else if ok {
-		ds, err := c.dc.(driver.ConnPrepareContext).PrepareContext(ctx, query)
-		if err != nil {
-			return nil, err
-		}
-		return &stmt{s: ds, busy: true}, nil
+	cached, ok := c.stmts[query]
+	if ok && !cached.busy {
+		return cached, nil
 	}
 	ds, err := c.dc.(driver.ConnPrepareContext).PrepareContext(ctx, query)
 	if err != nil {
 		return nil, err
 	}
+	s := &stmt{s: ds, rowless: c.rowless(query)}
+	if ok {
+		return s, nil // the cached one is in use: this one is closed on release
+	}
 	if len(c.stmts) >= maxCachedStmts {
 		c.clearStmts()
 	}
-	s := &stmt{s: ds}
+	s.cached = true
 	c.stmts[query] = s
 	return s, nil
 }
 
-// release marks s free again, or closes it when it was not cached.
-func (c *conn) release(query string, s *stmt) {
-	if cached, ok := c.stmts[query]; ok && cached == s {
-		s.busy = false
-		return
+// release marks s free again, or closes it when it is not cached.
+func (c *conn) release(s *stmt) {
+	s.busy = false
+	if !s.cached {
+		s.s.Close()
 	}
-	s.s.Close()
 }
 
 // bind prepares query and converts args, marking the statement in use.
@@ -91,9 +94,9 @@ func (c *conn) bind(ctx context.Context, query string, args []any) (*stmt, []dri
 	if err != nil {
 		return nil, nil, err
 	}
-	nv, err := namedValues(args)
+	nv, err := c.namedValues(args)
 	if err != nil {
-		c.release(query, s)
+		c.release(s)
 		return nil, nil, err
 	}
 	s.busy = true
@@ -101,13 +104,21 @@ func (c *conn) bind(ctx context.Context, query string, args []any) (*stmt, []dri
 }
 
 func (c *conn) exec(ctx context.Context, query string, args ...any) (driver.Result, error) {
+	if s, ok := c.stmts[query]; ok && s.rowless && !s.busy {
+		// The common case, in one map lookup: a cached statement.
+		nv, err := c.namedValues(args)
+		if err != nil {
+			return nil, err
+		}
+		return s.s.(driver.StmtExecContext).ExecContext(ctx, nv)
+	}
 	if !c.rowless(query) {
 		// The driver's Exec of a prepared statement takes one step and
 		// leaves a statement that returned a row active (holding its
 		// locks) until its next use, and it runs only the first statement
 		// of a text. Its connection-level Exec runs every statement to the
 		// end and finalizes it.
-		nv, err := namedValues(args)
+		nv, err := c.namedValues(args)
 		if err != nil {
 			return nil, err
 		}
@@ -118,7 +129,7 @@ func (c *conn) exec(ctx context.Context, query string, args ...any) (driver.Resu
 		return nil, err
 	}
 	res, err := s.s.(driver.StmtExecContext).ExecContext(ctx, nv)
-	c.release(query, s)
+	c.release(s)
 	return res, err
 }
 
@@ -194,16 +205,21 @@ func (c *conn) query(ctx context.Context, query string, args ...any) (*Rows, err
 	}
 	dr, err := s.s.(driver.StmtQueryContext).QueryContext(ctx, nv)
 	if err != nil {
-		c.release(query, s)
+		c.release(s)
 		return nil, err
 	}
-	return &Rows{rows: dr, vals: make([]driver.Value, len(dr.Columns())), done: func() { c.release(query, s) }}, nil
+	return &Rows{rows: dr, vals: make([]driver.Value, len(dr.Columns())), done: func() { c.release(s) }}, nil
 }
 
 // namedValues converts arguments as database/sql does: driver.Valuer,
-// pointers and named basic types become driver values.
-func namedValues(args []any) ([]driver.NamedValue, error) {
-	nv := make([]driver.NamedValue, len(args))
+// pointers and named basic types become driver values. The slice is the
+// conn's, valid until its next statement.
+func (c *conn) namedValues(args []any) ([]driver.NamedValue, error) {
+	if cap(c.nv) < len(args) {
+		c.nv = make([]driver.NamedValue, len(args))
+	}
+	nv := c.nv[:len(args)]
+	clear(nv)
 	for i, a := range args {
 		nv[i].Ordinal = i + 1
 		if na, ok := a.(sql.NamedArg); ok {
@@ -224,9 +240,14 @@ func namedValues(args []any) ([]driver.NamedValue, error) {
 	return nv, nil
 }
 
+// clearStmts empties the cache; a statement in use is closed when it is
+// released.
 func (c *conn) clearStmts() {
 	for q, s := range c.stmts {
-		s.s.Close()
+		s.cached = false
+		if !s.busy {
+			s.s.Close()
+		}
 		delete(c.stmts, q)
 	}
 }

@@ -41,7 +41,7 @@ func (db *DB) Recompiles(ctx context.Context, query string, argSets ...[]any) (i
 				return fmt.Errorf("recompiles: SQLite compiled %q without consulting the authorizer", query)
 			}
 			for i, args := range argSets {
-				nv, err := namedValues(args)
+				nv, err := c.namedValues(args)
 				if err != nil {
 					return err
 				}
