@@ -67,6 +67,9 @@ func TestRun_Lib(t *testing.T) {
 				if s.WAL == nil || s.WAL.Checkpoints == nil {
 					t.Errorf("step at %d: no WAL figures: %+v", s.Concurrency, s.WAL)
 				}
+				if m := s.Memory; m == nil || m.MaxBytes <= 0 || m.FirstTenthBytes <= 0 || m.LastTenthBytes <= 0 || m.MaxBytes < m.LastTenthBytes {
+					t.Errorf("step at %d: memory figures %+v: want the RSS of both ends and the peak", s.Concurrency, m)
+				}
 				if w == bench.Mixed && (s.ByOp["latest"].Ops == 0 || s.ByOp["append"].Ops == 0) {
 					t.Errorf("mix at %d: by op %+v: want latest and append", s.Concurrency, s.ByOp)
 				}
@@ -125,6 +128,11 @@ func TestRun_HTTP(t *testing.T) {
 				t.Fatal(err)
 			}
 			checkSteps(t, steps, 2)
+			for _, s := range steps {
+				if s.Memory != nil {
+					t.Errorf("http step at %d reports memory %+v: the server is another process", s.Concurrency, s.Memory)
+				}
+			}
 		})
 	}
 	// Teardown deleted the run's sessions.

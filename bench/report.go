@@ -206,6 +206,13 @@ func (r *Report) WriteTable(w io.Writer) error {
 			}
 		}
 	}
+	for _, s := range r.Steps {
+		// Memory matters over long steps; the JSON has it for every step.
+		if m := s.Memory; m != nil && s.Seconds >= 60 {
+			fmt.Fprintf(w, "\n%s at %d: memory (anonymous RSS: heap and page caches) %s in the first tenth of the step, %s in the last, %s at most",
+				s.Config, s.Concurrency, humanBytes(m.FirstTenthBytes), humanBytes(m.LastTenthBytes), humanBytes(m.MaxBytes))
+		}
+	}
 	notes := false
 	noted := map[string]bool{}
 	for _, s := range r.Steps {

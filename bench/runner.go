@@ -112,6 +112,9 @@ type Step struct {
 	Errors       int64              `json:"errors"`
 	ErrorSamples []ErrorSample      `json:"error_samples,omitempty"`
 	WAL          *WALActivity       `json:"wal,omitempty"`
+	// Memory is this process's memory during the step, for in-process
+	// targets (the library).
+	Memory *MemoryActivity `json:"memory,omitempty"`
 	// Ratios compare this step with each baseline's step at the same
 	// concurrency; set on configurations that are not baselines.
 	Ratios []Ratio `json:"ratios,omitempty"`
@@ -291,6 +294,15 @@ func runStep(ctx context.Context, opts Options, t Target, ids []string, st []byt
 		}
 	}
 
+	var mem *MemoryActivity
+	memSampler, _ := t.(MemorySampler)
+	if memSampler != nil {
+		if rss, err := memSampler.RSS(); err == nil {
+			mem = &MemoryActivity{}
+			mem.note(rss, 0)
+		}
+	}
+
 	stop := make(chan struct{})
 	var bg sync.WaitGroup
 	start := time.Now()
@@ -309,6 +321,11 @@ func runStep(ctx context.Context, opts Options, t Target, ids []string, st []byt
 			if wal != nil {
 				if s, err := sampler.Sample(ctx); err == nil {
 					wal.MaxBytes = max(wal.MaxBytes, s.WALBytes)
+				}
+			}
+			if mem != nil {
+				if rss, err := memSampler.RSS(); err == nil {
+					mem.note(rss, float64(time.Since(start))/float64(d))
 				}
 			}
 			if i%2 == 1 {
@@ -386,6 +403,12 @@ func runStep(ctx context.Context, opts Options, t Target, ids []string, st []byt
 			}
 		}
 		s.WAL = wal
+	}
+	if mem != nil {
+		if rss, err := memSampler.RSS(); err == nil {
+			mem.note(rss, 1)
+		}
+		s.Memory = mem
 	}
 	p.Elapsed, p.Ops, p.Errors, p.Done = elapsed, s.Ops, s.Errors, true
 	report(opts, p)

@@ -147,6 +147,9 @@ func (t *StoreTarget) Teardown(ctx context.Context, ids []string) error {
 	})
 }
 
+// RSS reads this process's resident memory: the store runs in it.
+func (t *StoreTarget) RSS() (int64, error) { return processRSS() }
+
 // Sample reads the SQLite database's stats; other stores have no WAL to
 // report (ErrUnsupported).
 func (t *StoreTarget) Sample(ctx context.Context) (Sample, error) {
