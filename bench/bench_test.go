@@ -67,8 +67,9 @@ func TestRun_Lib(t *testing.T) {
 				if s.WAL == nil || s.WAL.Checkpoints == nil {
 					t.Errorf("step at %d: no WAL figures: %+v", s.Concurrency, s.WAL)
 				}
-				if m := s.Memory; m == nil || m.MaxBytes <= 0 || m.FirstTenthBytes <= 0 || m.LastTenthBytes <= 0 || m.MaxBytes < m.LastTenthBytes {
-					t.Errorf("step at %d: memory figures %+v: want the RSS of both ends and the peak", s.Concurrency, m)
+				if m := s.Memory; m == nil || m.FirstTenth.RSSAnonBytes <= 0 || m.LastTenth.GoHeapBytes <= 0 || m.LastTenth.SQLiteBytes <= 0 ||
+					m.Max.RSSAnonBytes < m.LastTenth.RSSAnonBytes {
+					t.Errorf("step at %d: memory figures %+v: want RSS, Go heap and SQLite at both ends and the peak", s.Concurrency, m)
 				}
 				if w == bench.Mixed && (s.ByOp["latest"].Ops == 0 || s.ByOp["append"].Ops == 0) {
 					t.Errorf("mix at %d: by op %+v: want latest and append", s.Concurrency, s.ByOp)

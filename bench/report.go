@@ -209,8 +209,10 @@ func (r *Report) WriteTable(w io.Writer) error {
 	for _, s := range r.Steps {
 		// Memory matters over long steps; the JSON has it for every step.
 		if m := s.Memory; m != nil && s.Seconds >= 60 {
-			fmt.Fprintf(w, "\n%s at %d: memory (anonymous RSS: heap and page caches) %s in the first tenth of the step, %s in the last, %s at most",
-				s.Config, s.Concurrency, humanBytes(m.FirstTenthBytes), humanBytes(m.LastTenthBytes), humanBytes(m.MaxBytes))
+			f, l := m.FirstTenth, m.LastTenth
+			fmt.Fprintf(w, "\n%s at %d: memory, first tenth of the step → last tenth: anonymous RSS %s → %s, Go heap %s → %s, SQLite %s → %s",
+				s.Config, s.Concurrency, humanBytes(f.RSSAnonBytes), humanBytes(l.RSSAnonBytes),
+				humanBytes(f.GoHeapBytes), humanBytes(l.GoHeapBytes), humanBytes(f.SQLiteBytes), humanBytes(l.SQLiteBytes))
 		}
 	}
 	notes := false

@@ -297,9 +297,9 @@ func runStep(ctx context.Context, opts Options, t Target, ids []string, st []byt
 	var mem *MemoryActivity
 	memSampler, _ := t.(MemorySampler)
 	if memSampler != nil {
-		if rss, err := memSampler.RSS(); err == nil {
+		if m, err := memSampler.Memory(); err == nil {
 			mem = &MemoryActivity{}
-			mem.note(rss, 0)
+			mem.note(m, 0)
 		}
 	}
 
@@ -324,8 +324,8 @@ func runStep(ctx context.Context, opts Options, t Target, ids []string, st []byt
 				}
 			}
 			if mem != nil {
-				if rss, err := memSampler.RSS(); err == nil {
-					mem.note(rss, float64(time.Since(start))/float64(d))
+				if m, err := memSampler.Memory(); err == nil {
+					mem.note(m, float64(time.Since(start))/float64(d))
 				}
 			}
 			if i%2 == 1 {
@@ -405,8 +405,8 @@ func runStep(ctx context.Context, opts Options, t Target, ids []string, st []byt
 		s.WAL = wal
 	}
 	if mem != nil {
-		if rss, err := memSampler.RSS(); err == nil {
-			mem.note(rss, 1)
+		if m, err := memSampler.Memory(); err == nil {
+			mem.note(m, 1)
 		}
 		s.Memory = mem
 	}

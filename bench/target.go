@@ -147,8 +147,18 @@ func (t *StoreTarget) Teardown(ctx context.Context, ids []string) error {
 	})
 }
 
-// RSS reads this process's resident memory: the store runs in it.
-func (t *StoreTarget) RSS() (int64, error) { return processRSS() }
+// Memory reads this process's memory: the store runs in it.
+func (t *StoreTarget) Memory() (MemorySample, error) {
+	rss, err := processRSS()
+	if err != nil {
+		return MemorySample{}, err
+	}
+	m := MemorySample{RSSAnonBytes: rss, GoHeapBytes: goHeap()}
+	if _, ok := t.Store.(*sqlitestore.Store); ok {
+		m.SQLiteBytes = max(sqlitedb.SQLiteMemory(), 0)
+	}
+	return m, nil
+}
 
 // Sample reads the SQLite database's stats; other stores have no WAL to
 // report (ErrUnsupported).

@@ -43,3 +43,6 @@ func startBackup(driver.Conn, driver.Conn) (*backup, error) { return nil, errNoC
 func driverCode(error) (int, bool) { return 0, false }
 
 func countCompiles(driver.Conn) (func() int, func(), error) { return nil, nil, errNoCgo }
+
+// SQLiteMemory reports -1: there is no SQLite in this build.
+func SQLiteMemory() int64 { return -1 }
