@@ -53,9 +53,22 @@
 // Commits never run checkpoints (wal_autocheckpoint=0 on every connection):
 // a background goroutine runs PASSIVE checkpoints on its own connection
 // when the WAL has Config.WALAutoCheckpoint frames not yet copied back, or
-// on Config.CheckpointInterval, and escalates to TRUNCATE when the -wal file
-// passes Config.WALLimit. Incomplete checkpoints in a row are reported as
-// starvation in Health.
+// on Config.CheckpointInterval. SQLite starts the WAL over only when no
+// reader uses it at the start of a write, which under continuous reads
+// almost never happens; so past half of Config.WALLimit a round ends with a
+// RESTART checkpoint on the writer, and near the limit the writer runs one
+// itself before its next transaction, waiting for readers. A backup or a
+// long read can still hold the WAL past the limit: then the checkpointer
+// escalates to TRUNCATE, and incomplete checkpoints in a row are reported
+// as starvation in Health.
+//
+// # The WAL write shim
+//
+// SQLite writes each WAL frame with two pwrite calls. Every connection
+// opens its files through a small VFS shim (walbuf.c) that gathers a
+// transaction's -wal writes and issues them as one write when the commit
+// frame is written, inside that call, so an error fails the commit and no
+// commit returns before its frames are in the OS.
 //
 // # Errors
 //

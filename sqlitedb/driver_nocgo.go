@@ -46,3 +46,7 @@ func countCompiles(driver.Conn) (func() int, func(), error) { return nil, nil, e
 
 // SQLiteMemory reports -1: there is no SQLite in this build.
 func SQLiteMemory() int64 { return -1 }
+
+// LimitMallocArenas does nothing without cgo: Go's own allocator serves
+// the whole program.
+func LimitMallocArenas(int) bool { return false }

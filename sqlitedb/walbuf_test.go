@@ -9,7 +9,9 @@ import (
 	"fmt"
 	"math/rand/v2"
 	"net/url"
+	"os"
 	"path/filepath"
+	"runtime"
 	"testing"
 )
 
@@ -153,5 +155,22 @@ func TestSQLiteMemory(t *testing.T) {
 	}
 	if after := SQLiteMemory(); after < before+1<<20 {
 		t.Errorf("SQLiteMemory: %d bytes before opening and writing ~2 MiB, %d after: want at least 1 MiB more", before, after)
+	}
+}
+
+// TestLimitMallocArenas: with glibc and no MALLOC_ARENA_MAX in the
+// environment the cap is set; with the variable set, the user's choice
+// stands.
+func TestLimitMallocArenas(t *testing.T) {
+	if runtime.GOOS != "linux" {
+		t.Skip("glibc's mallopt: Linux only")
+	}
+	t.Setenv("MALLOC_ARENA_MAX", "4")
+	if LimitMallocArenas(2) {
+		t.Error("LimitMallocArenas overrode MALLOC_ARENA_MAX from the environment")
+	}
+	os.Unsetenv("MALLOC_ARENA_MAX")
+	if !LimitMallocArenas(2) {
+		t.Error("LimitMallocArenas(2) did not set the cap (is this glibc?)")
 	}
 }

@@ -27,6 +27,8 @@ import (
 	"os/signal"
 	"strings"
 	"syscall"
+
+	"github.com/cortex-db/cortex/sqlitedb"
 )
 
 // Version is set at build time with -ldflags "-X main.Version=…".
@@ -50,6 +52,9 @@ func (e *exitError) Unwrap() error { return e.err }
 var errUsage = errors.New("usage")
 
 func main() {
+	// SQLite's memory through cgo stays flat only with few malloc arenas
+	// (see LimitMallocArenas).
+	sqlitedb.LimitMallocArenas(2)
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	err := run(ctx, os.Args[1:], os.Stdout, os.Stderr)
 	stop()
