@@ -190,14 +190,23 @@ static int wbClose(sqlite3_file *f) {
 	return rc != SQLITE_OK ? rc : rc2;
 }
 
-static int wbRead(sqlite3_file *f, void *out, int n, sqlite3_int64 off) {
-	walbufFile *p = (walbufFile *)f;
-	int rc = flushAll(p);
-	if (rc != SQLITE_OK) {
-		return rc;
+// Calls that flush the pending bytes first, then pass on to the default
+// VFS's file: anything that reads, syncs, sizes, truncates or locks the
+// file, or asks it something, must see every byte SQLite wrote.
+#define FLUSH_THEN(method, params, args)                               \
+	static int wb##method params {                                     \
+		walbufFile *p = (walbufFile *)f;                               \
+		int rc = flushAll(p);                                          \
+		return rc != SQLITE_OK ? rc : p->real->pMethods->x##method args; \
 	}
-	return p->real->pMethods->xRead(p->real, out, n, off);
-}
+
+FLUSH_THEN(Read, (sqlite3_file * f, void *out, int n, sqlite3_int64 off), (p->real, out, n, off))
+FLUSH_THEN(Truncate, (sqlite3_file * f, sqlite3_int64 size), (p->real, size))
+FLUSH_THEN(Sync, (sqlite3_file * f, int flags), (p->real, flags))
+FLUSH_THEN(FileSize, (sqlite3_file * f, sqlite3_int64 *size), (p->real, size))
+FLUSH_THEN(Lock, (sqlite3_file * f, int lock), (p->real, lock))
+FLUSH_THEN(Unlock, (sqlite3_file * f, int lock), (p->real, lock))
+FLUSH_THEN(FileControl, (sqlite3_file * f, int op, void *arg), (p->real, op, arg))
 
 static int wbWrite(sqlite3_file *f, const void *data, int n, sqlite3_int64 off) {
 	walbufFile *p = (walbufFile *)f;
@@ -248,63 +257,9 @@ static int wbWrite(sqlite3_file *f, const void *data, int n, sqlite3_int64 off) 
 	return SQLITE_OK;
 }
 
-static int wbTruncate(sqlite3_file *f, sqlite3_int64 size) {
-	walbufFile *p = (walbufFile *)f;
-	int rc = flushAll(p);
-	if (rc != SQLITE_OK) {
-		return rc;
-	}
-	return p->real->pMethods->xTruncate(p->real, size);
-}
-
-static int wbSync(sqlite3_file *f, int flags) {
-	walbufFile *p = (walbufFile *)f;
-	int rc = flushAll(p);
-	if (rc != SQLITE_OK) {
-		return rc;
-	}
-	return p->real->pMethods->xSync(p->real, flags);
-}
-
-static int wbFileSize(sqlite3_file *f, sqlite3_int64 *size) {
-	walbufFile *p = (walbufFile *)f;
-	int rc = flushAll(p);
-	if (rc != SQLITE_OK) {
-		return rc;
-	}
-	return p->real->pMethods->xFileSize(p->real, size);
-}
-
-static int wbLock(sqlite3_file *f, int lock) {
-	walbufFile *p = (walbufFile *)f;
-	int rc = flushAll(p);
-	if (rc != SQLITE_OK) {
-		return rc;
-	}
-	return p->real->pMethods->xLock(p->real, lock);
-}
-
-static int wbUnlock(sqlite3_file *f, int lock) {
-	walbufFile *p = (walbufFile *)f;
-	int rc = flushAll(p);
-	if (rc != SQLITE_OK) {
-		return rc;
-	}
-	return p->real->pMethods->xUnlock(p->real, lock);
-}
-
 static int wbCheckReservedLock(sqlite3_file *f, int *out) {
 	walbufFile *p = (walbufFile *)f;
 	return p->real->pMethods->xCheckReservedLock(p->real, out);
-}
-
-static int wbFileControl(sqlite3_file *f, int op, void *arg) {
-	walbufFile *p = (walbufFile *)f;
-	int rc = flushAll(p);
-	if (rc != SQLITE_OK) {
-		return rc;
-	}
-	return p->real->pMethods->xFileControl(p->real, op, arg);
 }
 
 static int wbSectorSize(sqlite3_file *f) {
