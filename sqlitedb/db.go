@@ -54,7 +54,8 @@ type DB struct {
 	integrity integrityCache
 	ckstats   checkpointStats
 	// backups counts backups in progress: each holds one read snapshot
-	// for its whole run, so the writer's WAL guard does not wait them out.
+	// for its whole run, so the writer's WAL guard leaves the WAL alone
+	// meanwhile.
 	backups atomic.Int64
 	// corrupt latches the first ErrCorrupt a Read or Write met, so that
 	// Health reports the damage until an integrity check passes or a
