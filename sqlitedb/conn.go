@@ -33,10 +33,9 @@ type conn struct {
 // stmt is a prepared statement; busy while its rows are open, so a nested
 // use of the same query text prepares a second one.
 type stmt struct {
-	s       driver.Stmt
-	busy    bool
-	cached  bool // in conn.stmts; otherwise closed on release
-	rowless bool // rowless(its query)
+	s      driver.Stmt
+	busy   bool
+	cached bool // in conn.stmts; otherwise closed on release
 }
 
 func newConn(c *sql.Conn) *conn {
@@ -68,7 +67,7 @@ func (c *conn) prepare(ctx context.Context, query string) (*stmt, error) {
 	if err != nil {
 		return nil, err
 	}
-	s := &stmt{s: ds, rowless: c.rowless(query)}
+	s := &stmt{s: ds}
 	if ok {
 		return s, nil // the cached one is in use: this one is closed on release
 	}
@@ -104,14 +103,6 @@ func (c *conn) bind(ctx context.Context, query string, args []any) (*stmt, []dri
 }
 
 func (c *conn) exec(ctx context.Context, query string, args ...any) (driver.Result, error) {
-	if s, ok := c.stmts[query]; ok && s.rowless && !s.busy {
-		// The common case, in one map lookup: a cached statement.
-		nv, err := c.namedValues(args)
-		if err != nil {
-			return nil, err
-		}
-		return s.s.(driver.StmtExecContext).ExecContext(ctx, nv)
-	}
 	if !c.rowless(query) {
 		// The driver's Exec of a prepared statement takes one step and
 		// leaves a statement that returned a row active (holding its
