@@ -221,12 +221,12 @@ func (k *checkpointer) loop() {
 		if commits == k.lastCommits.Load() && time.Since(lastRun) < cfg.CheckpointInterval {
 			continue
 		}
-		pending := k.db.walPendingFrames()
+		mx, backfill, _ := k.db.walIndex()
 		due := time.Since(lastRun) >= cfg.CheckpointInterval
-		byFrames := cfg.WALAutoCheckpoint > 0 && pending >= int64(cfg.WALAutoCheckpoint)
+		byFrames := cfg.WALAutoCheckpoint > 0 && mx-backfill >= int64(cfg.WALAutoCheckpoint)
 		walBytes := k.db.walBytes()
 		overLimit := walBytes > cfg.WALLimit
-		if !due && !byFrames && !overLimit && !k.db.walHalfFull() {
+		if !due && !byFrames && !overLimit && !k.db.walHalfFull(mx) {
 			continue
 		}
 		k.lastCommits.Store(commits)
@@ -240,10 +240,10 @@ func (k *checkpointer) loop() {
 		}
 		// res counts only the frames that were in the WAL when the
 		// checkpoint began; the WAL index tells what came since.
-		mx, backfill, _ := k.db.walIndex()
+		mx, backfill, _ = k.db.walIndex()
 		switch {
 		case overLimit || res.Busy:
-		case k.db.walHalfFull():
+		case k.db.walHalfFull(mx):
 			// Past half the limit: copy the tail and wait, briefly, until
 			// readers read from the database file alone, so that the next
 			// commit starts the WAL over (see walGuard).
@@ -398,14 +398,10 @@ func (db *DB) walFramesBytes(frames int64) int64 {
 	return walHeaderBytes + frames*db.w.guard.frameBytes
 }
 
-// walHalfFull reports whether the frames in the WAL fill more than half
-// of Config.WALLimit.
-func (db *DB) walHalfFull() bool {
-	if db.w.guard.frameBytes == 0 {
-		return false
-	}
-	mx, _, _ := db.walIndex()
-	return db.walFramesBytes(mx) > db.cfg.WALLimit/2
+// walHalfFull reports whether mx frames in the WAL fill more than half of
+// Config.WALLimit.
+func (db *DB) walHalfFull(mx int64) bool {
+	return db.w.guard.frameBytes != 0 && db.walFramesBytes(mx) > db.cfg.WALLimit/2
 }
 
 // guardWAL runs on the writer goroutine, between transactions.

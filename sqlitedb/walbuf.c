@@ -133,8 +133,8 @@ struct walbufFile {
 	int stickyErr;       // a flush that failed where it could not be reported
 };
 
-// Counters for tests and Stats: writes SQLite asked for on -wal files, and
-// the write calls the shim made for them.
+// Counters for tests (walbufCounts): writes SQLite asked for on -wal
+// files, and the write calls the shim made for them.
 static long long walbufWrites, walbufCalls;
 
 static sqlite3_vfs walbufVfs;
@@ -272,10 +272,10 @@ static int wbDeviceCharacteristics(sqlite3_file *f) {
 	return p->real->pMethods->xDeviceCharacteristics(p->real);
 }
 
-// walFlushed flushes a database file's -wal before SQLite touches the
+// flushWAL flushes a database file's -wal before SQLite touches the
 // WAL index. A failure is kept and returned by the -wal file's next call;
 // it cannot be about a committed frame, which its xWrite flushed.
-static void walFlushed(walbufFile *db) {
+static void flushWAL(walbufFile *db) {
 	walbufFile *w = db->wal;
 	if (w != 0 && w->nBuf > 0) {
 		int rc = flush(w);
@@ -299,7 +299,7 @@ static int wbShmLock(sqlite3_file *f, int offset, int n, int flags) {
 		return SQLITE_IOERR;
 	}
 	if (flags & SQLITE_SHM_UNLOCK) {
-		walFlushed(p);
+		flushWAL(p);
 	}
 	return p->real->pMethods->xShmLock(p->real, offset, n, flags);
 }
@@ -309,7 +309,7 @@ static void wbShmBarrier(sqlite3_file *f) {
 	if (p->real->pMethods->iVersion < 2) {
 		return;
 	}
-	walFlushed(p);
+	flushWAL(p);
 	p->real->pMethods->xShmBarrier(p->real);
 }
 
@@ -318,7 +318,7 @@ static int wbShmUnmap(sqlite3_file *f, int deleteFlag) {
 	if (p->real->pMethods->iVersion < 2) {
 		return SQLITE_OK;
 	}
-	walFlushed(p);
+	flushWAL(p);
 	return p->real->pMethods->xShmUnmap(p->real, deleteFlag);
 }
 
