@@ -1,6 +1,7 @@
 package httpapi
 
 import (
+	"bytes"
 	"context"
 	"encoding/json"
 	"net/http"
@@ -52,6 +53,35 @@ func FuzzDecodeAppend(f *testing.F) {
 		}
 		if in.IdempotencyKey != strings.TrimSpace(key) && in.IdempotencyKey != key {
 			t.Fatalf("idempotency key %q, sent %q", in.IdempotencyKey, key)
+		}
+	})
+}
+
+// FuzzSplitAppend: the append body's fast path agrees with decodeBody
+// wherever it answers: the same state and metadata bytes, and a success
+// only where decodeBody succeeds.
+func FuzzSplitAppend(f *testing.F) {
+	for _, b := range []string{
+		`{"state":{"a":1},"metadata":{"m":true}}`, `{"state":null}`, `{}`, ` { "state" : [1, {"x":"]}"}] , "metadata":{} } `,
+		`{"state":1,"state":"two"}`, `{"metadata":{"a":[]},"state":"\"}"}`, `{"State":1}`, `{"st\u0061te":1}`,
+		`{"state":1,"extra":2}`, `[1]`, `"x"`, `{"state":1} x`, `{"state":-1.5e3}`, `{"state":true}`, "{\"state\":\t\"\u00e9\"\n}",
+	} {
+		f.Add(b)
+	}
+	f.Fuzz(func(t *testing.T, body string) {
+		st, md, ok := splitAppend([]byte(body))
+		if !ok {
+			return
+		}
+		var req appendRequest
+		if err := decodeBody([]byte(body), &req); err != nil {
+			t.Fatalf("splitAppend took %q, decodeBody refused it: %v", body, err)
+		}
+		if !bytes.Equal(st, req.State) || (st == nil) != (req.State == nil) {
+			t.Fatalf("%q: state %q, decodeBody %q", body, st, req.State)
+		}
+		if !bytes.Equal(md, req.Metadata) || (md == nil) != (req.Metadata == nil) {
+			t.Fatalf("%q: metadata %q, decodeBody %q", body, md, req.Metadata)
 		}
 	})
 }

@@ -27,9 +27,17 @@ func (s *Server) decodeAppend(w http.ResponseWriter, r *http.Request) (in state.
 	if err := validateIdempotencyKey(key); err != nil {
 		return in, false, err
 	}
-	var req appendRequest
-	if err := decodeJSON(w, r, int64(s.cfg.MaxStateBytes)+BodyOverhead, &req, false); err != nil {
+	body, err := readJSON(w, r, int64(s.cfg.MaxStateBytes)+BodyOverhead, false)
+	if err != nil {
 		return in, false, err
+	}
+	var req appendRequest
+	var ok bool
+	if req.State, req.Metadata, ok = splitAppend(body); !ok {
+		req = appendRequest{}
+		if err := decodeBody(body, &req); err != nil {
+			return in, false, err
+		}
 	}
 	if req.State == nil {
 		return in, false, badRequest("state", "is required (any JSON value)")

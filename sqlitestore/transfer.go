@@ -3,7 +3,6 @@ package sqlitestore
 import (
 	"context"
 	"database/sql"
-	"encoding/json"
 	"fmt"
 
 	"github.com/cortex-db/cortex/sqlitedb"
@@ -165,10 +164,10 @@ func checkImportSnapshot(sn state.ExportedSnapshot) error {
 	if sn.Version < 1 {
 		return state.Invalid("version", "must be at least 1")
 	}
-	if !json.Valid(sn.State) {
+	if !state.ValidJSON(sn.State) {
 		return state.Invalid("state", "is not valid JSON")
 	}
-	if !json.Valid(sn.Metadata) {
+	if !state.ValidJSON(sn.Metadata) {
 		return state.Invalid("metadata", "is not valid JSON")
 	}
 	if sn.SizeBytes < 0 {

@@ -2,7 +2,6 @@ package state
 
 import (
 	"context"
-	"encoding/json"
 )
 
 // Exporter and Importer are optional interfaces of a Store, for copying a
@@ -68,7 +67,7 @@ func ValidateImportSession(sess Session) error {
 	if err := ValidateID(sess.ID); err != nil {
 		return err
 	}
-	if !json.Valid(sess.Metadata) {
+	if !ValidJSON(sess.Metadata) {
 		return Invalid("metadata", "is not valid JSON")
 	}
 	if sess.TTL < 0 {

@@ -6,6 +6,7 @@ import (
 	"strconv"
 
 	"github.com/google/uuid"
+	segjson "github.com/segmentio/encoding/json"
 )
 
 // MaxIDLen is the longest session id.
@@ -44,7 +45,7 @@ func ValidateState(st json.RawMessage, max int) error {
 	if len(st) > max {
 		return &tooLargeError{size: len(st), max: max}
 	}
-	if !json.Valid(st) {
+	if !ValidJSON(st) {
 		return Invalid("state", "is not valid JSON")
 	}
 	return nil
@@ -64,8 +65,43 @@ func NormalizeMetadata(md json.RawMessage) (json.RawMessage, error) {
 	if len(t) == 0 || bytes.Equal(t, []byte("null")) {
 		return json.RawMessage("{}"), nil
 	}
-	if t[0] != '{' || !json.Valid(t) {
+	if t[0] != '{' || !ValidJSON(t) {
 		return nil, Invalid("metadata", "must be a JSON object")
 	}
 	return json.RawMessage(t), nil
+}
+
+// ValidJSON reports whether b is one valid JSON value, with the answers of
+// encoding/json.Valid (FuzzValidJSON compares them) at 10–25 times its
+// speed (BenchmarkValidJSON: 0.07 µs against 1.6 µs for a 512-byte state):
+// the validator of github.com/segmentio/encoding, plus encoding/json's
+// limit of 10,000 levels of nesting, which it does not have. Every append
+// validates its state, and an HTTP append its body too.
+func ValidJSON(b []byte) bool {
+	return segjson.Valid(b) && (len(b) <= 2*maxNesting || nesting(b) <= maxNesting)
+}
+
+// maxNesting is encoding/json's limit on nested arrays and objects.
+const maxNesting = 10000
+
+// nesting returns the deepest nesting of arrays and objects in b, valid
+// JSON.
+func nesting(b []byte) int {
+	depth, deepest := 0, 0
+	for i := 0; i < len(b); i++ {
+		switch b[i] {
+		case '"':
+			for i++; b[i] != '"'; i++ {
+				if b[i] == '\\' {
+					i++
+				}
+			}
+		case '[', '{':
+			depth++
+			deepest = max(deepest, depth)
+		case ']', '}':
+			depth--
+		}
+	}
+	return deepest
 }
