@@ -241,6 +241,9 @@ func (k *checkpointer) loop() {
 		// res counts only the frames that were in the WAL when the
 		// checkpoint began; the WAL index tells what came since.
 		mx, backfill, _ = k.db.walIndex()
+		if !overLimit && !res.Busy && mx > backfill {
+			mx, backfill, res = k.converge(ctx, mx, backfill, res)
+		}
 		switch {
 		case overLimit || res.Busy:
 		case k.db.walHalfFull(mx):
@@ -273,6 +276,51 @@ func (k *checkpointer) loop() {
 				"wal_bytes", walBytes, "incomplete_checkpoints_in_a_row", st.starvedNow())
 		}
 	}
+}
+
+// Before the writer copies the tail, the checkpointer makes the tail
+// short and its syncs cheap, off the writer: the tail is what the writer
+// appended while the checkpointer's pass ran, and the writer's checkpoint
+// fsyncs the WAL first, which writes out every WAL byte appended since the
+// last fsync (tens of MiB at full write speed). So the checkpointer runs up
+// to tailPasses more PASSIVE passes, each copying what came during the one
+// before, while the tail is over tailFrames, then fsyncs the -wal file
+// itself. Measured with scripts/sqlite-floor's loop in C: the writer's tail
+// checkpoints went from 3.2–7.6 to 1.7–2.7 µs per append.
+const (
+	tailPasses = 2
+	tailFrames = 64
+)
+
+// converge runs the extra passes and the WAL fsync, and returns the WAL
+// index and the last pass's result.
+func (k *checkpointer) converge(ctx context.Context, mx, backfill int64, res CheckpointResult) (int64, int64, CheckpointResult) {
+	// Past half the limit the RESTART is due now: no more passes.
+	for i := 0; i < tailPasses && mx-backfill > tailFrames && !k.db.walHalfFull(mx); i++ {
+		r, err := k.run(ctx, Passive)
+		if err != nil || r.Busy {
+			break
+		}
+		res = r
+		mx, backfill, _ = k.db.walIndex()
+	}
+	if mx > backfill {
+		k.db.syncWAL()
+	}
+	return mx, backfill, res
+}
+
+// syncWAL fsyncs the -wal file through a descriptor of its own (SQLite
+// holds no lock on the -wal file, so closing it drops none). It only
+// hastens what SQLite's next checkpoint would do: an error is ignored, and
+// that checkpoint syncs as always.
+func (db *DB) syncWAL() {
+	f, err := os.Open(db.path + "-wal")
+	if err != nil {
+		return
+	}
+	_ = f.Sync()
+	_ = f.Close()
 }
 
 func (s *checkpointStats) starvedNow() int64 {
