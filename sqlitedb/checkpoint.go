@@ -141,17 +141,24 @@ type checkpointStats struct {
 	maxStarv int64
 }
 
-func (db *DB) recordCheckpoint(r CheckpointResult) {
+func (db *DB) recordCheckpoint(r CheckpointResult) { db.recordCheckpointCounted(r, true) }
+
+// recordCheckpointCounted records r; starve false keeps an incomplete r
+// out of the starvation count.
+func (db *DB) recordCheckpointCounted(r CheckpointResult, starve bool) {
 	s := &db.ckstats
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	s.last = &r
 	s.count++
-	if r.Busy || r.Remaining() > 0 {
+	switch {
+	case r.Busy || r.Remaining() > 0:
 		s.busy++
-		s.starved++
-		s.maxStarv = max(s.maxStarv, s.starved)
-	} else {
+		if starve {
+			s.starved++
+			s.maxStarv = max(s.maxStarv, s.starved)
+		}
+	default:
 		s.starved = 0
 	}
 }
@@ -191,6 +198,14 @@ func (k *checkpointer) stop() {
 }
 
 func (k *checkpointer) run(ctx context.Context, mode CheckpointMode) (CheckpointResult, error) {
+	return k.runCounted(ctx, mode, true)
+}
+
+// runCounted runs a checkpoint on the checkpointer's connection. starve
+// false: an incomplete one does not count towards checkpoint starvation
+// (converge's extra passes, which a round would otherwise count three
+// times).
+func (k *checkpointer) runCounted(ctx context.Context, mode CheckpointMode, starve bool) (CheckpointResult, error) {
 	k.mu.Lock()
 	defer k.mu.Unlock()
 	var res CheckpointResult
@@ -199,7 +214,7 @@ func (k *checkpointer) run(ctx context.Context, mode CheckpointMode) (Checkpoint
 		return err
 	})
 	if err == nil {
-		k.db.recordCheckpoint(res)
+		k.db.recordCheckpointCounted(res, starve)
 	}
 	return res, err
 }
@@ -297,7 +312,7 @@ const (
 func (k *checkpointer) converge(ctx context.Context, mx, backfill int64, res CheckpointResult) (int64, int64, CheckpointResult) {
 	// Past half the limit the RESTART is due now: no more passes.
 	for i := 0; i < tailPasses && mx-backfill > tailFrames && !k.db.walHalfFull(mx); i++ {
-		r, err := k.run(ctx, Passive)
+		r, err := k.runCounted(ctx, Passive, false)
 		if err != nil || r.Busy {
 			break
 		}

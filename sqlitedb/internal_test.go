@@ -222,3 +222,26 @@ func TestRowless(t *testing.T) {
 		}
 	}
 }
+
+// TestCheckpointStarvation_ExtraPassesNotCounted: the checkpointer's extra
+// passes before the writer's tail (converge) are recorded, but an
+// incomplete one does not count towards starvation, so a round counts
+// once, as before they existed; a complete one still ends starvation.
+func TestCheckpointStarvation_ExtraPassesNotCounted(t *testing.T) {
+	var db DB
+	incomplete := CheckpointResult{Mode: Passive, WALFrames: 100, CheckpointedFrames: 40}
+	complete := CheckpointResult{Mode: Passive, WALFrames: 100, CheckpointedFrames: 100}
+	db.recordCheckpoint(incomplete)
+	db.recordCheckpointCounted(incomplete, false)
+	db.recordCheckpointCounted(incomplete, false)
+	if got := db.ckstats.starvedNow(); got != 1 {
+		t.Fatalf("starved = %d after one round of three incomplete passes, want 1", got)
+	}
+	if db.ckstats.count != 3 || db.ckstats.busy != 3 {
+		t.Fatalf("count %d, busy %d: want every pass recorded (3, 3)", db.ckstats.count, db.ckstats.busy)
+	}
+	db.recordCheckpointCounted(complete, false)
+	if got := db.ckstats.starvedNow(); got != 0 {
+		t.Fatalf("starved = %d after a complete pass, want 0", got)
+	}
+}
