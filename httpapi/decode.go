@@ -236,7 +236,8 @@ func validateIdempotencyKey(k string) error {
 // false for a body that is not valid JSON or not an object, a key other
 // than exactly "state" or "metadata" (unknown, another case, escaped), and
 // the caller then decodes with decodeBody, which gives the same result or
-// the precise error. Duplicate keys: the last wins, as with decodeBody.
+// the precise error (with ok false, st and md are nil). Duplicate keys:
+// the last wins, as with decodeBody.
 //
 // It exists for the hottest route: decodeBody costs a scan, reflection and
 // a copy per value; this, a scan and a walk (measured in

@@ -34,7 +34,7 @@ func (s *Server) decodeAppend(w http.ResponseWriter, r *http.Request) (in state.
 	var req appendRequest
 	var ok bool
 	if req.State, req.Metadata, ok = splitAppend(body); !ok {
-		req = appendRequest{}
+		// splitAppend gave nil for both: req is still empty.
 		if err := decodeBody(body, &req); err != nil {
 			return in, false, err
 		}
