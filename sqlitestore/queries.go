@@ -67,9 +67,14 @@ const (
 		WHERE session_id = ? AND version <= ?`
 	qSetCount = `UPDATE sessions SET snapshot_count = ? WHERE id = ?`
 
-	// Retention. The redundant "snapshot_count > 1" lets SQLite prove that
-	// the partial index sessions_snapshot_count applies (KeepLast >= 1).
-	qPruneKeepSessions = `SELECT id FROM sessions WHERE snapshot_count > CAST(? AS INTEGER) AND snapshot_count > 1 LIMIT CAST(? AS INTEGER)`
+	// Retention. qPruneKeepScan finds the sessions holding more snapshots
+	// than KeepLast in one rowid range of the sessions table, on a reader;
+	// no index serves snapshot_count (migration 0002); args after rowid,
+	// up to rowid, keep, limit.
+	qPruneKeepScan = `SELECT rowid, id FROM sessions
+		WHERE rowid > ? AND rowid <= ? AND snapshot_count > CAST(? AS INTEGER)
+		ORDER BY rowid LIMIT CAST(? AS INTEGER)`
+	qMaxSessionRowid = `SELECT coalesce(max(rowid), 0) FROM sessions`
 	// qPruneKeepCutoff is the newest version to remove: the (KeepLast+1)th newest.
 	qPruneKeepCutoff = `SELECT version FROM state_snapshots WHERE session_id = CAST(? AS TEXT) ORDER BY version DESC LIMIT 1 OFFSET CAST(? AS INTEGER)`
 	// qPruneKeepDelete: args session, cutoff version, limit.
@@ -89,30 +94,31 @@ const (
 
 // queries names every statement for TestQueryPlans.
 var queries = map[string]string{
-	"SessionGet":        qSessionGet,
-	"SessionInsert":     qSessionInsert,
-	"SessionUpdate":     qSessionUpdate,
-	"SessionDelete":     qSessionDelete,
-	"SessionList":       qSessionList,
-	"SessionExists":     qSessionExists,
-	"AppendBump":        qAppendBump,
-	"SessionVersion":    qSessionVersion,
-	"Idempotent":        qIdempotent,
-	"SnapshotInsert":    qSnapshotInsert,
-	"Latest":            qLatest,
-	"SnapshotGet":       qSnapshotGet,
-	"SnapshotExists":    qSnapshotExists,
-	"History":           qHistory,
-	"HistoryNoState":    qHistoryNoState,
-	"ForkCopy":          qForkCopy,
-	"SetCount":          qSetCount,
-	"PruneKeepSessions": qPruneKeepSessions,
-	"PruneKeepCutoff":   qPruneKeepCutoff,
-	"PruneKeepDelete":   qPruneKeepDelete,
-	"PruneOld":          qPruneOld,
-	"SnapshotDelete":    qSnapshotDelete,
-	"Uncount":           qUncount,
-	"Expired":           qExpired,
+	"SessionGet":      qSessionGet,
+	"SessionInsert":   qSessionInsert,
+	"SessionUpdate":   qSessionUpdate,
+	"SessionDelete":   qSessionDelete,
+	"SessionList":     qSessionList,
+	"SessionExists":   qSessionExists,
+	"AppendBump":      qAppendBump,
+	"SessionVersion":  qSessionVersion,
+	"Idempotent":      qIdempotent,
+	"SnapshotInsert":  qSnapshotInsert,
+	"Latest":          qLatest,
+	"SnapshotGet":     qSnapshotGet,
+	"SnapshotExists":  qSnapshotExists,
+	"History":         qHistory,
+	"HistoryNoState":  qHistoryNoState,
+	"ForkCopy":        qForkCopy,
+	"SetCount":        qSetCount,
+	"PruneKeepScan":   qPruneKeepScan,
+	"MaxSessionRowid": qMaxSessionRowid,
+	"PruneKeepCutoff": qPruneKeepCutoff,
+	"PruneKeepDelete": qPruneKeepDelete,
+	"PruneOld":        qPruneOld,
+	"SnapshotDelete":  qSnapshotDelete,
+	"Uncount":         qUncount,
+	"Expired":         qExpired,
 }
 
 // ---- transfer (state.Exporter, state.Importer: cortex migrate) ----------

@@ -57,6 +57,7 @@ type Store struct {
 	opts  state.Options
 	ownDB bool
 	hints versionHints
+	keep  keepScan
 
 	closeOnce sync.Once
 	closeErr  error
@@ -818,11 +819,23 @@ func (s *Store) Prune(ctx context.Context, opts state.PruneOptions) (int64, erro
 		limit = state.DefaultPruneLimit
 	}
 	cutoff := s.now().Add(-opts.OlderThan).UnixNano()
+	var cands []keepCandidate
+	var round bool
+	if opts.KeepLast > 0 {
+		// One KeepLast pass at a time: each resumes where the last ended.
+		s.keep.mu.Lock()
+		defer s.keep.mu.Unlock()
+		var err error
+		if cands, round, err = s.keepCandidates(ctx, s.keep.after, int64(opts.KeepLast), limit); err != nil {
+			return 0, storeErr("prune", err)
+		}
+	}
 	var removed int64
+	var done int
 	err := s.db.Write(ctx, func(tx *sqlitedb.Tx) (err error) {
-		removed = 0
-		if opts.KeepLast > 0 {
-			if removed, err = pruneKeepLast(ctx, tx, int64(opts.KeepLast), limit); err != nil {
+		removed, done = 0, 0
+		if len(cands) > 0 {
+			if removed, done, err = pruneKeepLast(ctx, tx, cands, int64(opts.KeepLast), limit); err != nil {
 				return err
 			}
 		}
@@ -838,51 +851,121 @@ func (s *Store) Prune(ctx context.Context, opts state.PruneOptions) (int64, erro
 	if err != nil {
 		return 0, storeErr("prune", err)
 	}
+	switch {
+	case done < len(cands):
+		// The next call starts at the first session not finished.
+		s.keep.after = cands[done].rowid - 1
+	case !round && len(cands) > 0:
+		s.keep.after = cands[len(cands)-1].rowid
+	}
 	return removed, nil
 }
 
-func pruneKeepLast(ctx context.Context, tx *sqlitedb.Tx, keep, limit int64) (int64, error) {
-	rows, err := tx.Query(ctx, qPruneKeepSessions, keep, limit)
-	if err != nil {
-		return 0, err
+// keepScan is where KeepLast retention's scans of the sessions table
+// resume: successive Prune calls walk the table round, rather than
+// reading its first rows again each time.
+type keepScan struct {
+	mu    sync.Mutex
+	after int64 // rowid
+}
+
+// keepCandidate is a session that held more snapshots than KeepLast.
+type keepCandidate struct {
+	rowid int64
+	id    string
+}
+
+// keepScanRange is the rowids of the sessions table one read transaction
+// of keepCandidates covers: a few milliseconds of reading, so no reader
+// holds an old snapshot (and the WAL) for long.
+var keepScanRange int64 = 16384
+
+// keepCandidates finds up to limit sessions with more than keep
+// snapshots, scanning the sessions table in rowid order from just after
+// rowid after to its end, then from its start up to after, in ranges of
+// keepScanRange rowids, each on a read-only connection: no index serves
+// snapshot_count, because maintaining one would cost every append
+// (migration 0002), and this scan runs off the writer. round reports that
+// the scan went all the way round without reaching limit. Rowids are
+// positions only: a session added or renumbered (VACUUM) meanwhile is
+// found by a later call.
+func (s *Store) keepCandidates(ctx context.Context, after, keep, limit int64) (cands []keepCandidate, round bool, err error) {
+	var top int64
+	if err := s.db.ReadOne(ctx, func(tx *sqlitedb.Tx) error {
+		return tx.QueryRow(ctx, qMaxSessionRowid).Scan(&top)
+	}); err != nil {
+		return nil, false, err
 	}
-	var ids []string
-	for rows.Next() {
-		var id string
-		if err := rows.Scan(&id); err != nil {
-			rows.Close()
-			return 0, err
+	if after >= top {
+		after = 0
+	}
+	pos, end, wrapped := after, top, false
+	for {
+		if pos >= end {
+			if wrapped || after == 0 {
+				return cands, true, nil
+			}
+			pos, end, wrapped = 0, after, true
+			continue
 		}
-		ids = append(ids, id)
+		hi := min(pos+keepScanRange, end)
+		err := s.db.ReadOne(ctx, func(tx *sqlitedb.Tx) error {
+			rows, err := tx.Query(ctx, qPruneKeepScan, pos, hi, keep, limit-int64(len(cands)))
+			if err != nil {
+				return err
+			}
+			defer rows.Close()
+			for rows.Next() {
+				var c keepCandidate
+				if err := rows.Scan(&c.rowid, &c.id); err != nil {
+					return err
+				}
+				cands = append(cands, c)
+			}
+			return rows.Err()
+		})
+		if err != nil {
+			return nil, false, err
+		}
+		if int64(len(cands)) >= limit {
+			return cands, false, nil
+		}
+		pos = hi
 	}
-	rows.Close()
-	if err := rows.Err(); err != nil {
-		return 0, err
-	}
-	var removed int64
-	for _, id := range ids {
+}
+
+// pruneKeepLast removes the snapshots of cands beyond the newest keep, up
+// to limit in all, in cands' order. It returns how many it removed and how
+// many of cands it finished (a session cut short by limit is not).
+func pruneKeepLast(ctx context.Context, tx *sqlitedb.Tx, cands []keepCandidate, keep, limit int64) (removed int64, done int, err error) {
+	for _, c := range cands {
 		if removed >= limit {
 			break
 		}
 		var cut int64
-		err := tx.QueryRow(ctx, qPruneKeepCutoff, id, keep).Scan(&cut)
+		err := tx.QueryRow(ctx, qPruneKeepCutoff, c.id, keep).Scan(&cut)
 		if errors.Is(err, sql.ErrNoRows) {
+			done++ // no longer over (pruned, or deleted, since the scan)
 			continue
 		}
 		if err != nil {
-			return removed, err
+			return removed, done, err
 		}
-		res, err := tx.Exec(ctx, qPruneKeepDelete, id, cut, limit-removed)
+		budget := limit - removed
+		res, err := tx.Exec(ctx, qPruneKeepDelete, c.id, cut, budget)
 		if err != nil {
-			return removed, err
+			return removed, done, err
 		}
 		n, _ := res.RowsAffected()
-		if _, err := tx.Exec(ctx, qUncount, n, id); err != nil {
-			return removed, err
+		if _, err := tx.Exec(ctx, qUncount, n, c.id); err != nil {
+			return removed, done, err
 		}
 		removed += n
+		if n < budget {
+			done++
+		}
 	}
-	return removed, nil
+	return removed, done, nil
 }
 
 func pruneOlderThan(ctx context.Context, tx *sqlitedb.Tx, cutoff, limit int64) (int64, error) {

@@ -1,0 +1,11 @@
+-- cortex schema 2: appends no longer maintain an index for retention.
+--
+-- sessions_snapshot_count let KeepLast retention find the sessions over
+-- their limit with an index search, and every append paid for it: each one
+-- changes snapshot_count, so each one deleted and inserted an entry of that
+-- index on the single writer. Measured on the append workload from C
+-- (bench/floor, 7 interleaved pairs): 14.9 -> 13.0 µs per append without it.
+-- Retention is off by default and runs once a minute when on; it now finds
+-- those sessions with a scan of the sessions table in rowid ranges, on the
+-- read-only connections, off the writer (sqlitestore's keepCandidates).
+DROP INDEX IF EXISTS sessions_snapshot_count;

@@ -1,0 +1,143 @@
+package sqlitestore
+
+import (
+	"context"
+	"fmt"
+	"math/rand/v2"
+	"path/filepath"
+	"testing"
+
+	"github.com/cortex-db/cortex/state"
+)
+
+// TestPruneKeepLast_Scan: KeepLast finds the sessions over their limit by
+// scanning the sessions table in rowid ranges, resuming where the last
+// call stopped. With ranges of 5 rowids and a limit of 7 snapshots per
+// call, the calls start mid-table, wrap round, stop part-way through a
+// session and across gaps left by deleted sessions; sessions that go over
+// behind the cursor, and new ones past the table's old end, are found by
+// the next pass. After each pass every session keeps exactly its newest
+// min(count, keep) snapshots.
+func TestPruneKeepLast_Scan(t *testing.T) {
+	defer func(r int64) { keepScanRange = r }(keepScanRange)
+	keepScanRange = 5
+	ctx := context.Background()
+	s, err := Open(ctx, filepath.Join(t.TempDir(), "p.db"), Config{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close()
+	r := rand.New(rand.NewPCG(5, 6))
+	versions := map[string]int64{} // session: latest version
+	appendTo := func(id string, n int) {
+		for range n {
+			if _, err := s.AppendSnapshot(ctx, id, state.AppendInput{State: []byte(`{}`)}); err != nil {
+				t.Fatal(err)
+			}
+			versions[id]++
+		}
+	}
+	create := func(id string) {
+		if _, err := s.CreateSession(ctx, state.SessionInput{ID: id}); err != nil {
+			t.Fatal(err)
+		}
+		versions[id] = 0
+	}
+	for i := range 60 {
+		id := fmt.Sprintf("s%02d", i)
+		create(id)
+		appendTo(id, r.IntN(10))
+	}
+	for _, id := range []string{"s07", "s08", "s09", "s10", "s11", "s12", "s33"} {
+		if err := s.DeleteSession(ctx, id); err != nil {
+			t.Fatal(err)
+		}
+		delete(versions, id)
+	}
+	const keep, limit = 3, 7
+	check := func(when string) {
+		t.Helper()
+		for id, v := range versions {
+			sess, err := s.GetSession(ctx, id)
+			if err != nil {
+				t.Fatal(err)
+			}
+			wantCount := min(v, keep)
+			if sess.SnapshotCount != wantCount {
+				t.Fatalf("%s: session %s keeps %d snapshots, want %d", when, id, sess.SnapshotCount, wantCount)
+			}
+			page, err := s.History(ctx, id, state.HistoryOptions{Limit: 100})
+			if err != nil {
+				t.Fatal(err)
+			}
+			if int64(len(page.Snapshots)) != wantCount || (wantCount > 0 && page.Snapshots[0].Version != v) {
+				t.Fatalf("%s: session %s has %d snapshots in its history, want its newest %d", when, id, len(page.Snapshots), wantCount)
+			}
+		}
+	}
+	prune := func(when string) (total int64, calls int) {
+		t.Helper()
+		for {
+			n, err := s.Prune(ctx, state.PruneOptions{KeepLast: keep, Limit: limit})
+			if err != nil {
+				t.Fatal(err)
+			}
+			if n > limit {
+				t.Fatalf("%s: Prune removed %d, more than its limit %d", when, n, limit)
+			}
+			total += n
+			calls++
+			if n < limit {
+				return total, calls
+			}
+			if calls > 1000 {
+				t.Fatalf("%s: Prune never comes back short", when)
+			}
+		}
+	}
+	excess := func() (n int64) {
+		for _, v := range versions {
+			n += max(0, v-keep)
+		}
+		return n
+	}
+
+	want := excess()
+	got, calls := prune("first pass")
+	if got != want {
+		t.Fatalf("first pass removed %d snapshots in %d calls, want %d", got, calls, want)
+	}
+	check("after the first pass")
+	if s.keep.after == 0 {
+		t.Fatal("the scan's cursor never moved: the calls did not resume")
+	}
+
+	// Over the limit again: sessions on both sides of the cursor, and new
+	// sessions past the old end of the table.
+	counts := map[string]int64{}
+	for id, v := range versions {
+		counts[id] = min(v, keep)
+	}
+	for _, id := range []string{"s00", "s01", "s30", "s59"} {
+		appendTo(id, 5)
+		counts[id] += 5
+	}
+	for i := range 4 {
+		id := fmt.Sprintf("n%d", i)
+		create(id)
+		appendTo(id, 6)
+		counts[id] = 6
+	}
+	want = 0
+	for _, c := range counts {
+		want += max(0, c-keep)
+	}
+	got, calls = prune("second pass")
+	if got != want {
+		t.Fatalf("second pass removed %d snapshots in %d calls, want %d", got, calls, want)
+	}
+	check("after the second pass")
+	if n, err := s.Prune(ctx, state.PruneOptions{KeepLast: keep, Limit: limit}); err != nil || n != 0 {
+		t.Fatalf("a third pass removed %d, %v; want 0", n, err)
+	}
+}
