@@ -139,14 +139,15 @@ func TestQueryPlansDetectScans(t *testing.T) {
 }
 
 // TestQueriesListed checks that the store runs no SQL missing from
-// queries: every tx.Exec/Query/QueryRow in its source takes a q… constant
-// listed there (or the variable query, which History sets to one of them).
+// queries: every tx.Exec/Query/QueryRow in its source, and every call of
+// exportSnapshots, takes a q… constant listed there (or the variable
+// query, which History and exportSnapshots set to one of them).
 func TestQueriesListed(t *testing.T) {
 	files, err := filepath.Glob("*.go")
 	if err != nil {
 		t.Fatal(err)
 	}
-	call := regexp.MustCompile(`tx\.(?:Exec|Query|QueryRow)\(ctx, ([^,)]+)`)
+	call := regexp.MustCompile(`(?:tx\.(?:Exec|Query|QueryRow)\(ctx, |exportSnapshots\(ctx, tx, &out, )([^,)]+)`)
 	calls := 0
 	for _, f := range files {
 		if strings.HasSuffix(f, "_test.go") {

@@ -30,64 +30,69 @@ const (
 		ORDER BY last_active DESC, id DESC LIMIT CAST(? AS INTEGER)`
 	qSessionExists = `SELECT 1 FROM sessions WHERE id = ?`
 
-	// Appends. qAppendBump moves the session to its next version and
-	// touches it, if it exists and (when ?3 is not NULL) is at version ?3;
-	// args: now, id, expected version or NULL. No RETURNING: SQLite runs
-	// RETURNING as a trigger, which rules out its one-pass update and makes
-	// every page the update touches go through a statement journal first
-	// (measured: the UPDATE RETURNING was 40% of the writer's time); the
-	// new version is read back with qSessionVersion instead, from the page
-	// the update just wrote.
+	// Appends. qAppendBump moves the session with key sid ?2 to version
+	// ?3 + 1 and touches it, if it is at version ?3; args: now, sid,
+	// version. The caller knows sid and the version (a hint, or
+	// qSessionKey), so the new version is ?3 + 1: no RETURNING, which
+	// SQLite runs as a trigger, ruling out its one-pass update and sending
+	// every page the update touches through a statement journal (measured:
+	// the UPDATE RETURNING was 40% of the writer's time).
 	qAppendBump = `UPDATE sessions
 		SET version = version + 1, snapshot_count = snapshot_count + 1,
 			last_active = ?1, expires_at = CASE WHEN ttl > 0 THEN ?1 + ttl END
-		WHERE id = ?2 AND (?3 IS NULL OR version = ?3)`
-	qSessionVersion = `SELECT version FROM sessions WHERE id = ?`
-	qIdempotent     = `SELECT version, created_at, size_bytes FROM state_snapshots
-		WHERE session_id = ? AND idempotency_key = ?`
+		WHERE sid = ?2 AND version = ?3`
+	// qSessionKey: a session's integer key and version, by id.
+	qSessionKey = `SELECT sid, version FROM sessions WHERE id = ?`
+	qIdempotent = `SELECT version, created_at, size_bytes FROM state_snapshots
+		WHERE session_id = (SELECT sid FROM sessions WHERE id = ?) AND idempotency_key = ?`
+	// qSnapshotInsert: args sid, version, created_at, state, metadata,
+	// size_bytes, idempotency_key.
 	qSnapshotInsert = `INSERT INTO state_snapshots
 		(session_id, version, created_at, state, metadata, size_bytes, idempotency_key)
 		VALUES (?, ?, ?, ?, ?, ?, ?)`
 
-	// Snapshot reads.
+	// Snapshot reads, by session id: sidOf finds the session's key
+	// (one search of the id index), then the snapshots' primary key.
 	snapshotCols    = `version, created_at, state, metadata, size_bytes`
-	qLatest         = `SELECT ` + snapshotCols + ` FROM state_snapshots WHERE session_id = CAST(? AS TEXT) ORDER BY version DESC LIMIT 1`
-	qSnapshotGet    = `SELECT ` + snapshotCols + ` FROM state_snapshots WHERE session_id = ? AND version = ?`
-	qSnapshotExists = `SELECT 1 FROM state_snapshots WHERE session_id = ? AND version = ?`
+	sidOf           = `(SELECT sid FROM sessions WHERE id = CAST(? AS TEXT))`
+	qLatest         = `SELECT ` + snapshotCols + ` FROM state_snapshots WHERE session_id = ` + sidOf + ` ORDER BY version DESC LIMIT 1`
+	qSnapshotGet    = `SELECT ` + snapshotCols + ` FROM state_snapshots WHERE session_id = ` + sidOf + ` AND version = ?`
+	qSnapshotExists = `SELECT 1 FROM state_snapshots WHERE session_id = ` + sidOf + ` AND version = ?`
 	// qHistory and qHistoryNoState: args session, below version, limit.
 	qHistory = `SELECT ` + snapshotCols + ` FROM state_snapshots
-		WHERE session_id = CAST(? AS TEXT) AND version < ? ORDER BY version DESC LIMIT CAST(? AS INTEGER)`
+		WHERE session_id = ` + sidOf + ` AND version < ? ORDER BY version DESC LIMIT CAST(? AS INTEGER)`
 	qHistoryNoState = `SELECT version, created_at, NULL, metadata, size_bytes FROM state_snapshots
-		WHERE session_id = CAST(? AS TEXT) AND version < ? ORDER BY version DESC LIMIT CAST(? AS INTEGER)`
+		WHERE session_id = ` + sidOf + ` AND version < ? ORDER BY version DESC LIMIT CAST(? AS INTEGER)`
 
 	// Fork: args new id, source id, last version. Idempotency keys stay
 	// with the source.
 	qForkCopy = `INSERT INTO state_snapshots (session_id, version, created_at, state, metadata, size_bytes)
-		SELECT ?, version, created_at, state, metadata, size_bytes FROM state_snapshots
-		WHERE session_id = ? AND version <= ?`
+		SELECT ` + sidOf + `, version, created_at, state, metadata, size_bytes FROM state_snapshots
+		WHERE session_id = ` + sidOf + ` AND version <= ?`
 	qSetCount = `UPDATE sessions SET snapshot_count = ? WHERE id = ?`
 
 	// Retention. qPruneKeepScan finds the sessions holding more snapshots
-	// than KeepLast in one rowid range of the sessions table, on a reader;
-	// no index serves snapshot_count (migration 0002); args after rowid,
-	// up to rowid, keep, limit.
-	qPruneKeepScan = `SELECT rowid, id FROM sessions
-		WHERE rowid > ? AND rowid <= ? AND snapshot_count > CAST(? AS INTEGER)
-		ORDER BY rowid LIMIT CAST(? AS INTEGER)`
-	qMaxSessionRowid = `SELECT coalesce(max(rowid), 0) FROM sessions`
+	// than KeepLast in one sid range of the sessions table, on a reader;
+	// no index serves snapshot_count (migration 0002); args after sid, up
+	// to sid, keep, limit.
+	qPruneKeepScan = `SELECT sid FROM sessions
+		WHERE sid > ? AND sid <= ? AND snapshot_count > CAST(? AS INTEGER)
+		ORDER BY sid LIMIT CAST(? AS INTEGER)`
+	qMaxSid = `SELECT coalesce(max(sid), 0) FROM sessions`
 	// qPruneKeepCutoff is the newest version to remove: the (KeepLast+1)th newest.
-	qPruneKeepCutoff = `SELECT version FROM state_snapshots WHERE session_id = CAST(? AS TEXT) ORDER BY version DESC LIMIT 1 OFFSET CAST(? AS INTEGER)`
-	// qPruneKeepDelete: args session, cutoff version, limit.
+	// Retention's statements name sessions by sid.
+	qPruneKeepCutoff = `SELECT version FROM state_snapshots WHERE session_id = CAST(? AS INTEGER) ORDER BY version DESC LIMIT 1 OFFSET CAST(? AS INTEGER)`
+	// qPruneKeepDelete: args sid, cutoff version, limit.
 	qPruneKeepDelete = `DELETE FROM state_snapshots WHERE session_id = ?1 AND version IN
-		(SELECT version FROM state_snapshots WHERE session_id = CAST(?1 AS TEXT) AND version <= ?2 ORDER BY version LIMIT CAST(?3 AS INTEGER))`
+		(SELECT version FROM state_snapshots WHERE session_id = CAST(?1 AS INTEGER) AND version <= ?2 ORDER BY version LIMIT CAST(?3 AS INTEGER))`
 	// qPruneOld finds snapshots created before a time, except each
 	// session's latest; args cutoff, limit.
 	qPruneOld = `SELECT s.session_id, s.version FROM state_snapshots AS s
-		JOIN sessions AS x ON x.id = s.session_id
+		JOIN sessions AS x ON x.sid = s.session_id
 		WHERE s.created_at < ? AND s.version < x.version
 		ORDER BY s.created_at LIMIT CAST(? AS INTEGER)`
 	qSnapshotDelete = `DELETE FROM state_snapshots WHERE session_id = ? AND version = ?`
-	qUncount        = `UPDATE sessions SET snapshot_count = snapshot_count - ? WHERE id = ?`
+	qUncount        = `UPDATE sessions SET snapshot_count = snapshot_count - ? WHERE sid = ?`
 	// qExpired: args now, limit.
 	qExpired = `SELECT id FROM sessions WHERE expires_at IS NOT NULL AND expires_at <= ? ORDER BY expires_at LIMIT CAST(? AS INTEGER)`
 )
@@ -101,7 +106,7 @@ var queries = map[string]string{
 	"SessionList":     qSessionList,
 	"SessionExists":   qSessionExists,
 	"AppendBump":      qAppendBump,
-	"SessionVersion":  qSessionVersion,
+	"SessionKey":      qSessionKey,
 	"Idempotent":      qIdempotent,
 	"SnapshotInsert":  qSnapshotInsert,
 	"Latest":          qLatest,
@@ -112,7 +117,7 @@ var queries = map[string]string{
 	"ForkCopy":        qForkCopy,
 	"SetCount":        qSetCount,
 	"PruneKeepScan":   qPruneKeepScan,
-	"MaxSessionRowid": qMaxSessionRowid,
+	"MaxSid":          qMaxSid,
 	"PruneKeepCutoff": qPruneKeepCutoff,
 	"PruneKeepDelete": qPruneKeepDelete,
 	"PruneOld":        qPruneOld,
@@ -128,21 +133,32 @@ var queries = map[string]string{
 const (
 	// qExportSessions: args after id, limit.
 	qExportSessions = `SELECT ` + sessionCols + ` FROM sessions WHERE id > ? ORDER BY id LIMIT CAST(? AS INTEGER)`
-	// qExportSnapshots: args after session, after version, limit.
-	qExportSnapshots = `SELECT session_id, version, created_at, state, metadata, size_bytes, idempotency_key
-		FROM state_snapshots WHERE (session_id, version) > (?, ?) ORDER BY session_id, version LIMIT CAST(? AS INTEGER)`
+	// Snapshots are exported in (session id, version) order, in two
+	// statements: the rest of the session the last page ended in
+	// (qExportSnapshotsRest: args session, after version, limit), then the
+	// sessions after it in id order (qExportSnapshotsAfter: args after
+	// session, limit), each a walk of the id index joined to the
+	// snapshots' primary key.
+	exportSnapshotCols   = `x.id, s.version, s.created_at, s.state, s.metadata, s.size_bytes, s.idempotency_key`
+	qExportSnapshotsRest = `SELECT ` + exportSnapshotCols + `
+		FROM sessions AS x JOIN state_snapshots AS s ON s.session_id = x.sid
+		WHERE x.id = CAST(? AS TEXT) AND s.version > ? ORDER BY s.version LIMIT CAST(? AS INTEGER)`
+	qExportSnapshotsAfter = `SELECT ` + exportSnapshotCols + `
+		FROM sessions AS x JOIN state_snapshots AS s ON s.session_id = x.sid
+		WHERE x.id > ? ORDER BY x.id, s.version LIMIT CAST(? AS INTEGER)`
 	// qTallySessions counts each session's snapshot rows and finds its
 	// highest version; args after id, limit.
 	qTallySessions = `SELECT s.id,
-		(SELECT count(*) FROM state_snapshots WHERE session_id = s.id),
-		(SELECT coalesce(max(version), 0) FROM state_snapshots WHERE session_id = s.id)
+		(SELECT count(*) FROM state_snapshots WHERE session_id = s.sid),
+		(SELECT coalesce(max(version), 0) FROM state_snapshots WHERE session_id = s.sid)
 		FROM sessions AS s WHERE s.id > ? ORDER BY s.id LIMIT CAST(? AS INTEGER)`
 	// qImportSession upserts a session row as given.
 	qImportSession = `INSERT INTO sessions (` + sessionCols + `) VALUES (?, ?, ?, ?, ?, ?, ?, ?)
 		ON CONFLICT (id) DO UPDATE SET created_at = excluded.created_at, last_active = excluded.last_active,
 			expires_at = excluded.expires_at, ttl = excluded.ttl, metadata = excluded.metadata,
 			version = excluded.version, snapshot_count = excluded.snapshot_count`
-	// qImportSnapshot upserts a snapshot row as given.
+	// qImportSnapshot upserts a snapshot row as given; args sid, then
+	// the snapshot's fields.
 	qImportSnapshot = `INSERT INTO state_snapshots
 		(session_id, version, created_at, state, metadata, size_bytes, idempotency_key)
 		VALUES (?, ?, ?, ?, ?, ?, ?)
@@ -152,11 +168,12 @@ const (
 
 func init() {
 	for name, q := range map[string]string{
-		"ExportSessions":  qExportSessions,
-		"ExportSnapshots": qExportSnapshots,
-		"TallySessions":   qTallySessions,
-		"ImportSession":   qImportSession,
-		"ImportSnapshot":  qImportSnapshot,
+		"ExportSessions":       qExportSessions,
+		"ExportSnapshotsRest":  qExportSnapshotsRest,
+		"ExportSnapshotsAfter": qExportSnapshotsAfter,
+		"TallySessions":        qTallySessions,
+		"ImportSession":        qImportSession,
+		"ImportSnapshot":       qImportSnapshot,
 	} {
 		queries[name] = q
 	}

@@ -56,7 +56,7 @@ type Store struct {
 	db    *sqlitedb.DB
 	opts  state.Options
 	ownDB bool
-	hints versionHints
+	hints keyHints
 	keep  keepScan
 
 	closeOnce sync.Once
@@ -470,54 +470,73 @@ func (s *Store) validAppend(id string, in state.AppendInput) (json.RawMessage, e
 	return state.NormalizeMetadata(in.Metadata)
 }
 
-// appendTx is one append inside a write transaction: answer a known
-// idempotency key; else move the session to its next version and touch it,
-// if it exists and is at the expected version (one UPDATE … RETURNING),
-// and insert the snapshot at that version. Only on the failure path does it
-// read the session again, to tell ErrNotFound from ErrVersionConflict.
-// versionHints remembers the version the last append gave each session, so
-// that the next append can name it in its UPDATE (… AND version = hint)
-// and know its own version without reading it back: a statement less per
-// append on the writer. A hint is never trusted: when it is stale (a
-// rolled-back group, a deleted and recreated session, another process's
-// append) the UPDATE changes no row and the append takes the path that
-// reads the version. Bounded: cleared when full.
-type versionHints struct {
+// sessionKey is what the store knows of a session for appending to it:
+// its integer key (sessions.sid) and its latest version.
+type sessionKey struct {
+	sid     int64
+	version int64
+}
+
+// keyHints remembers each session's key and the version its last append
+// gave it, so that the next append needs no lookup: its UPDATE names the
+// session by sid and the version it expects (… WHERE sid = ? AND version =
+// ?), and its new version is that one plus one. A hint is never trusted:
+// when it is stale (a rolled-back group, a deleted session, another
+// process's append) the UPDATE changes no row and the append looks the
+// session up by id. sids are never reused (AUTOINCREMENT), so a stale
+// hint can match no other session. Bounded: cleared when full.
+type keyHints struct {
 	mu sync.Mutex
-	m  map[string]int64
+	m  map[string]sessionKey
 }
 
-const maxVersionHints = 1 << 16
+const maxKeyHints = 1 << 16
 
-func (h *versionHints) get(id string) (int64, bool) {
+func (h *keyHints) get(id string) (sessionKey, bool) {
 	h.mu.Lock()
-	v, ok := h.m[id]
+	k, ok := h.m[id]
 	h.mu.Unlock()
-	return v, ok
+	return k, ok
 }
 
-func (h *versionHints) set(id string, v int64) {
+func (h *keyHints) set(id string, k sessionKey) {
 	h.mu.Lock()
-	if h.m == nil || len(h.m) >= maxVersionHints {
-		h.m = make(map[string]int64)
+	if h.m == nil || len(h.m) >= maxKeyHints {
+		h.m = make(map[string]sessionKey)
 	}
 	if _, ok := h.m[id]; !ok {
 		id = strings.Clone(id) // not a slice of a larger request buffer
 	}
-	h.m[id] = v
+	h.m[id] = k
 	h.mu.Unlock()
 }
 
-// bump runs qAppendBump and reports how many session rows it changed.
-func bump(ctx context.Context, tx *sqlitedb.Tx, at int64, id string, version any) (int64, error) {
-	res, err := tx.Exec(ctx, qAppendBump, at, id, version)
-	if err != nil {
-		return 0, err
+// lookupKey reads a session's key and version by id.
+func lookupKey(ctx context.Context, tx *sqlitedb.Tx, id string) (sessionKey, error) {
+	var k sessionKey
+	err := tx.QueryRow(ctx, qSessionKey, id).Scan(&k.sid, &k.version)
+	if errors.Is(err, sql.ErrNoRows) {
+		return k, notFound("session %q", id)
 	}
-	return res.RowsAffected()
+	return k, err
 }
 
-func appendTx(ctx context.Context, tx *sqlitedb.Tx, hints *versionHints, id string, in state.AppendInput, md json.RawMessage, now time.Time) (state.AppendResult, error) {
+// bump runs qAppendBump and reports whether it changed the session's row.
+func bump(ctx context.Context, tx *sqlitedb.Tx, at int64, k sessionKey) (bool, error) {
+	res, err := tx.Exec(ctx, qAppendBump, at, k.sid, k.version)
+	if err != nil {
+		return false, err
+	}
+	n, err := res.RowsAffected()
+	return n == 1, err
+}
+
+// appendTx is one append inside a write transaction: answer a known
+// idempotency key; else move the session to its next version and touch it,
+// if it exists and is at the expected version, and insert the snapshot at
+// that version. With a hint of the session's key, that is two statements;
+// only a missing or stale hint, or a conflict, reads the session by id.
+func appendTx(ctx context.Context, tx *sqlitedb.Tx, hints *keyHints, id string, in state.AppendInput, md json.RawMessage, now time.Time) (state.AppendResult, error) {
 	// The key first: a retried conditional append must get its first
 	// answer, not a conflict with the version it created itself. A key
 	// found means the session exists: its snapshots go with it.
@@ -535,55 +554,45 @@ func appendTx(ctx context.Context, tx *sqlitedb.Tx, hints *versionHints, id stri
 			return state.AppendResult{}, err
 		}
 	}
-	var expected any
-	if in.ExpectedVersion != nil {
-		expected = *in.ExpectedVersion
-	}
 	at := now.UnixNano()
-	r := state.AppendResult{SessionID: id, CreatedAt: now, SizeBytes: int64(len(in.State))}
-	// With an expected version, or a hint of the current one, a bump that
-	// changes the row gives the new version: that one plus one.
-	known := expected
-	if known == nil {
-		if v, ok := hints.get(id); ok {
-			known = v
-		}
-	}
-	n, err := bump(ctx, tx, at, id, known)
-	if err == nil && n == 0 && expected == nil && known != nil {
-		// A stale hint: bump whatever the version is, then read it.
-		known = nil
-		n, err = bump(ctx, tx, at, id, nil)
-	}
-	if err != nil {
-		return state.AppendResult{}, err
-	}
-	switch {
-	case n == 1 && known != nil:
-		r.Version = known.(int64) + 1
-	case n == 1:
-		err = tx.QueryRow(ctx, qSessionVersion, id).Scan(&r.Version)
-	default:
-		err = sql.ErrNoRows
-	}
-	if errors.Is(err, sql.ErrNoRows) {
-		var actual int64
-		err := tx.QueryRow(ctx, qSessionVersion, id).Scan(&actual)
-		switch {
-		case errors.Is(err, sql.ErrNoRows):
-			return state.AppendResult{}, notFound("session %q", id)
-		case err != nil:
+	k, hinted := hints.get(id)
+	if !hinted {
+		var err error
+		if k, err = lookupKey(ctx, tx, id); err != nil {
 			return state.AppendResult{}, err
 		}
-		return state.AppendResult{}, &state.ConflictError{Expected: *in.ExpectedVersion, Actual: actual}
+	}
+	cur := k.version // the session's version, as far as we know
+	if in.ExpectedVersion != nil {
+		k.version = *in.ExpectedVersion
+	}
+	ok, err := bump(ctx, tx, at, k)
+	if err == nil && !ok && hinted {
+		// The hint may be stale: look again, and bump by what is there.
+		if k, err = lookupKey(ctx, tx, id); err != nil {
+			return state.AppendResult{}, err
+		}
+		cur = k.version
+		if in.ExpectedVersion != nil {
+			k.version = *in.ExpectedVersion
+		}
+		ok, err = bump(ctx, tx, at, k)
 	}
 	if err != nil {
 		return state.AppendResult{}, err
 	}
-	if _, err := tx.Exec(ctx, qSnapshotInsert, id, r.Version, at, string(in.State), string(md), r.SizeBytes, key); err != nil {
+	if !ok {
+		// The session is at cur, not at the version expected.
+		if in.ExpectedVersion == nil {
+			return state.AppendResult{}, fmt.Errorf("session %q changed while it was being appended to", id)
+		}
+		return state.AppendResult{}, &state.ConflictError{Expected: *in.ExpectedVersion, Actual: cur}
+	}
+	r := state.AppendResult{SessionID: id, Version: k.version + 1, CreatedAt: now, SizeBytes: int64(len(in.State))}
+	if _, err := tx.Exec(ctx, qSnapshotInsert, k.sid, r.Version, at, string(in.State), string(md), r.SizeBytes, key); err != nil {
 		return state.AppendResult{}, err
 	}
-	hints.set(id, r.Version)
+	hints.set(id, sessionKey{sid: k.sid, version: r.Version})
 	return r, nil
 }
 
@@ -854,9 +863,9 @@ func (s *Store) Prune(ctx context.Context, opts state.PruneOptions) (int64, erro
 	switch {
 	case done < len(cands):
 		// The next call starts at the first session not finished.
-		s.keep.after = cands[done].rowid - 1
+		s.keep.after = cands[done].sid - 1
 	case !round && len(cands) > 0:
-		s.keep.after = cands[len(cands)-1].rowid
+		s.keep.after = cands[len(cands)-1].sid
 	}
 	return removed, nil
 }
@@ -866,33 +875,32 @@ func (s *Store) Prune(ctx context.Context, opts state.PruneOptions) (int64, erro
 // reading its first rows again each time.
 type keepScan struct {
 	mu    sync.Mutex
-	after int64 // rowid
+	after int64 // sid
 }
 
-// keepCandidate is a session that held more snapshots than KeepLast.
+// keepCandidate is a session (its sid) that held more snapshots than
+// KeepLast.
 type keepCandidate struct {
-	rowid int64
-	id    string
+	sid int64
 }
 
-// keepScanRange is the rowids of the sessions table one read transaction
+// keepScanRange is the sids of the sessions table one read transaction
 // of keepCandidates covers: a few milliseconds of reading, so no reader
 // holds an old snapshot (and the WAL) for long.
 var keepScanRange int64 = 16384
 
 // keepCandidates finds up to limit sessions with more than keep
-// snapshots, scanning the sessions table in rowid order from just after
-// rowid after to its end, then from its start up to after, in ranges of
-// keepScanRange rowids, each on a read-only connection: no index serves
+// snapshots, scanning the sessions table in sid (rowid) order from just
+// after sid after to its end, then from its start up to after, in ranges
+// of keepScanRange sids, each on a read-only connection: no index serves
 // snapshot_count, because maintaining one would cost every append
 // (migration 0002), and this scan runs off the writer. round reports that
-// the scan went all the way round without reaching limit. Rowids are
-// positions only: a session added or renumbered (VACUUM) meanwhile is
-// found by a later call.
+// the scan went all the way round without reaching limit. A session added
+// meanwhile is found by a later call.
 func (s *Store) keepCandidates(ctx context.Context, after, keep, limit int64) (cands []keepCandidate, round bool, err error) {
 	var top int64
 	if err := s.db.ReadOne(ctx, func(tx *sqlitedb.Tx) error {
-		return tx.QueryRow(ctx, qMaxSessionRowid).Scan(&top)
+		return tx.QueryRow(ctx, qMaxSid).Scan(&top)
 	}); err != nil {
 		return nil, false, err
 	}
@@ -917,7 +925,7 @@ func (s *Store) keepCandidates(ctx context.Context, after, keep, limit int64) (c
 			defer rows.Close()
 			for rows.Next() {
 				var c keepCandidate
-				if err := rows.Scan(&c.rowid, &c.id); err != nil {
+				if err := rows.Scan(&c.sid); err != nil {
 					return err
 				}
 				cands = append(cands, c)
@@ -943,7 +951,7 @@ func pruneKeepLast(ctx context.Context, tx *sqlitedb.Tx, cands []keepCandidate, 
 			break
 		}
 		var cut int64
-		err := tx.QueryRow(ctx, qPruneKeepCutoff, c.id, keep).Scan(&cut)
+		err := tx.QueryRow(ctx, qPruneKeepCutoff, c.sid, keep).Scan(&cut)
 		if errors.Is(err, sql.ErrNoRows) {
 			done++ // no longer over (pruned, or deleted, since the scan)
 			continue
@@ -952,12 +960,12 @@ func pruneKeepLast(ctx context.Context, tx *sqlitedb.Tx, cands []keepCandidate, 
 			return removed, done, err
 		}
 		budget := limit - removed
-		res, err := tx.Exec(ctx, qPruneKeepDelete, c.id, cut, budget)
+		res, err := tx.Exec(ctx, qPruneKeepDelete, c.sid, cut, budget)
 		if err != nil {
 			return removed, done, err
 		}
 		n, _ := res.RowsAffected()
-		if _, err := tx.Exec(ctx, qUncount, n, c.id); err != nil {
+		if _, err := tx.Exec(ctx, qUncount, n, c.sid); err != nil {
 			return removed, done, err
 		}
 		removed += n
@@ -974,13 +982,13 @@ func pruneOlderThan(ctx context.Context, tx *sqlitedb.Tx, cutoff, limit int64) (
 		return 0, err
 	}
 	type victim struct {
-		id      string
+		sid     int64
 		version int64
 	}
 	var vs []victim
 	for rows.Next() {
 		var v victim
-		if err := rows.Scan(&v.id, &v.version); err != nil {
+		if err := rows.Scan(&v.sid, &v.version); err != nil {
 			rows.Close()
 			return 0, err
 		}
@@ -990,15 +998,15 @@ func pruneOlderThan(ctx context.Context, tx *sqlitedb.Tx, cutoff, limit int64) (
 	if err := rows.Err(); err != nil {
 		return 0, err
 	}
-	perSession := map[string]int64{}
+	perSession := map[int64]int64{}
 	for _, v := range vs {
-		if _, err := tx.Exec(ctx, qSnapshotDelete, v.id, v.version); err != nil {
+		if _, err := tx.Exec(ctx, qSnapshotDelete, v.sid, v.version); err != nil {
 			return 0, err
 		}
-		perSession[v.id]++
+		perSession[v.sid]++
 	}
-	for id, n := range perSession {
-		if _, err := tx.Exec(ctx, qUncount, n, id); err != nil {
+	for sid, n := range perSession {
+		if _, err := tx.Exec(ctx, qUncount, n, sid); err != nil {
 			return 0, err
 		}
 	}

@@ -3,6 +3,7 @@ package sqlitestore
 import (
 	"context"
 	"database/sql"
+	"errors"
 	"fmt"
 
 	"github.com/cortex-db/cortex/sqlitedb"
@@ -44,31 +45,43 @@ func (s *Store) ExportSnapshots(ctx context.Context, afterSession string, afterV
 	var out []state.ExportedSnapshot
 	err := s.db.Read(ctx, func(tx *sqlitedb.Tx) error {
 		out = make([]state.ExportedSnapshot, 0, limit)
-		rows, err := tx.Query(ctx, qExportSnapshots, afterSession, afterVersion, limit)
-		if err != nil {
+		// The rest of afterSession, then the sessions after it.
+		if err := exportSnapshots(ctx, tx, &out, qExportSnapshotsRest, afterSession, afterVersion, limit); err != nil {
 			return err
 		}
-		defer rows.Close()
-		for rows.Next() {
-			var (
-				sn      state.ExportedSnapshot
-				created int64
-				key     sql.NullString
-			)
-			if err := rows.Scan(&sn.SessionID, &sn.Version, &created, (*[]byte)(&sn.State),
-				(*[]byte)(&sn.Metadata), &sn.SizeBytes, &key); err != nil {
-				return err
-			}
-			sn.CreatedAt = fromNanos(created)
-			sn.IdempotencyKey = key.String
-			out = append(out, sn)
+		if len(out) == limit {
+			return nil
 		}
-		return rows.Err()
+		return exportSnapshots(ctx, tx, &out, qExportSnapshotsAfter, afterSession, limit-len(out))
 	})
 	if err != nil {
 		return nil, storeErr("export snapshots", err)
 	}
 	return out, nil
+}
+
+// exportSnapshots appends the rows of query to out.
+func exportSnapshots(ctx context.Context, tx *sqlitedb.Tx, out *[]state.ExportedSnapshot, query string, args ...any) error {
+	rows, err := tx.Query(ctx, query, args...)
+	if err != nil {
+		return err
+	}
+	defer rows.Close()
+	for rows.Next() {
+		var (
+			sn      state.ExportedSnapshot
+			created int64
+			key     sql.NullString
+		)
+		if err := rows.Scan(&sn.SessionID, &sn.Version, &created, (*[]byte)(&sn.State),
+			(*[]byte)(&sn.Metadata), &sn.SizeBytes, &key); err != nil {
+			return err
+		}
+		sn.CreatedAt = fromNanos(created)
+		sn.IdempotencyKey = key.String
+		*out = append(*out, sn)
+	}
+	return rows.Err()
 }
 
 // TallySessions returns up to limit sessions' tallies (snapshot rows and
@@ -138,16 +151,26 @@ func (s *Store) ImportSnapshots(ctx context.Context, snapshots []state.ExportedS
 		}
 	}
 	err := s.db.Write(ctx, func(tx *sqlitedb.Tx) error {
+		sids := map[string]int64{}
 		for _, sn := range snapshots {
 			var key any
 			if sn.IdempotencyKey != "" {
 				key = sn.IdempotencyKey
 			}
-			_, err := tx.Exec(ctx, qImportSnapshot, sn.SessionID, sn.Version, sn.CreatedAt.UnixNano(),
-				string(sn.State), string(sn.Metadata), sn.SizeBytes, key)
-			if c, ok := sqlitedb.CodeOf(err); ok && c == sqlitedb.CodeConstraintForeignKey {
-				return fmt.Errorf("snapshot %d of session %q: import its session first: %w: %w", sn.Version, sn.SessionID, state.ErrNotFound, err)
+			sid, ok := sids[sn.SessionID]
+			if !ok {
+				k, err := lookupKey(ctx, tx, sn.SessionID)
+				if errors.Is(err, state.ErrNotFound) {
+					return fmt.Errorf("snapshot %d of session %q: import its session first: %w", sn.Version, sn.SessionID, err)
+				}
+				if err != nil {
+					return err
+				}
+				sid = k.sid
+				sids[sn.SessionID] = sid
 			}
+			_, err := tx.Exec(ctx, qImportSnapshot, sid, sn.Version, sn.CreatedAt.UnixNano(),
+				string(sn.State), string(sn.Metadata), sn.SizeBytes, key)
 			if err != nil {
 				return fmt.Errorf("snapshot %d of session %q: %w", sn.Version, sn.SessionID, err)
 			}
