@@ -2,7 +2,8 @@
 // to measure what SQLite itself costs per append on this machine: the
 // floor under the Go writer's time. Built and run by scripts/sqlite-floor.
 //
-// The statements, schema, pragmas and WAL shim (sqlitedb/walbuf.c) are
+// The statements, schema (every migration, in order), pragmas, WAL shim
+// (sqlitedb/walbuf.c) and page cache wrapper (sqlitedb/pcache.c) are
 // cortex's; the workload is BenchmarkAppend's: 512-byte states appended to
 // random sessions of 1,000, in transactions of 33 (the group size the
 // 64-goroutine benchmark reaches). 2,000 warm-up transactions, 4,000
@@ -30,6 +31,7 @@
 #include "sqlite3.h"
 
 int cortex_walbuf_register(void);
+int cortex_pcache_install(void);
 
 static const char *dbPath;
 static volatile int tailDue;
@@ -100,6 +102,10 @@ int main(int argc, char **argv) {
 		snprintf(name, sizeof name, "%s%s", dbPath, suffixes[i]);
 		unlink(name);
 	}
+	if (cortex_pcache_install() != 0) {
+		fprintf(stderr, "floor: installing the page cache wrapper failed\n");
+		return 1;
+	}
 	if (cortex_walbuf_register() != 0) {
 		fprintf(stderr, "floor: registering the WAL shim failed\n");
 		return 1;
@@ -114,17 +120,18 @@ int main(int argc, char **argv) {
 	check(sqlite3_prepare_v2(db, "INSERT INTO sessions(id, created_at, last_active) VALUES (?, 1, 1)", -1, &create, 0), db, "prepare");
 	// sqlitestore's qAppendBump and qSnapshotInsert.
 	check(sqlite3_prepare_v2(db, "UPDATE sessions SET version = version + 1, snapshot_count = snapshot_count + 1,"
-		" last_active = ?1, expires_at = CASE WHEN ttl > 0 THEN ?1 + ttl END WHERE id = ?2 AND (?3 IS NULL OR version = ?3)", -1, &bump, 0), db, "prepare");
+		" last_active = ?1, expires_at = CASE WHEN ttl > 0 THEN ?1 + ttl END WHERE sid = ?2 AND version = ?3", -1, &bump, 0), db, "prepare");
 	check(sqlite3_prepare_v2(db, "INSERT INTO state_snapshots (session_id, version, created_at, state, metadata, size_bytes, idempotency_key)"
 		" VALUES (?, ?, ?, ?, ?, ?, ?)", -1, &insert, 0), db, "prepare");
 
 	static char ids[sessions][16];
-	static long long version[sessions];
+	static long long sid[sessions], version[sessions];
 	check(sqlite3_exec(db, "BEGIN", 0, 0, 0), db, "begin");
 	for (int i = 0; i < sessions; i++) {
 		snprintf(ids[i], sizeof ids[i], "bench-%04d", i);
 		sqlite3_bind_text(create, 1, ids[i], -1, SQLITE_STATIC);
 		check(sqlite3_step(create), db, "create session");
+		sid[i] = sqlite3_last_insert_rowid(db);
 		sqlite3_reset(create);
 	}
 	check(sqlite3_exec(db, "COMMIT", 0, 0, 0), db, "commit");
@@ -149,7 +156,7 @@ int main(int argc, char **argv) {
 			int i = (rnd >> 8) % sessions;
 			at++;
 			sqlite3_bind_int64(bump, 1, at);
-			sqlite3_bind_text(bump, 2, ids[i], -1, SQLITE_TRANSIENT);
+			sqlite3_bind_int64(bump, 2, sid[i]);
 			sqlite3_bind_int64(bump, 3, version[i]);
 			check(sqlite3_step(bump), db, "bump");
 			if (sqlite3_changes(db) != 1) {
@@ -158,7 +165,7 @@ int main(int argc, char **argv) {
 			}
 			sqlite3_reset(bump);
 			version[i]++;
-			sqlite3_bind_text(insert, 1, ids[i], -1, SQLITE_TRANSIENT);
+			sqlite3_bind_int64(insert, 1, sid[i]);
 			sqlite3_bind_int64(insert, 2, version[i]);
 			sqlite3_bind_int64(insert, 3, at);
 			sqlite3_bind_text(insert, 4, state, sizeof state, SQLITE_TRANSIENT);
