@@ -531,11 +531,20 @@ func TestServer_HealthAndMetrics(t *testing.T) {
 	}
 	e.mustSession("m")
 	e.do("GET", "/v1/sessions/nope", "").want(t, 404)
+	// Requests no route takes: a problem each, counted as "unmatched".
+	if p := e.do("GET", "/v2/nothing", "").want(t, 404).problem(t); !strings.HasSuffix(p.Type, "no-route") {
+		t.Fatalf("unmatched route: problem type %q", p.Type)
+	}
+	if r := e.do("PATCH", "/v1/sessions/m", "{}").want(t, 405); !strings.Contains(r.Header.Get("Allow"), "PUT") {
+		t.Fatalf("405 with Allow %q", r.Header.Get("Allow"))
+	}
 	r := e.do("GET", "/metrics", "").want(t, http.StatusOK)
 	body := string(r.body)
 	for _, want := range []string{
 		`cortex_http_requests_total{code="201",route="PUT /v1/sessions/{id}"} 1`,
 		`cortex_http_requests_total{code="404",route="GET /v1/sessions/{id}"} 1`,
+		`cortex_http_requests_total{code="404",route="unmatched"} 1`,
+		`cortex_http_requests_total{code="405",route="unmatched"} 1`,
 		`cortex_http_request_duration_seconds_bucket{code="201",route="PUT /v1/sessions/{id}"`,
 		"cortex_writer_commits_total",
 		"cortex_wal_size_bytes",
