@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"io/fs"
+	"net/url"
 	"regexp"
 	"sort"
 	"strconv"
@@ -130,4 +131,29 @@ func checkPartialIndexes(ctx context.Context, tx *Tx) error {
 		}
 	}
 	return rows.Err()
+}
+
+// UserVersion reads the database's PRAGMA user_version: the newest schema
+// migration applied (see Migrate).
+func (db *DB) UserVersion(ctx context.Context) (int, error) {
+	var v int
+	err := db.ReadOne(ctx, func(tx *Tx) error {
+		return tx.QueryRow(ctx, "PRAGMA user_version").Scan(&v)
+	})
+	return v, err
+}
+
+// FileUserVersion reads PRAGMA user_version of the database file at path,
+// read-only, without opening it for use (a backup, before a restore).
+func FileUserVersion(ctx context.Context, path string) (int, error) {
+	if err := checkHeader(path); err != nil {
+		return 0, err
+	}
+	d := openPool(path, url.Values{"mode": {"ro"}}, nil)
+	defer d.Close()
+	var v int
+	if err := d.QueryRowContext(ctx, "PRAGMA user_version").Scan(&v); err != nil {
+		return 0, classify(ctx, "read the schema version", err)
+	}
+	return v, nil
 }

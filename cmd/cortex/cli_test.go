@@ -3,6 +3,7 @@ package main
 import (
 	"bytes"
 	"context"
+	"database/sql"
 	"encoding/json"
 	"errors"
 	"os"
@@ -218,6 +219,27 @@ func TestCLI_OpsCommands(t *testing.T) {
 	st.Close()
 	if err != nil || sess.Version != 2 {
 		t.Fatalf("after restore: %+v, %v", sess, err)
+	}
+
+	// Under --force, a backup at another schema is refused: a running
+	// server would go on with statements for its own.
+	old := filepath.Join(t.TempDir(), "old.db")
+	if _, _, err := cli("backup", "--db", db, "--out", old); err != nil {
+		t.Fatal(err)
+	}
+	raw, err := sql.Open("sqlite3", old)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := raw.Exec("PRAGMA user_version = 2"); err != nil {
+		t.Fatal(err)
+	}
+	raw.Close()
+	if _, _, err := cli("restore", "--db", db, "--from", old, "--force"); err == nil || !strings.Contains(err.Error(), "schema 2") {
+		t.Fatalf("restore --force of a schema-2 backup: %v, want a refusal naming the schemas", err)
+	}
+	if _, _, err := cli("restore", "--db", db, "--from", backup, "--force"); err != nil {
+		t.Fatalf("restore --force of a backup at the same schema: %v", err)
 	}
 
 	// A damaged backup is refused and changes nothing.

@@ -59,6 +59,16 @@ func (c *restoreCmd) run(ctx context.Context, args []string, stdout, stderr io.W
 		return openAdvice(c.db.db, err)
 	}
 	defer db.Close()
+	if c.force {
+		// Under a running process, the schema must stay the one it runs
+		// on: it upgrades an older one only when it opens the database.
+		live, lerr := db.UserVersion(ctx)
+		from, ferr := sqlitedb.FileUserVersion(ctx, c.from)
+		if lerr == nil && ferr == nil && live != 0 && live != from {
+			return fmt.Errorf("backup %s is at schema %d and %s at schema %d: a process using the database would go on with statements for the other schema; nothing was changed\nTry: stop the processes using %s, then restore without --force (the next open upgrades an older schema)",
+				c.from, from, c.db.db, live, c.db.db)
+		}
+	}
 	if err := db.Restore(ctx, c.from); err != nil {
 		if errors.Is(err, sqlitedb.ErrCorrupt) {
 			return fmt.Errorf("%w\nTry: an older backup; %s was not changed", err, c.db.db)
