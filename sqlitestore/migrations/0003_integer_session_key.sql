@@ -19,7 +19,9 @@
 --
 -- This migration rewrites both tables, in one transaction: it needs free
 -- disk for a second copy of the database while it runs, and the WAL grows
--- to about the database's size until the next checkpoint.
+-- to about the database's size until the next checkpoint. Snapshots whose
+-- session row is missing (possible only if foreign keys were ever off)
+-- are unreachable through the API and are not carried over.
 
 CREATE TABLE sessions_v3 (
     sid            INTEGER PRIMARY KEY AUTOINCREMENT,
