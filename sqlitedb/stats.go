@@ -14,6 +14,9 @@ type Stats struct {
 	JournalMode   string `json:"journal_mode"`
 	Synchronous   string `json:"synchronous"`
 
+	// SchemaVersion is PRAGMA user_version: the newest schema migration
+	// applied (see Migrate).
+	SchemaVersion int64 `json:"schema_version"`
 	PageCount     int64 `json:"page_count"`
 	PageSize      int64 `json:"page_size"`
 	SizeBytes     int64 `json:"size_bytes"`
@@ -89,6 +92,7 @@ func (db *DB) Stats(ctx context.Context) (Stats, error) {
 			sql string
 			dst *int64
 		}{
+			{"PRAGMA user_version", &s.SchemaVersion},
 			{"PRAGMA page_count", &s.PageCount},
 			{"PRAGMA page_size", &s.PageSize},
 			{"PRAGMA freelist_count", &s.FreelistCount},

@@ -12,6 +12,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/cortex-db/cortex/sqlitedb"
 	"github.com/cortex-db/cortex/sqlitestore"
 	"github.com/cortex-db/cortex/state"
 )
@@ -168,6 +169,18 @@ func TestCLI_OpsCommands(t *testing.T) {
 	out, _, err := cli("stats", "--db", db)
 	if err != nil || !strings.Contains(out, "page_count") || !strings.Contains(out, "wal_bytes") {
 		t.Fatalf("stats: %v\n%s", err, out)
+	}
+	// The schema version is the store's newest migration.
+	ms, err := sqlitedb.LoadMigrations(sqlitestore.Migrations())
+	if err != nil {
+		t.Fatal(err)
+	}
+	out, _, err = cli("stats", "--db", db, "--json")
+	var sj struct {
+		SchemaVersion int `json:"schema_version"`
+	}
+	if err != nil || json.Unmarshal([]byte(out), &sj) != nil || sj.SchemaVersion != len(ms) {
+		t.Fatalf("stats --json: schema_version %d, want %d (%v)\n%s", sj.SchemaVersion, len(ms), err, out)
 	}
 	out, _, err = cli("health", "--db", db, "--json", "--integrity", "full")
 	var h struct{ Status string }

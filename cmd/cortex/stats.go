@@ -44,6 +44,7 @@ func statsRows(st sqlitedb.Stats) [][2]string {
 		{"sqlite_version", st.SQLiteVersion},
 		{"journal_mode", st.JournalMode},
 		{"synchronous", st.Synchronous},
+		{"schema_version", i(st.SchemaVersion)},
 		{"page_size", i(st.PageSize)},
 		{"page_count", i(st.PageCount)},
 		{"size_bytes", i(st.SizeBytes) + " (" + formatBytes(st.SizeBytes) + ")"},
