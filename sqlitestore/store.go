@@ -828,7 +828,7 @@ func (s *Store) Prune(ctx context.Context, opts state.PruneOptions) (int64, erro
 		limit = state.DefaultPruneLimit
 	}
 	cutoff := s.now().Add(-opts.OlderThan).UnixNano()
-	var cands []keepCandidate
+	var cands []int64 // sids
 	var round bool
 	if opts.KeepLast > 0 {
 		// One KeepLast pass at a time: each resumes where the last ended.
@@ -863,9 +863,9 @@ func (s *Store) Prune(ctx context.Context, opts state.PruneOptions) (int64, erro
 	switch {
 	case done < len(cands):
 		// The next call starts at the first session not finished.
-		s.keep.after = cands[done].sid - 1
+		s.keep.after = cands[done] - 1
 	case !round && len(cands) > 0:
-		s.keep.after = cands[len(cands)-1].sid
+		s.keep.after = cands[len(cands)-1]
 	}
 	return removed, nil
 }
@@ -878,26 +878,20 @@ type keepScan struct {
 	after int64 // sid
 }
 
-// keepCandidate is a session (its sid) that held more snapshots than
-// KeepLast.
-type keepCandidate struct {
-	sid int64
-}
-
 // keepScanRange is the sids of the sessions table one read transaction
 // of keepCandidates covers: a few milliseconds of reading, so no reader
 // holds an old snapshot (and the WAL) for long.
 var keepScanRange int64 = 16384
 
-// keepCandidates finds up to limit sessions with more than keep
-// snapshots, scanning the sessions table in sid (rowid) order from just
+// keepCandidates finds up to limit sessions (their sids) with more than
+// keep snapshots, scanning the sessions table in sid (rowid) order from just
 // after sid after to its end, then from its start up to after, in ranges
 // of keepScanRange sids, each on a read-only connection: no index serves
 // snapshot_count, because maintaining one would cost every append
 // (migration 0002), and this scan runs off the writer. round reports that
 // the scan went all the way round without reaching limit. A session added
 // meanwhile is found by a later call.
-func (s *Store) keepCandidates(ctx context.Context, after, keep, limit int64) (cands []keepCandidate, round bool, err error) {
+func (s *Store) keepCandidates(ctx context.Context, after, keep, limit int64) (cands []int64, round bool, err error) {
 	var top int64
 	if err := s.db.ReadOne(ctx, func(tx *sqlitedb.Tx) error {
 		return tx.QueryRow(ctx, qMaxSid).Scan(&top)
@@ -924,11 +918,11 @@ func (s *Store) keepCandidates(ctx context.Context, after, keep, limit int64) (c
 			}
 			defer rows.Close()
 			for rows.Next() {
-				var c keepCandidate
-				if err := rows.Scan(&c.sid); err != nil {
+				var sid int64
+				if err := rows.Scan(&sid); err != nil {
 					return err
 				}
-				cands = append(cands, c)
+				cands = append(cands, sid)
 			}
 			return rows.Err()
 		})
@@ -942,16 +936,16 @@ func (s *Store) keepCandidates(ctx context.Context, after, keep, limit int64) (c
 	}
 }
 
-// pruneKeepLast removes the snapshots of cands beyond the newest keep, up
-// to limit in all, in cands' order. It returns how many it removed and how
+// pruneKeepLast removes the snapshots of the sessions cands (sids) beyond
+// the newest keep, up to limit in all, in cands' order. It returns how many it removed and how
 // many of cands it finished (a session cut short by limit is not).
-func pruneKeepLast(ctx context.Context, tx *sqlitedb.Tx, cands []keepCandidate, keep, limit int64) (removed int64, done int, err error) {
-	for _, c := range cands {
+func pruneKeepLast(ctx context.Context, tx *sqlitedb.Tx, cands []int64, keep, limit int64) (removed int64, done int, err error) {
+	for _, sid := range cands {
 		if removed >= limit {
 			break
 		}
 		var cut int64
-		err := tx.QueryRow(ctx, qPruneKeepCutoff, c.sid, keep).Scan(&cut)
+		err := tx.QueryRow(ctx, qPruneKeepCutoff, sid, keep).Scan(&cut)
 		if errors.Is(err, sql.ErrNoRows) {
 			done++ // no longer over (pruned, or deleted, since the scan)
 			continue
@@ -960,12 +954,12 @@ func pruneKeepLast(ctx context.Context, tx *sqlitedb.Tx, cands []keepCandidate, 
 			return removed, done, err
 		}
 		budget := limit - removed
-		res, err := tx.Exec(ctx, qPruneKeepDelete, c.sid, cut, budget)
+		res, err := tx.Exec(ctx, qPruneKeepDelete, sid, cut, budget)
 		if err != nil {
 			return removed, done, err
 		}
 		n, _ := res.RowsAffected()
-		if _, err := tx.Exec(ctx, qUncount, n, c.sid); err != nil {
+		if _, err := tx.Exec(ctx, qUncount, n, sid); err != nil {
 			return removed, done, err
 		}
 		removed += n
