@@ -2,6 +2,7 @@ package sqlitedb
 
 import (
 	"context"
+	"database/sql"
 	"errors"
 	"fmt"
 	"io/fs"
@@ -276,12 +277,21 @@ func fileURI(path string, q url.Values) string {
 	return u.String()
 }
 
+// openFileRO opens the database file at path read-only, for a look at it
+// (a backup), once its header says it is a SQLite database.
+func openFileRO(path string) (*sql.DB, error) {
+	if err := checkHeader(path); err != nil {
+		return nil, err
+	}
+	return openPool(path, url.Values{"mode": {"ro"}}, nil), nil
+}
+
 // checkFile opens path read-only and runs PRAGMA integrity_check on it.
 func checkFile(ctx context.Context, path string) error {
-	if err := checkHeader(path); err != nil {
+	d, err := openFileRO(path)
+	if err != nil {
 		return err
 	}
-	d := openPool(path, url.Values{"mode": {"ro"}}, nil)
 	defer d.Close()
 	rows, err := d.QueryContext(ctx, "PRAGMA integrity_check(20)")
 	if err != nil {

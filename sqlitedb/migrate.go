@@ -4,7 +4,6 @@ import (
 	"context"
 	"fmt"
 	"io/fs"
-	"net/url"
 	"regexp"
 	"sort"
 	"strconv"
@@ -146,10 +145,10 @@ func (db *DB) UserVersion(ctx context.Context) (int, error) {
 // FileUserVersion reads PRAGMA user_version of the database file at path,
 // read-only, without opening it for use (a backup, before a restore).
 func FileUserVersion(ctx context.Context, path string) (int, error) {
-	if err := checkHeader(path); err != nil {
+	d, err := openFileRO(path)
+	if err != nil {
 		return 0, err
 	}
-	d := openPool(path, url.Values{"mode": {"ro"}}, nil)
 	defer d.Close()
 	var v int
 	if err := d.QueryRowContext(ctx, "PRAGMA user_version").Scan(&v); err != nil {
