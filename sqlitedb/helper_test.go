@@ -106,13 +106,20 @@ func runHelper(mode string, args []string) error {
 		}); err != nil {
 			return err
 		}
+		// Ids start past every earlier round's: goroutine g writes
+		// start + g<<32 + i.
+		var start int64
+		if err := db.Read(ctx, func(tx *sqlitedb.Tx) error {
+			return tx.QueryRow(ctx, "SELECT coalesce(max(id), 0) + 1 FROM acks").Scan(&start)
+		}); err != nil {
+			return err
+		}
 		out := bufio.NewWriter(os.Stdout)
 		acks := make(chan int64, 1024)
-		start := time.Now().UnixNano() % 1_000_000 * 1_000_000
 		for g := range 16 {
 			go func() {
 				for i := int64(0); ; i++ {
-					id := start + int64(g)*100_000 + i
+					id := start + int64(g)<<32 + i
 					err := db.Write(ctx, func(tx *sqlitedb.Tx) error {
 						_, err := tx.Exec(ctx, "INSERT INTO acks(id, v) VALUES(?, randomblob(300))", id)
 						return err
