@@ -175,7 +175,10 @@ func (db *DB) Restore(ctx context.Context, src string) error {
 		return fmt.Errorf("restore from %s: %w", src, err)
 	}
 	if err := checkFile(ctx, src); err != nil {
-		return fmt.Errorf("restore from %s: the backup failed its check, nothing was changed: %w", src, err)
+		if errors.Is(err, ErrCorrupt) {
+			return fmt.Errorf("restore from %s: the backup failed its check, nothing was changed: %w", src, err)
+		}
+		return fmt.Errorf("restore from %s: could not check the backup, nothing was changed: %w", src, err)
 	}
 	err := db.exclusive(ctx, func(c *conn) error {
 		c.clearStmts() // the schema may change under them
@@ -268,8 +271,13 @@ func tempBeside(dest string) (string, error) {
 	return name, f.Close()
 }
 
-// fileURI is a file: URI for path with extra query parameters.
+// fileURI is a file: URI for path with extra query parameters. path is
+// made absolute first: a relative one would become file://dir/name, which
+// SQLite reads as a URI authority and refuses.
 func fileURI(path string, q url.Values) string {
+	if abs, err := filepath.Abs(path); err == nil {
+		path = abs
+	}
 	u := url.URL{Scheme: "file", Path: path}
 	if q != nil {
 		u.RawQuery = q.Encode()

@@ -358,6 +358,37 @@ func TestHealth_CheckpointStarvation(t *testing.T) {
 
 // A backup is one self-contained file: no -wal, -shm or temporary file is
 // left beside it, and it opens read-only without creating any.
+// Relative paths, as a user types them (cortex backup --out ./b.db) and as
+// the default backup folder (data/backups) is, work for every operation
+// that opens a file besides the database: SQLite's file: URIs need an
+// absolute path.
+func TestBackupRestore_RelativePaths(t *testing.T) {
+	t.Chdir(t.TempDir())
+	db := testutil.MustOpenDBAt(t, "live.db", sqlitedb.Config{})
+	fillRows(t, db, 20)
+	if err := os.Mkdir("backups", 0o700); err != nil {
+		t.Fatal(err)
+	}
+	for _, dest := range []string{"b.db", "./backups/b.db"} {
+		if _, err := db.Backup(ctx, dest, nil); err != nil {
+			t.Fatalf("Backup(%q): %v", dest, err)
+		}
+	}
+	if _, err := db.VacuumInto(ctx, "backups/v.db"); err != nil {
+		t.Fatalf("VacuumInto: %v", err)
+	}
+	if v, err := sqlitedb.FileUserVersion(ctx, "./b.db"); err != nil || v != 0 {
+		t.Fatalf("FileUserVersion = %d, %v", v, err)
+	}
+	mustExec(t, db, "DELETE FROM t")
+	if err := db.Restore(ctx, "backups/v.db"); err != nil {
+		t.Fatalf("Restore: %v", err)
+	}
+	if n := count(t, db, "SELECT count(*) FROM t"); n != 20 {
+		t.Fatalf("rows after restore = %d, want 20", n)
+	}
+}
+
 func TestBackup_LeavesOneFile(t *testing.T) {
 	db := testutil.MustOpenDB(t, sqlitedb.Config{})
 	fillRows(t, db, 50)

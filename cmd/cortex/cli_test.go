@@ -272,6 +272,25 @@ func TestCLI_OpsCommands(t *testing.T) {
 	}
 }
 
+// backup and restore with paths relative to the working folder, as the
+// README shows them.
+func TestCLI_BackupRestoreRelativePaths(t *testing.T) {
+	withEnv(t, nil)
+	db := seed(t)
+	t.Chdir(filepath.Dir(db))
+	rel := "./" + filepath.Base(db)
+	for _, args := range [][]string{
+		{"backup", "--db", rel, "--out", "./b.db"},
+		{"backup", "--db", rel, "--out", "compact.db", "--compact"},
+		{"restore", "--db", rel, "--from", "./b.db"},
+	} {
+		var out, errOut bytes.Buffer
+		if err := run(t.Context(), args, &out, &errOut); err != nil {
+			t.Fatalf("%s: %v\n%s%s", strings.Join(args, " "), err, out.String(), errOut.String())
+		}
+	}
+}
+
 func TestCLI_HealthExitCodes(t *testing.T) {
 	withEnv(t, nil)
 	db := seed(t)
