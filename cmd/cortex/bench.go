@@ -61,6 +61,7 @@ Example:
 func (c *benchCmd) flags(stderr io.Writer) *flag.FlagSet {
 	fs := newFlagSet("bench", benchUsage, stderr)
 	c.db.register(fs)
+	c.db.registerServing(fs)
 	// --db is only for PostgreSQL here: SQLite files are the run's own, in --dir.
 	c.db.db = ""
 	fs.Lookup("db").DefValue = ""

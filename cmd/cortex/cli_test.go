@@ -182,6 +182,12 @@ func TestCLI_OpsCommands(t *testing.T) {
 	if err != nil || json.Unmarshal([]byte(out), &sj) != nil || sj.SchemaVersion != len(ms) {
 		t.Fatalf("stats --json: schema_version %d, want %d (%v)\n%s", sj.SchemaVersion, len(ms), err, out)
 	}
+	// The pools and checkpointer would be the command's own: left out.
+	for _, key := range []string{`"readers"`, `"writer"`, `"checkpoint"`} {
+		if strings.Contains(out, key) {
+			t.Fatalf("stats --json has %s, the command's own figures\n%s", key, out)
+		}
+	}
 	out, _, err = cli("health", "--db", db, "--json", "--integrity", "full")
 	var h struct{ Status string }
 	if err != nil || json.Unmarshal([]byte(out), &h) != nil || h.Status != "healthy" {

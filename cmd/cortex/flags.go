@@ -153,6 +153,8 @@ type dbFlags struct {
 // defaultDB is where the database lives when --db is not given.
 const defaultDB = "./data/cortex.db"
 
+// register adds the flags of the database file, which every command that
+// opens one takes.
 func (f *dbFlags) register(fs *flag.FlagSet) {
 	f.mmapSize = sqlitedb.DefaultMmapSize
 	f.walLimit = sqlitedb.DefaultWALLimit
@@ -161,13 +163,19 @@ func (f *dbFlags) register(fs *flag.FlagSet) {
 	fs.StringVar(&f.synchronous, "synchronous", sqlitedb.DefaultSynchronous, "SQLite synchronous: normal (WAL: safe on process crash, the last commits may be lost on power loss) or full (fsync every commit)")
 	fs.DurationVar(&f.busyTimeout, "busy-timeout", sqlitedb.DefaultBusyTimeout, "how long SQLite waits for a lock held by another process")
 	fs.Var(&f.mmapSize, "mmap-size", "memory-mapped I/O size (0 disables it)")
+	fs.Var(&f.walLimit, "wal-limit", "bound on the -wal file: past half of it checkpoints end with a RESTART, past it a TRUNCATE shrinks the file and health degrades")
+	fs.BoolVar(&f.allowNetworkFS, "allow-network-fs", false, "open a WAL database on a network filesystem anyway (unsafe: WAL locking does not work across machines)")
+	fs.BoolVar(&f.acceptWALLoss, "accept-wal-loss", false, "open a database whose -wal has a damaged frame, letting recovery drop the commits after it (otherwise refused: restore a backup instead)")
+}
+
+// registerServing adds the flags of a long-running process: the reader
+// pool and the background checkpointer. The ops commands do not take them:
+// they open the file briefly, with two readers and no checkpointer.
+func (f *dbFlags) registerServing(fs *flag.FlagSet) {
 	fs.IntVar(&f.readers, "readers", 0, "read-only connections (0: 4 × cores, at least 4)")
 	fs.DurationVar(&f.poolTimeout, "pool-timeout", sqlitedb.DefaultPoolTimeout, "longest wait for a reader connection")
 	fs.IntVar(&f.walAutocheckpoint, "wal-autocheckpoint", sqlitedb.DefaultWALAutoCheckpoint, "WAL frames past which the background checkpointer runs a PASSIVE checkpoint, off the write path (0: none)")
 	fs.DurationVar(&f.checkpointInterval, "checkpoint-interval", sqlitedb.DefaultCheckpointInterval, "period of scheduled checkpoints (0: no background checkpointer)")
-	fs.Var(&f.walLimit, "wal-limit", "WAL size past which checkpoints escalate to RESTART/TRUNCATE and health degrades")
-	fs.BoolVar(&f.allowNetworkFS, "allow-network-fs", false, "open a WAL database on a network filesystem anyway (unsafe: WAL locking does not work across machines)")
-	fs.BoolVar(&f.acceptWALLoss, "accept-wal-loss", false, "open a database whose -wal has a damaged frame, letting recovery drop the commits after it (otherwise refused: restore a backup instead)")
 }
 
 // isPostgres reports whether --db selects PostgreSQL.

@@ -46,9 +46,7 @@ func openForOps(ctx context.Context, f *dbFlags, cmd string) (*sqlitedb.DB, erro
 	cfg.CheckpointInterval = -1
 	cfg.WALAutoCheckpoint = -1
 	cfg.NoCloseCheckpoint = true
-	if f.readers == 0 {
-		cfg.Readers = 2
-	}
+	cfg.Readers = 2
 	db, err := sqlitedb.Open(ctx, f.db, cfg)
 	if err != nil {
 		return nil, openAdvice(f.db, err)

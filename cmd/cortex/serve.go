@@ -50,6 +50,7 @@ type serveCmd struct {
 func (c *serveCmd) flags(stderr io.Writer) *flag.FlagSet {
 	fs := newFlagSet("serve", "serve [flags]", stderr)
 	c.db.register(fs)
+	c.db.registerServing(fs)
 	c.maxStateBytes = state.DefaultMaxStateBytes
 	fs.StringVar(&c.addr, "addr", "127.0.0.1:8080", "listen address; a non-loopback address needs --api-token (or --insecure)")
 	fs.StringVar(&c.backupDir, "backup-dir", "", "the only folder backups go to (default: a backups folder beside the database)")

@@ -18,7 +18,7 @@ type statsCmd struct {
 func (c *statsCmd) run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	fs := newFlagSet("stats", "stats [flags]", stderr)
 	c.db.register(fs)
-	fs.BoolVar(&c.json, "json", false, "print JSON (the same fields as GET /v1/admin/stats)")
+	fs.BoolVar(&c.json, "json", false, "print JSON (the file's fields of GET /v1/admin/stats)")
 	if err := parseFlags(fs, args, 0); err != nil {
 		return err
 	}
@@ -32,9 +32,20 @@ func (c *statsCmd) run(ctx context.Context, args []string, stdout, stderr io.Wri
 		return fmt.Errorf("read stats of %s: %w", c.db.db, err)
 	}
 	if c.json {
-		return writeJSON(stdout, st)
+		return writeJSON(stdout, fileStats{Stats: st})
 	}
 	return table(stdout, statsRows(st))
+}
+
+// fileStats are the figures of the file alone. The reader pool, the writer
+// and the checkpointer in sqlitedb.Stats are this command's own, opened a
+// moment ago, not a server's (those are in GET /v1/admin/stats): the nil
+// fields here hide them, as encoding/json prefers the shallower field.
+type fileStats struct {
+	sqlitedb.Stats
+	Readers    *sqlitedb.ReaderStats     `json:"readers,omitempty"`
+	Writer     *sqlitedb.WriterStats     `json:"writer,omitempty"`
+	Checkpoint *sqlitedb.CheckpointStats `json:"checkpoint,omitempty"`
 }
 
 func statsRows(st sqlitedb.Stats) [][2]string {
