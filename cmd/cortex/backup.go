@@ -80,9 +80,8 @@ func (c *backupCmd) run(ctx context.Context, args []string, stdout, stderr io.Wr
 }
 
 // progress shows a backup's progress: a bar on a terminal, a plain line
-// every second otherwise, nothing in --json mode.
-// The same helper shows other long operations' counts (cortex migrate):
-// newCountProgress names the operation and the unit counted.
+// every second otherwise, nothing in --json mode. The same helper shows
+// other long operations' counts (cortex migrate).
 type progress struct {
 	mu     sync.Mutex
 	w      io.Writer
@@ -103,6 +102,7 @@ func newProgress(w io.Writer, quiet bool) *progress {
 	return p
 }
 
+// newCountProgress names the operation and the unit counted.
 func newCountProgress(w io.Writer, quiet bool, label, unit string) *progress {
 	p := &progress{w: w, quiet: quiet, label: label, unit: unit}
 	if f, ok := w.(*os.File); ok && !quiet && term.IsTerminal(int(f.Fd())) {
@@ -122,7 +122,8 @@ func newCountProgress(w io.Writer, quiet bool, label, unit string) *progress {
 func (p *progress) report(bp sqlitedb.BackupProgress) { p.set(bp.PagesDone, bp.PagesTotal) }
 
 // set shows done of total: on the bar, or as a plain line at most every
-// second and at every 10% (the first report at once).
+// second and at every 10% (the first report at once), short of the end:
+// the last line is done's.
 func (p *progress) set(done, total int64) {
 	p.mu.Lock()
 	defer p.mu.Unlock()
@@ -134,6 +135,7 @@ func (p *progress) set(done, total int64) {
 			p.bar.ChangeMax64(total)
 		}
 		p.bar.Set64(done)
+	case done >= total:
 	case time.Since(p.last) >= time.Second || percent(done, total)/10 > p.decile:
 		p.last, p.decile = time.Now(), percent(done, total)/10
 		fmt.Fprintf(p.w, "%s: %d of %d %s (%d%%)\n", p.label, done, total, p.unit, percent(done, total))

@@ -333,3 +333,30 @@ func TestCLI_Help(t *testing.T) {
 		}
 	}
 }
+
+// Without a terminal, progress is plain lines: the first report, one at
+// each 10% step, and the end once.
+func TestProgress_PlainLines(t *testing.T) {
+	var b bytes.Buffer
+	p := newProgress(&b, false)
+	for _, done := range []int64{0, 1, 2, 5, 9, 10} {
+		p.set(done, 10)
+	}
+	p.done(true)
+	want := "backup: 0 of 10 pages (0%)\n" +
+		"backup: 1 of 10 pages (10%)\n" +
+		"backup: 2 of 10 pages (20%)\n" +
+		"backup: 5 of 10 pages (50%)\n" +
+		"backup: 9 of 10 pages (90%)\n" +
+		"backup: 10 of 10 pages (100%), checked\n"
+	if b.String() != want {
+		t.Fatalf("progress printed\n%s\nwant\n%s", b.String(), want)
+	}
+	b.Reset()
+	p = newCountProgress(&b, false, "migrate sessions", "sessions")
+	p.set(3, 3)
+	p.done(true)
+	if want := "migrate sessions: 3 of 3 sessions (100%)\n"; b.String() != want {
+		t.Fatalf("a phase done in one report printed\n%s\nwant one line: %s", b.String(), want)
+	}
+}
