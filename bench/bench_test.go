@@ -147,8 +147,7 @@ func TestRun_HTTP(t *testing.T) {
 }
 
 func TestRun_Seed(t *testing.T) {
-	script := filepath.Join("..", "..", "shared", "bench", "seed_reference.py")
-	o := bench.SeedOptions{Script: script}
+	o := bench.SeedOptions{Script: "seed_reference.py"}
 	if why := bench.SeedAvailable(o); why != "" {
 		t.Skip(why)
 	}

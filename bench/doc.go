@@ -7,7 +7,8 @@
 // # Workloads
 //
 // Every workload uses the seed reference's data set (see
-// ../shared/bench/seed_reference.py): Sessions sessions (1,000 by default),
+// seed_reference.py in this folder, a copy of ../shared/bench/seed_reference.py):
+// Sessions sessions (1,000 by default),
 // JSON states of StateBytes bytes (512 by default), and a random session
 // per operation.
 //

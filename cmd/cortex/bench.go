@@ -80,7 +80,7 @@ func (c *benchCmd) flags(stderr io.Writer) *flag.FlagSet {
 	fs.IntVar(&c.histLimit, "history-limit", 20, "page size of history reads")
 	fs.StringVar(&c.configs, "configs", "", "comma-separated configurations to compare (default: the one --mode and --synchronous or --db select, plus --baseline)")
 	fs.StringVar(&c.baseline, "baseline", "", "comma-separated baselines to add: naive, seed")
-	fs.StringVar(&c.seedScript, "seed-script", "", "path of seed_reference.py (default: ../shared/bench/seed_reference.py from the repository root)")
+	fs.StringVar(&c.seedScript, "seed-script", "", "path of seed_reference.py (default: bench/seed_reference.py in the repository)")
 	fs.StringVar(&c.python, "python", "python3", "Python interpreter for the seed baseline")
 	fs.BoolVar(&c.json, "json", false, "print the report as one JSON document")
 	fs.StringVar(&c.svg, "svg", "", "also draw throughput and p99 against concurrency into this SVG file")
@@ -211,24 +211,24 @@ func (c *benchCmd) configurations(dir string, stderr io.Writer) ([]bench.Configu
 	return out, nil
 }
 
-// seedScriptPath is --seed-script, or shared/bench/seed_reference.py beside
-// the repository root (found from the working directory upwards).
+// seedScriptPath is --seed-script, or bench/seed_reference.py under the
+// repository root (found from the working directory upwards).
 func (c *benchCmd) seedScriptPath() string {
 	if c.seedScript != "" {
 		return c.seedScript
 	}
-	const rel = "shared/bench/seed_reference.py"
+	const rel = "bench/seed_reference.py"
 	d, err := os.Getwd()
 	if err != nil {
-		return filepath.Join("..", rel)
+		return rel
 	}
 	for {
 		if _, err := os.Stat(filepath.Join(d, "go.mod")); err == nil {
-			return filepath.Join(filepath.Dir(d), rel)
+			return filepath.Join(d, rel)
 		}
 		up := filepath.Dir(d)
 		if up == d {
-			return filepath.Join("..", rel)
+			return rel
 		}
 		d = up
 	}

@@ -15,7 +15,7 @@ import (
 )
 
 // Benchmarks every engine runs unchanged, so that scripts/bench can put
-// their figures side by side: the workload of ../shared/bench/seed_reference.py,
+// their figures side by side: the workload of bench/seed_reference.py,
 // 1,000 sessions, 512-byte states, each operation on a random session.
 const (
 	benchSessions = 1000
