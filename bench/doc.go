@@ -6,11 +6,10 @@
 //
 // # Workloads
 //
-// Every workload uses the seed reference's data set (see
-// seed_reference.py in this folder, a copy of ../shared/bench/seed_reference.py):
-// Sessions sessions (1,000 by default),
-// JSON states of StateBytes bytes (512 by default), and a random session
-// per operation.
+// Every workload uses the seed reference's data set (see seed_reference.py
+// in this folder, a copy of ../shared/bench/seed_reference.py): Sessions
+// sessions (1,000 by default), JSON states of StateBytes bytes (512 by
+// default), and a random session per operation.
 //
 //   - append: append a snapshot (512-byte states)
 //   - append-large: append a snapshot (64 KiB states)
