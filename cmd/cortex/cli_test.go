@@ -225,8 +225,12 @@ func TestCLI_OpsCommands(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	st.DeleteSession(ctx, "s")
-	st.Close()
+	if err := st.DeleteSession(ctx, "s"); err != nil {
+		t.Fatal(err)
+	}
+	if err := st.Close(); err != nil {
+		t.Fatal(err)
+	}
 	if _, _, err := cli("restore", "--db", db, "--from", backup); err != nil {
 		t.Fatalf("restore: %v", err)
 	}
@@ -312,10 +316,21 @@ func TestCLI_HealthExitCodes(t *testing.T) {
 	if !errors.As(err, &ee) || ee.code != 2 {
 		t.Fatalf("health of a damaged file: %v, want exit 2", err)
 	}
-	// A WAL over its limit: degraded, exit 1.
-	err = run(t.Context(), []string{"health", "--db", db, "--wal-limit", "1B"}, &out, &errOut)
-	if errors.As(err, &ee) && ee.code == 2 {
-		t.Fatalf("health with a tiny WAL limit: %v", err)
+	// A WAL over its limit: degraded, exit 1. A store holds the database
+	// open with an append not yet checkpointed, so the -wal has frames.
+	st, err := sqlitestore.Open(t.Context(), db, sqlitestore.Config{DB: sqlitedb.Config{
+		CheckpointInterval: -1, WALAutoCheckpoint: -1, NoCloseCheckpoint: true}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer st.Close()
+	if _, err := st.AppendSnapshot(t.Context(), "s", state.AppendInput{State: []byte(`{"a":2}`)}); err != nil {
+		t.Fatal(err)
+	}
+	out.Reset()
+	err = run(t.Context(), []string{"health", "--db", db, "--wal-limit", "1KiB"}, &out, &errOut)
+	if !errors.As(err, &ee) || ee.code != 1 {
+		t.Fatalf("health with the WAL over --wal-limit: %v, want exit 1\n%s", err, out.String())
 	}
 }
 
