@@ -112,7 +112,13 @@ func TestWrite_CancelledBeforeTurnIsNotRun(t *testing.T) {
 			return err
 		})
 	}()
-	time.Sleep(20 * time.Millisecond) // let it queue
+	// Cancel it once it waits in the queue, not before it got there.
+	for deadline := time.Now().Add(10 * time.Second); mustStats(t, db).Writer.QueueDepth < 1; {
+		if time.Now().After(deadline) {
+			t.Fatal("the write never reached the queue")
+		}
+		time.Sleep(time.Millisecond)
+	}
 	cancel()
 	err := <-done
 	close(release)
