@@ -36,6 +36,7 @@ func TestCrash_SIGKILLRounds(t *testing.T) {
 	var sessions []string
 	client := &http.Client{Timeout: 30 * time.Second}
 	var inFlight = map[string]int{}
+	checkedBackups := 0
 	for round := range rounds {
 		s := e2e.StartServer(t, db, "--backup-dir", backups, "--checkpoint-interval", "200ms", "--wal-autocheckpoint", "500")
 		if round == 0 {
@@ -49,6 +50,7 @@ func TestCrash_SIGKILLRounds(t *testing.T) {
 
 		kind := []string{"plain", "checkpoint", "backup"}[round%3]
 		answered := make(chan string, 1)
+		answer := "" // the admin call's answer, when it came before the kill
 		backupName := fmt.Sprintf("round-%d.db", round)
 		switch kind {
 		case "checkpoint":
@@ -61,6 +63,16 @@ func TestCrash_SIGKILLRounds(t *testing.T) {
 				st, _, b := post(client, s.Base+"/v1/admin/backup", `{"name":"`+backupName+`"}`)
 				answered <- fmt.Sprintf("%d %.100s", st, b)
 			}()
+			// A backup of a database this size takes longer than the
+			// random delay below: every other backup round waits for its
+			// answer, the others until its temporary file is being
+			// written, so that both a finished backup and one cut short
+			// are there to check.
+			if round/3%2 == 1 {
+				answer = <-answered
+			} else {
+				answer = waitForTemp(t, backups, backupName, answered)
+			}
 		}
 		if kind != "plain" {
 			time.Sleep(time.Duration(rng.IntN(20000)) * time.Microsecond)
@@ -73,7 +85,10 @@ func TestCrash_SIGKILLRounds(t *testing.T) {
 		wg.Wait()
 		outcome := "killed in flight"
 		if kind != "plain" {
-			a := <-answered
+			a := answer
+			if a == "" {
+				a = <-answered
+			}
 			if strings.HasPrefix(a, "200 ") || strings.HasPrefix(a, "201 ") {
 				outcome = "answered before the kill"
 				if kind == "backup" {
@@ -103,6 +118,7 @@ func TestCrash_SIGKILLRounds(t *testing.T) {
 		// content is checked once more at the end).
 		e2e.VerifyAcks(t, snapshotFiles(t, db), l.Acks)
 		entries, _ := os.ReadDir(backups)
+		checkedBackups = 0
 		for _, e := range entries {
 			if strings.HasPrefix(e.Name(), ".") {
 				continue // a temporary file of a backup the kill interrupted
@@ -110,9 +126,13 @@ func TestCrash_SIGKILLRounds(t *testing.T) {
 			if res := integrity(t, filepath.Join(backups, e.Name())); res != "ok" {
 				t.Fatalf("round %d: backup %s: integrity_check: %s", round, e.Name(), res)
 			}
+			checkedBackups++
 		}
 	}
-	t.Logf("checkpoints and backups at the kill: %v", inFlight)
+	t.Logf("checkpoints and backups at the kill: %v; %d backup files checked", inFlight, checkedBackups)
+	if inFlight["backup: answered before the kill"] == 0 || checkedBackups == 0 {
+		t.Fatalf("no backup finished before a kill (%v): the backup checks ran on nothing", inFlight)
+	}
 	// And the database itself, after the last crash.
 	e2e.VerifyAcks(t, db, ledger)
 	// A server starts on it once more and serves every session.
@@ -135,4 +155,25 @@ func fileSize(path string) int64 {
 		return 0
 	}
 	return st.Size()
+}
+
+// waitForTemp waits until the temporary file of the backup name is in
+// dir, or the backup answered (its answer is returned then), at most 10 s.
+func waitForTemp(t *testing.T, dir, name string, answered <-chan string) string {
+	t.Helper()
+	for deadline := time.Now().Add(10 * time.Second); time.Now().Before(deadline); {
+		select {
+		case a := <-answered:
+			return a
+		case <-time.After(time.Millisecond):
+		}
+		entries, _ := os.ReadDir(dir)
+		for _, e := range entries {
+			if strings.HasPrefix(e.Name(), "."+name+".tmp-") {
+				return ""
+			}
+		}
+	}
+	t.Fatalf("backup %s: no temporary file in %s after 10 s, and no answer", name, dir)
+	return ""
 }
