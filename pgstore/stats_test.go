@@ -79,7 +79,9 @@ func TestStore_ConnectionLoss(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer admin.Close(bg)
-	if _, err := admin.Exec(bg, `SELECT pg_terminate_backend(pid) FROM pg_stat_activity
+	// The timeout makes pg_terminate_backend wait until each backend has
+	// exited, so the appends below meet connections that are gone.
+	if _, err := admin.Exec(bg, `SELECT pg_terminate_backend(pid, 5000) FROM pg_stat_activity
 		WHERE datname = current_database() AND pid <> pg_backend_pid()`); err != nil {
 		t.Fatal(err)
 	}
