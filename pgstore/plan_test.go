@@ -27,6 +27,13 @@ func TestStore_QueriesUseIndexes(t *testing.T) {
 	q.Set("enable_seqscan", "off") // pgx sends unknown URL parameters as settings
 	u.RawQuery = q.Encode()
 
+	conn, err := pgx.Connect(bg, dbURL)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer conn.Close(bg)
+	before := backends(t, conn)
+
 	now := time.Date(2025, 1, 1, 0, 0, 0, 0, time.UTC)
 	st, err := pgstore.Open(bg, u.String(), pgstore.Config{Options: state.Options{Now: func() time.Time { return now }}})
 	if err != nil {
@@ -76,14 +83,28 @@ func TestStore_QueriesUseIndexes(t *testing.T) {
 	now = now.Add(2 * time.Hour)
 	_, err = st.ExpireSessions(bg, 0)
 	must("expire", err)
-	st.Close() // backends flush their statistics as they exit
-
-	conn, err := pgx.Connect(bg, dbURL)
-	if err != nil {
+	st.Close()
+	// Backends flush their statistics as they exit, before they leave
+	// pg_stat_activity: wait until the store's are gone.
+	deadline := time.Now().Add(10 * time.Second)
+	for {
+		left := 0
+		for pid := range backends(t, conn) {
+			if !before[pid] {
+				left++
+			}
+		}
+		if left == 0 {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("%d of the store's backends still there 10 s after Close", left)
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+	if _, err := conn.Exec(bg, `SELECT pg_stat_clear_snapshot()`); err != nil {
 		t.Fatal(err)
 	}
-	defer conn.Close(bg)
-	deadline := time.Now().Add(10 * time.Second)
 	for {
 		rows, err := conn.Query(bg, `SELECT relname, seq_scan, idx_scan FROM pg_stat_user_tables
 			WHERE relname IN ('sessions', 'state_snapshots', 'snapshot_idempotency_keys')`)
@@ -127,4 +148,24 @@ func TestStore_QueriesUseIndexes(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
+}
+
+// backends are the pids of the client backends on conn's database, other
+// than conn's own.
+func backends(t *testing.T, conn *pgx.Conn) map[int32]bool {
+	t.Helper()
+	rows, err := conn.Query(bg, `SELECT pid FROM pg_stat_activity
+		WHERE datname = current_database() AND backend_type = 'client backend' AND pid <> pg_backend_pid()`)
+	if err != nil {
+		t.Fatal(err)
+	}
+	pids, err := pgx.CollectRows(rows, pgx.RowTo[int32])
+	if err != nil {
+		t.Fatal(err)
+	}
+	m := map[int32]bool{}
+	for _, p := range pids {
+		m[p] = true
+	}
+	return m
 }
