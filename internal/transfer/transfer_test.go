@@ -124,8 +124,12 @@ func TestVerify_ReportsDifferences(t *testing.T) {
 }
 
 func TestImport_SnapshotWithoutSession(t *testing.T) {
-	for name, st := range map[string]state.Importer{"sqlite": openSQLite(t, "x.db", state.Options{}), "postgres": openPG(t)} {
+	for name, open := range map[string]func(t *testing.T) state.Importer{
+		"sqlite":   func(t *testing.T) state.Importer { return openSQLite(t, "x.db", state.Options{}) },
+		"postgres": func(t *testing.T) state.Importer { return openPG(t) },
+	} {
 		t.Run(name, func(t *testing.T) {
+			st := open(t) // in the subtest: without PostgreSQL only its subtest skips
 			err := st.ImportSnapshots(bg, []state.ExportedSnapshot{{Snapshot: state.Snapshot{
 				SessionID: "nope", Version: 1, State: json.RawMessage(`1`), Metadata: json.RawMessage(`{}`)}}})
 			if err == nil || !strings.Contains(err.Error(), "session") {
