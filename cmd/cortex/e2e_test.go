@@ -181,3 +181,30 @@ func TestE2E_TokensFromEnvAndScheduledBackups(t *testing.T) {
 		t.Fatalf("%d scheduled backups kept, want 2", n)
 	}
 }
+
+// TestE2E_DefaultBackupFolder: a server started as the README starts it, with
+// a relative --db and no --backup-dir, backs up into the backups folder beside
+// the database and answers the file's absolute path.
+func TestE2E_DefaultBackupFolder(t *testing.T) {
+	e2e.Binary(t) // built from the module, before leaving its folder
+	dir := t.TempDir()
+	t.Chdir(dir)
+	s := e2e.StartServer(t, "data/cortex.db")
+	e2e.MustDo(t, "PUT", s.Base+"/v1/sessions/s", `{}`, 201)
+	b := e2e.MustDo(t, "POST", s.Base+"/v1/admin/backup", `{"name":"b.db"}`, 201)
+	var res sqlitedb.BackupResult
+	if err := json.Unmarshal(b, &res); err != nil {
+		t.Fatal(err)
+	}
+	want := filepath.Join(dir, "data", "backups", "b.db")
+	if !filepath.IsAbs(res.Path) || res.Integrity != "ok" {
+		t.Fatalf("backup answered %s, want an absolute path and integrity ok", b)
+	}
+	got, err := os.Stat(res.Path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if w, err := os.Stat(want); err != nil || !os.SameFile(got, w) {
+		t.Fatalf("backup answered %s, want the file %s (%v)", res.Path, want, err)
+	}
+}

@@ -117,6 +117,11 @@ func (c *serveCmd) run(ctx context.Context, args []string, stdout, stderr io.Wri
 		backupDir = filepath.Join(filepath.Dir(c.db.db), "backups")
 	}
 	if backupDir != "" {
+		// Absolute, so that backup results and logs name the file
+		// whatever the reader's working folder.
+		if abs, err := filepath.Abs(backupDir); err == nil {
+			backupDir = abs
+		}
 		if err := os.MkdirAll(backupDir, 0o700); err != nil {
 			return fmt.Errorf("backup folder %s: %w\nTry: --backup-dir <a folder you can write>", backupDir, err)
 		}
