@@ -3,6 +3,8 @@ package httpapi
 import (
 	"crypto/sha256"
 	"crypto/subtle"
+	"fmt"
+	"net"
 	"net/http"
 	"strings"
 )
@@ -24,7 +26,15 @@ func (s *Server) authorize(w http.ResponseWriter, r *http.Request) bool {
 	case !isAdmin(path) && api != "":
 		accepted = []string{api, admin}
 	default:
-		return true // no token configured for this route
+		// No token configured for this route: only a loopback Host, so
+		// that a web page cannot reach the server through a DNS name
+		// rebound to 127.0.0.1.
+		if s.cfg.AnyHost || loopbackHost(r.Host) {
+			return true
+		}
+		problem(w, http.StatusForbidden, "host-not-allowed", "Forbidden",
+			fmt.Sprintf("Host %q is not a loopback name: a server without tokens answers only requests for localhost, 127.0.0.1 or [::1], so that web pages cannot reach it through DNS rebinding; give it --api-token to serve other names", r.Host))
+		return false
 	}
 	got, ok := bearer(r)
 	if !ok {
@@ -46,6 +56,24 @@ func (s *Server) authorize(w http.ResponseWriter, r *http.Request) bool {
 	w.Header().Set("WWW-Authenticate", `Bearer realm="cortex", error="invalid_token"`)
 	problem(w, http.StatusUnauthorized, "unauthorized", "Unauthorized", "the bearer token is not valid for this route")
 	return false
+}
+
+// loopbackHost reports whether a Host header names this machine's loopback
+// interface: localhost or a loopback IP, with or without a port. An empty
+// Host (HTTP/1.0) passes: browsers always send one.
+func loopbackHost(host string) bool {
+	if host == "" {
+		return true
+	}
+	if h, _, err := net.SplitHostPort(host); err == nil {
+		host = h
+	}
+	host = strings.TrimSuffix(strings.TrimPrefix(host, "["), "]")
+	if strings.EqualFold(host, "localhost") {
+		return true
+	}
+	ip := net.ParseIP(host)
+	return ip != nil && ip.IsLoopback()
 }
 
 // bearer returns the token of an "Authorization: Bearer <token>" header.

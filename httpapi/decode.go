@@ -61,6 +61,9 @@ func decodeJSON(w http.ResponseWriter, r *http.Request, limit int64, dst any, op
 	return decodeBody(body, dst)
 }
 
+// maxPresize bounds the buffer readJSON allocates before a body arrives.
+const maxPresize = 256 << 10
+
 // readJSON reads r's body, at most limit bytes, for decodeJSON: nil for an
 // empty body when optional is true.
 func readJSON(w http.ResponseWriter, r *http.Request, limit int64, optional bool) ([]byte, error) {
@@ -68,8 +71,10 @@ func readJSON(w http.ResponseWriter, r *http.Request, limit int64, optional bool
 		return nil, errBodyTooLarge(limit)
 	}
 	// Sized from Content-Length when given: io.ReadAll would start at 512
-	// bytes and grow, copying, to the size of a typical state.
-	buf := bytes.NewBuffer(make([]byte, 0, max(r.ContentLength, 0)+bytes.MinRead))
+	// bytes and grow, copying, to the size of a typical state. Only up to
+	// maxPresize: a client that claims a large body and sends nothing must
+	// not make the server hold that much.
+	buf := bytes.NewBuffer(make([]byte, 0, min(max(r.ContentLength, 0), maxPresize)+bytes.MinRead))
 	if _, err := buf.ReadFrom(http.MaxBytesReader(w, r.Body, limit)); err != nil {
 		var mbe *http.MaxBytesError
 		if errors.As(err, &mbe) {

@@ -30,7 +30,7 @@ func FuzzDecodeAppend(f *testing.F) {
 	f.Add(`{"state":"\u0000\ud800"}`, "application/vnd.api+json", `"9223372036854775807"`, strings.Repeat("k", 300))
 	s := &Server{cfg: Config{MaxStateBytes: 1 << 10}}
 	f.Fuzz(func(t *testing.T, body, contentType, ifMatch, key string) {
-		r := httptest.NewRequest("POST", "/v1/sessions/s/snapshots", strings.NewReader(body))
+		r := httptest.NewRequest("POST", "http://localhost/v1/sessions/s/snapshots", strings.NewReader(body))
 		r.Header.Set("Content-Type", contentType)
 		r.Header.Set("If-Match", ifMatch)
 		r.Header.Set("Idempotency-Key", key)
@@ -113,7 +113,7 @@ func FuzzSessionID(f *testing.F) {
 		if id == "" || id == "." || id == ".." {
 			return // not a path segment: the router cleans or redirects these
 		}
-		r := httptest.NewRequest("GET", "/v1/sessions/x", nil)
+		r := httptest.NewRequest("GET", "http://localhost/v1/sessions/x", nil)
 		r.URL = &url.URL{Path: "/v1/sessions/" + id, RawPath: "/v1/sessions/" + url.PathEscape(id)}
 		w := httptest.NewRecorder()
 		srv.ServeHTTP(w, r)

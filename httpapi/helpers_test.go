@@ -111,6 +111,10 @@ func (e *env) do(method, path, body string, hdr ...string) resp {
 	}
 	for _, h := range hdr {
 		k, v, _ := strings.Cut(h, ":")
+		if strings.EqualFold(strings.TrimSpace(k), "Host") {
+			req.Host = strings.TrimSpace(v)
+			continue
+		}
 		req.Header.Set(strings.TrimSpace(k), strings.TrimSpace(v))
 	}
 	res, err := e.srv.Client().Do(req)

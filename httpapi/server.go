@@ -46,6 +46,12 @@ type Config struct {
 	// MaxBatchBytes bounds a batch request's body (default
 	// DefaultMaxBatchBytes).
 	MaxBatchBytes int64
+	// AnyHost lets routes without a token answer any Host header. By
+	// default they answer only loopback names (localhost, 127.0.0.0/8,
+	// [::1]), which keeps web pages from reaching a token-less local
+	// server through DNS rebinding. Set it for a token-less server on a
+	// trusted network (cortex serve --insecure).
+	AnyHost bool
 	// BackupDir is the only folder admin backups are written to; empty
 	// answers POST /v1/admin/backup with 501.
 	BackupDir string
@@ -68,6 +74,10 @@ type Server struct {
 	log     *slog.Logger
 	mux     *http.ServeMux
 	metrics *httpMetrics
+	// crossOrigin refuses state-changing browser requests from other
+	// origins (CSRF): a form or fetch on any web page could otherwise
+	// POST to a token-less local server.
+	crossOrigin *http.CrossOriginProtection
 }
 
 // New builds a Server from cfg. It fails when Store is nil or the metrics
@@ -92,7 +102,8 @@ func New(cfg Config) (*Server, error) {
 	if err != nil {
 		return nil, fmt.Errorf("httpapi: register metrics: %w", err)
 	}
-	s := &Server{cfg: cfg, log: cfg.Logger, mux: http.NewServeMux(), metrics: m}
+	s := &Server{cfg: cfg, log: cfg.Logger, mux: http.NewServeMux(), metrics: m,
+		crossOrigin: http.NewCrossOriginProtection()}
 	s.routes()
 	return s, nil
 }
@@ -179,6 +190,11 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 
 	if pattern == "" {
 		s.unmatched(sw, r)
+		return
+	}
+	if err := s.crossOrigin.Check(r); err != nil {
+		problem(sw, http.StatusForbidden, "cross-origin", "Forbidden",
+			"a browser request from another origin may not change anything here; call the API from a program or a page of the same origin")
 		return
 	}
 	if !s.authorize(sw, r) {

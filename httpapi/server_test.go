@@ -441,6 +441,45 @@ func TestServer_Auth(t *testing.T) {
 	})
 }
 
+// A token-less server answers only loopback Host names on /v1 (DNS
+// rebinding), and no server takes a state-changing browser request from
+// another origin (CSRF).
+func TestServer_BrowserAttacks(t *testing.T) {
+	e := newEnv(t, nil)
+	for _, host := range []string{"rebind.attacker.example", "rebind.attacker.example:8080", "10.0.0.1", "localhost.attacker.example"} {
+		r := e.do("GET", "/v1/sessions", "", "Host: "+host).want(t, http.StatusForbidden)
+		if p := r.problem(t); !strings.Contains(p.Detail, "--api-token") {
+			t.Errorf("Host %s: detail %q does not say what to do", host, p.Detail)
+		}
+		e.do("POST", "/v1/admin/checkpoint", "", "Host: "+host).want(t, http.StatusForbidden)
+	}
+	for _, host := range []string{"localhost", "LOCALHOST:8080", "127.0.0.1", "127.0.0.2:80", "[::1]:8080", "[::1]"} {
+		e.do("GET", "/v1/sessions", "", "Host: "+host).want(t, http.StatusOK)
+	}
+	// Public routes and token-guarded routes answer any name.
+	e.do("GET", "/healthz", "", "Host: cortex.internal").want(t, http.StatusOK)
+	tok := newEnv(t, func(c *httpapi.Config) { c.APIToken = "secret" })
+	tok.do("GET", "/v1/sessions", "", "Host: cortex.internal", "Authorization: Bearer secret").want(t, http.StatusOK)
+	anyHost := newEnv(t, func(c *httpapi.Config) { c.AnyHost = true })
+	anyHost.do("GET", "/v1/sessions", "", "Host: cortex.internal").want(t, http.StatusOK)
+
+	// A form posted from another site: refused, nothing created.
+	form := []string{"Content-Type: application/x-www-form-urlencoded", "Origin: https://evil.example", "Sec-Fetch-Site: cross-site"}
+	e.do("POST", "/v1/sessions", "", form...).want(t, http.StatusForbidden)
+	e.do("POST", "/v1/admin/checkpoint", "", form...).want(t, http.StatusForbidden)
+	e.do("PUT", "/v1/sessions/csrf", "", "Origin: https://evil.example").want(t, http.StatusForbidden)
+	e.do("GET", "/v1/sessions/csrf", "").want(t, http.StatusNotFound)
+	var list state.SessionPage
+	e.do("GET", "/v1/sessions", "").want(t, http.StatusOK).decode(t, &list)
+	if len(list.Sessions) != 0 {
+		t.Fatalf("cross-origin requests created %d sessions", len(list.Sessions))
+	}
+	// Reads, same-origin pages and programs (no Origin) pass.
+	e.do("GET", "/v1/sessions", "", "Origin: https://evil.example", "Sec-Fetch-Site: cross-site").want(t, http.StatusOK)
+	e.do("PUT", "/v1/sessions/same", "", "Sec-Fetch-Site: same-origin").want(t, http.StatusCreated)
+	e.do("PUT", "/v1/sessions/prog", "").want(t, http.StatusCreated)
+}
+
 func TestServer_Admin(t *testing.T) {
 	e := newEnv(t, nil)
 	e.mustSession("s")

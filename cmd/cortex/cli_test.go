@@ -134,6 +134,36 @@ func TestServe_RefusesOpenAddrWithoutTokens(t *testing.T) {
 	}
 }
 
+func TestServe_RefusesUnsendableTokens(t *testing.T) {
+	withEnv(t, nil)
+	for _, args := range [][]string{{"--api-token", " "}, {"--api-token", "two words"}, {"--admin-token", "tab\there"}, {"--api-token", "secret\n"}} {
+		db := filepath.Join(t.TempDir(), "c.db")
+		var out, errOut bytes.Buffer
+		err := run(t.Context(), append([]string{"serve", "--db", db, "--addr", "127.0.0.1:0"}, args...), &out, &errOut)
+		if !errors.Is(err, errUsage) || !strings.Contains(err.Error(), args[0]) || !strings.Contains(err.Error(), "Try:") {
+			t.Errorf("serve %q: %v", args, err)
+		}
+		if _, err := os.Stat(db); err == nil {
+			t.Errorf("serve %q: a refused serve created the database", args)
+		}
+	}
+}
+
+func TestRedactDB(t *testing.T) {
+	for in, want := range map[string]string{
+		"postgres://u:secret@h/db":                            "postgres://u:xxxxx@h/db",
+		"postgresql://u@h/db?password=secret":                 "postgresql://u@h/db?password=xxxxx",
+		"postgres://u:p1@h/db?sslmode=require&sslpassword=p2": "postgres://u:xxxxx@h/db?sslmode=require&sslpassword=xxxxx",
+		"postgres://u@h/db?sslmode=disable":                   "postgres://u@h/db?sslmode=disable",
+		"./data/cortex.db":                                    "./data/cortex.db",
+		"/srv/password=x.db":                                  "/srv/password=x.db",
+	} {
+		if got := redactDB(in); got != want {
+			t.Errorf("redactDB(%q) = %q, want %q", in, got, want)
+		}
+	}
+}
+
 // seed makes a database with one session and two snapshots.
 func seed(t *testing.T) string {
 	t.Helper()

@@ -103,10 +103,10 @@ func (c *migrateCmd) run(ctx context.Context, args []string, stdout, stderr io.W
 		if errors.Is(err, context.Canceled) {
 			return fmt.Errorf("migrate interrupted: %w\nTry: run the same command again; it copies everything again as upserts and duplicates nothing", err)
 		}
-		return fmt.Errorf("migrate %s → %s: %w\nTry: fix the cause, then run the same command again; it duplicates nothing", redact(c.from), redact(c.to), err)
+		return fmt.Errorf("migrate %s → %s: %w\nTry: fix the cause, then run the same command again; it duplicates nothing", redactDB(c.from), redactDB(c.to), err)
 	}
 
-	sum := migrateSummary{From: redact(c.from), To: redact(c.to), OK: res.Verify.OK(), Result: res}
+	sum := migrateSummary{From: redactDB(c.from), To: redactDB(c.to), OK: res.Verify.OK(), Result: res}
 	if c.json {
 		if err := writeJSON(stdout, sum); err != nil {
 			return err
@@ -161,7 +161,7 @@ func openMigrateStore(ctx context.Context, db, side string) (migrateStore, error
 	if isPostgresURL(db) {
 		st, err := pgstore.Open(ctx, db, pgstore.Config{})
 		if err != nil {
-			return nil, fmt.Errorf("open the %s %s: %w\nTry: check that PostgreSQL is running and the URL (user, password, database) is right; create the database first (createdb)", side, redact(db), err)
+			return nil, fmt.Errorf("open the %s %s: %w\nTry: check that PostgreSQL is running and the URL (user, password, database) is right; create the database first (createdb)", side, redactDB(db), err)
 		}
 		return st, nil
 	}
@@ -172,14 +172,24 @@ func openMigrateStore(ctx context.Context, db, side string) (migrateStore, error
 	return st, nil
 }
 
-// redact hides a URL's password.
-func redact(db string) string {
+// redactDB hides the passwords in a --db setting before it is logged or
+// printed: a PostgreSQL URL's user password and its password and
+// sslpassword query parameters. A SQLite path is returned as it is.
+func redactDB(db string) string {
 	if !isPostgresURL(db) {
 		return db
 	}
 	u, err := url.Parse(db)
 	if err != nil {
 		return "postgres://…"
+	}
+	if q := u.Query(); q.Has("password") || q.Has("sslpassword") {
+		for _, k := range []string{"password", "sslpassword"} {
+			if q.Has(k) {
+				q.Set(k, "xxxxx")
+			}
+		}
+		u.RawQuery = q.Encode()
 	}
 	return u.Redacted()
 }

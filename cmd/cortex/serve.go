@@ -63,7 +63,7 @@ func (c *serveCmd) flags(stderr io.Writer) *flag.FlagSet {
 	fs.DurationVar(&c.janitorInterval, "janitor-interval", time.Minute, "period of the retention janitor")
 	fs.StringVar(&c.apiToken, "api-token", "", "bearer token every /v1 route needs")
 	fs.StringVar(&c.adminToken, "admin-token", "", "bearer token /v1/admin routes need (default: the API token)")
-	fs.BoolVar(&c.insecure, "insecure", false, "allow a non-loopback --addr without tokens")
+	fs.BoolVar(&c.insecure, "insecure", false, "allow a non-loopback --addr without tokens, and any Host name on routes without a token (by default they answer only localhost, 127.0.0.1 and [::1], against DNS rebinding)")
 	fs.StringVar(&c.logFormat, "log-format", "text", "log format: text or json")
 	fs.StringVar(&c.logLevel, "log-level", "info", "least severe log lines shown: debug (adds a line per successful request), info, warn or error")
 	fs.DurationVar(&c.shutdownTimeout, "shutdown-timeout", 30*time.Second, "longest wait for in-flight requests on SIGTERM/SIGINT")
@@ -91,6 +91,14 @@ func (c *serveCmd) run(ctx context.Context, args []string, stdout, stderr io.Wri
 	loopback, err := isLoopback(c.addr)
 	if err != nil {
 		return fmt.Errorf("--addr %q: %v\nTry: --addr 127.0.0.1:8080: %w", c.addr, err, errUsage)
+	}
+	for _, t := range []struct{ flag, token string }{{"--api-token", c.apiToken}, {"--admin-token", c.adminToken}} {
+		if err := checkToken(t.token); err != nil {
+			return fmt.Errorf("%s: %v\nTry: a long random token, such as the output of: openssl rand -hex 32: %w", t.flag, err, errUsage)
+		}
+		if t.token != "" && len(t.token) < 16 {
+			log.Warn("a short token can be guessed; use 16 characters or more, such as the output of: openssl rand -hex 32", "flag", t.flag)
+		}
 	}
 	if !loopback && c.apiToken == "" && !c.insecure {
 		return fmt.Errorf("refusing to serve on %s, which is not a loopback address, without --api-token: anyone who can reach it could read and change every session\nTry: --api-token <secret> (and --admin-token <another>), or --insecure if the network is trusted", c.addr)
@@ -138,6 +146,7 @@ func (c *serveCmd) run(ctx context.Context, args []string, stdout, stderr io.Wri
 		Ops:           b.ops,
 		APIToken:      c.apiToken,
 		AdminToken:    c.adminToken,
+		AnyHost:       c.insecure,
 		MaxStateBytes: int(c.maxStateBytes),
 		BackupDir:     backupDir,
 		DefaultTTL:    c.sessionTTL,
@@ -179,7 +188,7 @@ func (c *serveCmd) run(ctx context.Context, args []string, stdout, stderr io.Wri
 
 	serveErr := make(chan error, 1)
 	go func() { serveErr <- srv.Serve(ln) }()
-	log.Info("cortex serving", "version", Version, "addr", ln.Addr().String(), "db", redactURL(c.db.db), "auth", c.apiToken != "")
+	log.Info("cortex serving", "version", Version, "addr", ln.Addr().String(), "db", redactDB(c.db.db), "auth", c.apiToken != "")
 	if c.ready != nil {
 		c.ready(ln.Addr().String())
 	}
@@ -257,18 +266,6 @@ func isLoopback(addr string) (bool, error) {
 	return len(ips) > 0, nil
 }
 
-// redactURL hides a PostgreSQL URL's password in logs.
-func redactURL(s string) string {
-	if i := strings.Index(s, "://"); i >= 0 {
-		if at := strings.LastIndex(s, "@"); at > i {
-			if colon := strings.Index(s[i+3:at], ":"); colon >= 0 {
-				return s[:i+3+colon] + ":xxxxx" + s[at:]
-			}
-		}
-	}
-	return s
-}
-
 // backupScheduler writes a backup every interval and keeps the newest.
 type backupScheduler struct {
 	ops  *sqliteOps
@@ -328,4 +325,16 @@ func (s *backupScheduler) prune() error {
 		names = names[1:]
 	}
 	return errors.Join(errs...)
+}
+
+// checkToken refuses a bearer token that no client could send: one with
+// spaces or control characters (Authorization headers are trimmed, and
+// the server would start with a secret nothing can match).
+func checkToken(t string) error {
+	for _, r := range t {
+		if r <= ' ' || r == 0x7f {
+			return fmt.Errorf("the token has a space or control character (%q); a bearer token cannot carry one", r)
+		}
+	}
+	return nil
 }
