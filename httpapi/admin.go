@@ -215,6 +215,10 @@ func (s *Server) adminBackup(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	res, err := s.cfg.Ops.Backup(r.Context(), dest)
+	if errors.Is(err, fs.ErrExist) && !errors.Is(err, state.ErrExists) {
+		// Another request took the name while this one was copying.
+		err = fmt.Errorf("backup %s: %w; choose another name", req.Name, state.ErrExists)
+	}
 	if err != nil {
 		s.fail(w, r, err, false)
 		return

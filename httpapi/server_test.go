@@ -533,6 +533,28 @@ func TestServer_Admin(t *testing.T) {
 	if _, err := os.Stat(filepath.Join(filepath.Dir(e.cfg.BackupDir), "escape.db")); err == nil {
 		t.Fatal("a backup escaped the backup folder")
 	}
+	// Racing requests for one name: one backup, the others 409.
+	codes := make(chan int, 8)
+	var wg sync.WaitGroup
+	for range 8 {
+		wg.Go(func() { codes <- e.do("POST", "/v1/admin/backup", `{"name":"race.db"}`).StatusCode })
+	}
+	wg.Wait()
+	close(codes)
+	created := 0
+	for c := range codes {
+		switch c {
+		case http.StatusCreated:
+			created++
+		case http.StatusConflict:
+		default:
+			t.Errorf("racing backup: status %d", c)
+		}
+	}
+	if created != 1 {
+		t.Fatalf("8 racing backups to one name: %d created, want 1", created)
+	}
+	e.do("POST", "/v1/admin/backup", `{"name":"`+strings.Repeat("n", 252)+`.db"}`).want(t, http.StatusCreated)
 
 	var plan []map[string]any
 	e.do("POST", "/v1/admin/explain", `{"sql":"SELECT * FROM sessions WHERE id = 'x'"}`).want(t, http.StatusOK).decode(t, &plan)

@@ -41,17 +41,24 @@ const backupStepPages = 1024
 // the backup began (WAL frames included: no checkpoint is needed) and it is
 // never restarted by concurrent commits — a backup stepped without that
 // snapshot restarts on every write and may never finish under load. It is
-// written to a temporary file beside dest (0600), fsynced, checked with
-// PRAGMA integrity_check, then renamed into place and the folder fsynced: a
-// crash leaves either the old dest or the complete new one. progress, when
-// not nil, is called after each step. dest's folder must exist.
+// written into a private (0700) temporary folder beside dest, fsynced,
+// checked with PRAGMA integrity_check, then renamed into place and the
+// folder fsynced: a crash leaves no dest or the complete one. progress,
+// when not nil, is called after each step. dest's folder must exist.
+//
+// Backup never replaces a file: when dest exists, before or when the copy
+// is ready to be renamed (two backups racing for one name), it fails with
+// an error that wraps fs.ErrExist.
 func (db *DB) Backup(ctx context.Context, dest string, progress func(BackupProgress)) (BackupResult, error) {
 	start := time.Now()
-	tmp, err := tempBeside(dest)
+	tmp, cleanup, err := tempBeside(dest)
 	if err != nil {
 		return BackupResult{}, err
 	}
-	defer os.Remove(tmp) // no-op after the rename
+	defer cleanup()
+	if err := createPrivate(tmp); err != nil {
+		return BackupResult{}, fmt.Errorf("backup to %s: %w", dest, err)
+	}
 
 	var pages int64
 	db.backups.Add(1)
@@ -107,7 +114,7 @@ func (db *DB) Backup(ctx context.Context, dest string, progress func(BackupProgr
 	if err := checkFile(ctx, tmp); err != nil {
 		return BackupResult{}, fmt.Errorf("backup to %s: the copy failed its check: %w", dest, err)
 	}
-	if err := renameDurably(tmp, dest); err != nil {
+	if err := renameNew(tmp, dest); err != nil {
 		return BackupResult{}, fmt.Errorf("backup to %s: %w", dest, err)
 	}
 	st, err := os.Stat(dest)
@@ -120,18 +127,18 @@ func (db *DB) Backup(ctx context.Context, dest string, progress func(BackupProgr
 // VacuumInto writes a compacted copy of the database to dest with VACUUM
 // INTO: smaller than Backup's page-for-page copy when the database has free
 // pages, but it rebuilds every table and index, so it is slower. Like
-// Backup, it goes through a checked temporary file and a durable rename.
+// Backup, it goes through a checked temporary file in a private folder and
+// a durable rename, and never replaces an existing dest (fs.ErrExist).
 func (db *DB) VacuumInto(ctx context.Context, dest string) (BackupResult, error) {
 	start := time.Now()
-	tmp, err := tempBeside(dest)
+	// VACUUM INTO creates the file itself, with SQLite's default mode
+	// (0644 less the umask): the private folder keeps it from other users
+	// until the chmod below.
+	tmp, cleanup, err := tempBeside(dest)
 	if err != nil {
 		return BackupResult{}, err
 	}
-	defer os.Remove(tmp)
-	// VACUUM INTO refuses an existing file, even an empty one.
-	if err := os.Remove(tmp); err != nil {
-		return BackupResult{}, err
-	}
+	defer cleanup()
 	err = db.exclusive(ctx, func(c *conn) error {
 		_, err := c.exec(ctx, "VACUUM INTO ?", tmp)
 		return classify(ctx, "vacuum into", err)
@@ -151,8 +158,8 @@ func (db *DB) VacuumInto(ctx context.Context, dest string) (BackupResult, error)
 	if err := checkFile(ctx, tmp); err != nil {
 		return BackupResult{}, fmt.Errorf("vacuum into %s: the copy failed its check: %w", dest, err)
 	}
-	if err := renameDurably(tmp, dest); err != nil {
-		return BackupResult{}, err
+	if err := renameNew(tmp, dest); err != nil {
+		return BackupResult{}, fmt.Errorf("vacuum into %s: %w", dest, err)
 	}
 	st, err := os.Stat(dest)
 	if err != nil {
@@ -246,29 +253,50 @@ func selfContained(ctx context.Context, path string) error {
 	return nil
 }
 
-// tempBeside creates an empty 0600 file beside dest for a copy to go into.
-func tempBeside(dest string) (string, error) {
+// tempBeside makes a private (0700) folder beside dest for a copy to be
+// written in, and returns the copy's path in it and a cleanup that removes
+// the folder. SQLite creates the copy's journal files beside it, and
+// VACUUM INTO creates the copy itself with its default mode, so the folder
+// is what keeps other users out. Its name is hidden and short whatever
+// dest's: ".<up to 64 bytes of dest's name>.tmp-<random>". dest must not
+// exist yet (fs.ErrExist).
+func tempBeside(dest string) (string, func(), error) {
 	dir := filepath.Dir(dest)
 	st, err := os.Stat(dir)
 	if err != nil {
-		return "", fmt.Errorf("backup folder %s: %w", dir, err)
+		return "", nil, fmt.Errorf("backup folder %s: %w", dir, err)
 	}
 	if !st.IsDir() {
-		return "", fmt.Errorf("backup folder %s is not a folder", dir)
+		return "", nil, fmt.Errorf("backup folder %s is not a folder", dir)
 	}
-	f, err := os.CreateTemp(dir, "."+filepath.Base(dest)+".tmp-*")
+	if _, err := os.Lstat(dest); err == nil {
+		return "", nil, fmt.Errorf("%s: %w; choose another name, or remove it first", dest, fs.ErrExist)
+	}
+	base := filepath.Base(dest)
+	if len(base) > 64 {
+		base = base[:64]
+	}
+	tmpDir, err := os.MkdirTemp(dir, "."+base+".tmp-*")
 	if err != nil {
 		if errors.Is(err, fs.ErrPermission) || isReadOnlyFS(err) {
-			return "", fmt.Errorf("backup folder %s: %w: %w", dir, ErrReadOnly, err)
+			return "", nil, fmt.Errorf("backup folder %s: %w: %w", dir, ErrReadOnly, err)
 		}
-		return "", fmt.Errorf("backup folder %s: %w", dir, err)
+		return "", nil, fmt.Errorf("backup folder %s: %w", dir, err)
 	}
-	name := f.Name()
+	return filepath.Join(tmpDir, "copy.db"), func() { os.RemoveAll(tmpDir) }, nil
+}
+
+// createPrivate creates path, empty, with mode 0600 whatever the umask.
+func createPrivate(path string) error {
+	f, err := os.OpenFile(path, os.O_RDWR|os.O_CREATE|os.O_EXCL, 0o600)
+	if err != nil {
+		return err
+	}
 	if err := f.Chmod(0o600); err != nil {
 		f.Close()
-		return "", err
+		return err
 	}
-	return name, f.Close()
+	return f.Close()
 }
 
 // fileURI is a file: URI for path with extra query parameters. path is
@@ -337,10 +365,14 @@ func syncFile(path string) error {
 	return f.Close()
 }
 
-// renameDurably renames src to dst and fsyncs the folder, so the new name
-// survives a power loss.
-func renameDurably(src, dst string) error {
-	if err := os.Rename(src, dst); err != nil {
+// renameNew renames src to dst, which must not exist (an error wrapping
+// fs.ErrExist otherwise, also when another process creates it meanwhile),
+// and fsyncs dst's folder, so the new name survives a power loss.
+func renameNew(src, dst string) error {
+	if err := renameNoReplace(src, dst); err != nil {
+		if errors.Is(err, fs.ErrExist) {
+			return fmt.Errorf("%s: %w; choose another name, or remove it first", dst, fs.ErrExist)
+		}
 		return err
 	}
 	d, err := os.Open(filepath.Dir(dst))

@@ -104,3 +104,21 @@ func InUse(path string) (bool, error) {
 	lk.Type = unix.F_UNLCK
 	return false, unix.FcntlFlock(f.Fd(), unix.F_SETLK, &lk)
 }
+
+// renameNoReplace renames src to dst atomically unless dst exists
+// (fs.ErrExist then): renameat2 with RENAME_NOREPLACE, or, on a filesystem
+// without it, a hard link and an unlink, which is as safe (the link fails
+// on an existing name) and leaves both names for a moment.
+func renameNoReplace(src, dst string) error {
+	err := unix.Renameat2(unix.AT_FDCWD, src, unix.AT_FDCWD, dst, unix.RENAME_NOREPLACE)
+	if err == nil {
+		return nil
+	}
+	if !errors.Is(err, unix.EINVAL) && !errors.Is(err, unix.ENOSYS) {
+		return &os.LinkError{Op: "rename", Old: src, New: dst, Err: err}
+	}
+	if err := os.Link(src, dst); err != nil {
+		return err
+	}
+	return os.Remove(src)
+}

@@ -4,6 +4,8 @@ import (
 	"bytes"
 	"context"
 	"errors"
+	"fmt"
+	"io/fs"
 	"log/slog"
 	"os"
 	"path/filepath"
@@ -263,6 +265,114 @@ func TestBackupRestore(t *testing.T) {
 	vdb := testutil.MustOpenDBAt(t, vdest, sqlitedb.Config{})
 	if n := count(t, vdb, "SELECT count(*) FROM t"); n != 101 {
 		t.Fatalf("vacuumed copy has %d rows, want 101", n)
+	}
+}
+
+// Backup and VacuumInto never replace a file, also when two race for one
+// name, and take names up to the filesystem's limit.
+func TestBackup_NeverReplaces(t *testing.T) {
+	db := testutil.MustOpenDB(t, sqlitedb.Config{})
+	fillRows(t, db, 50)
+	dir := t.TempDir()
+	old := filepath.Join(dir, "old.db")
+	os.WriteFile(old, []byte("an earlier backup"), 0o600)
+	if _, err := db.Backup(ctx, old, nil); !errors.Is(err, fs.ErrExist) {
+		t.Fatalf("Backup over a file: %v, want fs.ErrExist", err)
+	}
+	if _, err := db.VacuumInto(ctx, old); !errors.Is(err, fs.ErrExist) {
+		t.Fatalf("VacuumInto over a file: %v, want fs.ErrExist", err)
+	}
+	if b, _ := os.ReadFile(old); string(b) != "an earlier backup" {
+		t.Fatalf("the existing file was changed: %q", b)
+	}
+
+	race := filepath.Join(dir, "race.db")
+	var ok, exist, other int
+	var mu sync.Mutex
+	var wg sync.WaitGroup
+	for i := range 8 {
+		wg.Go(func() {
+			var err error
+			if i%2 == 0 {
+				_, err = db.Backup(ctx, race, nil)
+			} else {
+				_, err = db.VacuumInto(ctx, race)
+			}
+			mu.Lock()
+			defer mu.Unlock()
+			switch {
+			case err == nil:
+				ok++
+			case errors.Is(err, fs.ErrExist):
+				exist++
+			default:
+				other++
+				t.Errorf("racing backup: %v", err)
+			}
+		})
+	}
+	wg.Wait()
+	if ok != 1 || exist != 7 {
+		t.Fatalf("8 backups to one name: %d made it, %d found it taken, %d failed otherwise; want 1 and 7", ok, exist, other)
+	}
+
+	long := filepath.Join(dir, strings.Repeat("n", 252)+".db")
+	if _, err := db.Backup(ctx, long, nil); err != nil {
+		t.Fatalf("Backup to a 255-byte name: %v", err)
+	}
+	left, _ := os.ReadDir(dir)
+	if len(left) != 3 {
+		t.Fatalf("folder holds %d entries, want old.db, race.db and the long one: temporary folders left behind?", len(left))
+	}
+}
+
+// Under umask 000, no file of a backup in the making is ever readable by
+// others: VACUUM INTO creates its file with SQLite's default 0644.
+func TestBackup_PrivateWhileWriting(t *testing.T) {
+	defer syscall.Umask(syscall.Umask(0))
+	db := testutil.MustOpenDB(t, sqlitedb.Config{})
+	fillRows(t, db, 20000) // ~20 MB: the copy takes a while
+	dir := t.TempDir()
+	os.Chmod(dir, 0o777)
+
+	stop := make(chan struct{})
+	seen := make(chan string, 1)
+	var wg sync.WaitGroup
+	wg.Go(func() {
+		for {
+			select {
+			case <-stop:
+				return
+			default:
+			}
+			entries, _ := os.ReadDir(dir)
+			for _, e := range entries {
+				if info, err := e.Info(); err == nil && info.Mode().Perm()&0o077 != 0 {
+					select {
+					case seen <- fmt.Sprintf("%s %v", e.Name(), info.Mode()):
+					default:
+					}
+				}
+			}
+		}
+	})
+	for i, name := range []string{"v.db", "b.db"} {
+		var err error
+		if i == 0 {
+			_, err = db.VacuumInto(ctx, filepath.Join(dir, name))
+		} else {
+			_, err = db.Backup(ctx, filepath.Join(dir, name), nil)
+		}
+		if err != nil {
+			t.Fatal(err)
+		}
+	}
+	close(stop)
+	wg.Wait()
+	select {
+	case s := <-seen:
+		t.Fatalf("while a backup was written, the folder held %s: readable by other users", s)
+	default:
 	}
 }
 

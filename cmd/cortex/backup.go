@@ -53,13 +53,29 @@ func (c *backupCmd) run(ctx context.Context, args []string, stdout, stderr io.Wr
 	}
 	defer db.Close()
 
+	// sqlitedb never replaces a file; --force writes the new backup in a
+	// folder of its own beside --out and renames it over the old one, so
+	// the old backup stays until the new one is complete and checked.
+	dest := c.out
+	if _, err := os.Lstat(c.out); err == nil && c.force {
+		tmpDir, err := os.MkdirTemp(filepath.Dir(c.out), ".cortex-replace-*")
+		if err != nil {
+			return fmt.Errorf("backup to %s: %w\nTry: check that the folder of --out exists and is writable", c.out, err)
+		}
+		defer os.RemoveAll(tmpDir)
+		dest = filepath.Join(tmpDir, "backup.db")
+	}
 	var res sqlitedb.BackupResult
 	if c.compact {
-		res, err = db.VacuumInto(ctx, c.out)
+		res, err = db.VacuumInto(ctx, dest)
 	} else {
 		p := newProgress(stderr, c.json)
-		res, err = db.Backup(ctx, c.out, p.report)
+		res, err = db.Backup(ctx, dest, p.report)
 		p.done(err == nil)
+	}
+	if err == nil && dest != c.out {
+		err = replaceDurably(dest, c.out)
+		res.Path = c.out
 	}
 	if err != nil {
 		if errors.Is(err, context.Canceled) {
@@ -77,6 +93,19 @@ func (c *backupCmd) run(ctx context.Context, args []string, stdout, stderr io.Wr
 		{"duration_ms", strconv.FormatInt(res.DurationMS, 10)},
 		{"integrity", res.Integrity},
 	})
+}
+
+// replaceDurably renames src over dst and fsyncs dst's folder.
+func replaceDurably(src, dst string) error {
+	if err := os.Rename(src, dst); err != nil {
+		return fmt.Errorf("replace %s: %w", dst, err)
+	}
+	d, err := os.Open(filepath.Dir(dst))
+	if err != nil {
+		return err
+	}
+	defer d.Close()
+	return d.Sync()
 }
 
 // progress shows a backup's progress: a bar on a terminal, a plain line

@@ -249,6 +249,16 @@ func TestCLI_OpsCommands(t *testing.T) {
 	if err == nil || !strings.Contains(err.Error(), "--force") {
 		t.Fatalf("backup over an existing file: %v", err)
 	}
+	for _, extra := range [][]string{nil, {"--compact"}} {
+		args := append([]string{"backup", "--db", db, "--out", backup, "--force", "--json"}, extra...)
+		out, _, err := cli(args...)
+		if err != nil || !strings.Contains(out, `"path": "`+backup+`"`) {
+			t.Fatalf("backup --force %v: %v\n%s", extra, err, out)
+		}
+	}
+	if left, _ := os.ReadDir(filepath.Dir(backup)); len(left) != 1 {
+		t.Fatalf("after backup --force the folder holds %d entries, want the backup alone", len(left))
+	}
 
 	// Change the database, then restore the backup over it.
 	st, err := sqlitestore.Open(ctx, db, sqlitestore.Config{})
