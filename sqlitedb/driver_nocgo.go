@@ -44,6 +44,8 @@ func driverCode(error) (int, bool) { return 0, false }
 
 func countCompiles(driver.Conn) (func() int, func(), error) { return nil, nil, errNoCgo }
 
+func stmtReadOnly(context.Context, driver.Conn, string) (bool, error) { return false, errNoCgo }
+
 // SQLiteMemory reports -1: there is no SQLite in this build.
 func SQLiteMemory() int64 { return -1 }
 

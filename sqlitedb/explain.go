@@ -2,7 +2,9 @@ package sqlitedb
 
 import (
 	"context"
+	"database/sql/driver"
 	"fmt"
+	"io"
 	"strings"
 )
 
@@ -18,9 +20,13 @@ type PlanRow struct {
 var ErrNotReadOnly = fmt.Errorf("only a single read-only statement can be explained")
 
 // Explain returns the query plan of one read-only statement. It runs on a
-// read-only (query_only) connection and prepares the statement first:
-// anything that is not a single statement SQLite reports as read-only is
-// refused with ErrNotReadOnly, so no write can ever run through it.
+// read-only (query_only) connection, and only a single SELECT, VALUES or
+// WITH statement that SQLite itself reports read-only once prepared
+// (sqlite3_stmt_readonly) is planned; anything else is refused with
+// ErrNotReadOnly. A ";" anywhere but at the end is refused too, even in a
+// string literal. The statement is only planned (EXPLAIN QUERY PLAN never
+// runs it), and neither it nor its plan is kept in the connection's cache
+// of prepared statements.
 func (db *DB) Explain(ctx context.Context, query string, args ...any) ([]PlanRow, error) {
 	q := strings.TrimSpace(query)
 	q = strings.TrimSpace(strings.TrimSuffix(q, ";"))
@@ -33,28 +39,48 @@ func (db *DB) Explain(ctx context.Context, query string, args ...any) ([]PlanRow
 	if up := strings.ToUpper(q); strings.HasPrefix(up, "EXPLAIN") {
 		return nil, fmt.Errorf("%w: give the statement without EXPLAIN", ErrNotReadOnly)
 	}
+	if !isReadOnlyStatement(q) {
+		return nil, fmt.Errorf("%w: %q", ErrNotReadOnly, firstWord(q))
+	}
 	var plan []PlanRow
 	err := db.Read(ctx, func(tx *Tx) error {
-		// Three guards: only SELECT/VALUES/WITH is accepted, the statement
-		// is only planned (EXPLAIN QUERY PLAN never runs it), and the
-		// connection is query_only, so even a WITH … DELETE cannot write.
-		if !isReadOnlyStatement(q) {
-			return fmt.Errorf("%w: %q", ErrNotReadOnly, firstWord(q))
+		c := tx.conn
+		ro, err := stmtReadOnly(ctx, c.dc, q)
+		if err != nil {
+			return classify(ctx, "", err)
 		}
-		rows, err := tx.Query(ctx, "EXPLAIN QUERY PLAN "+q, args...)
+		if !ro {
+			return fmt.Errorf("%w: SQLite reports that this statement writes", ErrNotReadOnly)
+		}
+		nv, err := c.namedValues(args)
 		if err != nil {
 			return err
 		}
-		defer rows.Close()
-		for rows.Next() {
-			var r PlanRow
-			var notused int
-			if err := rows.Scan(&r.ID, &r.Parent, &notused, &r.Detail); err != nil {
-				return err
-			}
-			plan = append(plan, r)
+		ds, err := c.dc.(driver.ConnPrepareContext).PrepareContext(ctx, "EXPLAIN QUERY PLAN "+q)
+		if err != nil {
+			return classify(ctx, "", err)
 		}
-		return rows.Err()
+		defer ds.Close()
+		rows, err := ds.(driver.StmtQueryContext).QueryContext(ctx, nv)
+		if err != nil {
+			return classify(ctx, "", err)
+		}
+		defer rows.Close()
+		dest := make([]driver.Value, len(rows.Columns()))
+		for {
+			if err := rows.Next(dest); err == io.EOF {
+				return nil
+			} else if err != nil {
+				return classify(ctx, "", err)
+			}
+			if len(dest) < 4 {
+				return fmt.Errorf("EXPLAIN QUERY PLAN gave %d columns, want 4", len(dest))
+			}
+			id, _ := dest[0].(int64)
+			parent, _ := dest[1].(int64)
+			detail, _ := dest[3].(string)
+			plan = append(plan, PlanRow{ID: int(id), Parent: int(parent), Detail: detail})
+		}
 	})
 	return plan, err
 }

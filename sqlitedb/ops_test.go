@@ -183,6 +183,10 @@ func TestExplain(t *testing.T) {
 		"DELETE FROM t", "INSERT INTO t VALUES(1, 'a')", "SELECT 1; DELETE FROM t",
 		"DROP TABLE t", "PRAGMA writable_schema=1", "", "EXPLAIN SELECT 1",
 		"ATTACH 'x.db' AS x",
+		// WITH passes the first-word check; SQLite's own flag refuses them.
+		"WITH x AS (SELECT 1) DELETE FROM t",
+		"WITH x AS (SELECT 'a') INSERT INTO t(k) SELECT * FROM x",
+		"with x as (select 1) update t set k = 'b'",
 	} {
 		if _, err := db.Explain(ctx, q); !errors.Is(err, sqlitedb.ErrNotReadOnly) {
 			t.Errorf("Explain(%q) = %v, want ErrNotReadOnly", q, err)
@@ -190,6 +194,15 @@ func TestExplain(t *testing.T) {
 	}
 	if n := count(t, db, "SELECT count(*) FROM sqlite_schema WHERE name = 't'"); n != 1 {
 		t.Fatal("table t is gone")
+	}
+	// A read through WITH is planned; a bad statement is SQLite's error.
+	if plan, err := db.Explain(ctx, "WITH x AS (SELECT k FROM t) SELECT * FROM x WHERE k = 'a'"); err != nil || len(plan) == 0 {
+		t.Fatalf("Explain(WITH … SELECT) = %+v, %v", plan, err)
+	}
+	if _, err := db.Explain(ctx, "SELECT * FROM nowhere"); err == nil || !strings.Contains(err.Error(), "no such table") {
+		t.Fatalf("Explain of an unknown table: %v", err)
+	} else if code, ok := sqlitedb.CodeOf(err); !ok || code&0xff != 1 {
+		t.Fatalf("Explain of an unknown table: code %d, %v; want SQLITE_ERROR", code, ok)
 	}
 }
 
