@@ -279,7 +279,9 @@ func (s *Store) GetSnapshot(ctx context.Context, sessionID string, version int64
 }
 
 // History pages through a session's snapshots, newest first, keyset-paged
-// on version. state.ErrNotFound when the session does not exist.
+// on version; with opts.IncludeState a page ends early once its states
+// reach state.MaxPageStateBytes. state.ErrNotFound when the session does
+// not exist.
 func (s *Store) History(ctx context.Context, sessionID string, opts state.HistoryOptions) (state.SnapshotPage, error) {
 	op := "history of " + sessionID
 	if err := state.ValidateID(sessionID); err != nil {
@@ -306,11 +308,34 @@ func (s *Store) History(ctx context.Context, sessionID string, opts state.Histor
 			bound = &v
 		}
 	}
-	stateCol := "NULL::text"
+	// Without a bound, a huge version stands for none: one query shape,
+	// always a range scan of the primary key. limit+1 rows: a row after the
+	// limit'th says there are more.
+	query := `
+		SELECT ` + snapshotColumns + `, NULL::text FROM state_snapshots
+		WHERE session_id = $1 AND version < $2
+		ORDER BY version DESC
+		LIMIT $3`
 	if opts.IncludeState {
-		stateCol = "state::text"
+		// Closing pgx rows early still reads every row the query returns,
+		// so the budget is applied by the server too: it sends a state only
+		// while the states before it (size_bytes, the length of the json
+		// text, which PostgreSQL keeps verbatim) sum to less than
+		// MaxPageStateBytes. The first row past the budget comes without
+		// state, which says that the page has more; the rest are small.
+		query = `
+		SELECT ` + snapshotColumns + `,
+			CASE WHEN sum(size_bytes) OVER (ORDER BY version DESC ROWS UNBOUNDED PRECEDING) - size_bytes < $4
+				THEN state::text END
+		FROM state_snapshots
+		WHERE session_id = $1 AND version < $2
+		ORDER BY version DESC
+		LIMIT $3`
 	}
-	var page state.SnapshotPage
+	var (
+		page state.SnapshotPage
+		more bool // older snapshots remain after the page
+	)
 	// One read-only transaction, so that "no such session" and the page come
 	// from the same moment.
 	err = pgx.BeginTxFunc(ctx, s.pool, pgx.TxOptions{IsoLevel: pgx.RepeatableRead, AccessMode: pgx.ReadOnly}, func(tx pgx.Tx) error {
@@ -321,33 +346,47 @@ func (s *Store) History(ctx context.Context, sessionID string, opts state.Histor
 		if !exists {
 			return state.ErrNotFound
 		}
-		// Without a bound, a huge version stands for none: one query shape,
-		// always a range scan of the primary key.
 		upper := int64(math.MaxInt64)
 		if bound != nil {
 			upper = *bound
 		}
-		rows, err := tx.Query(ctx, `
-			SELECT `+snapshotColumns+`, `+stateCol+` FROM state_snapshots
-			WHERE session_id = $1 AND version < $2
-			ORDER BY version DESC
-			LIMIT $3`, sessionID, upper, limit+1)
+		args := []any{sessionID, upper, limit + 1}
+		if opts.IncludeState {
+			args = append(args, int64(state.MaxPageStateBytes))
+		}
+		rows, err := tx.Query(ctx, query, args...)
 		if err != nil {
 			return err
 		}
-		snaps, err := pgx.CollectRows(rows, func(r pgx.CollectableRow) (state.Snapshot, error) { return scanSnapshot(r) })
-		if err != nil {
-			return err
+		defer rows.Close()
+		page.Snapshots, more = nil, false
+		held := 0 // state bytes in the page
+		for rows.Next() {
+			// The budget is checked here as well, on the bytes held, so
+			// that it holds whatever size_bytes says.
+			if len(page.Snapshots) == limit || held >= state.MaxPageStateBytes {
+				more = true
+				break
+			}
+			sn, err := scanSnapshot(rows)
+			if err != nil {
+				return err
+			}
+			if opts.IncludeState && sn.State == nil { // past the server's budget
+				more = true
+				break
+			}
+			page.Snapshots = append(page.Snapshots, sn)
+			held += len(sn.State)
 		}
-		page.Snapshots = snaps
-		return nil
+		rows.Close()
+		return rows.Err()
 	})
 	if err != nil {
 		return state.SnapshotPage{}, translate(op, err)
 	}
-	if len(page.Snapshots) > limit {
-		page.Snapshots = page.Snapshots[:limit]
-		page.NextCursor = encodeHistoryCursor(page.Snapshots[limit-1].Version)
+	if more {
+		page.NextCursor = encodeHistoryCursor(page.Snapshots[len(page.Snapshots)-1].Version)
 	}
 	if page.Snapshots == nil {
 		page.Snapshots = []state.Snapshot{}

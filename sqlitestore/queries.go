@@ -63,6 +63,10 @@ const (
 		WHERE session_id = ` + sidOf + ` AND version < ? ORDER BY version DESC LIMIT CAST(? AS INTEGER)`
 	qHistoryNoState = `SELECT version, created_at, NULL, metadata, size_bytes FROM state_snapshots
 		WHERE session_id = ` + sidOf + ` AND version < ? ORDER BY version DESC LIMIT CAST(? AS INTEGER)`
+	// qHistoryMore: whether a session has a version below one; args
+	// session, version. A history page that ends on its state budget asks
+	// this instead of reading one more row, state and all.
+	qHistoryMore = `SELECT 1 FROM state_snapshots WHERE session_id = ` + sidOf + ` AND version < ? LIMIT 1`
 
 	// Fork: args new id, source id, last version. Idempotency keys stay
 	// with the source.
@@ -114,6 +118,7 @@ var queries = map[string]string{
 	"SnapshotExists":  qSnapshotExists,
 	"History":         qHistory,
 	"HistoryNoState":  qHistoryNoState,
+	"HistoryMore":     qHistoryMore,
 	"ForkCopy":        qForkCopy,
 	"SetCount":        qSetCount,
 	"PruneKeepScan":   qPruneKeepScan,

@@ -692,7 +692,9 @@ func (s *Store) GetSnapshot(ctx context.Context, sessionID string, version int64
 }
 
 // History pages through a session's snapshots, newest first, in one read
-// transaction. Errors: ErrInvalid (id, limit, cursor, before), ErrNotFound.
+// transaction. With opts.IncludeState it stops reading rows once the page's
+// states reach state.MaxPageStateBytes. Errors: ErrInvalid (id, limit,
+// cursor, before), ErrNotFound.
 func (s *Store) History(ctx context.Context, sessionID string, opts state.HistoryOptions) (state.SnapshotPage, error) {
 	if err := state.ValidateID(sessionID); err != nil {
 		return state.SnapshotPage{}, err
@@ -720,37 +722,74 @@ func (s *Store) History(ctx context.Context, sessionID string, opts state.Histor
 	if opts.IncludeState {
 		query = qHistory
 	}
-	var page state.SnapshotPage
+	var (
+		page state.SnapshotPage
+		more bool // older snapshots remain after the page
+	)
 	err = s.db.Read(ctx, func(tx *sqlitedb.Tx) error {
-		page = state.SnapshotPage{Snapshots: make([]state.Snapshot, 0, min(limit, 64))}
+		page, more = state.SnapshotPage{Snapshots: make([]state.Snapshot, 0, min(limit, 64))}, false
 		var one int
 		if err := tx.QueryRow(ctx, qSessionExists, sessionID).Scan(&one); errors.Is(err, sql.ErrNoRows) {
 			return notFound("session %q", sessionID)
 		} else if err != nil {
 			return err
 		}
-		rows, err := tx.Query(ctx, query, sessionID, below, limit+1)
+		snaps, m, full, err := historyRows(ctx, tx, query, sessionID, below, limit, page.Snapshots)
 		if err != nil {
 			return err
 		}
-		defer rows.Close()
-		for rows.Next() {
-			sn, err := scanSnapshot(rows, sessionID)
-			if err != nil {
-				return err
-			}
-			page.Snapshots = append(page.Snapshots, sn)
+		page.Snapshots, more = snaps, m
+		if !full {
+			return nil
 		}
-		return rows.Err()
+		// The page reached its state budget: rather than read the next row
+		// (the driver copies its state), ask whether there is one.
+		last := snaps[len(snaps)-1].Version
+		err = tx.QueryRow(ctx, qHistoryMore, sessionID, last).Scan(&one)
+		if errors.Is(err, sql.ErrNoRows) {
+			return nil
+		}
+		more = err == nil
+		return err
 	})
 	if err != nil {
 		return state.SnapshotPage{}, storeErr("history", err)
 	}
-	if len(page.Snapshots) > limit {
-		page.Snapshots = page.Snapshots[:limit]
-		page.NextCursor = encodeCursor(historyCursorTag + strconv.FormatInt(page.Snapshots[limit-1].Version, 10))
+	if more {
+		last := page.Snapshots[len(page.Snapshots)-1].Version
+		page.NextCursor = encodeCursor(historyCursorTag + strconv.FormatInt(last, 10))
 	}
 	return page, nil
+}
+
+// historyRows appends History's rows to snaps, up to limit snapshots, and
+// stops reading as soon as their states reach state.MaxPageStateBytes: full
+// reports that stop. It asks for limit+1 rows, and more reports that a row
+// after the limit'th came. The rows are closed when it returns, whatever is
+// left of them unread.
+func historyRows(ctx context.Context, tx *sqlitedb.Tx, query, sessionID string, below int64, limit int, snaps []state.Snapshot) (_ []state.Snapshot, more, full bool, err error) {
+	rows, err := tx.Query(ctx, query, sessionID, below, limit+1)
+	if err != nil {
+		return nil, false, false, err
+	}
+	defer rows.Close()
+	held := 0 // state bytes in the page; stays 0 without IncludeState
+	for rows.Next() {
+		if len(snaps) == limit {
+			more = true
+			break
+		}
+		sn, err := scanSnapshot(rows, sessionID)
+		if err != nil {
+			return nil, false, false, err
+		}
+		snaps = append(snaps, sn)
+		if held += len(sn.State); held >= state.MaxPageStateBytes {
+			full = true
+			break
+		}
+	}
+	return snaps, more, full, rows.Err()
 }
 
 // ForkSession creates a session whose history is a copy of the source's up

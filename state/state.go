@@ -123,6 +123,8 @@ type HistoryOptions struct {
 	// Before, when > 0, keeps versions lower than it.
 	Before int64
 	// IncludeState returns each snapshot's state; without it State is nil.
+	// It also bounds the page by MaxPageStateBytes: the page may end before
+	// Limit snapshots, with NextCursor set to continue after its last one.
 	IncludeState bool
 }
 
@@ -138,6 +140,17 @@ const (
 	DefaultLimit = 50
 	MaxLimit     = 1000
 )
+
+// MaxPageStateBytes bounds the state bytes one History page holds when
+// HistoryOptions.IncludeState is set, so that a page of MaxLimit large
+// states cannot hold gigabytes in memory. Snapshots are taken newest first
+// while the states taken so far sum to less than MaxPageStateBytes: a page
+// always holds at least one snapshot, ends at the first snapshot that
+// brings its states (len(Snapshot.State)) to MaxPageStateBytes or more, and
+// so holds less than MaxPageStateBytes plus its last state. A page cut
+// short this way has NextCursor set when older snapshots remain, like a
+// page cut by Limit; the last page of a history never has one.
+const MaxPageStateBytes = 16 << 20
 
 // ForkInput describes a fork.
 type ForkInput struct {
@@ -197,8 +210,10 @@ type Store interface {
 	// GetSnapshot reads one version. ErrNotFound when there is no such
 	// session or version.
 	GetSnapshot(ctx context.Context, sessionID string, version int64) (Snapshot, error)
-	// History pages through a session's snapshots, newest first. ErrNotFound
-	// when the session does not exist.
+	// History pages through a session's snapshots, newest first, at most
+	// opts.Limit per page and, with opts.IncludeState, ending early once the
+	// page's states reach MaxPageStateBytes (see there). ErrNotFound when the
+	// session does not exist.
 	History(ctx context.Context, sessionID string, opts HistoryOptions) (SnapshotPage, error)
 	// ForkSession creates a new session whose history is a copy of the
 	// source's up to in.AtVersion (versions keep their numbers). ErrNotFound

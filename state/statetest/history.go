@@ -134,6 +134,8 @@ func (h *harness) runHistory(t *testing.T) {
 		}
 	})
 
+	t.Run("StateBudget", func(t *testing.T) { h.runHistoryBudget(t) })
+
 	t.Run("Errors", func(t *testing.T) {
 		s, _ := h.store(t)
 		_, err := s.History(bg, "missing", state.HistoryOptions{})
