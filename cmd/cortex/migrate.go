@@ -103,6 +103,9 @@ func (c *migrateCmd) run(ctx context.Context, args []string, stdout, stderr io.W
 		if errors.Is(err, context.Canceled) {
 			return fmt.Errorf("migrate interrupted: %w\nTry: run the same command again; it copies everything again as upserts and duplicates nothing", err)
 		}
+		if errors.Is(err, transfer.ErrDestinationAhead) {
+			return fmt.Errorf("migrate %s → %s: %w\nTry: migrate into a new, empty database (stop the writers of both first); if the destination's own writes are unwanted, remove it and run again", redactDB(c.from), redactDB(c.to), err)
+		}
 		return fmt.Errorf("migrate %s → %s: %w\nTry: fix the cause, then run the same command again; it duplicates nothing", redactDB(c.from), redactDB(c.to), err)
 	}
 
@@ -136,7 +139,7 @@ func (c *migrateCmd) run(ctx context.Context, args []string, stdout, stderr io.W
 	}
 	if !sum.OK {
 		return &exitError{code: 1, err: fmt.Errorf("verification failed: %w (%d sessions differ; sessions %d/%d, snapshots %d/%d)\n"+
-			"Try: stop every writer of the source, run the same command again; if the destination held other data before, migrate into an empty database",
+			"Try: stop every writer of the source and of the destination, then run the same command again",
 			transfer.ErrDifferent, res.Verify.DifferenceCount, res.Verify.SourceSessions, res.Verify.DestSessions,
 			res.Verify.SourceSnapshots, res.Verify.DestSnapshots)}
 	}

@@ -133,10 +133,11 @@ func TestMigrate_RoundTripResumingAfterSIGKILL(t *testing.T) {
 	transfertest.Same(t, want, transfertest.DumpFile(t, fixture, backPath))
 }
 
-// TestMigrate_ReportsDifferences runs migrate in-process into a SQLite file
-// that already holds a session the source does not: the copy completes, the
-// verification names the session, and the exit code is 1.
-func TestMigrate_ReportsDifferences(t *testing.T) {
+// TestMigrate_RefusesDestinationAhead runs migrate in-process into a
+// SQLite file that already holds a session the source does not: it is
+// refused before anything is written, naming the session and what to do.
+// Then a migration into a new file succeeds, with plain progress lines.
+func TestMigrate_RefusesDestinationAhead(t *testing.T) {
 	ctx := context.Background()
 	dir := t.TempDir()
 	srcPath, dstPath := filepath.Join(dir, "src.db"), filepath.Join(dir, "dst.db")
@@ -148,18 +149,31 @@ func TestMigrate_ReportsDifferences(t *testing.T) {
 		if _, err := st.CreateSession(ctx, state.SessionInput{ID: id}); err != nil {
 			t.Fatal(err)
 		}
+		if _, err := st.AppendSnapshot(ctx, id, state.AppendInput{State: []byte(`{}`)}); err != nil {
+			t.Fatal(err)
+		}
 		st.Close()
 	}
 	var stdout, stderr bytes.Buffer
 	err := run(ctx, []string{"migrate", "--from", srcPath, "--to", dstPath}, &stdout, &stderr)
-	var ee *exitError
-	if err == nil || !strings.Contains(err.Error(), "verification failed") || !errors.As(err, &ee) || ee.code != 1 {
-		t.Fatalf("got %v, want a verification failure with exit code 1", err)
+	if !errors.Is(err, transfer.ErrDestinationAhead) || !strings.Contains(err.Error(), "session stray: only in the destination") || !strings.Contains(err.Error(), "Try:") {
+		t.Fatalf("got %v, want ErrDestinationAhead naming the stray session, with a Try line", err)
 	}
-	if !strings.Contains(stdout.String(), "session stray: only in the destination") {
-		t.Fatalf("output does not name the stray session:\n%s", stdout.String())
+	st, err := sqlitestore.Open(ctx, dstPath, sqlitestore.Config{})
+	if err != nil {
+		t.Fatal(err)
 	}
-	if !strings.Contains(stderr.String(), "migrate snapshots:") && !strings.Contains(stderr.String(), "migrate sessions:") {
+	if _, err := st.GetSession(ctx, "a"); !errors.Is(err, state.ErrNotFound) {
+		t.Errorf("the refused migration wrote session a: %v", err)
+	}
+	st.Close()
+
+	stdout.Reset()
+	stderr.Reset()
+	if err := run(ctx, []string{"migrate", "--from", srcPath, "--to", filepath.Join(dir, "new.db")}, &stdout, &stderr); err != nil {
+		t.Fatalf("migrate into a new file: %v\n%s", err, stderr.String())
+	}
+	if !strings.Contains(stderr.String(), "migrate snapshots:") {
 		t.Errorf("no plain progress lines on a non-terminal:\n%s", stderr.String())
 	}
 }

@@ -15,6 +15,14 @@
 // snapshots by (session id, version)), so a copy interrupted at any point
 // can simply run again: it rewrites what was copied and duplicates nothing.
 //
+// An upsert would also overwrite what the destination holds of its own, so
+// Migrate first compares both sides' tallies and refuses, writing nothing
+// (ErrDestinationAhead), a destination with a session the source lacks or
+// with more snapshots or a later version than the source's: writes made to
+// the destination since an earlier run, or an unrelated database. A
+// destination behind the source (an interrupted run) is what a rerun
+// finishes.
+//
 // # Consistency
 //
 // The source is read in pages, each its own read: stop the writers of the
@@ -27,6 +35,7 @@ import (
 	"errors"
 	"fmt"
 	"sort"
+	"strings"
 	"time"
 
 	"github.com/cortex-db/cortex/state"
@@ -157,6 +166,13 @@ func Migrate(ctx context.Context, src state.Exporter, dst Destination, opts Opti
 	for _, t := range totals {
 		sessions++
 		snapshots += t.Snapshots
+	}
+	dstTotals, err := tallyAll(ctx, dst, opts, PhaseCount, sessions)
+	if err != nil {
+		return res, fmt.Errorf("count the destination: %w", err)
+	}
+	if err := checkNotAhead(totals, dstTotals); err != nil {
+		return res, err
 	}
 	if res.Copied, err = copyAll(ctx, src, dst, opts, sessions, snapshots); err != nil {
 		return res, err
@@ -309,6 +325,41 @@ func Verify(ctx context.Context, src, dst state.Exporter, opts Options) (Report,
 	r.DifferenceCount = len(diffs)
 	r.Differences = diffs[:min(len(diffs), MaxDifferences)]
 	return r, nil
+}
+
+// ErrDestinationAhead: the destination holds rows the source does not
+// have; Migrate refuses to overwrite them and writes nothing.
+var ErrDestinationAhead = errors.New("the destination holds writes the source does not have")
+
+// checkNotAhead returns ErrDestinationAhead, naming the first sessions by
+// id, when dst has a session src lacks, or more snapshots or a later
+// version in a session than src.
+func checkNotAhead(src, dst map[string]state.SessionTally) error {
+	var ahead []Difference
+	for id, tb := range dst {
+		ta, ok := src[id]
+		switch {
+		case !ok:
+			ahead = append(ahead, Difference{SessionID: id, Dest: &tb})
+		case tb.Snapshots > ta.Snapshots || tb.LatestVersion > ta.LatestVersion:
+			ahead = append(ahead, Difference{SessionID: id, Source: &ta, Dest: &tb})
+		}
+	}
+	if len(ahead) == 0 {
+		return nil
+	}
+	sort.Slice(ahead, func(i, j int) bool { return ahead[i].SessionID < ahead[j].SessionID })
+	const show = 5
+	var b strings.Builder
+	for _, d := range ahead[:min(len(ahead), show)] {
+		b.WriteString("\n  ")
+		b.WriteString(d.String())
+	}
+	if len(ahead) > show {
+		fmt.Fprintf(&b, "\n  … and %d more", len(ahead)-show)
+	}
+	return fmt.Errorf("%w (%d sessions); copying would overwrite or strand them, so nothing was written:%s",
+		ErrDestinationAhead, len(ahead), b.String())
 }
 
 // ErrDifferent is returned by callers that treat a failed verification as

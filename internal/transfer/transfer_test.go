@@ -84,6 +84,60 @@ func TestMigrate_SQLiteToSQLite(t *testing.T) {
 	}
 }
 
+// A destination written to since an earlier run (or an unrelated
+// database) is refused before anything is written: upserts would overwrite
+// its snapshots and move its sessions' versions back.
+func TestMigrate_RefusesDestinationAhead(t *testing.T) {
+	src := openSQLite(t, "src.db", state.Options{})
+	fill(t, src, 3, 2)
+	dst := openSQLite(t, "dst.db", state.Options{})
+	if res, err := transfer.Migrate(bg, src, dst, transfer.Options{}); err != nil || !res.Verify.OK() {
+		t.Fatalf("first run: %v %+v", err, res.Verify)
+	}
+	// An acknowledged write to the destination, then a rerun.
+	ack, err := dst.AppendSnapshot(bg, "s-0001", state.AppendInput{State: json.RawMessage(`{"dest":1}`)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	before := dump(t, dst)
+	_, err = transfer.Migrate(bg, src, dst, transfer.Options{})
+	if !errors.Is(err, transfer.ErrDestinationAhead) || !strings.Contains(err.Error(), "session s-0001: source has") {
+		t.Fatalf("rerun over a written destination: %v, want ErrDestinationAhead naming s-0001", err)
+	}
+	transfertest.Same(t, before, dump(t, dst))
+	if sn, err := dst.GetSnapshot(bg, "s-0001", ack.Version); err != nil || string(sn.State) != `{"dest":1}` {
+		t.Fatalf("the acknowledged snapshot: %s, %v", sn.State, err)
+	}
+	if r, err := dst.AppendSnapshot(bg, "s-0001", state.AppendInput{State: json.RawMessage(`2`)}); err != nil || r.Version != ack.Version+1 {
+		t.Fatalf("append after the refusal: %+v, %v", r, err)
+	}
+
+	// A session only the destination has is refused too.
+	other := openSQLite(t, "other.db", state.Options{})
+	if _, err := other.CreateSession(bg, state.SessionInput{ID: "mine"}); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := transfer.Migrate(bg, src, other, transfer.Options{}); !errors.Is(err, transfer.ErrDestinationAhead) || !strings.Contains(err.Error(), "only in the destination") {
+		t.Fatalf("migrate into an unrelated database: %v", err)
+	}
+
+	// A destination behind the source (an interrupted run) is finished.
+	behind := openSQLite(t, "behind.db", state.Options{})
+	if _, err := transfer.Copy(bg, src, behind, transfer.Options{}); err != nil {
+		t.Fatal(err)
+	}
+	// More snapshots and a new session on the source.
+	if _, err := src.AppendSnapshot(bg, "s-0002", state.AppendInput{State: json.RawMessage(`3`)}); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := src.CreateSession(bg, state.SessionInput{ID: "late"}); err != nil {
+		t.Fatal(err)
+	}
+	if res, err := transfer.Migrate(bg, src, behind, transfer.Options{}); err != nil || !res.Verify.OK() {
+		t.Fatalf("rerun over a destination behind the source: %v %+v", err, res.Verify)
+	}
+}
+
 func TestVerify_ReportsDifferences(t *testing.T) {
 	src := openSQLite(t, "src.db", state.Options{})
 	fill(t, src, 5, 4)
