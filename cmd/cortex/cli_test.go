@@ -372,6 +372,13 @@ func TestCLI_HealthExitCodes(t *testing.T) {
 	if !errors.As(err, &ee) || ee.code != 1 {
 		t.Fatalf("health with the WAL over --wal-limit: %v, want exit 1\n%s", err, out.String())
 	}
+	// A usage error checks nothing: exit 3, not 2, which means unhealthy.
+	for _, args := range [][]string{{"--integrity", "bogus"}, {"--no-such-flag"}, {"extra-arg"}} {
+		err = run(t.Context(), append([]string{"health", "--db", db}, args...), &out, &errOut)
+		if !errors.As(err, &ee) || ee.code != 3 || !strings.Contains(err.Error(), "Try:") {
+			t.Errorf("health %v: %v, want exit 3 with a Try line", args, err)
+		}
+	}
 }
 
 func TestCLI_Help(t *testing.T) {
@@ -386,6 +393,40 @@ func TestCLI_Help(t *testing.T) {
 		if !strings.Contains(errOut.String(), "[$CORTEX_DB]") {
 			t.Errorf("%s -h does not show the env twins:\n%s", cmd, errOut.String())
 		}
+		if strings.Contains(errOut.String(), "[$CORTEX_FORCE]") || strings.Contains(errOut.String(), "[$CORTEX_JSON]") {
+			t.Errorf("%s -h shows a variable for a flag of one invocation:\n%s", cmd, errOut.String())
+		}
+		// A bad flag: the error and a hint, not the whole usage.
+		out.Reset()
+		errOut.Reset()
+		err = run(context.Background(), []string{cmd, "--no-such-flag"}, &out, &errOut)
+		if !errors.Is(err, errUsage) || !strings.Contains(err.Error(), "-no-such-flag") || !strings.Contains(err.Error(), "Try: cortex "+cmd+" -h") {
+			t.Errorf("%s --no-such-flag: %v", cmd, err)
+		}
+		if errOut.Len() > 0 {
+			t.Errorf("%s --no-such-flag printed:\n%s", cmd, errOut.String())
+		}
+	}
+}
+
+// Flags of one invocation have no environment twin: an exported
+// CORTEX_FORCE must not turn every restore into one under a running server.
+func TestFlags_NoTwinForOneInvocation(t *testing.T) {
+	withEnv(t, map[string]string{"CORTEX_FORCE": "true", "CORTEX_MODE": "http", "CORTEX_JSON": "true", "CORTEX_ACCEPT_WAL_LOSS": "true"})
+	var r restoreCmd
+	fs := newFlagSet("restore", "restore", &bytes.Buffer{})
+	r.db.register(fs)
+	fs.BoolVar(&r.force, "force", false, "")
+	if err := parseFlags(fs, nil, 0); err != nil || r.force || r.db.acceptWALLoss {
+		t.Fatalf("restore flags from the environment: force %v, accept-wal-loss %v, %v", r.force, r.db.acceptWALLoss, err)
+	}
+	db := seed(t)
+	var out, errOut bytes.Buffer
+	if err := run(t.Context(), []string{"checkpoint", "--db", db}, &out, &errOut); err != nil {
+		t.Fatalf("checkpoint with CORTEX_MODE=http exported: %v", err)
+	}
+	if strings.HasPrefix(strings.TrimSpace(out.String()), "{") {
+		t.Fatalf("CORTEX_JSON made checkpoint print JSON:\n%s", out.String())
 	}
 }
 

@@ -22,12 +22,22 @@ func envName(flagName string) string {
 	return "CORTEX_" + strings.ToUpper(strings.ReplaceAll(flagName, "-", "_"))
 }
 
+// noEnvTwin are the flags of one invocation, not of a configuration: they
+// have no environment variable, so that one left exported (CORTEX_FORCE,
+// CORTEX_ACCEPT_WAL_LOSS) cannot change every later command, and commands
+// that share a flag name (checkpoint's and bench's --mode) do not share a
+// variable.
+var noEnvTwin = map[string]bool{
+	"force": true, "accept-wal-loss": true, "json": true, "out": true,
+	"from": true, "to": true, "mode": true, "compact": true, "integrity": true,
+}
+
 // newFlagSet makes a command's flag set; usage is its one-line synopsis.
 func newFlagSet(name, usage string, stderr io.Writer) *flag.FlagSet {
 	fs := flag.NewFlagSet(name, flag.ContinueOnError)
 	fs.SetOutput(stderr)
 	fs.Usage = func() {
-		fmt.Fprintf(stderr, "Usage: cortex %s\n\nFlags (each also read from the environment variable shown; a flag beats its variable):\n", usage)
+		fmt.Fprintf(stderr, "Usage: cortex %s\n\nFlags (those with a [$VARIABLE] are also read from it; a flag beats its variable):\n", usage)
 		fs.VisitAll(func(f *flag.Flag) {
 			name, u := flag.UnquoteUsage(f)
 			line := "  --" + f.Name
@@ -37,6 +47,10 @@ func newFlagSet(name, usage string, stderr io.Writer) *flag.FlagSet {
 			fmt.Fprintf(stderr, "%s\n    \t%s", line, strings.ReplaceAll(u, "\n", "\n    \t"))
 			if f.DefValue != "" && f.DefValue != "false" && f.DefValue != "0" && f.DefValue != "0s" {
 				fmt.Fprintf(stderr, " (default %s)", f.DefValue)
+			}
+			if noEnvTwin[f.Name] {
+				fmt.Fprintln(stderr)
+				return
 			}
 			fmt.Fprintf(stderr, " [$%s]\n", envName(f.Name))
 		})
@@ -48,17 +62,25 @@ func newFlagSet(name, usage string, stderr io.Writer) *flag.FlagSet {
 // line from its CORTEX_<FLAG> environment variable. Extra positional
 // arguments are refused unless maxArgs allows them.
 func parseFlags(fs *flag.FlagSet, args []string, maxArgs int) error {
-	if err := fs.Parse(args); err != nil {
+	// The flag package prints the error and the whole usage on a bad
+	// flag; only -h gets the usage here, a bad flag one line and a hint.
+	out, usage := fs.Output(), fs.Usage
+	fs.SetOutput(io.Discard)
+	fs.Usage = func() {}
+	err := fs.Parse(args)
+	fs.SetOutput(out)
+	fs.Usage = usage
+	if err != nil {
 		if errors.Is(err, flag.ErrHelp) {
+			usage()
 			return &exitError{code: 0}
 		}
-		return fmt.Errorf("%w\nTry: cortex %s -h", errUsage, fs.Name())
+		return fmt.Errorf("%v\nTry: cortex %s -h: %w", err, fs.Name(), errUsage)
 	}
 	given := map[string]bool{}
 	fs.Visit(func(f *flag.Flag) { given[f.Name] = true })
-	var err error
 	fs.VisitAll(func(f *flag.Flag) {
-		if err != nil || given[f.Name] {
+		if err != nil || given[f.Name] || noEnvTwin[f.Name] {
 			return
 		}
 		if v, ok := lookupEnv(envName(f.Name)); ok {

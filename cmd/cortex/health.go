@@ -2,13 +2,17 @@ package main
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"io"
 
 	"github.com/cortex-db/cortex/sqlitedb"
 )
 
-// healthCmd is `cortex health`: exit 0 healthy, 1 degraded, 2 unhealthy.
+// healthCmd is `cortex health`: exit 0 healthy, 1 degraded, 2 unhealthy
+// (also when the database cannot be opened), 3 a usage error: nothing was
+// checked (as a monitoring plugin's UNKNOWN), so that a typo in a probe's
+// command line is not taken for a sick database.
 type healthCmd struct {
 	db        dbFlags
 	json      bool
@@ -16,17 +20,21 @@ type healthCmd struct {
 }
 
 func (c *healthCmd) run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
-	fs := newFlagSet("health", "health [flags]   (exit status: 0 healthy, 1 degraded, 2 unhealthy)", stderr)
+	fs := newFlagSet("health", "health [flags]   (exit status: 0 healthy, 1 degraded, 2 unhealthy, 3 usage error)", stderr)
 	c.db.register(fs)
 	fs.BoolVar(&c.json, "json", false, "print JSON (the same fields as GET /v1/admin/health)")
 	fs.StringVar(&c.integrity, "integrity", "", "also run an integrity check: quick or full (reads the whole database)")
 	if err := parseFlags(fs, args, 0); err != nil {
-		return err
+		var ee *exitError
+		if errors.As(err, &ee) { // -h
+			return err
+		}
+		return &exitError{code: 3, err: err}
 	}
 	switch c.integrity {
 	case "", "quick", "full":
 	default:
-		return fmt.Errorf("--integrity %q: want quick or full\nTry: cortex health --integrity quick: %w", c.integrity, errUsage)
+		return &exitError{code: 3, err: fmt.Errorf("--integrity %q: want quick or full\nTry: cortex health --integrity quick: %w", c.integrity, errUsage)}
 	}
 	db, err := openForOps(ctx, &c.db, "health")
 	if err != nil {

@@ -89,7 +89,7 @@ Usage:
 Commands:
   serve       run the HTTP API server
   stats       database statistics
-  health      health checks (exit 0 healthy, 1 degraded, 2 unhealthy)
+  health      health checks (exit 0 healthy, 1 degraded, 2 unhealthy, 3 usage error)
   checkpoint  run a WAL checkpoint (--mode passive|full|restart|truncate)
   backup      online, checked backup (--out <file>)
   restore     replace the database with a backup (--from <file>)
@@ -98,8 +98,9 @@ Commands:
   bench       load generator: workloads, concurrency sweep, baselines (--json, --svg)
   version     print the version
 
-The ops commands work on the database file (--db), also while a server is
-using it. Every flag has an environment twin: --db is CORTEX_DB.
+The ops commands (stats to explain) work on a SQLite database file (--db),
+also while a server is using it. Configuration flags have an environment
+twin: --db is CORTEX_DB.
 
 Run 'cortex <command> -h' for a command's flags.
 `
