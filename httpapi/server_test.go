@@ -44,7 +44,10 @@ func TestServer_Sessions(t *testing.T) {
 		}
 	})
 	t.Run("CreateExists", func(t *testing.T) {
-		e.do("POST", "/v1/sessions", `{"id":"a-1"}`).want(t, http.StatusConflict)
+		p := e.do("POST", "/v1/sessions", `{"id":"a-1"}`).want(t, http.StatusConflict).problem(t)
+		if p.Detail != `create session: session "a-1": already exists` && !strings.HasSuffix(p.Detail, `session "a-1": already exists`) {
+			t.Errorf("409 detail %q: want the domain's words, no SQL", p.Detail)
+		}
 	})
 	t.Run("PutNewThenExisting", func(t *testing.T) {
 		e.do("PUT", "/v1/sessions/p.1", `{"metadata":{"n":1}}`).want(t, http.StatusCreated)
@@ -265,7 +268,9 @@ func TestServer_Snapshots(t *testing.T) {
 		if !jsonEqual(snap.State, []byte(`{"step":1}`)) {
 			t.Fatalf("forked state %s", snap.State)
 		}
-		e.do("POST", "/v1/sessions/s/fork", `{"new_id":"f"}`).want(t, http.StatusConflict)
+		if p := e.do("POST", "/v1/sessions/s/fork", `{"new_id":"f"}`).want(t, http.StatusConflict).problem(t); strings.Contains(p.Detail, "UNIQUE") {
+			t.Errorf("fork 409 detail %q names a constraint", p.Detail)
+		}
 		e.do("POST", "/v1/sessions/s/fork", `{"new_id":"g","at_version":999}`).want(t, http.StatusNotFound)
 		e.do("POST", "/v1/sessions/ghost/fork", `{"new_id":"h"}`).want(t, http.StatusNotFound)
 		e.do("POST", "/v1/sessions/s/fork", `{"new_id":"bad id"}`).want(t, http.StatusBadRequest)

@@ -48,7 +48,9 @@ func translate(op string, err error) error {
 	if errors.As(err, &pgErr) {
 		switch c := pgErr.Code; {
 		case c == codeUniqueViolation:
-			return fmt.Errorf("%s: %w: %w", op, state.ErrExists, err)
+			// The op names the id; the constraint's name is no news to
+			// an API client.
+			return state.WithCause(fmt.Errorf("%s: %w", op, state.ErrExists), err)
 		case c == codeForeignKeyViolation:
 			return fmt.Errorf("%s: %w: %w", op, state.ErrNotFound, err)
 		case c == codeDiskFull:

@@ -262,7 +262,7 @@ func insertSession(ctx context.Context, tx *sqlitedb.Tx, sess state.Session) err
 	_, err := tx.Exec(ctx, qSessionInsert, sess.ID, sess.CreatedAt.UnixNano(), active,
 		expiresAt(active, int64(sess.TTL)), int64(sess.TTL), string(sess.Metadata), sess.Version, sess.SnapshotCount)
 	if isUniqueViolation(err) {
-		return fmt.Errorf("session %q: %w: %w", sess.ID, state.ErrExists, err)
+		return state.WithCause(fmt.Errorf("session %q: %w", sess.ID, state.ErrExists), err)
 	}
 	return err
 }

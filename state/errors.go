@@ -55,3 +55,19 @@ func (e *ConflictError) Error() string {
 
 // Is makes errors.Is(err, ErrVersionConflict) true.
 func (e *ConflictError) Is(target error) bool { return target == ErrVersionConflict }
+
+// WithCause returns err with cause, an engine's own error, in its chain
+// for errors.Is and errors.As but not in its message: messages reach API
+// clients, which need the domain's words ("session "x": already exists"),
+// not a constraint's name.
+func WithCause(err, cause error) error {
+	if cause == nil {
+		return err
+	}
+	return &causedError{err: err, cause: cause}
+}
+
+type causedError struct{ err, cause error }
+
+func (e *causedError) Error() string   { return e.err.Error() }
+func (e *causedError) Unwrap() []error { return []error{e.err, e.cause} }
