@@ -333,7 +333,7 @@ func checkHeaderMode(path string, flag int) error {
 	}
 	head := make([]byte, len(sqliteHeader))
 	if _, err := io.ReadFull(f, head); err != nil || !bytes.Equal(head, sqliteHeader) {
-		return fmt.Errorf("open %s: %w: the file is not a SQLite database (no SQLite header). The file was left untouched. Try: check --db points at the right file, or restore it from a backup", path, ErrCorrupt)
+		return fmt.Errorf("open %s: %w: the file is not a SQLite database (no SQLite header); it was left untouched", path, ErrCorrupt)
 	}
 	return nil
 }

@@ -149,6 +149,27 @@ func TestServe_RefusesUnsendableTokens(t *testing.T) {
 	}
 }
 
+// Bad choices are usage errors naming the flag (or variable); a foreign
+// backup is refused with one hint that fits.
+func TestCLI_ErrorsNameTheCause(t *testing.T) {
+	withEnv(t, nil)
+	db := filepath.Join(t.TempDir(), "c.db")
+	var out, errOut bytes.Buffer
+	for _, args := range [][]string{{"--journal-mode", "bogus"}, {"--synchronous", "off"}} {
+		err := run(t.Context(), append([]string{"serve", "--db", db}, args...), &out, &errOut)
+		if !errors.Is(err, errUsage) || !strings.Contains(err.Error(), args[0][2:]) || strings.Contains(err.Error(), "config:") {
+			t.Errorf("serve %v: %v, want a usage error naming the flag", args, err)
+		}
+	}
+	good := seed(t)
+	foreign := filepath.Join(t.TempDir(), "foreign.db")
+	os.WriteFile(foreign, bytes.Repeat([]byte("not sqlite"), 500), 0o600)
+	err := run(t.Context(), []string{"restore", "--db", good, "--from", foreign, "--force"}, &out, &errOut)
+	if err == nil || strings.Count(err.Error(), "Try:") != 1 || strings.Contains(err.Error(), "--db points") {
+		t.Errorf("restore from a foreign file: %v, want one Try line about the backup", err)
+	}
+}
+
 func TestRedactDB(t *testing.T) {
 	for in, want := range map[string]string{
 		"postgres://u:secret@h/db":                            "postgres://u:xxxxx@h/db",

@@ -7,6 +7,7 @@ import (
 	"io"
 	"math"
 	"os"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -98,6 +99,29 @@ func parseFlags(fs *flag.FlagSet, args []string, maxArgs int) error {
 	return nil
 }
 
+// choice is a flag.Value for a string out of a fixed set (case-insensitive,
+// kept in lower case), so a wrong value is a usage error naming the flag.
+type choice struct {
+	v       *string
+	allowed []string
+}
+
+func (c choice) String() string {
+	if c.v == nil {
+		return ""
+	}
+	return *c.v
+}
+
+func (c choice) Set(s string) error {
+	s = strings.ToLower(s)
+	if slices.Contains(c.allowed, s) {
+		*c.v = s
+		return nil
+	}
+	return fmt.Errorf("want one of %s", strings.Join(c.allowed, ", "))
+}
+
 // byteSize is a flag.Value for sizes such as 64MiB, 1GiB, 512KB or 1048576.
 type byteSize int64
 
@@ -181,8 +205,9 @@ func (f *dbFlags) register(fs *flag.FlagSet) {
 	f.mmapSize = sqlitedb.DefaultMmapSize
 	f.walLimit = sqlitedb.DefaultWALLimit
 	fs.StringVar(&f.db, "db", defaultDB, "database: a SQLite file path, or a postgres:// URL for PostgreSQL")
-	fs.StringVar(&f.journalMode, "journal-mode", sqlitedb.DefaultJournalMode, "SQLite journal mode: wal, delete or memory (memory is not durable)")
-	fs.StringVar(&f.synchronous, "synchronous", sqlitedb.DefaultSynchronous, "SQLite synchronous: normal (WAL: safe on process crash, the last commits may be lost on power loss) or full (fsync every commit)")
+	f.journalMode, f.synchronous = sqlitedb.DefaultJournalMode, sqlitedb.DefaultSynchronous
+	fs.Var(choice{&f.journalMode, []string{"wal", "delete", "memory"}}, "journal-mode", "SQLite journal mode: wal, delete or memory (memory is not durable)")
+	fs.Var(choice{&f.synchronous, []string{"normal", "full"}}, "synchronous", "SQLite synchronous: normal (WAL: safe on process crash, the last commits may be lost on power loss) or full (fsync every commit)")
 	fs.DurationVar(&f.busyTimeout, "busy-timeout", sqlitedb.DefaultBusyTimeout, "how long SQLite waits for a lock held by another process")
 	fs.Var(&f.mmapSize, "mmap-size", "memory-mapped I/O size (0 disables it)")
 	fs.Var(&f.walLimit, "wal-limit", "bound on the -wal file: past half of it checkpoints end with a RESTART, past it a TRUNCATE shrinks the file and health degrades")

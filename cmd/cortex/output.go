@@ -61,7 +61,7 @@ func openAdvice(path string, err error) error {
 	}
 	switch {
 	case errors.Is(err, sqlitedb.ErrCorrupt):
-		return fmt.Errorf("%w\nTry: cortex restore --db %s --from <backup>", err, path)
+		return fmt.Errorf("%w\nTry: check that --db names the right file; if it does, restore it from a backup: cortex restore --db %s --from <backup>", err, path)
 	case errors.Is(err, sqlitedb.ErrReadOnly):
 		return fmt.Errorf("%w\nTry: check the permissions of %s and its folder", err, path)
 	case errors.Is(err, sqlitedb.ErrNetworkFS):
