@@ -133,14 +133,28 @@ func jsonError(err error) error {
 
 // writeJSON sends v as JSON with status.
 func writeJSON(w http.ResponseWriter, status int, v any) {
-	b, err := json.Marshal(v)
+	b, err := marshal(v)
 	if err != nil {
 		problem(w, http.StatusInternalServerError, "internal", "Internal server error", "encoding the answer failed")
 		return
 	}
 	w.Header().Set("Content-Type", "application/json")
 	w.WriteHeader(status)
-	w.Write(append(b, '\n'))
+	w.Write(b)
+}
+
+// marshal encodes v as one line of JSON without HTML escaping: states
+// and plans come back with their "<", ">" and "&" as they were stored, not
+// as \u003c. (Escaping is for JSON embedded in HTML; these answers are
+// application/json.)
+func marshal(v any) ([]byte, error) {
+	var buf bytes.Buffer
+	enc := json.NewEncoder(&buf)
+	enc.SetEscapeHTML(false)
+	if err := enc.Encode(v); err != nil {
+		return nil, err
+	}
+	return buf.Bytes(), nil
 }
 
 // pathID returns the {id} path value, validated.

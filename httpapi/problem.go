@@ -2,7 +2,6 @@ package httpapi
 
 import (
 	"context"
-	"encoding/json"
 	"errors"
 	"net/http"
 	"strconv"
@@ -114,8 +113,8 @@ func writeProblem(w http.ResponseWriter, p Problem) {
 		h.Set("Retry-After", strconv.Itoa(RetryAfterSeconds))
 	}
 	w.WriteHeader(p.Status)
-	b, _ := json.Marshal(p)
-	w.Write(append(b, '\n'))
+	b, _ := marshal(p)
+	w.Write(b)
 }
 
 // problem sends a problem of the given status, slug and detail.

@@ -689,3 +689,18 @@ func (s *syncBuffer) String() string {
 	defer s.mu.Unlock()
 	return s.b.String()
 }
+
+// States come back with "<", ">" and "&" as stored, not HTML-escaped.
+func TestServer_NoHTMLEscaping(t *testing.T) {
+	e := newEnv(t, nil)
+	e.mustSession("h")
+	e.mustAppend("h", `{"html":"<b>&</b>"}`)
+	r := e.do("GET", "/v1/sessions/h/snapshots/latest", "").want(t, http.StatusOK)
+	if !bytes.Contains(r.body, []byte(`{"html":"<b>&</b>"}`)) {
+		t.Fatalf("latest: %s", r.body)
+	}
+	r = e.do("POST", "/v1/admin/explain", `{"sql":"SELECT * FROM sessions WHERE last_active > 0"}`).want(t, http.StatusOK)
+	if bytes.Contains(r.body, []byte(`\u003e`)) {
+		t.Fatalf("explain escapes '>': %s", r.body)
+	}
+}

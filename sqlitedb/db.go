@@ -96,6 +96,9 @@ func Open(ctx context.Context, path string, cfg Config) (_ *DB, err error) {
 	if err != nil {
 		return nil, fmt.Errorf("open %s: %w", path, err)
 	}
+	if err := driverMissing(); err != nil {
+		return nil, fmt.Errorf("open %s: %w", abs, err) // before any file is made
+	}
 	if err := prepareFile(abs, cfg); err != nil {
 		return nil, err
 	}

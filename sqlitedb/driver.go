@@ -127,3 +127,6 @@ func stmtReadOnly(ctx context.Context, dc driver.Conn, query string) (bool, erro
 	}
 	return ss.Readonly(), nil
 }
+
+// driverMissing is nil: this build has the SQLite driver.
+func driverMissing() error { return nil }

@@ -52,3 +52,6 @@ func SQLiteMemory() int64 { return -1 }
 // LimitMallocArenas does nothing without cgo: Go's own allocator serves
 // the whole program.
 func LimitMallocArenas(int) bool { return false }
+
+// driverMissing is errNoCgo: this build has no SQLite driver.
+func driverMissing() error { return errNoCgo }

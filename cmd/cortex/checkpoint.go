@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"io"
+	"os"
 	"strconv"
 
 	"github.com/cortex-db/cortex/sqlitedb"
@@ -33,6 +34,7 @@ func (c *checkpointCmd) run(ctx context.Context, args []string, stdout, stderr i
 		return err
 	}
 	defer db.Close()
+	before := walBytes(c.db.db)
 	res, err := db.Checkpoint(ctx, mode)
 	if err != nil {
 		return fmt.Errorf("checkpoint %s: %w\nTry: again later, or a PASSIVE checkpoint, which never waits", c.db.db, err)
@@ -47,6 +49,9 @@ func (c *checkpointCmd) run(ctx context.Context, args []string, stdout, stderr i
 		{"checkpointed_frames", strconv.FormatInt(res.CheckpointedFrames, 10)},
 		{"remaining_frames", strconv.FormatInt(res.Remaining(), 10)},
 		{"duration", res.Duration.String()},
+		// SQLite reports 0 frames after a TRUNCATE, which empties the
+		// WAL: the file's size before and after shows what it did.
+		{"wal_bytes", fmt.Sprintf("%s before, %s after", formatBytes(before), formatBytes(walBytes(c.db.db)))},
 	}
 	if err := table(stdout, rows); err != nil {
 		return err
@@ -55,4 +60,13 @@ func (c *checkpointCmd) run(ctx context.Context, args []string, stdout, stderr i
 		fmt.Fprintln(stderr, "Note: the checkpoint could not complete: another connection held a lock it needed (a long read, or the server's writer). Try again, or use --mode passive.")
 	}
 	return nil
+}
+
+// walBytes is the size of the database's -wal file, 0 when there is none.
+func walBytes(db string) int64 {
+	st, err := os.Stat(db + "-wal")
+	if err != nil {
+		return 0
+	}
+	return st.Size()
 }

@@ -47,7 +47,8 @@ func (c *healthCmd) run(ctx context.Context, args []string, stdout, stderr io.Wr
 			return err
 		}
 	} else {
-		rows := [][2]string{{"STATUS", string(h.Status)}, {"", ""}, {"CHECK", "STATUS\tDETAIL"}}
+		fmt.Fprintf(stdout, "STATUS  %s\n\n", h.Status)
+		rows := [][2]string{{"CHECK", "STATUS\tDETAIL"}}
 		for _, ch := range h.Checks {
 			rows = append(rows, [2]string{ch.Name, string(ch.Status) + "\t" + ch.Detail})
 		}

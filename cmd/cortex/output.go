@@ -17,6 +17,7 @@ import (
 func writeJSON(w io.Writer, v any) error {
 	enc := json.NewEncoder(w)
 	enc.SetIndent("", "  ")
+	enc.SetEscapeHTML(false) // plans and paths as they are: ">", not \u003e
 	return enc.Encode(v)
 }
 
