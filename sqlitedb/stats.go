@@ -51,7 +51,9 @@ type WriterStats struct {
 	QueueCap   int   `json:"queue_cap"`
 	Commits    int64 `json:"commits"`
 	// Writes are the Write calls committed; Failed those answered with an
-	// error. Writes/Commits is the mean group size.
+	// error, the engine's or their function's own (a store's refusals, such
+	// as not found or a version conflict, count here: they are not faults).
+	// Writes/Commits is the mean group size.
 	Writes       int64   `json:"writes"`
 	Failed       int64   `json:"failed"`
 	Retries      int64   `json:"retries"`
