@@ -13,7 +13,7 @@ import (
 // it is missing or wrong. It reports whether the request may proceed.
 func (s *Server) authorize(w http.ResponseWriter, r *http.Request) bool {
 	path := r.URL.Path
-	if !strings.HasPrefix(path, "/v1/") && path != "/v1" {
+	if !isAPI(path) {
 		return true // /healthz, /readyz, /metrics
 	}
 	api, admin := s.cfg.APIToken, s.cfg.AdminToken
@@ -29,11 +29,11 @@ func (s *Server) authorize(w http.ResponseWriter, r *http.Request) bool {
 		// No token configured for this route: only a loopback Host, so
 		// that a web page cannot reach the server through a DNS name
 		// rebound to 127.0.0.1.
-		if s.cfg.AnyHost || loopbackHost(r.Host) {
+		if loopbackHost(r.Host) || s.allowedHost(r.Host) {
 			return true
 		}
 		problem(w, http.StatusForbidden, "host-not-allowed", "Forbidden",
-			fmt.Sprintf("Host %q is not a loopback name: a server without tokens answers only requests for localhost, 127.0.0.1 or [::1], so that web pages cannot reach it through DNS rebinding; give it --api-token to serve other names", r.Host))
+			fmt.Sprintf("Host %q is not a loopback name: a server without tokens answers only requests for localhost, 127.0.0.1, [::1] and the names in --allow-host, so that web pages cannot reach it through DNS rebinding; give it --api-token, or list the name in --allow-host", r.Host))
 		return false
 	}
 	got, ok := bearer(r)
@@ -55,6 +55,24 @@ func (s *Server) authorize(w http.ResponseWriter, r *http.Request) bool {
 	}
 	w.Header().Set("WWW-Authenticate", `Bearer realm="cortex", error="invalid_token"`)
 	problem(w, http.StatusUnauthorized, "unauthorized", "Unauthorized", "the bearer token is not valid for this route")
+	return false
+}
+
+// isAPI reports whether path is under /v1, the routes tokens guard.
+func isAPI(path string) bool { return strings.HasPrefix(path, "/v1/") || path == "/v1" }
+
+// allowedHost reports whether host (without its port) is one of
+// Config.AllowedHosts, or they hold "*".
+func (s *Server) allowedHost(host string) bool {
+	if h, _, err := net.SplitHostPort(host); err == nil {
+		host = h
+	}
+	host = strings.TrimSuffix(strings.TrimPrefix(host, "["), "]")
+	for _, a := range s.cfg.AllowedHosts {
+		if a == "*" || strings.EqualFold(a, host) {
+			return true
+		}
+	}
 	return false
 }
 

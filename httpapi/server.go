@@ -46,12 +46,13 @@ type Config struct {
 	// MaxBatchBytes bounds a batch request's body (default
 	// DefaultMaxBatchBytes).
 	MaxBatchBytes int64
-	// AnyHost lets routes without a token answer any Host header. By
-	// default they answer only loopback names (localhost, 127.0.0.0/8,
-	// [::1]), which keeps web pages from reaching a token-less local
-	// server through DNS rebinding. Set it for a token-less server on a
-	// trusted network (cortex serve --insecure).
-	AnyHost bool
+	// AllowedHosts are the Host names, besides loopback ones, that routes
+	// without a token answer; "*" allows any. By default those routes
+	// answer only localhost, 127.0.0.0/8 and [::1], which keeps web pages
+	// from reaching a token-less local server through DNS rebinding. Name
+	// the hosts of a token-less server on a trusted network here (cortex
+	// serve --allow-host). Names compare without case and port.
+	AllowedHosts []string
 	// BackupDir is the only folder admin backups are written to; empty
 	// answers POST /v1/admin/backup with 501.
 	BackupDir string
@@ -192,7 +193,10 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		s.unmatched(sw, r)
 		return
 	}
-	if err := s.crossOrigin.Check(r); err != nil {
+	if err := s.crossOrigin.Check(r); err != nil || (isAPI(r.URL.Path) && r.Header.Get("Sec-Fetch-Site") == "cross-site") {
+		// Reads too: no page of another site has a use for this API (it
+		// answers no CORS), and a GET of /v1/admin/health?integrity=full
+		// reads the whole database.
 		problem(sw, http.StatusForbidden, "cross-origin", "Forbidden",
 			"a browser request from another origin may not change anything here; call the API from a program or a page of the same origin")
 		return

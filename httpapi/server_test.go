@@ -465,8 +465,11 @@ func TestServer_BrowserAttacks(t *testing.T) {
 	e.do("GET", "/healthz", "", "Host: cortex.internal").want(t, http.StatusOK)
 	tok := newEnv(t, func(c *httpapi.Config) { c.APIToken = "secret" })
 	tok.do("GET", "/v1/sessions", "", "Host: cortex.internal", "Authorization: Bearer secret").want(t, http.StatusOK)
-	anyHost := newEnv(t, func(c *httpapi.Config) { c.AnyHost = true })
-	anyHost.do("GET", "/v1/sessions", "", "Host: cortex.internal").want(t, http.StatusOK)
+	named := newEnv(t, func(c *httpapi.Config) { c.AllowedHosts = []string{"cortex.internal"} })
+	named.do("GET", "/v1/sessions", "", "Host: Cortex.Internal:8080").want(t, http.StatusOK)
+	named.do("GET", "/v1/sessions", "", "Host: rebind.attacker.example").want(t, http.StatusForbidden)
+	anyHost := newEnv(t, func(c *httpapi.Config) { c.AllowedHosts = []string{"*"} })
+	anyHost.do("GET", "/v1/sessions", "", "Host: rebind.attacker.example").want(t, http.StatusOK)
 
 	// A form posted from another site: refused, nothing created.
 	form := []string{"Content-Type: application/x-www-form-urlencoded", "Origin: https://evil.example", "Sec-Fetch-Site: cross-site"}
@@ -479,8 +482,13 @@ func TestServer_BrowserAttacks(t *testing.T) {
 	if len(list.Sessions) != 0 {
 		t.Fatalf("cross-origin requests created %d sessions", len(list.Sessions))
 	}
-	// Reads, same-origin pages and programs (no Origin) pass.
-	e.do("GET", "/v1/sessions", "", "Origin: https://evil.example", "Sec-Fetch-Site: cross-site").want(t, http.StatusOK)
+	// A read from another site's page (an <img> of an expensive admin
+	// route) is refused too; public routes, same-origin pages and programs
+	// (no Origin) pass.
+	e.do("GET", "/v1/admin/health?integrity=full", "", "Sec-Fetch-Site: cross-site").want(t, http.StatusForbidden)
+	e.do("GET", "/v1/sessions", "", "Origin: https://evil.example", "Sec-Fetch-Site: cross-site").want(t, http.StatusForbidden)
+	e.do("GET", "/healthz", "", "Sec-Fetch-Site: cross-site").want(t, http.StatusOK)
+	e.do("GET", "/v1/sessions", "", "Sec-Fetch-Site: same-origin").want(t, http.StatusOK)
 	e.do("PUT", "/v1/sessions/same", "", "Sec-Fetch-Site: same-origin").want(t, http.StatusCreated)
 	e.do("PUT", "/v1/sessions/prog", "").want(t, http.StatusCreated)
 }

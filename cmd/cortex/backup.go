@@ -39,7 +39,7 @@ func (c *backupCmd) run(ctx context.Context, args []string, stdout, stderr io.Wr
 	if c.out == "" {
 		return fmt.Errorf("--out is required\nTry: cortex backup --db %s --out ./cortex-backup.db: %w", c.db.db, errUsage)
 	}
-	if _, err := os.Stat(c.out); err == nil && !c.force {
+	if _, err := os.Lstat(c.out); err == nil && !c.force { // a dangling link is there too
 		return fmt.Errorf("%s exists\nTry: another --out, or --force to replace it", c.out)
 	}
 	if abs, _ := filepath.Abs(c.out); abs != "" {

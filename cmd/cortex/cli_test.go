@@ -394,7 +394,7 @@ func TestCLI_HealthExitCodes(t *testing.T) {
 		t.Fatalf("health with the WAL over --wal-limit: %v, want exit 1\n%s", err, out.String())
 	}
 	// A usage error checks nothing: exit 3, not 2, which means unhealthy.
-	for _, args := range [][]string{{"--integrity", "bogus"}, {"--no-such-flag"}, {"extra-arg"}} {
+	for _, args := range [][]string{{"--integrity", "bogus"}, {"--no-such-flag"}, {"extra-arg"}, {"--db", "postgres://u@h/db"}} {
 		err = run(t.Context(), append([]string{"health", "--db", db}, args...), &out, &errOut)
 		if !errors.As(err, &ee) || ee.code != 3 || !strings.Contains(err.Error(), "Try:") {
 			t.Errorf("health %v: %v, want exit 3 with a Try line", args, err)

@@ -208,3 +208,26 @@ func TestE2E_DefaultBackupFolder(t *testing.T) {
 		t.Fatalf("backup answered %s, want the file %s (%v)", res.Path, want, err)
 	}
 }
+
+// A token-less server answers other Host names only when --allow-host
+// lists them (DNS rebinding guard), through the real binary.
+func TestE2E_AllowHost(t *testing.T) {
+	s := e2e.StartServer(t, filepath.Join(t.TempDir(), "c.db"), "--allow-host", "cortex.internal, other")
+	for host, want := range map[string]int{"cortex.internal": 200, "other:8080": 200, "rebind.example": 403, "": 200} {
+		req, err := http.NewRequest("GET", s.Base+"/v1/sessions", nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if host != "" {
+			req.Host = host
+		}
+		res, err := http.DefaultClient.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		res.Body.Close()
+		if res.StatusCode != want {
+			t.Errorf("Host %q: %d, want %d", host, res.StatusCode, want)
+		}
+	}
+}

@@ -38,6 +38,9 @@ func (c *healthCmd) run(ctx context.Context, args []string, stdout, stderr io.Wr
 	}
 	db, err := openForOps(ctx, &c.db, "health")
 	if err != nil {
+		if c.db.isPostgres() { // not a file this command checks: nothing was
+			return &exitError{code: 3, err: err}
+		}
 		return &exitError{code: 2, err: err}
 	}
 	defer db.Close()

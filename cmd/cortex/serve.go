@@ -39,6 +39,7 @@ type serveCmd struct {
 	apiToken        string
 	adminToken      string
 	insecure        bool
+	allowHost       string
 	logFormat       string
 	logLevel        string
 	shutdownTimeout time.Duration
@@ -63,7 +64,8 @@ func (c *serveCmd) flags(stderr io.Writer) *flag.FlagSet {
 	fs.DurationVar(&c.janitorInterval, "janitor-interval", time.Minute, "period of the retention janitor")
 	fs.StringVar(&c.apiToken, "api-token", "", "bearer token every /v1 route needs")
 	fs.StringVar(&c.adminToken, "admin-token", "", "bearer token /v1/admin routes need (default: the API token)")
-	fs.BoolVar(&c.insecure, "insecure", false, "allow a non-loopback --addr without tokens, and any Host name on routes without a token (by default they answer only localhost, 127.0.0.1 and [::1], against DNS rebinding)")
+	fs.BoolVar(&c.insecure, "insecure", false, "allow a non-loopback --addr without tokens")
+	fs.StringVar(&c.allowHost, "allow-host", "", "comma-separated Host names that routes without a token answer besides localhost, 127.0.0.1 and [::1] (a guard against DNS rebinding); * for any")
 	fs.StringVar(&c.logFormat, "log-format", "text", "log format: text or json")
 	fs.StringVar(&c.logLevel, "log-level", "info", "least severe log lines shown: debug (adds a line per successful request), info, warn or error")
 	fs.DurationVar(&c.shutdownTimeout, "shutdown-timeout", 30*time.Second, "longest wait for in-flight requests on SIGTERM/SIGINT")
@@ -146,7 +148,7 @@ func (c *serveCmd) run(ctx context.Context, args []string, stdout, stderr io.Wri
 		Ops:           b.ops,
 		APIToken:      c.apiToken,
 		AdminToken:    c.adminToken,
-		AnyHost:       c.insecure,
+		AllowedHosts:  splitList(c.allowHost),
 		MaxStateBytes: int(c.maxStateBytes),
 		BackupDir:     backupDir,
 		DefaultTTL:    c.sessionTTL,

@@ -16,12 +16,14 @@
 // can simply run again: it rewrites what was copied and duplicates nothing.
 //
 // An upsert would also overwrite what the destination holds of its own, so
-// Migrate first compares both sides' tallies and refuses, writing nothing
-// (ErrDestinationAhead), a destination with a session the source lacks or
-// with more snapshots or a later version than the source's: writes made to
-// the destination since an earlier run, or an unrelated database. A
-// destination behind the source (an interrupted run) is what a rerun
-// finishes.
+// Migrate first compares both sides and refuses, writing nothing
+// (ErrDestinationAhead), a destination with a session the source lacks,
+// with more snapshots or a later version than the source's, or whose
+// latest snapshot of a session holds another state than the source's of
+// that version (both took writes since an earlier run): writes made to the
+// destination, or an unrelated database. A destination behind the source
+// (an interrupted run) is what a rerun finishes. Session rows are not
+// compared: metadata or a TTL changed on the destination is overwritten.
 //
 // # Consistency
 //
@@ -31,6 +33,7 @@
 package transfer
 
 import (
+	"bytes"
 	"context"
 	"errors"
 	"fmt"
@@ -172,6 +175,9 @@ func Migrate(ctx context.Context, src state.Exporter, dst Destination, opts Opti
 		return res, fmt.Errorf("count the destination: %w", err)
 	}
 	if err := checkNotAhead(totals, dstTotals); err != nil {
+		return res, err
+	}
+	if err := checkSameHistory(ctx, src, dst, dstTotals, opts); err != nil {
 		return res, err
 	}
 	if res.Copied, err = copyAll(ctx, src, dst, opts, sessions, snapshots); err != nil {
@@ -360,6 +366,64 @@ func checkNotAhead(src, dst map[string]state.SessionTally) error {
 	}
 	return fmt.Errorf("%w (%d sessions); copying would overwrite or strand them, so nothing was written:%s",
 		ErrDestinationAhead, len(ahead), b.String())
+}
+
+// checkSameHistory returns ErrDestinationAhead, naming the first sessions,
+// when the destination's latest snapshot of a session is not the source's
+// snapshot of that version (another state): the histories split, and the
+// copy would overwrite the destination's. It reads two snapshots per
+// session the destination holds snapshots of, so it costs nothing on an
+// empty destination. A version the source no longer has (pruned) is not a
+// split: the copy leaves it as it is.
+func checkSameHistory(ctx context.Context, src, dst state.Exporter, dstTotals map[string]state.SessionTally, opts Options) error {
+	ids := make([]string, 0, len(dstTotals))
+	for id, t := range dstTotals {
+		if t.LatestVersion > 0 {
+			ids = append(ids, id)
+		}
+	}
+	sort.Strings(ids)
+	var split []string
+	for i, id := range ids {
+		v := dstTotals[id].LatestVersion
+		b, err := exportOne(ctx, dst, id, v)
+		if err != nil {
+			return fmt.Errorf("read the destination's session %s: %w", id, err)
+		}
+		a, err := exportOne(ctx, src, id, v)
+		if err != nil {
+			return fmt.Errorf("read the source's session %s: %w", id, err)
+		}
+		if a != nil && b != nil && !bytes.Equal(a.State, b.State) {
+			split = append(split, fmt.Sprintf("session %s: version %d holds another state in the destination than in the source", id, v))
+		}
+		if i%opts.BatchSize == opts.BatchSize-1 || i == len(ids)-1 {
+			opts.Progress(Progress{Phase: PhaseCount, Done: int64(i + 1), Total: int64(len(ids))})
+		}
+	}
+	if len(split) == 0 {
+		return nil
+	}
+	const show = 5
+	more := ""
+	if len(split) > show {
+		more = fmt.Sprintf("\n  … and %d more", len(split)-show)
+	}
+	return fmt.Errorf("%w (%d sessions); copying would overwrite them, so nothing was written:\n  %s%s",
+		ErrDestinationAhead, len(split), strings.Join(split[:min(len(split), show)], "\n  "), more)
+}
+
+// exportOne reads snapshot version of session id from e; nil when there is
+// none.
+func exportOne(ctx context.Context, e state.Exporter, id string, version int64) (*state.ExportedSnapshot, error) {
+	rows, err := e.ExportSnapshots(ctx, id, version-1, 1)
+	if err != nil {
+		return nil, err
+	}
+	if len(rows) == 1 && rows[0].SessionID == id && rows[0].Version == version {
+		return &rows[0], nil
+	}
+	return nil, nil
 }
 
 // ErrDifferent is returned by callers that treat a failed verification as

@@ -112,6 +112,28 @@ func TestMigrate_RefusesDestinationAhead(t *testing.T) {
 		t.Fatalf("append after the refusal: %+v, %v", r, err)
 	}
 
+	// Both sides took writes since the first run: the destination looks
+	// behind by its tallies, but its version holds another state.
+	split := openSQLite(t, "split.db", state.Options{})
+	if _, err := transfer.Copy(bg, src, split, transfer.Options{}); err != nil {
+		t.Fatal(err)
+	}
+	mine, err := split.AppendSnapshot(bg, "s-0002", state.AppendInput{State: json.RawMessage(`{"dest":"acknowledged"}`)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for range 2 {
+		if _, err := src.AppendSnapshot(bg, "s-0002", state.AppendInput{State: json.RawMessage(`{"src":1}`)}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if _, err := transfer.Migrate(bg, src, split, transfer.Options{}); !errors.Is(err, transfer.ErrDestinationAhead) || !strings.Contains(err.Error(), "session s-0002: version") {
+		t.Fatalf("migrate over a split history: %v, want ErrDestinationAhead naming s-0002", err)
+	}
+	if sn, err := split.GetSnapshot(bg, "s-0002", mine.Version); err != nil || string(sn.State) != `{"dest":"acknowledged"}` {
+		t.Fatalf("the acknowledged snapshot after the refusal: %s, %v", sn.State, err)
+	}
+
 	// A session only the destination has is refused too.
 	other := openSQLite(t, "other.db", state.Options{})
 	if _, err := other.CreateSession(bg, state.SessionInput{ID: "mine"}); err != nil {
