@@ -138,7 +138,10 @@ func writeJSON(w http.ResponseWriter, status int, v any) {
 		problem(w, http.StatusInternalServerError, "internal", "Internal server error", "encoding the answer failed")
 		return
 	}
-	w.Header().Set("Content-Type", "application/json")
+	h := w.Header()
+	h.Set("Content-Type", "application/json")
+	// States are stored as sent: no browser may take one for HTML.
+	h.Set("X-Content-Type-Options", "nosniff")
 	w.WriteHeader(status)
 	w.Write(b)
 }

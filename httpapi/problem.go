@@ -107,6 +107,7 @@ func problemFor(err error, conditional bool) Problem {
 func writeProblem(w http.ResponseWriter, p Problem) {
 	h := w.Header()
 	h.Set("Content-Type", "application/problem+json")
+	h.Set("X-Content-Type-Options", "nosniff")
 	h.Set("Cache-Control", "no-store")
 	h.Del("ETag")
 	if p.Status == http.StatusServiceUnavailable {

@@ -707,6 +707,9 @@ func TestServer_NoHTMLEscaping(t *testing.T) {
 	if !bytes.Contains(r.body, []byte(`{"html":"<b>&</b>"}`)) {
 		t.Fatalf("latest: %s", r.body)
 	}
+	if r.Header.Get("X-Content-Type-Options") != "nosniff" {
+		t.Fatalf("no X-Content-Type-Options: nosniff on a state with markup in it")
+	}
 	r = e.do("POST", "/v1/admin/explain", `{"sql":"SELECT * FROM sessions WHERE last_active > 0"}`).want(t, http.StatusOK)
 	if bytes.Contains(r.body, []byte(`\u003e`)) {
 		t.Fatalf("explain escapes '>': %s", r.body)
