@@ -204,6 +204,12 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	if !s.authorize(sw, r) {
 		return
 	}
+	if isAdmin(r.URL.Path) {
+		// A backup or a full integrity check takes as long as it takes:
+		// no write deadline (the server's WriteTimeout) for admin routes.
+		// An error means the server set none.
+		_ = http.NewResponseController(sw).SetWriteDeadline(time.Time{})
+	}
 	s.mux.ServeHTTP(sw, r)
 }
 

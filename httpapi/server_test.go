@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"log/slog"
 	"net/http"
+	"net/http/httptest"
 	"net/url"
 	"os"
 	"path/filepath"
@@ -713,5 +714,32 @@ func TestServer_NoHTMLEscaping(t *testing.T) {
 	r = e.do("POST", "/v1/admin/explain", `{"sql":"SELECT * FROM sessions WHERE last_active > 0"}`).want(t, http.StatusOK)
 	if bytes.Contains(r.body, []byte(`\u003e`)) {
 		t.Fatalf("explain escapes '>': %s", r.body)
+	}
+}
+
+// Admin routes clear the server's write deadline (a backup takes as long
+// as it takes); other routes keep it. Under a 1 ns WriteTimeout, only the
+// admin answer arrives.
+func TestServer_AdminHasNoWriteDeadline(t *testing.T) {
+	e := newEnv(t, nil)
+	s, err := httpapi.New(httpapi.Config{Store: e.store, Ops: testOps{e.store.DB()}, BackupDir: t.TempDir()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	srv := httptest.NewUnstartedServer(s)
+	srv.Config.WriteTimeout = time.Nanosecond
+	srv.Start()
+	defer srv.Close()
+	res, err := srv.Client().Get(srv.URL + "/v1/admin/stats")
+	if err != nil {
+		t.Fatalf("admin route under a 1 ns WriteTimeout: %v", err)
+	}
+	res.Body.Close()
+	if res.StatusCode != http.StatusOK {
+		t.Fatalf("admin route: %d", res.StatusCode)
+	}
+	if res, err := srv.Client().Get(srv.URL + "/v1/sessions"); err == nil {
+		res.Body.Close()
+		t.Fatalf("a /v1 route answered %d under a 1 ns WriteTimeout: the deadline was lifted for it too", res.StatusCode)
 	}
 }

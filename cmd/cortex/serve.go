@@ -43,6 +43,7 @@ type serveCmd struct {
 	logFormat       string
 	logLevel        string
 	shutdownTimeout time.Duration
+	writeTimeout    time.Duration
 
 	// ready, when set (by tests), receives the listening address.
 	ready func(addr string)
@@ -69,6 +70,7 @@ func (c *serveCmd) flags(stderr io.Writer) *flag.FlagSet {
 	fs.StringVar(&c.logFormat, "log-format", "text", "log format: text or json")
 	fs.StringVar(&c.logLevel, "log-level", "info", "least severe log lines shown: debug (adds a line per successful request), info, warn or error")
 	fs.DurationVar(&c.shutdownTimeout, "shutdown-timeout", 30*time.Second, "longest wait for in-flight requests on SIGTERM/SIGINT")
+	fs.DurationVar(&c.writeTimeout, "write-timeout", 2*time.Minute, "longest time to answer a /v1 request, its response sent included, so a client that stops reading cannot hold a connection and its buffers (admin routes have none: a backup or a full integrity check takes as long as it takes)")
 	return fs
 }
 
@@ -86,6 +88,9 @@ func (c *serveCmd) run(ctx context.Context, args []string, stdout, stderr io.Wri
 	}
 	if c.backupKeep < 0 || c.keepSnapshots < 0 || c.snapshotMaxAge < 0 || c.sessionTTL < 0 || c.backupInterval < 0 {
 		return fmt.Errorf("--backup-keep, --keep-snapshots, --snapshot-max-age, --session-ttl and --backup-interval must not be negative: %w", errUsage)
+	}
+	if c.writeTimeout < 0 {
+		return fmt.Errorf("--write-timeout must not be negative (0: none): %w", errUsage)
 	}
 	if c.janitorInterval <= 0 {
 		return fmt.Errorf("--janitor-interval must be positive: %w", errUsage)
@@ -167,6 +172,7 @@ func (c *serveCmd) run(ctx context.Context, args []string, stdout, stderr io.Wri
 		Handler:           api,
 		ReadHeaderTimeout: 10 * time.Second,
 		ReadTimeout:       time.Minute,
+		WriteTimeout:      c.writeTimeout,
 		IdleTimeout:       2 * time.Minute,
 		MaxHeaderBytes:    64 << 10,
 		ErrorLog:          slog.NewLogLogger(log.Handler(), slog.LevelWarn),
