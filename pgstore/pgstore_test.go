@@ -305,3 +305,43 @@ func TestStore_PruneJanitorsConcurrent(t *testing.T) {
 		}
 	}
 }
+
+// Pruning by count while appends hold the session's row takes only the
+// oldest snapshots: the kept versions stay one run ending at the latest.
+// (FOR UPDATE SKIP LOCKED on the joined rows skipped the oldest while an
+// append held the row, then took newer ones.)
+func TestPrune_KeepsARunUnderAppends(t *testing.T) {
+	st, _ := openStore(t, pgstore.Config{MaxConns: 8})
+	if _, err := st.CreateSession(bg, state.SessionInput{ID: "h"}); err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithTimeout(bg, 1500*time.Millisecond)
+	defer cancel()
+	var wg sync.WaitGroup
+	for range 4 {
+		wg.Go(func() {
+			for ctx.Err() == nil {
+				st.AppendSnapshot(ctx, "h", state.AppendInput{State: js(`{}`)})
+			}
+		})
+	}
+	holes := 0
+	for ctx.Err() == nil && holes == 0 {
+		if _, err := st.Prune(ctx, state.PruneOptions{KeepLast: 20, Limit: 5}); err != nil && ctx.Err() == nil {
+			t.Fatal(err)
+		}
+		page, err := st.History(bg, "h", state.HistoryOptions{Limit: state.MaxLimit})
+		if err != nil {
+			t.Fatal(err)
+		}
+		for i := 1; i < len(page.Snapshots); i++ {
+			if page.Snapshots[i].Version != page.Snapshots[i-1].Version-1 {
+				holes++
+				t.Errorf("kept versions %d then %d: a newer snapshot was pruned before an older one",
+					page.Snapshots[i].Version, page.Snapshots[i-1].Version)
+			}
+		}
+	}
+	cancel()
+	wg.Wait()
+}

@@ -55,16 +55,32 @@ func (s *Store) Prune(ctx context.Context, opts state.PruneOptions) (int64, erro
 		// Versions are gapless from a session's oldest kept snapshot to its
 		// latest (pruning only ever removes the oldest), so "beyond the
 		// newest KeepLast" is version <= latest - KeepLast.
+		//
+		// The session rows are locked first, whole, and the snapshots
+		// chosen after: a FOR UPDATE SKIP LOCKED on the join itself tries
+		// the lock once per joined row, so while an append held a session
+		// it skipped that session's oldest snapshots and, once the append
+		// committed, took newer ones, leaving holes in the history.
 		rows, err := tx.Query(ctx, `
+			WITH se AS (
+				SELECT s.id, s.version FROM sessions s
+				WHERE EXISTS (
+					SELECT 1 FROM state_snapshots sn
+					WHERE sn.session_id = s.id AND sn.version < s.version
+					  AND (($1::bigint IS NOT NULL AND sn.version <= s.version - $1)
+					    OR ($2::timestamptz IS NOT NULL AND sn.created_at < $2)))
+				ORDER BY s.id
+				LIMIT $3
+				FOR UPDATE SKIP LOCKED
+			)
 			SELECT sn.session_id, sn.version
-			FROM sessions se
+			FROM se
 			JOIN state_snapshots sn ON sn.session_id = se.id
 			WHERE sn.version < se.version
 			  AND (($1::bigint IS NOT NULL AND sn.version <= se.version - $1)
 			    OR ($2::timestamptz IS NOT NULL AND sn.created_at < $2))
 			ORDER BY sn.session_id, sn.version
-			LIMIT $3
-			FOR UPDATE OF se SKIP LOCKED`, keep, cutoff, limit)
+			LIMIT $3`, keep, cutoff, limit)
 		if err != nil {
 			return fmt.Errorf("find snapshots: %w", err)
 		}

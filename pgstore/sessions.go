@@ -121,10 +121,10 @@ func (s *Store) PutSession(ctx context.Context, id string, in state.SessionInput
 		INSERT INTO sessions AS s (id, created_at, last_active, ttl, expires_at, metadata)
 		VALUES ($1, $2, $2, $3, $4, $5)
 		ON CONFLICT (id) DO UPDATE SET
-			last_active = EXCLUDED.last_active,
+			last_active = greatest(s.last_active, EXCLUDED.last_active),
 			metadata    = CASE WHEN $6::boolean THEN EXCLUDED.metadata ELSE s.metadata END,
 			ttl         = CASE WHEN $7::boolean THEN EXCLUDED.ttl ELSE s.ttl END,
-			expires_at  = EXCLUDED.last_active + CASE WHEN $7::boolean THEN EXCLUDED.ttl ELSE s.ttl END
+			expires_at  = greatest(s.last_active, EXCLUDED.last_active) + CASE WHEN $7::boolean THEN EXCLUDED.ttl ELSE s.ttl END
 		RETURNING `+sessionColumns+`, (xmax = 0)`,
 		id, now, ttl, expiresAt(now, ttl), md, in.Metadata != nil, in.TTL != nil)
 	var (
@@ -159,14 +159,17 @@ func (s *Store) GetSession(ctx context.Context, id string) (state.Session, error
 	return sess, nil
 }
 
-// TouchSession marks a session active now and moves its expiry.
+// TouchSession marks a session active now and moves its expiry. The
+// clock is read before the row lock, so a touch never moves last_active
+// back: one that waited behind a later one keeps the later time.
 // state.ErrNotFound if there is none.
 func (s *Store) TouchSession(ctx context.Context, id string) (state.Session, error) {
 	if err := state.ValidateID(id); err != nil {
 		return state.Session{}, fmt.Errorf("touch session: %w", err)
 	}
 	sess, err := scanSession(s.pool.QueryRow(ctx, `
-		UPDATE sessions SET last_active = $2::timestamptz, expires_at = $2::timestamptz + ttl
+		UPDATE sessions SET last_active = greatest(last_active, $2::timestamptz),
+			expires_at = greatest(last_active, $2::timestamptz) + ttl
 		WHERE id = $1
 		RETURNING `+sessionColumns, id, s.now()))
 	if err != nil {

@@ -20,10 +20,11 @@ const MaxIdempotencyKeyLen = 255
 // lockedSession is a session row locked FOR UPDATE by the current
 // transaction, with the changes appends made to it so far.
 type lockedSession struct {
-	id      string
-	version int64
-	ttl     *time.Duration
-	added   int64 // snapshots appended in this transaction
+	id         string
+	version    int64
+	ttl        *time.Duration
+	lastActive time.Time
+	added      int64 // snapshots appended in this transaction
 }
 
 // checkAppend validates one append's input and returns its normalised
@@ -62,7 +63,7 @@ func lockSessions(ctx context.Context, tx pgx.Tx, ids []string) (map[string]*loc
 	}
 	sort.Strings(uniq)
 	rows, err := tx.Query(ctx, `
-		SELECT id, version, ttl FROM sessions
+		SELECT id, version, ttl, last_active FROM sessions
 		WHERE id = ANY($1::text[])
 		ORDER BY id
 		FOR UPDATE`, uniq)
@@ -72,7 +73,7 @@ func lockSessions(ctx context.Context, tx pgx.Tx, ids []string) (map[string]*loc
 	locked := make(map[string]*lockedSession, len(uniq))
 	for rows.Next() {
 		ls := &lockedSession{}
-		if err := rows.Scan(&ls.id, &ls.version, &ls.ttl); err != nil {
+		if err := rows.Scan(&ls.id, &ls.version, &ls.ttl, &ls.lastActive); err != nil {
 			rows.Close()
 			return nil, fmt.Errorf("lock sessions: %w", err)
 		}
@@ -87,6 +88,21 @@ func lockSessions(ctx context.Context, tx pgx.Tx, ids []string) (map[string]*loc
 		}
 	}
 	return locked, nil
+}
+
+// lockedNow is the time of an append to the locked sessions: the store's
+// clock read after the locks, so appends are stamped in the order they
+// commit, and never earlier than a locked session's last activity (another
+// server's clock may run ahead). Versions' created_at thus never go back,
+// which age-based pruning relies on.
+func (s *Store) lockedNow(locked map[string]*lockedSession) time.Time {
+	now := s.now()
+	for _, ls := range locked {
+		if ls.lastActive.After(now) {
+			now = ls.lastActive
+		}
+	}
+	return now
 }
 
 // appendLocked appends one snapshot to a session this transaction has
@@ -164,11 +180,11 @@ func (s *Store) AppendSnapshot(ctx context.Context, sessionID string, in state.A
 	}
 	var res state.AppendResult
 	err = s.tx(ctx, "append snapshot to "+sessionID, func(tx pgx.Tx) error {
-		now := s.now()
 		locked, err := lockSessions(ctx, tx, []string{sessionID})
 		if err != nil {
 			return err
 		}
+		now := s.lockedNow(locked)
 		res, err = appendLocked(ctx, tx, locked[sessionID], in, md, now)
 		if err != nil {
 			return err
@@ -202,12 +218,12 @@ func (s *Store) AppendBatch(ctx context.Context, items []state.BatchItem) ([]sta
 	}
 	var results []state.AppendResult
 	err := s.tx(ctx, "append batch", func(tx pgx.Tx) error {
-		now := s.now()
 		results = make([]state.AppendResult, len(items))
 		locked, err := lockSessions(ctx, tx, ids)
 		if err != nil {
 			return err
 		}
+		now := s.lockedNow(locked)
 		for i, it := range items {
 			results[i], err = appendLocked(ctx, tx, locked[it.SessionID], it.AppendInput, mds[i], now)
 			if err != nil {

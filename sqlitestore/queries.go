@@ -30,9 +30,9 @@ const (
 		ORDER BY last_active DESC, id DESC LIMIT CAST(? AS INTEGER)`
 	qSessionExists = `SELECT 1 FROM sessions WHERE id = ?`
 
-	// Appends. qAppendBump moves the session with key sid ?2 to version
-	// ?3 + 1 and touches it, if it is at version ?3; args: now, sid,
-	// version. The caller knows sid and the version (a hint, or
+	// Appends. qAppendBump moves the session with key sid ?2 and id ?4 to
+	// version ?3 + 1 and touches it, if it is at version ?3; args: now,
+	// sid, version, id (checked too: a restore in place reuses sids). The caller knows sid and the version (a hint, or
 	// qSessionKey), so the new version is ?3 + 1: no RETURNING, which
 	// SQLite runs as a trigger, ruling out its one-pass update and sending
 	// every page the update touches through a statement journal (measured:
@@ -40,7 +40,7 @@ const (
 	qAppendBump = `UPDATE sessions
 		SET version = version + 1, snapshot_count = snapshot_count + 1,
 			last_active = ?1, expires_at = CASE WHEN ttl > 0 THEN ?1 + ttl END
-		WHERE sid = ?2 AND version = ?3`
+		WHERE sid = ?2 AND version = ?3 AND id = ?4`
 	// qSessionKey: a session's integer key and version, by id.
 	qSessionKey = `SELECT sid, version FROM sessions WHERE id = ?`
 	qIdempotent = `SELECT version, created_at, size_bytes FROM state_snapshots

@@ -2,6 +2,7 @@ package sqlitestore_test
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"path/filepath"
 	"testing"
@@ -86,4 +87,40 @@ func TestAppend_StaleVersionHints(t *testing.T) {
 		t.Fatalf("append expecting 5 at version 1: %v, want ErrVersionConflict", err)
 	}
 	appendOne(2)
+}
+
+// A restore in place brings back the backup's sids: a cached key of a
+// session must not let an append land in another session that now has
+// that sid.
+func TestAppend_AfterRestoreInPlace(t *testing.T) {
+	dir := t.TempDir()
+	other := openStore(t, state.Options{})
+	if _, err := other.CreateSession(ctx, state.SessionInput{ID: "b"}); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := other.AppendSnapshot(ctx, "b", state.AppendInput{State: json.RawMessage(`{"owner":"b"}`)}); err != nil {
+		t.Fatal(err)
+	}
+	backup := filepath.Join(dir, "b.db")
+	if _, err := other.DB().Backup(ctx, backup, nil); err != nil {
+		t.Fatal(err)
+	}
+
+	s := openStore(t, state.Options{})
+	if _, err := s.CreateSession(ctx, state.SessionInput{ID: "a"}); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := s.AppendSnapshot(ctx, "a", state.AppendInput{State: json.RawMessage(`1`)}); err != nil {
+		t.Fatal(err) // the store now holds a key for a: sid 1, version 1, as b has in the backup
+	}
+	if err := s.DB().Restore(ctx, backup); err != nil {
+		t.Fatal(err)
+	}
+	r, err := s.AppendSnapshot(ctx, "a", state.AppendInput{State: json.RawMessage(`{"owner":"a"}`)})
+	if !errors.Is(err, state.ErrNotFound) {
+		t.Fatalf("append to a, gone after the restore: %+v, %v; want ErrNotFound", r, err)
+	}
+	if b, err := s.GetSession(ctx, "b"); err != nil || b.Version != 1 {
+		t.Fatalf("session b after the append to a: %+v, %v; want version 1", b, err)
+	}
 }

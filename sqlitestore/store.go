@@ -13,6 +13,7 @@ import (
 	"strconv"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/cortex-db/cortex/sqlitedb"
@@ -58,6 +59,8 @@ type Store struct {
 	ownDB bool
 	hints keyHints
 	keep  keepScan
+	// lastWrite is the time of the latest write (Unix ns), for writeNow.
+	lastWrite atomic.Int64
 
 	closeOnce sync.Once
 	closeErr  error
@@ -237,15 +240,35 @@ func (s *Store) CreateSession(ctx context.Context, in state.SessionInput) (state
 	if in.TTL != nil {
 		ttl = *in.TTL
 	}
-	now := s.now()
-	sess := newSession(id, now, ttl, md)
+	var sess state.Session
 	err = s.db.Write(ctx, func(tx *sqlitedb.Tx) error {
+		sess = newSession(id, s.writeNow(), ttl, md)
 		return insertSession(ctx, tx, sess)
 	})
 	if err != nil {
 		return state.Session{}, storeErr("create session", err)
 	}
 	return sess, nil
+}
+
+// writeNow is the time of a write, for write functions to call: read on
+// the writer, when the write runs, so that writes are stamped in the order
+// they commit (a time read before queueing could commit after a later
+// one), and never earlier than the previous write's (a wall clock stepped
+// back). So a session's created_at, last_active and expires_at never go
+// back: age-based pruning takes the oldest versions, and a touch's
+// acknowledged expiry holds.
+func (s *Store) writeNow() time.Time {
+	for {
+		t := s.now()
+		last := s.lastWrite.Load()
+		if t.UnixNano() < last {
+			t = time.Unix(0, last).UTC()
+		}
+		if s.lastWrite.CompareAndSwap(last, t.UnixNano()) {
+			return t
+		}
+	}
 }
 
 func newSession(id string, now time.Time, ttl time.Duration, md json.RawMessage) state.Session {
@@ -284,12 +307,15 @@ func (s *Store) PutSession(ctx context.Context, id string, in state.SessionInput
 	if err := validTTL(in.TTL); err != nil {
 		return state.Session{}, false, err
 	}
-	now := s.now()
 	var (
 		sess    state.Session
 		created bool
 	)
 	err := s.db.Write(ctx, func(tx *sqlitedb.Tx) error {
+		// This function may run twice (a group rerun), the second time
+		// finding what the first did not: it changes no captured variable
+		// it reads (md stays nil for "keep the metadata").
+		now := s.writeNow()
 		cur, err := getSession(ctx, tx, id)
 		if errors.Is(err, state.ErrNotFound) {
 			created = true
@@ -297,10 +323,11 @@ func (s *Store) PutSession(ctx context.Context, id string, in state.SessionInput
 			if in.TTL != nil {
 				ttl = *in.TTL
 			}
-			if md == nil {
-				md = json.RawMessage("{}")
+			m := md
+			if m == nil {
+				m = json.RawMessage("{}")
 			}
-			sess = newSession(id, now, ttl, md)
+			sess = newSession(id, now, ttl, m)
 			return insertSession(ctx, tx, sess)
 		}
 		if err != nil {
@@ -357,14 +384,13 @@ func (s *Store) TouchSession(ctx context.Context, id string) (state.Session, err
 	if err := state.ValidateID(id); err != nil {
 		return state.Session{}, err
 	}
-	now := s.now()
 	var sess state.Session
 	err := s.db.Write(ctx, func(tx *sqlitedb.Tx) error {
 		cur, err := getSession(ctx, tx, id)
 		if err != nil {
 			return err
 		}
-		sess, err = touch(ctx, tx, cur, now)
+		sess, err = touch(ctx, tx, cur, s.writeNow())
 		return err
 	})
 	if err != nil {
@@ -483,8 +509,9 @@ type sessionKey struct {
 // ?), and its new version is that one plus one. A hint is never trusted:
 // when it is stale (a rolled-back group, a deleted session, another
 // process's append) the UPDATE changes no row and the append looks the
-// session up by id. sids are never reused (AUTOINCREMENT), so a stale
-// hint can match no other session. Bounded: cleared when full.
+// session up by id. The UPDATE checks the id too: sids are not reused
+// (AUTOINCREMENT), but a restore in place brings back the backup's, and a
+// stale hint must match no other session. Bounded: cleared when full.
 type keyHints struct {
 	mu sync.Mutex
 	m  map[string]sessionKey
@@ -522,8 +549,8 @@ func lookupKey(ctx context.Context, tx *sqlitedb.Tx, id string) (sessionKey, err
 }
 
 // bump runs qAppendBump and reports whether it changed the session's row.
-func bump(ctx context.Context, tx *sqlitedb.Tx, at int64, k sessionKey) (bool, error) {
-	res, err := tx.Exec(ctx, qAppendBump, at, k.sid, k.version)
+func bump(ctx context.Context, tx *sqlitedb.Tx, at int64, k sessionKey, id string) (bool, error) {
+	res, err := tx.Exec(ctx, qAppendBump, at, k.sid, k.version, id)
 	if err != nil {
 		return false, err
 	}
@@ -566,7 +593,7 @@ func appendTx(ctx context.Context, tx *sqlitedb.Tx, hints *keyHints, id string, 
 	if in.ExpectedVersion != nil {
 		k.version = *in.ExpectedVersion
 	}
-	ok, err := bump(ctx, tx, at, k)
+	ok, err := bump(ctx, tx, at, k, id)
 	if err == nil && !ok && hinted {
 		// The hint may be stale: look again, and bump by what is there.
 		if k, err = lookupKey(ctx, tx, id); err != nil {
@@ -576,7 +603,7 @@ func appendTx(ctx context.Context, tx *sqlitedb.Tx, hints *keyHints, id string, 
 		if in.ExpectedVersion != nil {
 			k.version = *in.ExpectedVersion
 		}
-		ok, err = bump(ctx, tx, at, k)
+		ok, err = bump(ctx, tx, at, k, id)
 	}
 	if err != nil {
 		return state.AppendResult{}, err
@@ -604,10 +631,9 @@ func (s *Store) AppendSnapshot(ctx context.Context, sessionID string, in state.A
 	if err != nil {
 		return state.AppendResult{}, err
 	}
-	now := s.now()
 	var r state.AppendResult
 	err = s.db.Write(ctx, func(tx *sqlitedb.Tx) (err error) {
-		r, err = appendTx(ctx, tx, &s.hints, sessionID, in, md, now)
+		r, err = appendTx(ctx, tx, &s.hints, sessionID, in, md, s.writeNow())
 		return err
 	})
 	if err != nil {
@@ -634,9 +660,9 @@ func (s *Store) AppendBatch(ctx context.Context, items []state.BatchItem) ([]sta
 		}
 		mds[i] = md
 	}
-	now := s.now()
 	results := make([]state.AppendResult, len(items))
 	err := s.db.Write(ctx, func(tx *sqlitedb.Tx) error {
+		now := s.writeNow()
 		for i, it := range items {
 			r, err := appendTx(ctx, tx, &s.hints, it.SessionID, it.AppendInput, mds[i], now)
 			if err != nil {
@@ -809,9 +835,9 @@ func (s *Store) ForkSession(ctx context.Context, sourceID string, in state.ForkI
 	if in.AtVersion < 0 {
 		return state.Session{}, state.Invalid("at_version", "must not be negative")
 	}
-	now := s.now()
 	var sess state.Session
 	err := s.db.Write(ctx, func(tx *sqlitedb.Tx) error {
+		now := s.writeNow()
 		src, err := getSession(ctx, tx, sourceID)
 		if err != nil {
 			return err
