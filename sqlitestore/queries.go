@@ -43,8 +43,15 @@ const (
 		WHERE sid = ?2 AND version = ?3 AND id = ?4`
 	// qSessionKey: a session's integer key and version, by id.
 	qSessionKey = `SELECT sid, version FROM sessions WHERE id = ?`
+	// qIdempotent: the answer recorded for a key, from its snapshot or,
+	// once retention removed that, from pruned_idempotency_keys; args id,
+	// key.
 	qIdempotent = `SELECT version, created_at, size_bytes FROM state_snapshots
-		WHERE session_id = (SELECT sid FROM sessions WHERE id = ?) AND idempotency_key = ?`
+		WHERE session_id = (SELECT sid FROM sessions WHERE id = ?1) AND idempotency_key = ?2
+		UNION ALL
+		SELECT version, created_at, size_bytes FROM pruned_idempotency_keys
+		WHERE session_id = (SELECT sid FROM sessions WHERE id = ?1) AND key = ?2
+		LIMIT 1`
 	// qSnapshotInsert: args sid, version, created_at, state, metadata,
 	// size_bytes, idempotency_key.
 	qSnapshotInsert = `INSERT INTO state_snapshots
@@ -86,8 +93,13 @@ const (
 	// qPruneKeepCutoff is the newest version to remove: the (KeepLast+1)th newest.
 	// Retention's statements name sessions by sid.
 	qPruneKeepCutoff = `SELECT version FROM state_snapshots WHERE session_id = CAST(? AS INTEGER) ORDER BY version DESC LIMIT 1 OFFSET CAST(? AS INTEGER)`
-	// qPruneKeepDelete: args sid, cutoff version, limit.
+	// qPruneKeepDelete: args sid, cutoff version, limit. qPruneKeepKeys
+	// first keeps the idempotency keys of the same rows.
 	qPruneKeepDelete = `DELETE FROM state_snapshots WHERE session_id = ?1 AND version IN
+		(SELECT version FROM state_snapshots WHERE session_id = CAST(?1 AS INTEGER) AND version <= ?2 ORDER BY version LIMIT CAST(?3 AS INTEGER))`
+	qPruneKeepKeys = `INSERT OR IGNORE INTO pruned_idempotency_keys (session_id, key, version, created_at, size_bytes)
+		SELECT session_id, idempotency_key, version, created_at, size_bytes FROM state_snapshots
+		WHERE session_id = ?1 AND idempotency_key IS NOT NULL AND version IN
 		(SELECT version FROM state_snapshots WHERE session_id = CAST(?1 AS INTEGER) AND version <= ?2 ORDER BY version LIMIT CAST(?3 AS INTEGER))`
 	// qPruneOld finds snapshots created before a time, except each
 	// session's latest; args cutoff, limit.
@@ -96,7 +108,12 @@ const (
 		WHERE s.created_at < ? AND s.version < x.version
 		ORDER BY s.created_at LIMIT CAST(? AS INTEGER)`
 	qSnapshotDelete = `DELETE FROM state_snapshots WHERE session_id = ? AND version = ?`
-	qUncount        = `UPDATE sessions SET snapshot_count = snapshot_count - ? WHERE sid = ?`
+	// qSnapshotKeepKey keeps a snapshot's idempotency key before
+	// qSnapshotDelete; args sid, version.
+	qSnapshotKeepKey = `INSERT OR IGNORE INTO pruned_idempotency_keys (session_id, key, version, created_at, size_bytes)
+		SELECT session_id, idempotency_key, version, created_at, size_bytes FROM state_snapshots
+		WHERE session_id = ? AND version = ? AND idempotency_key IS NOT NULL`
+	qUncount = `UPDATE sessions SET snapshot_count = snapshot_count - ? WHERE sid = ?`
 	// qExpired: args now, limit.
 	qExpired = `SELECT id FROM sessions WHERE expires_at IS NOT NULL AND expires_at <= ? ORDER BY expires_at LIMIT CAST(? AS INTEGER)`
 )
@@ -125,8 +142,10 @@ var queries = map[string]string{
 	"MaxSid":          qMaxSid,
 	"PruneKeepCutoff": qPruneKeepCutoff,
 	"PruneKeepDelete": qPruneKeepDelete,
+	"PruneKeepKeys":   qPruneKeepKeys,
 	"PruneOld":        qPruneOld,
 	"SnapshotDelete":  qSnapshotDelete,
+	"SnapshotKeepKey": qSnapshotKeepKey,
 	"Uncount":         qUncount,
 	"Expired":         qExpired,
 }

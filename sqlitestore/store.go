@@ -1019,6 +1019,9 @@ func pruneKeepLast(ctx context.Context, tx *sqlitedb.Tx, cands []int64, keep, li
 			return removed, done, err
 		}
 		budget := limit - removed
+		if _, err := tx.Exec(ctx, qPruneKeepKeys, sid, cut, budget); err != nil {
+			return removed, done, err
+		}
 		res, err := tx.Exec(ctx, qPruneKeepDelete, sid, cut, budget)
 		if err != nil {
 			return removed, done, err
@@ -1059,6 +1062,9 @@ func pruneOlderThan(ctx context.Context, tx *sqlitedb.Tx, cutoff, limit int64) (
 	}
 	perSession := map[int64]int64{}
 	for _, v := range vs {
+		if _, err := tx.Exec(ctx, qSnapshotKeepKey, v.sid, v.version); err != nil {
+			return 0, err
+		}
 		if _, err := tx.Exec(ctx, qSnapshotDelete, v.sid, v.version); err != nil {
 			return 0, err
 		}

@@ -96,6 +96,44 @@ func (h *harness) runPrune(t *testing.T) {
 		}
 	})
 
+	// A retry of a pruned snapshot's append answers the first result: the
+	// key outlives its snapshot (and goes with the session).
+	t.Run("IdempotencyKeysOutlivePruning", func(t *testing.T) {
+		for _, tc := range []struct {
+			opts        state.PruneOptions
+			pruned, are int64
+		}{{state.PruneOptions{KeepLast: 1}, 2, 1}, {state.PruneOptions{OlderThan: time.Hour}, 1, 2}} {
+			opts := tc.opts
+			s, clock := h.store(t)
+			mustCreate(t, s, "k")
+			first, err := s.AppendSnapshot(bg, "k", state.AppendInput{State: js(`1`), IdempotencyKey: "k1"})
+			if err != nil {
+				t.Fatal(err)
+			}
+			clock.Advance(2 * time.Hour)
+			appendN(t, s, "k", 2)
+			if n := mustPrune(t, s, opts); n != tc.pruned {
+				t.Fatalf("%+v: pruned %d, want %d", opts, n, tc.pruned)
+			}
+			again, err := s.AppendSnapshot(bg, "k", state.AppendInput{State: js(`1`), IdempotencyKey: "k1"})
+			if err != nil {
+				t.Fatal(err)
+			}
+			if !again.Replayed || again.Version != first.Version || !again.CreatedAt.Equal(first.CreatedAt) || again.SizeBytes != first.SizeBytes {
+				t.Fatalf("%+v: retry after pruning answered %+v, want the first result %+v, replayed", opts, again, first)
+			}
+			wantCounters(t, s, "k", 3, tc.are)
+			// The key goes with its session: a new session of that id starts afresh.
+			if err := s.DeleteSession(bg, "k"); err != nil {
+				t.Fatal(err)
+			}
+			mustCreate(t, s, "k")
+			fresh, err := s.AppendSnapshot(bg, "k", state.AppendInput{State: js(`1`), IdempotencyKey: "k1"})
+			if err != nil || fresh.Replayed || fresh.Version != 1 {
+				t.Fatalf("%+v: the key of a deleted session answered %+v, %v", opts, fresh, err)
+			}
+		}
+	})
 	t.Run("KeepLastAndOlderThan", func(t *testing.T) {
 		// Either rule removes a snapshot: keep at most 4, none older than 1h.
 		s, clock := h.store(t)
