@@ -29,7 +29,7 @@ func (s *Server) authorize(w http.ResponseWriter, r *http.Request) bool {
 		// No token configured for this route: only a loopback Host, so
 		// that a web page cannot reach the server through a DNS name
 		// rebound to 127.0.0.1.
-		if loopbackHost(r.Host) || s.allowedHost(r.Host) {
+		if name := hostName(r.Host); r.Host == "" || loopbackName(name) || s.allowedHost(name) {
 			return true
 		}
 		problem(w, http.StatusForbidden, "host-not-allowed", "Forbidden",
@@ -61,36 +61,34 @@ func (s *Server) authorize(w http.ResponseWriter, r *http.Request) bool {
 // isAPI reports whether path is under /v1, the routes tokens guard.
 func isAPI(path string) bool { return strings.HasPrefix(path, "/v1/") || path == "/v1" }
 
-// allowedHost reports whether host (without its port) is one of
-// Config.AllowedHosts, or they hold "*".
-func (s *Server) allowedHost(host string) bool {
+// hostName is a Host header's name: without its port and an IPv6
+// address's brackets.
+func hostName(host string) string {
 	if h, _, err := net.SplitHostPort(host); err == nil {
 		host = h
 	}
-	host = strings.TrimSuffix(strings.TrimPrefix(host, "["), "]")
+	return strings.TrimSuffix(strings.TrimPrefix(host, "["), "]")
+}
+
+// allowedHost reports whether a host name is one of Config.AllowedHosts,
+// or they hold "*".
+func (s *Server) allowedHost(name string) bool {
 	for _, a := range s.cfg.AllowedHosts {
-		if a == "*" || strings.EqualFold(a, host) {
+		if a == "*" || strings.EqualFold(a, name) {
 			return true
 		}
 	}
 	return false
 }
 
-// loopbackHost reports whether a Host header names this machine's loopback
-// interface: localhost or a loopback IP, with or without a port. An empty
-// Host (HTTP/1.0) passes: browsers always send one.
-func loopbackHost(host string) bool {
-	if host == "" {
+// loopbackName reports whether a host name names this machine's loopback
+// interface: localhost or a loopback IP. (An empty Host, of HTTP/1.0,
+// passes too: browsers always send one.)
+func loopbackName(name string) bool {
+	if strings.EqualFold(name, "localhost") {
 		return true
 	}
-	if h, _, err := net.SplitHostPort(host); err == nil {
-		host = h
-	}
-	host = strings.TrimSuffix(strings.TrimPrefix(host, "["), "]")
-	if strings.EqualFold(host, "localhost") {
-		return true
-	}
-	ip := net.ParseIP(host)
+	ip := net.ParseIP(name)
 	return ip != nil && ip.IsLoopback()
 }
 

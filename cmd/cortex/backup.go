@@ -39,7 +39,9 @@ func (c *backupCmd) run(ctx context.Context, args []string, stdout, stderr io.Wr
 	if c.out == "" {
 		return fmt.Errorf("--out is required\nTry: cortex backup --db %s --out ./cortex-backup.db: %w", c.db.db, errUsage)
 	}
-	if _, err := os.Lstat(c.out); err == nil && !c.force { // a dangling link is there too
+	_, statErr := os.Lstat(c.out) // a dangling link is there too
+	exists := statErr == nil
+	if exists && !c.force {
 		return fmt.Errorf("%s exists\nTry: another --out, or --force to replace it", c.out)
 	}
 	if abs, _ := filepath.Abs(c.out); abs != "" {
@@ -57,7 +59,7 @@ func (c *backupCmd) run(ctx context.Context, args []string, stdout, stderr io.Wr
 	// folder of its own beside --out and renames it over the old one, so
 	// the old backup stays until the new one is complete and checked.
 	dest := c.out
-	if _, err := os.Lstat(c.out); err == nil && c.force {
+	if exists {
 		tmpDir, err := os.MkdirTemp(filepath.Dir(c.out), ".cortex-replace-*")
 		if err != nil {
 			return fmt.Errorf("backup to %s: %w\nTry: check that the folder of --out exists and is writable", c.out, err)

@@ -355,17 +355,23 @@ func checkNotAhead(src, dst map[string]state.SessionTally) error {
 		return nil
 	}
 	sort.Slice(ahead, func(i, j int) bool { return ahead[i].SessionID < ahead[j].SessionID })
+	lines := make([]string, len(ahead))
+	for i, d := range ahead {
+		lines[i] = d.String()
+	}
+	return aheadError("copying would overwrite or strand them", lines)
+}
+
+// aheadError is ErrDestinationAhead with why, listing the first five of
+// lines (one a session, by id).
+func aheadError(why string, lines []string) error {
 	const show = 5
-	var b strings.Builder
-	for _, d := range ahead[:min(len(ahead), show)] {
-		b.WriteString("\n  ")
-		b.WriteString(d.String())
+	more := ""
+	if len(lines) > show {
+		more = fmt.Sprintf("\n  … and %d more", len(lines)-show)
 	}
-	if len(ahead) > show {
-		fmt.Fprintf(&b, "\n  … and %d more", len(ahead)-show)
-	}
-	return fmt.Errorf("%w (%d sessions); copying would overwrite or strand them, so nothing was written:%s",
-		ErrDestinationAhead, len(ahead), b.String())
+	return fmt.Errorf("%w (%d sessions); %s, so nothing was written:\n  %s%s",
+		ErrDestinationAhead, len(lines), why, strings.Join(lines[:min(len(lines), show)], "\n  "), more)
 }
 
 // checkSameHistory returns ErrDestinationAhead, naming the first sessions,
@@ -404,13 +410,7 @@ func checkSameHistory(ctx context.Context, src, dst state.Exporter, dstTotals ma
 	if len(split) == 0 {
 		return nil
 	}
-	const show = 5
-	more := ""
-	if len(split) > show {
-		more = fmt.Sprintf("\n  … and %d more", len(split)-show)
-	}
-	return fmt.Errorf("%w (%d sessions); copying would overwrite them, so nothing was written:\n  %s%s",
-		ErrDestinationAhead, len(split), strings.Join(split[:min(len(split), show)], "\n  "), more)
+	return aheadError("copying would overwrite them", split)
 }
 
 // exportOne reads snapshot version of session id from e; nil when there is

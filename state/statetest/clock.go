@@ -42,6 +42,13 @@ func (h *harness) runTimeNeverGoesBack(t *testing.T) {
 			t.Errorf("%s: %v, earlier than the session's last write at %v", what, got, high)
 		}
 	}
+	checkSession := func(what string, sess state.Session) {
+		t.Helper()
+		check("last_active "+what, sess.LastActive)
+		if sess.ExpiresAt == nil || sess.ExpiresAt.Before(high.Add(ttl)) {
+			t.Errorf("expires_at %s: %v, want at least %v", what, sess.ExpiresAt, high.Add(ttl))
+		}
+	}
 	set(15 * time.Second)
 	r, err := s.AppendSnapshot(bg, "t", state.AppendInput{State: js(`2`)})
 	if err != nil {
@@ -59,24 +66,18 @@ func (h *harness) runTimeNeverGoesBack(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	check("last_active after a touch", sess.LastActive)
-	if sess.ExpiresAt == nil || sess.ExpiresAt.Before(high.Add(ttl)) {
-		t.Errorf("expires_at after a touch: %v, want at least %v", sess.ExpiresAt, high.Add(ttl))
-	}
+	checkSession("after a touch", sess)
 	set(11 * time.Second)
 	sess, _, err = s.PutSession(bg, "t", state.SessionInput{})
 	if err != nil {
 		t.Fatal(err)
 	}
-	check("last_active after a put", sess.LastActive)
+	checkSession("after a put", sess)
 	got, err := s.GetSession(bg, "t")
 	if err != nil {
 		t.Fatal(err)
 	}
-	check("stored last_active", got.LastActive)
-	if got.ExpiresAt == nil || got.ExpiresAt.Before(high.Add(ttl)) {
-		t.Errorf("stored expires_at: %v, want at least %v", got.ExpiresAt, high.Add(ttl))
-	}
+	checkSession("stored", got)
 	page, err := s.History(bg, "t", state.HistoryOptions{})
 	if err != nil {
 		t.Fatal(err)
