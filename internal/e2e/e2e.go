@@ -192,6 +192,20 @@ type Load struct {
 	// StateBytes pads each state with this many bytes (0: none).
 	StateBytes int
 	seq        atomic.Int64
+	firstOnce  sync.Once
+	first      chan struct{}
+}
+
+// FirstAck is closed once the first append has been acknowledged: tests
+// wait on it (an event) rather than sleeping for a time that a busy machine
+// may not honour.
+func (l *Load) FirstAck() <-chan struct{} {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	if l.first == nil {
+		l.first = make(chan struct{})
+	}
+	return l.first
 }
 
 // NewLoad makes a Load with its own HTTP client.
@@ -237,6 +251,10 @@ func (l *Load) Run(base string, clients int, sessions []string, stop <-chan stru
 				}
 				l.mu.Lock()
 				l.Acks = append(l.Acks, Ack{sid, r.Version, n})
+				if l.first == nil {
+					l.first = make(chan struct{})
+				}
+				l.firstOnce.Do(func() { close(l.first) })
 				l.mu.Unlock()
 			}
 		})

@@ -46,7 +46,14 @@ func TestCrash_SIGKILLRounds(t *testing.T) {
 		l.StateBytes = 512
 		stop := make(chan struct{})
 		wg := l.Run(s.Base, 32, sessions, stop)
-		time.Sleep(time.Duration(150+rng.IntN(600)) * time.Millisecond)
+		// The first acknowledged append (an event, however slow the
+		// machine), then a random while longer.
+		select {
+		case <-l.FirstAck():
+		case <-time.After(2 * time.Minute):
+			t.Fatalf("round %d: no append acknowledged in 2 minutes: %v", round, l.Errors())
+		}
+		time.Sleep(time.Duration(rng.IntN(600)) * time.Millisecond)
 
 		kind := []string{"plain", "checkpoint", "backup"}[round%3]
 		answered := make(chan string, 1)
