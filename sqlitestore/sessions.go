@@ -1,0 +1,268 @@
+package sqlitestore
+
+import (
+	"context"
+	"database/sql"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"math"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/cortex-db/cortex/sqlitedb"
+	"github.com/cortex-db/cortex/state"
+)
+
+func validTTL(ttl *time.Duration) error {
+	if ttl != nil && *ttl < 0 {
+		return state.Invalid("ttl", "must not be negative")
+	}
+	return nil
+}
+
+// getSession reads a session in tx; ErrNotFound when there is none.
+func getSession(ctx context.Context, tx *sqlitedb.Tx, id string) (state.Session, error) {
+	sess, err := scanSession(tx.QueryRow(ctx, qSessionGet, id))
+	if errors.Is(err, sql.ErrNoRows) {
+		return sess, notFound("session %q", id)
+	}
+	return sess, err
+}
+
+// CreateSession creates a session; an empty in.ID generates a UUIDv7.
+// Errors: ErrInvalid (id, metadata, negative TTL), ErrExists.
+func (s *Store) CreateSession(ctx context.Context, in state.SessionInput) (state.Session, error) {
+	id := in.ID
+	if id == "" {
+		id = state.NewID()
+	} else if err := state.ValidateID(id); err != nil {
+		return state.Session{}, err
+	}
+	md, err := state.NormalizeMetadata(in.Metadata)
+	if err != nil {
+		return state.Session{}, err
+	}
+	if err := validTTL(in.TTL); err != nil {
+		return state.Session{}, err
+	}
+	var ttl time.Duration
+	if in.TTL != nil {
+		ttl = *in.TTL
+	}
+	var sess state.Session
+	err = s.db.Write(ctx, func(tx *sqlitedb.Tx) error {
+		sess = newSession(id, s.writeNow(), ttl, md)
+		return insertSession(ctx, tx, sess)
+	})
+	if err != nil {
+		return state.Session{}, storeErr("create session", err)
+	}
+	return sess, nil
+}
+
+// writeNow is the time of a write, for write functions to call: read on
+// the writer, when the write runs, so that writes are stamped in the order
+// they commit (a time read before queueing could commit after a later
+// one), and never earlier than the previous write's (a wall clock stepped
+// back). So a session's created_at, last_active and expires_at never go
+// back: age-based pruning takes the oldest versions, and a touch's
+// acknowledged expiry holds.
+func (s *Store) writeNow() time.Time {
+	for {
+		t := s.now()
+		last := s.lastWrite.Load()
+		if t.UnixNano() < last {
+			t = time.Unix(0, last).UTC()
+		}
+		if s.lastWrite.CompareAndSwap(last, t.UnixNano()) {
+			return t
+		}
+	}
+}
+
+func newSession(id string, now time.Time, ttl time.Duration, md json.RawMessage) state.Session {
+	sess := state.Session{ID: id, CreatedAt: now, LastActive: now, TTL: ttl, Metadata: md}
+	if ttl > 0 {
+		e := now.Add(ttl)
+		sess.ExpiresAt = &e
+	}
+	return sess
+}
+
+func insertSession(ctx context.Context, tx *sqlitedb.Tx, sess state.Session) error {
+	active := sess.LastActive.UnixNano()
+	_, err := tx.Exec(ctx, qSessionInsert, sess.ID, sess.CreatedAt.UnixNano(), active,
+		expiresAt(active, int64(sess.TTL)), int64(sess.TTL), string(sess.Metadata), sess.Version, sess.SnapshotCount)
+	if isUniqueViolation(err) {
+		return state.WithCause(fmt.Errorf("session %q: %w", sess.ID, state.ErrExists), err)
+	}
+	return err
+}
+
+// PutSession creates session id, or updates its metadata (unless
+// in.Metadata is nil) and TTL (unless in.TTL is nil) and touches it.
+// Errors: ErrInvalid.
+func (s *Store) PutSession(ctx context.Context, id string, in state.SessionInput) (state.Session, bool, error) {
+	if err := state.ValidateID(id); err != nil {
+		return state.Session{}, false, err
+	}
+	var md json.RawMessage
+	if in.Metadata != nil {
+		var err error
+		if md, err = state.NormalizeMetadata(in.Metadata); err != nil {
+			return state.Session{}, false, err
+		}
+	}
+	if err := validTTL(in.TTL); err != nil {
+		return state.Session{}, false, err
+	}
+	var (
+		sess    state.Session
+		created bool
+	)
+	err := s.db.Write(ctx, func(tx *sqlitedb.Tx) error {
+		// This function may run twice (a group rerun), the second time
+		// finding what the first did not: it changes no captured variable
+		// it reads (md stays nil for "keep the metadata").
+		now := s.writeNow()
+		cur, err := getSession(ctx, tx, id)
+		if errors.Is(err, state.ErrNotFound) {
+			created = true
+			var ttl time.Duration
+			if in.TTL != nil {
+				ttl = *in.TTL
+			}
+			m := md
+			if m == nil {
+				m = json.RawMessage("{}")
+			}
+			sess = newSession(id, now, ttl, m)
+			return insertSession(ctx, tx, sess)
+		}
+		if err != nil {
+			return err
+		}
+		created = false
+		if md != nil {
+			cur.Metadata = md
+		}
+		if in.TTL != nil {
+			cur.TTL = *in.TTL
+		}
+		sess, err = touch(ctx, tx, cur, now)
+		return err
+	})
+	if err != nil {
+		return state.Session{}, false, storeErr("put session", err)
+	}
+	return sess, created, nil
+}
+
+// touch writes cur's metadata and TTL with last_active = now.
+func touch(ctx context.Context, tx *sqlitedb.Tx, cur state.Session, now time.Time) (state.Session, error) {
+	active := now.UnixNano()
+	exp := expiresAt(active, int64(cur.TTL))
+	if _, err := tx.Exec(ctx, qSessionUpdate, active, exp, int64(cur.TTL), string(cur.Metadata), cur.ID); err != nil {
+		return cur, err
+	}
+	cur.LastActive = now
+	cur.ExpiresAt = nil
+	if exp.Valid {
+		t := fromNanos(exp.Int64)
+		cur.ExpiresAt = &t
+	}
+	return cur, nil
+}
+
+// GetSession reads a session. Errors: ErrInvalid, ErrNotFound.
+func (s *Store) GetSession(ctx context.Context, id string) (state.Session, error) {
+	if err := state.ValidateID(id); err != nil {
+		return state.Session{}, err
+	}
+	var sess state.Session
+	err := s.db.ReadOne(ctx, func(tx *sqlitedb.Tx) (err error) {
+		sess, err = getSession(ctx, tx, id)
+		return err
+	})
+	return sess, storeErr("get session", err)
+}
+
+// TouchSession marks a session active now, moving its expiry. Errors:
+// ErrInvalid, ErrNotFound.
+func (s *Store) TouchSession(ctx context.Context, id string) (state.Session, error) {
+	if err := state.ValidateID(id); err != nil {
+		return state.Session{}, err
+	}
+	var sess state.Session
+	err := s.db.Write(ctx, func(tx *sqlitedb.Tx) error {
+		cur, err := getSession(ctx, tx, id)
+		if err != nil {
+			return err
+		}
+		sess, err = touch(ctx, tx, cur, s.writeNow())
+		return err
+	})
+	if err != nil {
+		return state.Session{}, storeErr("touch session", err)
+	}
+	return sess, nil
+}
+
+// ListSessions pages through sessions, newest-active first. Errors:
+// ErrInvalid (limit, cursor).
+func (s *Store) ListSessions(ctx context.Context, opts state.ListOptions) (state.SessionPage, error) {
+	limit, err := pageLimit(opts.Limit)
+	if err != nil {
+		return state.SessionPage{}, err
+	}
+	since := int64(math.MinInt64)
+	if !opts.ActiveSince.IsZero() {
+		since = opts.ActiveSince.UnixNano()
+	}
+	afterActive, afterID := int64(math.MaxInt64), ""
+	if opts.Cursor != "" {
+		v, ok := decodeCursor(opts.Cursor, listCursorTag)
+		active, id, found := strings.Cut(v, ":")
+		n, perr := strconv.ParseInt(active, 10, 64)
+		if !ok || !found || perr != nil || state.ValidateID(id) != nil {
+			return state.SessionPage{}, state.Invalid("cursor", "is not a cursor this listing returned")
+		}
+		afterActive, afterID = n, id
+	}
+	var page state.SessionPage
+	err = s.db.Read(ctx, func(tx *sqlitedb.Tx) error {
+		sessions, err := querySessions(ctx, tx, make([]state.Session, 0, min(limit, 64)), qSessionList, since, afterActive, afterID, limit+1)
+		page = state.SessionPage{Sessions: sessions}
+		return err
+	})
+	if err != nil {
+		return state.SessionPage{}, storeErr("list sessions", err)
+	}
+	if len(page.Sessions) > limit {
+		page.Sessions = page.Sessions[:limit]
+		last := page.Sessions[limit-1]
+		page.NextCursor = encodeCursor(listCursorTag + strconv.FormatInt(last.LastActive.UnixNano(), 10) + ":" + last.ID)
+	}
+	return page, nil
+}
+
+// DeleteSession deletes a session and, by ON DELETE CASCADE, its
+// snapshots. Errors: ErrInvalid, ErrNotFound.
+func (s *Store) DeleteSession(ctx context.Context, id string) error {
+	if err := state.ValidateID(id); err != nil {
+		return err
+	}
+	err := s.db.Write(ctx, func(tx *sqlitedb.Tx) error {
+		res, err := tx.Exec(ctx, qSessionDelete, id)
+		if err != nil {
+			return err
+		}
+		if n, _ := res.RowsAffected(); n == 0 {
+			return notFound("session %q", id)
+		}
+		return nil
+	})
+	return storeErr("delete session", err)
+}

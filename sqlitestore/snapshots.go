@@ -1,0 +1,348 @@
+package sqlitestore
+
+import (
+	"context"
+	"database/sql"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"math"
+	"strconv"
+	"time"
+
+	"github.com/cortex-db/cortex/sqlitedb"
+	"github.com/cortex-db/cortex/state"
+)
+
+// validAppend checks an append's input and returns its normalised metadata.
+func (s *Store) validAppend(id string, in state.AppendInput) (json.RawMessage, error) {
+	if err := state.ValidateID(id); err != nil {
+		return nil, err
+	}
+	if err := state.ValidateState(in.State, s.opts.MaxStateBytes); err != nil {
+		return nil, err
+	}
+	if in.ExpectedVersion != nil && *in.ExpectedVersion < 0 {
+		return nil, state.Invalid("expected_version", "must not be negative")
+	}
+	return state.NormalizeMetadata(in.Metadata)
+}
+
+// appendTx is one append inside a write transaction: answer a known
+// idempotency key; else move the session to its next version and touch it,
+// if it exists and is at the expected version, and insert the snapshot at
+// that version. With a hint of the session's key, that is two statements;
+// only a missing or stale hint, or a conflict, reads the session by id.
+func appendTx(ctx context.Context, tx *sqlitedb.Tx, hints *keyHints, id string, in state.AppendInput, md json.RawMessage, now time.Time) (state.AppendResult, error) {
+	// The key first: a retried conditional append must get its first
+	// answer, not a conflict with the version it created itself. A key
+	// found means the session exists: its snapshots go with it.
+	var key any
+	if in.IdempotencyKey != "" {
+		key = in.IdempotencyKey
+		r := state.AppendResult{SessionID: id, Replayed: true}
+		var created int64
+		err := tx.QueryRow(ctx, qIdempotent, id, in.IdempotencyKey).Scan(&r.Version, &created, &r.SizeBytes)
+		if err == nil {
+			r.CreatedAt = fromNanos(created)
+			return r, nil
+		}
+		if !errors.Is(err, sql.ErrNoRows) {
+			return state.AppendResult{}, err
+		}
+	}
+	at := now.UnixNano()
+	k, hinted := hints.get(id)
+	if !hinted {
+		var err error
+		if k, err = lookupKey(ctx, tx, id); err != nil {
+			return state.AppendResult{}, err
+		}
+	}
+	cur := k.version // the session's version, as far as we know
+	if in.ExpectedVersion != nil {
+		k.version = *in.ExpectedVersion
+	}
+	ok, err := bump(ctx, tx, at, k, id)
+	if err == nil && !ok && hinted {
+		// The hint may be stale: look again, and bump by what is there.
+		if k, err = lookupKey(ctx, tx, id); err != nil {
+			return state.AppendResult{}, err
+		}
+		cur = k.version
+		if in.ExpectedVersion != nil {
+			k.version = *in.ExpectedVersion
+		}
+		ok, err = bump(ctx, tx, at, k, id)
+	}
+	if err != nil {
+		return state.AppendResult{}, err
+	}
+	if !ok {
+		// The session is at cur, not at the version expected.
+		if in.ExpectedVersion == nil {
+			return state.AppendResult{}, fmt.Errorf("session %q changed while it was being appended to", id)
+		}
+		return state.AppendResult{}, &state.ConflictError{Expected: *in.ExpectedVersion, Actual: cur}
+	}
+	r := state.AppendResult{SessionID: id, Version: k.version + 1, CreatedAt: now, SizeBytes: int64(len(in.State))}
+	if _, err := tx.Exec(ctx, qSnapshotInsert, k.sid, r.Version, at, string(in.State), string(md), r.SizeBytes, key); err != nil {
+		return state.AppendResult{}, err
+	}
+	hints.set(id, sessionKey{sid: k.sid, version: r.Version})
+	return r, nil
+}
+
+// AppendSnapshot appends a snapshot to an existing session and touches it,
+// in one transaction on the writer (group commit). Errors: ErrInvalid,
+// ErrTooLarge, ErrNotFound, ErrVersionConflict (a *state.ConflictError).
+func (s *Store) AppendSnapshot(ctx context.Context, sessionID string, in state.AppendInput) (state.AppendResult, error) {
+	md, err := s.validAppend(sessionID, in)
+	if err != nil {
+		return state.AppendResult{}, err
+	}
+	var r state.AppendResult
+	err = s.db.Write(ctx, func(tx *sqlitedb.Tx) (err error) {
+		r, err = appendTx(ctx, tx, &s.hints, sessionID, in, md, s.writeNow())
+		return err
+	})
+	if err != nil {
+		return state.AppendResult{}, storeErr("append snapshot", err)
+	}
+	return r, nil
+}
+
+// AppendBatch appends up to state.MaxBatch snapshots in one transaction:
+// all of them or, on the first error, none. Errors: those of
+// AppendSnapshot, naming the item; ErrInvalid for an empty or oversized batch.
+func (s *Store) AppendBatch(ctx context.Context, items []state.BatchItem) ([]state.AppendResult, error) {
+	if len(items) == 0 {
+		return nil, state.Invalid("items", "must not be empty")
+	}
+	if len(items) > state.MaxBatch {
+		return nil, state.Invalid("items", "%d items, more than %d", len(items), state.MaxBatch)
+	}
+	mds := make([]json.RawMessage, len(items))
+	for i, it := range items {
+		md, err := s.validAppend(it.SessionID, it.AppendInput)
+		if err != nil {
+			return nil, fmt.Errorf("batch item %d: %w", i, err)
+		}
+		mds[i] = md
+	}
+	results := make([]state.AppendResult, len(items))
+	err := s.db.Write(ctx, func(tx *sqlitedb.Tx) error {
+		now := s.writeNow()
+		for i, it := range items {
+			r, err := appendTx(ctx, tx, &s.hints, it.SessionID, it.AppendInput, mds[i], now)
+			if err != nil {
+				return fmt.Errorf("batch item %d: %w", i, err)
+			}
+			results[i] = r
+		}
+		return nil
+	})
+	if err != nil {
+		return nil, storeErr("append batch", err)
+	}
+	return results, nil
+}
+
+// LatestSnapshot reads a session's latest snapshot. Errors: ErrInvalid,
+// ErrNotFound (no session or no snapshot).
+func (s *Store) LatestSnapshot(ctx context.Context, sessionID string) (state.Snapshot, error) {
+	if err := state.ValidateID(sessionID); err != nil {
+		return state.Snapshot{}, err
+	}
+	var sn state.Snapshot
+	err := s.db.ReadOne(ctx, func(tx *sqlitedb.Tx) (err error) {
+		sn, err = scanSnapshot(tx.QueryRow(ctx, qLatest, sessionID), sessionID)
+		if errors.Is(err, sql.ErrNoRows) {
+			return notFound("latest snapshot of session %q", sessionID)
+		}
+		return err
+	})
+	if err != nil {
+		return state.Snapshot{}, storeErr("latest snapshot", err)
+	}
+	return sn, nil
+}
+
+// GetSnapshot reads one version. Errors: ErrInvalid, ErrNotFound.
+func (s *Store) GetSnapshot(ctx context.Context, sessionID string, version int64) (state.Snapshot, error) {
+	if err := state.ValidateID(sessionID); err != nil {
+		return state.Snapshot{}, err
+	}
+	var sn state.Snapshot
+	err := s.db.ReadOne(ctx, func(tx *sqlitedb.Tx) (err error) {
+		sn, err = scanSnapshot(tx.QueryRow(ctx, qSnapshotGet, sessionID, version), sessionID)
+		if errors.Is(err, sql.ErrNoRows) {
+			return notFound("snapshot %d of session %q", version, sessionID)
+		}
+		return err
+	})
+	if err != nil {
+		return state.Snapshot{}, storeErr("get snapshot", err)
+	}
+	return sn, nil
+}
+
+// History pages through a session's snapshots, newest first, in one read
+// transaction. With opts.IncludeState it stops reading rows once the page's
+// states reach state.MaxPageStateBytes. Errors: ErrInvalid (id, limit,
+// cursor, before), ErrNotFound.
+func (s *Store) History(ctx context.Context, sessionID string, opts state.HistoryOptions) (state.SnapshotPage, error) {
+	if err := state.ValidateID(sessionID); err != nil {
+		return state.SnapshotPage{}, err
+	}
+	limit, err := pageLimit(opts.Limit)
+	if err != nil {
+		return state.SnapshotPage{}, err
+	}
+	if opts.Before < 0 {
+		return state.SnapshotPage{}, state.Invalid("before", "must not be negative")
+	}
+	below := int64(math.MaxInt64)
+	if opts.Before > 0 {
+		below = opts.Before
+	}
+	if opts.Cursor != "" {
+		v, ok := decodeCursor(opts.Cursor, historyCursorTag)
+		n, perr := strconv.ParseInt(v, 10, 64)
+		if !ok || perr != nil || n < 1 {
+			return state.SnapshotPage{}, state.Invalid("cursor", "is not a cursor this history returned")
+		}
+		below = min(below, n)
+	}
+	query := qHistoryNoState
+	if opts.IncludeState {
+		query = qHistory
+	}
+	var (
+		page state.SnapshotPage
+		more bool // older snapshots remain after the page
+	)
+	err = s.db.Read(ctx, func(tx *sqlitedb.Tx) error {
+		page, more = state.SnapshotPage{Snapshots: make([]state.Snapshot, 0, min(limit, 64))}, false
+		var one int
+		if err := tx.QueryRow(ctx, qSessionExists, sessionID).Scan(&one); errors.Is(err, sql.ErrNoRows) {
+			return notFound("session %q", sessionID)
+		} else if err != nil {
+			return err
+		}
+		snaps, m, full, err := historyRows(ctx, tx, query, sessionID, below, limit, page.Snapshots)
+		if err != nil {
+			return err
+		}
+		page.Snapshots, more = snaps, m
+		if !full {
+			return nil
+		}
+		// The page reached its state budget: rather than read the next row
+		// (the driver copies its state), ask whether there is one.
+		last := snaps[len(snaps)-1].Version
+		err = tx.QueryRow(ctx, qHistoryMore, sessionID, last).Scan(&one)
+		if errors.Is(err, sql.ErrNoRows) {
+			return nil
+		}
+		more = err == nil
+		return err
+	})
+	if err != nil {
+		return state.SnapshotPage{}, storeErr("history", err)
+	}
+	if more {
+		last := page.Snapshots[len(page.Snapshots)-1].Version
+		page.NextCursor = encodeCursor(historyCursorTag + strconv.FormatInt(last, 10))
+	}
+	return page, nil
+}
+
+// historyRows appends History's rows to snaps, up to limit snapshots, and
+// stops reading as soon as their states reach state.MaxPageStateBytes: full
+// reports that stop. It asks for limit+1 rows, and more reports that a row
+// after the limit'th came. The rows are closed when it returns, whatever is
+// left of them unread.
+func historyRows(ctx context.Context, tx *sqlitedb.Tx, query, sessionID string, below int64, limit int, snaps []state.Snapshot) (_ []state.Snapshot, more, full bool, err error) {
+	rows, err := tx.Query(ctx, query, sessionID, below, limit+1)
+	if err != nil {
+		return nil, false, false, err
+	}
+	defer rows.Close()
+	held := 0 // state bytes in the page; stays 0 without IncludeState
+	for rows.Next() {
+		if len(snaps) == limit {
+			more = true
+			break
+		}
+		sn, err := scanSnapshot(rows, sessionID)
+		if err != nil {
+			return nil, false, false, err
+		}
+		snaps = append(snaps, sn)
+		if held += len(sn.State); held >= state.MaxPageStateBytes {
+			full = true
+			break
+		}
+	}
+	return snaps, more, full, rows.Err()
+}
+
+// ForkSession creates a session whose history is a copy of the source's up
+// to in.AtVersion (0: the latest), with the source's metadata and TTL, in
+// one transaction. Errors: ErrInvalid, ErrNotFound (source or version),
+// ErrExists (new id).
+func (s *Store) ForkSession(ctx context.Context, sourceID string, in state.ForkInput) (state.Session, error) {
+	if err := state.ValidateID(sourceID); err != nil {
+		return state.Session{}, err
+	}
+	newID := in.NewID
+	if newID == "" {
+		newID = state.NewID()
+	} else if err := state.ValidateID(newID); err != nil {
+		return state.Session{}, err
+	}
+	if in.AtVersion < 0 {
+		return state.Session{}, state.Invalid("at_version", "must not be negative")
+	}
+	var sess state.Session
+	err := s.db.Write(ctx, func(tx *sqlitedb.Tx) error {
+		now := s.writeNow()
+		src, err := getSession(ctx, tx, sourceID)
+		if err != nil {
+			return err
+		}
+		at := in.AtVersion
+		if at == 0 {
+			at = src.Version
+		}
+		if at > 0 {
+			var one int
+			err := tx.QueryRow(ctx, qSnapshotExists, sourceID, at).Scan(&one)
+			if errors.Is(err, sql.ErrNoRows) {
+				return notFound("snapshot %d of session %q", at, sourceID)
+			}
+			if err != nil {
+				return err
+			}
+		}
+		sess = newSession(newID, now, src.TTL, src.Metadata)
+		sess.Version = at
+		if err := insertSession(ctx, tx, sess); err != nil {
+			return err
+		}
+		res, err := tx.Exec(ctx, qForkCopy, newID, sourceID, at)
+		if err != nil {
+			return err
+		}
+		if sess.SnapshotCount, err = res.RowsAffected(); err != nil {
+			return err
+		}
+		_, err = tx.Exec(ctx, qSetCount, sess.SnapshotCount, newID)
+		return err
+	})
+	if err != nil {
+		return state.Session{}, storeErr("fork session", err)
+	}
+	return sess, nil
+}
