@@ -107,7 +107,9 @@ func TestQueryPlans(t *testing.T) {
 			details := plan(t, s.DB(), checked[name])
 			t.Logf("%s", strings.Join(details, " | "))
 			for _, d := range scans(details) {
-				t.Errorf("full scan: %s\nin %s", d, checked[name])
+				if !scanOnce[name] {
+					t.Errorf("full scan: %s\nin %s", d, checked[name])
+				}
 			}
 			for _, d := range details {
 				if strings.HasPrefix(d, "USE TEMP B-TREE") {

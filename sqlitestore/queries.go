@@ -39,24 +39,24 @@ const (
 	// the UPDATE RETURNING was 40% of the writer's time).
 	qAppendBump = `UPDATE sessions
 		SET version = version + 1, snapshot_count = snapshot_count + 1,
-			last_active = ?1, expires_at = CASE WHEN ttl > 0 THEN ?1 + ttl END
+			last_active = ?1, expires_at = CASE WHEN ttl > 0 THEN min(?1 + ttl, 9223372036854775807) END
 		WHERE sid = ?2 AND version = ?3 AND id = ?4`
 	// qSessionKey: a session's integer key and version, by id.
 	qSessionKey = `SELECT sid, version FROM sessions WHERE id = ?`
 	// qIdempotent: the answer recorded for a key, from its snapshot or,
 	// once retention removed that, from pruned_idempotency_keys; args id,
 	// key.
-	qIdempotent = `SELECT version, created_at, size_bytes FROM state_snapshots
+	qIdempotent = `SELECT version, created_at, size_bytes, idempotency_fp FROM state_snapshots
 		WHERE session_id = (SELECT sid FROM sessions WHERE id = ?1) AND idempotency_key = ?2
 		UNION ALL
-		SELECT version, created_at, size_bytes FROM pruned_idempotency_keys
+		SELECT version, created_at, size_bytes, fingerprint FROM pruned_idempotency_keys
 		WHERE session_id = (SELECT sid FROM sessions WHERE id = ?1) AND key = ?2
 		LIMIT 1`
 	// qSnapshotInsert: args sid, version, created_at, state, metadata,
-	// size_bytes, idempotency_key.
+	// size_bytes, idempotency_key, its request's fingerprint.
 	qSnapshotInsert = `INSERT INTO state_snapshots
-		(session_id, version, created_at, state, metadata, size_bytes, idempotency_key)
-		VALUES (?, ?, ?, ?, ?, ?, ?)`
+		(session_id, version, created_at, state, metadata, size_bytes, idempotency_key, idempotency_fp)
+		VALUES (?, ?, ?, ?, ?, ?, ?, ?)`
 
 	// Snapshot reads, by session id: sidOf finds the session's key
 	// (one search of the id index), then the snapshots' primary key.
@@ -97,8 +97,8 @@ const (
 	// first keeps the idempotency keys of the same rows.
 	qPruneKeepDelete = `DELETE FROM state_snapshots WHERE session_id = ?1 AND version IN
 		(SELECT version FROM state_snapshots WHERE session_id = CAST(?1 AS INTEGER) AND version <= ?2 ORDER BY version LIMIT CAST(?3 AS INTEGER))`
-	qPruneKeepKeys = `INSERT OR IGNORE INTO pruned_idempotency_keys (session_id, key, version, created_at, size_bytes)
-		SELECT session_id, idempotency_key, version, created_at, size_bytes FROM state_snapshots
+	qPruneKeepKeys = `INSERT OR IGNORE INTO pruned_idempotency_keys (session_id, key, version, created_at, size_bytes, fingerprint)
+		SELECT session_id, idempotency_key, version, created_at, size_bytes, idempotency_fp FROM state_snapshots
 		WHERE session_id = ?1 AND idempotency_key IS NOT NULL AND version IN
 		(SELECT version FROM state_snapshots WHERE session_id = CAST(?1 AS INTEGER) AND version <= ?2 ORDER BY version LIMIT CAST(?3 AS INTEGER))`
 	// qPruneOld finds snapshots created before a time, except each
@@ -110,10 +110,17 @@ const (
 	qSnapshotDelete = `DELETE FROM state_snapshots WHERE session_id = ? AND version = ?`
 	// qSnapshotKeepKey keeps a snapshot's idempotency key before
 	// qSnapshotDelete; args sid, version.
-	qSnapshotKeepKey = `INSERT OR IGNORE INTO pruned_idempotency_keys (session_id, key, version, created_at, size_bytes)
-		SELECT session_id, idempotency_key, version, created_at, size_bytes FROM state_snapshots
+	qSnapshotKeepKey = `INSERT OR IGNORE INTO pruned_idempotency_keys (session_id, key, version, created_at, size_bytes, fingerprint)
+		SELECT session_id, idempotency_key, version, created_at, size_bytes, idempotency_fp FROM state_snapshots
 		WHERE session_id = ? AND version = ? AND idempotency_key IS NOT NULL`
 	qUncount = `UPDATE sessions SET snapshot_count = snapshot_count - ? WHERE sid = ?`
+	// qTTLRepairs counts the sessions migration 0005 repairs (see there).
+	qTTLRepairs = `SELECT count(*) FROM sessions
+		WHERE typeof(ttl) <> 'integer' OR ttl < 0 OR ttl > 3153600000000000000
+		   OR typeof(expires_at) NOT IN ('integer', 'null')
+		   OR expires_at IS NOT CASE WHEN ttl > 0 THEN min(last_active + ttl, 9223372036854775807) END`
+	// qUserVersion: the schema version.
+	qUserVersion = `PRAGMA user_version`
 	// qExpired: args now, limit.
 	qExpired = `SELECT id FROM sessions WHERE expires_at IS NOT NULL AND expires_at <= ? ORDER BY expires_at LIMIT CAST(? AS INTEGER)`
 )
@@ -148,7 +155,14 @@ var queries = map[string]string{
 	"SnapshotKeepKey": qSnapshotKeepKey,
 	"Uncount":         qUncount,
 	"Expired":         qExpired,
+	"TTLRepairs":      qTTLRepairs,
+	"UserVersion":     qUserVersion,
 }
+
+// scanOnce names the statements of queries allowed a full scan: Open runs
+// them once, on a database an older build wrote, before the migration
+// that repairs what they count.
+var scanOnce = map[string]bool{"TTLRepairs": true}
 
 // ---- transfer (state.Exporter, state.Importer: cortex migrate) ----------
 // Statements of transfer.go. Export pages walk primary keys (sessions by

@@ -16,8 +16,8 @@ import (
 )
 
 func validTTL(ttl *time.Duration) error {
-	if ttl != nil && *ttl < 0 {
-		return state.Invalid("ttl", "must not be negative")
+	if ttl != nil {
+		return state.ValidateTTL(*ttl)
 	}
 	return nil
 }
@@ -40,7 +40,7 @@ func (s *Store) CreateSession(ctx context.Context, in state.SessionInput) (state
 	} else if err := state.ValidateID(id); err != nil {
 		return state.Session{}, err
 	}
-	md, err := state.NormalizeMetadata(in.Metadata)
+	md, err := state.ValidateMetadata(in.Metadata, s.opts.MaxMetadataBytes)
 	if err != nil {
 		return state.Session{}, err
 	}
@@ -85,7 +85,7 @@ func (s *Store) writeNow() time.Time {
 func newSession(id string, now time.Time, ttl time.Duration, md json.RawMessage) state.Session {
 	sess := state.Session{ID: id, CreatedAt: now, LastActive: now, TTL: ttl, Metadata: md}
 	if ttl > 0 {
-		e := now.Add(ttl)
+		e := state.AddTime(now, ttl)
 		sess.ExpiresAt = &e
 	}
 	return sess
@@ -111,7 +111,7 @@ func (s *Store) PutSession(ctx context.Context, id string, in state.SessionInput
 	var md json.RawMessage
 	if in.Metadata != nil {
 		var err error
-		if md, err = state.NormalizeMetadata(in.Metadata); err != nil {
+		if md, err = state.ValidateMetadata(in.Metadata, s.opts.MaxMetadataBytes); err != nil {
 			return state.Session{}, false, err
 		}
 	}
@@ -219,7 +219,9 @@ func (s *Store) ListSessions(ctx context.Context, opts state.ListOptions) (state
 	}
 	since := int64(math.MinInt64)
 	if !opts.ActiveSince.IsZero() {
-		since = opts.ActiveSince.UnixNano()
+		// Saturated: a time past 2262 keeps no session, one before 1678
+		// every session.
+		since = state.UnixNanos(opts.ActiveSince)
 	}
 	afterActive, afterID := int64(math.MaxInt64), ""
 	if opts.Cursor != "" {
@@ -231,21 +233,48 @@ func (s *Store) ListSessions(ctx context.Context, opts state.ListOptions) (state
 		}
 		afterActive, afterID = n, id
 	}
-	var page state.SessionPage
+	var (
+		page state.SessionPage
+		more bool
+	)
 	err = s.db.Read(ctx, func(tx *sqlitedb.Tx) error {
-		sessions, err := querySessions(ctx, tx, make([]state.Session, 0, min(limit, 64)), qSessionList, since, afterActive, afterID, limit+1)
+		var sessions []state.Session
+		sessions, more, err = listRows(ctx, tx, make([]state.Session, 0, min(limit, 64)), limit, since, afterActive, afterID)
 		page = state.SessionPage{Sessions: sessions}
 		return err
 	})
 	if err != nil {
 		return state.SessionPage{}, storeErr("list sessions", err)
 	}
-	if len(page.Sessions) > limit {
-		page.Sessions = page.Sessions[:limit]
-		last := page.Sessions[limit-1]
+	if more {
+		last := page.Sessions[len(page.Sessions)-1]
 		page.NextCursor = encodeCursor(listCursorTag + strconv.FormatInt(last.LastActive.UnixNano(), 10) + ":" + last.ID)
 	}
 	return page, nil
+}
+
+// listRows appends ListSessions' rows to out: up to limit sessions, and
+// fewer once their metadata reaches state.MaxPageStateBytes (the page byte
+// budget, see there). more reports that sessions remain after the page.
+func listRows(ctx context.Context, tx *sqlitedb.Tx, out []state.Session, limit int, since, afterActive int64, afterID string) (_ []state.Session, more bool, err error) {
+	rows, err := tx.Query(ctx, qSessionList, since, afterActive, afterID, limit+1)
+	if err != nil {
+		return out, false, err
+	}
+	defer rows.Close()
+	held := 0
+	for rows.Next() {
+		if len(out) == limit || held >= state.MaxPageStateBytes {
+			return out, true, nil
+		}
+		sess, err := scanSession(rows)
+		if err != nil {
+			return out, false, err
+		}
+		out = append(out, sess)
+		held += len(sess.Metadata)
+	}
+	return out, false, rows.Err()
 }
 
 // DeleteSession deletes a session and, by ON DELETE CASCADE, its

@@ -25,7 +25,16 @@ func (s *Store) validAppend(id string, in state.AppendInput) (json.RawMessage, e
 	if in.ExpectedVersion != nil && *in.ExpectedVersion < 0 {
 		return nil, state.Invalid("expected_version", "must not be negative")
 	}
-	return state.NormalizeMetadata(in.Metadata)
+	return state.ValidateMetadata(in.Metadata, s.opts.MaxMetadataBytes)
+}
+
+// fingerprint is the request fingerprint an append with an idempotency key
+// records beside it (nil without a key: no hashing on the common path).
+func fingerprint(in state.AppendInput, md json.RawMessage) any {
+	if in.IdempotencyKey == "" {
+		return nil
+	}
+	return state.Fingerprint(in, md)
 }
 
 // appendTx is one append inside a write transaction: answer a known
@@ -33,7 +42,12 @@ func (s *Store) validAppend(id string, in state.AppendInput) (json.RawMessage, e
 // if it exists and is at the expected version, and insert the snapshot at
 // that version. With a hint of the session's key, that is two statements;
 // only a missing or stale hint, or a conflict, reads the session by id.
-func appendTx(ctx context.Context, tx *sqlitedb.Tx, hints *keyHints, id string, in state.AppendInput, md json.RawMessage, now time.Time) (state.AppendResult, error) {
+//
+// fp is the request's fingerprint (fingerprint), nil without a key. A key
+// recorded with another fingerprint is state.ErrIdempotencyMismatch; one
+// recorded before fingerprints were kept (schema 4 and older) answers any
+// request, as it did.
+func appendTx(ctx context.Context, tx *sqlitedb.Tx, hints *keyHints, id string, in state.AppendInput, md json.RawMessage, fp any, now time.Time) (state.AppendResult, error) {
 	// The key first: a retried conditional append must get its first
 	// answer, not a conflict with the version it created itself. A key
 	// found means the session exists: its snapshots go with it.
@@ -41,9 +55,15 @@ func appendTx(ctx context.Context, tx *sqlitedb.Tx, hints *keyHints, id string, 
 	if in.IdempotencyKey != "" {
 		key = in.IdempotencyKey
 		r := state.AppendResult{SessionID: id, Replayed: true}
-		var created int64
-		err := tx.QueryRow(ctx, qIdempotent, id, in.IdempotencyKey).Scan(&r.Version, &created, &r.SizeBytes)
+		var (
+			created int64
+			was     sql.NullInt64
+		)
+		err := tx.QueryRow(ctx, qIdempotent, id, in.IdempotencyKey).Scan(&r.Version, &created, &r.SizeBytes, &was)
 		if err == nil {
+			if was.Valid && was.Int64 != fp.(int64) {
+				return state.AppendResult{}, fmt.Errorf("session %q: %w", id, state.KeyMismatch(in.IdempotencyKey, r.Version))
+			}
 			r.CreatedAt = fromNanos(created)
 			return r, nil
 		}
@@ -86,7 +106,7 @@ func appendTx(ctx context.Context, tx *sqlitedb.Tx, hints *keyHints, id string, 
 		return state.AppendResult{}, &state.ConflictError{Expected: *in.ExpectedVersion, Actual: cur}
 	}
 	r := state.AppendResult{SessionID: id, Version: k.version + 1, CreatedAt: now, SizeBytes: int64(len(in.State))}
-	if _, err := tx.Exec(ctx, qSnapshotInsert, k.sid, r.Version, at, string(in.State), string(md), r.SizeBytes, key); err != nil {
+	if _, err := tx.Exec(ctx, qSnapshotInsert, k.sid, r.Version, at, string(in.State), string(md), r.SizeBytes, key, fp); err != nil {
 		return state.AppendResult{}, err
 	}
 	hints.set(id, sessionKey{sid: k.sid, version: r.Version})
@@ -101,9 +121,10 @@ func (s *Store) AppendSnapshot(ctx context.Context, sessionID string, in state.A
 	if err != nil {
 		return state.AppendResult{}, err
 	}
+	fp := fingerprint(in, md)
 	var r state.AppendResult
 	err = s.db.Write(ctx, func(tx *sqlitedb.Tx) (err error) {
-		r, err = appendTx(ctx, tx, &s.hints, sessionID, in, md, s.writeNow())
+		r, err = appendTx(ctx, tx, &s.hints, sessionID, in, md, fp, s.writeNow())
 		return err
 	})
 	if err != nil {
@@ -123,18 +144,31 @@ func (s *Store) AppendBatch(ctx context.Context, items []state.BatchItem) ([]sta
 		return nil, state.Invalid("items", "%d items, more than %d", len(items), state.MaxBatch)
 	}
 	mds := make([]json.RawMessage, len(items))
+	fps := make([]any, len(items))
+	var keyFps []int64 // by item, when some item has a key
 	for i, it := range items {
 		md, err := s.validAppend(it.SessionID, it.AppendInput)
 		if err != nil {
 			return nil, fmt.Errorf("batch item %d: %w", i, err)
 		}
-		mds[i] = md
+		mds[i], fps[i] = md, fingerprint(it.AppendInput, md)
+		if fp, ok := fps[i].(int64); ok {
+			if keyFps == nil {
+				keyFps = make([]int64, len(items))
+			}
+			keyFps[i] = fp
+		}
+	}
+	if keyFps != nil {
+		if err := state.BatchKeys(items, keyFps); err != nil {
+			return nil, err
+		}
 	}
 	results := make([]state.AppendResult, len(items))
 	err := s.db.Write(ctx, func(tx *sqlitedb.Tx) error {
 		now := s.writeNow()
 		for i, it := range items {
-			r, err := appendTx(ctx, tx, &s.hints, it.SessionID, it.AppendInput, mds[i], now)
+			r, err := appendTx(ctx, tx, &s.hints, it.SessionID, it.AppendInput, mds[i], fps[i], now)
 			if err != nil {
 				return fmt.Errorf("batch item %d: %w", i, err)
 			}
@@ -259,7 +293,8 @@ func (s *Store) History(ctx context.Context, sessionID string, opts state.Histor
 }
 
 // historyRows appends History's rows to snaps, up to limit snapshots, and
-// stops reading as soon as their states reach state.MaxPageStateBytes: full
+// stops reading as soon as their states and metadata reach
+// state.MaxPageStateBytes: full
 // reports that stop. It asks for limit+1 rows, and more reports that a row
 // after the limit'th came. The rows are closed when it returns, whatever is
 // left of them unread.
@@ -269,7 +304,7 @@ func historyRows(ctx context.Context, tx *sqlitedb.Tx, query, sessionID string, 
 		return nil, false, false, err
 	}
 	defer rows.Close()
-	held := 0 // state bytes in the page; stays 0 without IncludeState
+	held := 0 // state and metadata bytes in the page
 	for rows.Next() {
 		if len(snaps) == limit {
 			more = true
@@ -280,7 +315,7 @@ func historyRows(ctx context.Context, tx *sqlitedb.Tx, query, sessionID string, 
 			return nil, false, false, err
 		}
 		snaps = append(snaps, sn)
-		if held += len(sn.State); held >= state.MaxPageStateBytes {
+		if held += len(sn.State) + len(sn.Metadata); held >= state.MaxPageStateBytes {
 			full = true
 			break
 		}

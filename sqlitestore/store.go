@@ -6,6 +6,7 @@ import (
 	"embed"
 	"fmt"
 	"io/fs"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -34,6 +35,40 @@ func Migrate(ctx context.Context, db *sqlitedb.DB) error {
 		return fmt.Errorf("migrate: %w", err)
 	}
 	return nil
+}
+
+// ttlRepairName names the migration that repairs out-of-range TTLs; its
+// number may change as migrations are added, its name does not.
+const ttlRepairName = "ttl_range_and_key_fingerprints"
+
+// ttlRepairs counts the sessions the TTL repair migration will change, 0
+// when the database is already past it, so that Open can log them.
+func ttlRepairs(ctx context.Context, db *sqlitedb.DB) (int64, error) {
+	ms, err := sqlitedb.LoadMigrations(Migrations())
+	if err != nil {
+		return 0, err
+	}
+	at := 0
+	for _, m := range ms {
+		if strings.HasSuffix(m.Name, ttlRepairName) || strings.HasSuffix(m.Name, ttlRepairName+".sql") {
+			at = m.Version
+		}
+	}
+	var n int64
+	err = db.Read(ctx, func(tx *sqlitedb.Tx) error {
+		var v int
+		if err := tx.QueryRow(ctx, qUserVersion).Scan(&v); err != nil {
+			return err
+		}
+		if v == 0 || v >= at {
+			return nil
+		}
+		return tx.QueryRow(ctx, qTTLRepairs).Scan(&n)
+	})
+	if err != nil {
+		return 0, fmt.Errorf("count sessions with an out-of-range TTL: %w", err)
+	}
+	return n, nil
 }
 
 // Config configures Open. The zero value means sqlitedb's defaults and
@@ -70,9 +105,18 @@ func Open(ctx context.Context, path string, cfg Config) (*Store, error) {
 	if err != nil {
 		return nil, err
 	}
+	repaired, err := ttlRepairs(ctx, db)
+	if err != nil {
+		db.Close()
+		return nil, fmt.Errorf("open %s: %w", path, err)
+	}
 	if err := Migrate(ctx, db); err != nil {
 		db.Close()
 		return nil, fmt.Errorf("open %s: %w", path, err)
+	}
+	if repaired > 0 && cfg.DB.Logger != nil {
+		cfg.DB.Logger.Warn("repaired sessions whose TTL or expiry was out of range (written by an older cortex): TTLs clamped to 100 years, expiries recomputed",
+			"path", path, "sessions", repaired)
 	}
 	s := New(db, cfg.Options)
 	s.ownDB = true
@@ -111,5 +155,5 @@ func expiresAt(lastActive int64, ttl int64) sql.NullInt64 {
 	if ttl <= 0 {
 		return sql.NullInt64{}
 	}
-	return sql.NullInt64{Int64: lastActive + ttl, Valid: true}
+	return sql.NullInt64{Int64: state.AddNanos(lastActive, ttl), Valid: true}
 }

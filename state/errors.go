@@ -15,8 +15,13 @@ var (
 	ErrVersionConflict = errors.New("version conflict")
 	// ErrInvalid: bad input; the *InvalidError says which field and why.
 	ErrInvalid = errors.New("invalid input")
-	// ErrTooLarge: a state over the store's MaxStateBytes.
+	// ErrTooLarge: a state over the store's MaxStateBytes, or metadata over
+	// its MaxMetadataBytes.
 	ErrTooLarge = errors.New("too large")
+	// ErrIdempotencyMismatch: an idempotency key already used for an
+	// append with another request (state, metadata or expected version);
+	// the request changed nothing.
+	ErrIdempotencyMismatch = errors.New("idempotency key reused with a different request")
 	// ErrUnavailable: the storage engine cannot answer now (busy, connection
 	// lost, shutting down); the request changed nothing and may be retried.
 	ErrUnavailable = errors.New("storage unavailable")

@@ -235,6 +235,9 @@ type Store interface {
 type Options struct {
 	// MaxStateBytes bounds a snapshot's state; 0 means DefaultMaxStateBytes.
 	MaxStateBytes int
+	// MaxMetadataBytes bounds a session's and a snapshot's metadata; 0
+	// means DefaultMaxMetadataBytes.
+	MaxMetadataBytes int
 	// Now is the clock; nil means time.Now. Tests inject one to drive TTLs.
 	Now func() time.Time
 }
@@ -246,6 +249,9 @@ const DefaultMaxStateBytes = 1 << 20
 func (o Options) WithDefaults() Options {
 	if o.MaxStateBytes <= 0 {
 		o.MaxStateBytes = DefaultMaxStateBytes
+	}
+	if o.MaxMetadataBytes <= 0 {
+		o.MaxMetadataBytes = DefaultMaxMetadataBytes
 	}
 	if o.Now == nil {
 		o.Now = time.Now

@@ -43,7 +43,7 @@ func ValidateState(st json.RawMessage, max int) error {
 		return Invalid("state", "is required")
 	}
 	if len(st) > max {
-		return &tooLargeError{size: len(st), max: max}
+		return &tooLargeError{what: "state", size: len(st), max: max}
 	}
 	if !ValidJSON(st) {
 		return Invalid("state", "is not valid JSON")
@@ -51,10 +51,13 @@ func ValidateState(st json.RawMessage, max int) error {
 	return nil
 }
 
-type tooLargeError struct{ size, max int }
+type tooLargeError struct {
+	what      string
+	size, max int
+}
 
 func (e *tooLargeError) Error() string {
-	return "state of " + strconv.Itoa(e.size) + " bytes is over the limit of " + strconv.Itoa(e.max) + " bytes"
+	return e.what + " of " + strconv.Itoa(e.size) + " bytes is over the limit of " + strconv.Itoa(e.max) + " bytes"
 }
 func (e *tooLargeError) Is(target error) bool { return target == ErrTooLarge }
 

@@ -94,7 +94,11 @@ func (h *harness) runSnapshots(t *testing.T) {
 		if err != nil || first.Version != 1 || first.Replayed {
 			t.Fatalf("first: %+v, %v", first, err)
 		}
-		again, err := s.AppendSnapshot(bg, "i", state.AppendInput{State: js(`{"try":2,"longer":true}`), IdempotencyKey: "k1"})
+		// The key with another request is refused (runHardening tests
+		// that in detail); the same request replays.
+		_, err = s.AppendSnapshot(bg, "i", state.AppendInput{State: js(`{"try":2,"longer":true}`), IdempotencyKey: "k1"})
+		wantErr(t, err, state.ErrIdempotencyMismatch, "the key with another state")
+		again, err := s.AppendSnapshot(bg, "i", state.AppendInput{State: js(`{"try":1}`), IdempotencyKey: "k1"})
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -122,7 +126,7 @@ func (h *harness) runSnapshots(t *testing.T) {
 			t.Fatalf("retried conditional append: %+v, %v", r2, err)
 		}
 		// An older key still replays.
-		r3, err := s.AppendSnapshot(bg, "i", state.AppendInput{State: js(`3`), IdempotencyKey: "k1"})
+		r3, err := s.AppendSnapshot(bg, "i", state.AppendInput{State: js(`{"try":1}`), IdempotencyKey: "k1"})
 		if err != nil || !r3.Replayed || r3.Version != 1 {
 			t.Fatalf("old key: %+v, %v", r3, err)
 		}
