@@ -47,8 +47,8 @@ func ttlParam(ttl *time.Duration) (*time.Duration, error) {
 	if ttl == nil || *ttl == 0 {
 		return nil, nil
 	}
-	if *ttl < 0 {
-		return nil, state.Invalid("ttl", "must not be negative")
+	if err := state.ValidateTTL(*ttl); err != nil {
+		return nil, err
 	}
 	d := ttl.Truncate(time.Microsecond)
 	if d == 0 {
@@ -77,7 +77,7 @@ func (s *Store) CreateSession(ctx context.Context, in state.SessionInput) (state
 	if err := state.ValidateID(id); err != nil {
 		return state.Session{}, fmt.Errorf("create session: %w", err)
 	}
-	md, err := state.NormalizeMetadata(in.Metadata)
+	md, err := state.ValidateMetadata(in.Metadata, s.cfg.MaxMetadataBytes)
 	if err != nil {
 		return state.Session{}, fmt.Errorf("create session %s: %w", id, err)
 	}
@@ -107,7 +107,7 @@ func (s *Store) PutSession(ctx context.Context, id string, in state.SessionInput
 	if in.ID != "" && in.ID != id {
 		return state.Session{}, false, fmt.Errorf("put session %s: %w", id, state.Invalid("id", "body id %q differs from %q", in.ID, id))
 	}
-	md, err := state.NormalizeMetadata(in.Metadata)
+	md, err := state.ValidateMetadata(in.Metadata, s.cfg.MaxMetadataBytes)
 	if err != nil {
 		return state.Session{}, false, fmt.Errorf("put session %s: %w", id, err)
 	}
@@ -210,7 +210,14 @@ func (s *Store) ListSessions(ctx context.Context, opts state.ListOptions) (state
 	if !opts.ActiveSince.IsZero() {
 		// Stored times are whole microseconds: round up, so that a session
 		// active a fraction of a microsecond before ActiveSince stays out.
+		// Clamped to the times sqlitestore keeps (1678 to 2262), so
+		// that both engines answer alike.
 		t := opts.ActiveSince.UTC()
+		if t.Before(state.MinNanosTime) {
+			t = state.MinNanosTime
+		} else if t.After(state.MaxNanosTime) {
+			t = state.MaxNanosTime
+		}
 		if tr := t.Truncate(time.Microsecond); tr.Before(t) {
 			t = tr.Add(time.Microsecond)
 		}
@@ -251,14 +258,32 @@ func (s *Store) ListSessions(ctx context.Context, opts state.ListOptions) (state
 	if err != nil {
 		return state.SessionPage{}, translate("list sessions", err)
 	}
-	sessions, err := pgx.CollectRows(rows, func(r pgx.CollectableRow) (state.Session, error) { return scanSession(r) })
-	if err != nil {
+	// Up to limit sessions, fewer once their metadata reaches
+	// state.MaxPageStateBytes (the page byte budget, see there).
+	var (
+		page = state.SessionPage{Sessions: make([]state.Session, 0, min(limit, 64))}
+		more bool
+		held int
+	)
+	for rows.Next() {
+		if len(page.Sessions) == limit || held >= state.MaxPageStateBytes {
+			more = true
+			break
+		}
+		sess, err := scanSession(rows)
+		if err != nil {
+			rows.Close()
+			return state.SessionPage{}, translate("list sessions", err)
+		}
+		page.Sessions = append(page.Sessions, sess)
+		held += len(sess.Metadata)
+	}
+	rows.Close()
+	if err := rows.Err(); err != nil {
 		return state.SessionPage{}, translate("list sessions", err)
 	}
-	page := state.SessionPage{Sessions: sessions}
-	if len(sessions) > limit {
-		page.Sessions = sessions[:limit]
-		last := page.Sessions[limit-1]
+	if more {
+		last := page.Sessions[len(page.Sessions)-1]
 		page.NextCursor = encodeSessionCursor(last.LastActive, last.ID)
 	}
 	if page.Sessions == nil {

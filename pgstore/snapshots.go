@@ -36,7 +36,7 @@ func (s *Store) checkAppend(sessionID string, in state.AppendInput) (json.RawMes
 	if err := state.ValidateState(in.State, s.cfg.MaxStateBytes); err != nil {
 		return nil, err
 	}
-	md, err := state.NormalizeMetadata(in.Metadata)
+	md, err := state.ValidateMetadata(in.Metadata, s.cfg.MaxMetadataBytes)
 	if err != nil {
 		return nil, err
 	}
@@ -107,14 +107,22 @@ func (s *Store) lockedNow(locked map[string]*lockedSession) time.Time {
 
 // appendLocked appends one snapshot to a session this transaction has
 // locked, or answers an earlier append with the same idempotency key.
-func appendLocked(ctx context.Context, tx pgx.Tx, ls *lockedSession, in state.AppendInput, md json.RawMessage, now time.Time) (state.AppendResult, error) {
+// fp is the request's fingerprint (state.Fingerprint), used only with a
+// key: a key recorded with another fingerprint is
+// state.ErrIdempotencyMismatch; one recorded before fingerprints were kept
+// (schema 1) answers any request, as it did.
+func appendLocked(ctx context.Context, tx pgx.Tx, ls *lockedSession, in state.AppendInput, md json.RawMessage, fp int64, now time.Time) (state.AppendResult, error) {
 	if in.IdempotencyKey != "" {
 		res := state.AppendResult{SessionID: ls.id, Replayed: true}
+		var was *int64
 		err := tx.QueryRow(ctx, `
-			SELECT version, created_at, size_bytes FROM snapshot_idempotency_keys
+			SELECT version, created_at, size_bytes, fingerprint FROM snapshot_idempotency_keys
 			WHERE session_id = $1 AND key = $2`, ls.id, in.IdempotencyKey).
-			Scan(&res.Version, &res.CreatedAt, &res.SizeBytes)
+			Scan(&res.Version, &res.CreatedAt, &res.SizeBytes, &was)
 		if err == nil {
+			if was != nil && *was != fp {
+				return state.AppendResult{}, fmt.Errorf("session %s: %w", ls.id, state.KeyMismatch(in.IdempotencyKey, res.Version))
+			}
 			res.CreatedAt = res.CreatedAt.UTC()
 			return res, nil
 		}
@@ -139,9 +147,9 @@ func appendLocked(ctx context.Context, tx pgx.Tx, ls *lockedSession, in state.Ap
 	}
 	if in.IdempotencyKey != "" {
 		if _, err := tx.Exec(ctx, `
-			INSERT INTO snapshot_idempotency_keys (session_id, key, version, created_at, size_bytes)
-			VALUES ($1, $2, $3, $4, $5)`,
-			ls.id, in.IdempotencyKey, res.Version, now, res.SizeBytes); err != nil {
+			INSERT INTO snapshot_idempotency_keys (session_id, key, version, created_at, size_bytes, fingerprint)
+			VALUES ($1, $2, $3, $4, $5, $6)`,
+			ls.id, in.IdempotencyKey, res.Version, now, res.SizeBytes, fp); err != nil {
 			return state.AppendResult{}, fmt.Errorf("record idempotency key: %w", err)
 		}
 	}
@@ -178,6 +186,10 @@ func (s *Store) AppendSnapshot(ctx context.Context, sessionID string, in state.A
 	if err != nil {
 		return state.AppendResult{}, fmt.Errorf("append snapshot to %s: %w", sessionID, err)
 	}
+	var fp int64
+	if in.IdempotencyKey != "" {
+		fp = state.Fingerprint(in, md)
+	}
 	var res state.AppendResult
 	err = s.tx(ctx, "append snapshot to "+sessionID, func(tx pgx.Tx) error {
 		locked, err := lockSessions(ctx, tx, []string{sessionID})
@@ -185,7 +197,7 @@ func (s *Store) AppendSnapshot(ctx context.Context, sessionID string, in state.A
 			return err
 		}
 		now := s.lockedNow(locked)
-		res, err = appendLocked(ctx, tx, locked[sessionID], in, md, now)
+		res, err = appendLocked(ctx, tx, locked[sessionID], in, md, fp, now)
 		if err != nil {
 			return err
 		}
@@ -209,12 +221,19 @@ func (s *Store) AppendBatch(ctx context.Context, items []state.BatchItem) ([]sta
 	}
 	mds := make([]json.RawMessage, len(items))
 	ids := make([]string, len(items))
+	fps := make([]int64, len(items))
 	for i, it := range items {
 		md, err := s.checkAppend(it.SessionID, it.AppendInput)
 		if err != nil {
 			return nil, fmt.Errorf("append batch: item %d (session %s): %w", i, it.SessionID, err)
 		}
 		mds[i], ids[i] = md, it.SessionID
+		if it.IdempotencyKey != "" {
+			fps[i] = state.Fingerprint(it.AppendInput, md)
+		}
+	}
+	if err := state.BatchKeys(items, fps); err != nil {
+		return nil, fmt.Errorf("append batch: %w", err)
 	}
 	var results []state.AppendResult
 	err := s.tx(ctx, "append batch", func(tx pgx.Tx) error {
@@ -225,7 +244,7 @@ func (s *Store) AppendBatch(ctx context.Context, items []state.BatchItem) ([]sta
 		}
 		now := s.lockedNow(locked)
 		for i, it := range items {
-			results[i], err = appendLocked(ctx, tx, locked[it.SessionID], it.AppendInput, mds[i], now)
+			results[i], err = appendLocked(ctx, tx, locked[it.SessionID], it.AppendInput, mds[i], fps[i], now)
 			if err != nil {
 				return fmt.Errorf("item %d (session %s): %w", i, it.SessionID, err)
 			}
@@ -245,14 +264,16 @@ const snapshotColumns = `session_id, version, created_at, metadata::text, size_b
 func scanSnapshot(row pgx.Row) (state.Snapshot, error) {
 	var (
 		sn     state.Snapshot
-		md     string
+		md     *string
 		stateT *string
 	)
 	if err := row.Scan(&sn.SessionID, &sn.Version, &sn.CreatedAt, &md, &sn.SizeBytes, &stateT); err != nil {
 		return state.Snapshot{}, err
 	}
 	sn.CreatedAt = sn.CreatedAt.UTC()
-	sn.Metadata = json.RawMessage(md)
+	if md != nil { // NULL only on a history row past the page budget
+		sn.Metadata = json.RawMessage(*md)
+	}
 	if stateT != nil {
 		sn.State = json.RawMessage(*stateT)
 	}
@@ -327,27 +348,29 @@ func (s *Store) History(ctx context.Context, sessionID string, opts state.Histor
 	// Without a bound, a huge version stands for none: one query shape,
 	// always a range scan of the primary key. limit+1 rows: a row after the
 	// limit'th says there are more.
-	query := `
-		SELECT ` + snapshotColumns + `, NULL::text FROM state_snapshots
-		WHERE session_id = $1 AND version < $2
-		ORDER BY version DESC
-		LIMIT $3`
+	//
+	// Closing pgx rows early still reads every row the query returns, so
+	// the page byte budget is applied by the server too: it sends a row's
+	// metadata (and, with IncludeState, its state) only while the rows
+	// before it (their metadata, plus their states' size_bytes, the length
+	// of the json text, which PostgreSQL keeps verbatim) sum to less than
+	// MaxPageStateBytes. The first row past the budget comes without them,
+	// which says that the page has more; the rest are small.
+	weight := `octet_length(metadata::text)`
+	stateCol := `NULL::text`
 	if opts.IncludeState {
-		// Closing pgx rows early still reads every row the query returns,
-		// so the budget is applied by the server too: it sends a state only
-		// while the states before it (size_bytes, the length of the json
-		// text, which PostgreSQL keeps verbatim) sum to less than
-		// MaxPageStateBytes. The first row past the budget comes without
-		// state, which says that the page has more; the rest are small.
-		query = `
-		SELECT ` + snapshotColumns + `,
-			CASE WHEN sum(size_bytes) OVER (ORDER BY version DESC ROWS UNBOUNDED PRECEDING) - size_bytes < $4
-				THEN state::text END
+		weight = `(size_bytes + octet_length(metadata::text))`
+		stateCol = `CASE WHEN sum(` + weight + `) OVER w - ` + weight + ` < $4 THEN state::text END`
+	}
+	query := `
+		SELECT session_id, version, created_at,
+			CASE WHEN sum(` + weight + `) OVER w - ` + weight + ` < $4 THEN metadata::text END,
+			size_bytes, ` + stateCol + `
 		FROM state_snapshots
 		WHERE session_id = $1 AND version < $2
+		WINDOW w AS (ORDER BY version DESC ROWS UNBOUNDED PRECEDING)
 		ORDER BY version DESC
 		LIMIT $3`
-	}
 	var (
 		page state.SnapshotPage
 		more bool // older snapshots remain after the page
@@ -366,17 +389,14 @@ func (s *Store) History(ctx context.Context, sessionID string, opts state.Histor
 		if bound != nil {
 			upper = *bound
 		}
-		args := []any{sessionID, upper, limit + 1}
-		if opts.IncludeState {
-			args = append(args, int64(state.MaxPageStateBytes))
-		}
+		args := []any{sessionID, upper, limit + 1, int64(state.MaxPageStateBytes)}
 		rows, err := tx.Query(ctx, query, args...)
 		if err != nil {
 			return err
 		}
 		defer rows.Close()
 		page.Snapshots, more = nil, false
-		held := 0 // state bytes in the page
+		held := 0 // state and metadata bytes in the page
 		for rows.Next() {
 			// The budget is checked here as well, on the bytes held, so
 			// that it holds whatever size_bytes says.
@@ -388,12 +408,12 @@ func (s *Store) History(ctx context.Context, sessionID string, opts state.Histor
 			if err != nil {
 				return err
 			}
-			if opts.IncludeState && sn.State == nil { // past the server's budget
+			if sn.Metadata == nil || (opts.IncludeState && sn.State == nil) { // past the server's budget
 				more = true
 				break
 			}
 			page.Snapshots = append(page.Snapshots, sn)
-			held += len(sn.State)
+			held += len(sn.State) + len(sn.Metadata)
 		}
 		rows.Close()
 		return rows.Err()
