@@ -25,7 +25,10 @@
 // title, status and detail. Domain errors map to statuses in one table
 // (see StatusOf): state.ErrNotFound 404, state.ErrExists 409,
 // state.ErrVersionConflict 412 with If-Match and 409 without,
-// state.ErrInvalid 400, state.ErrTooLarge 413, state.ErrUnavailable 503 with
+// state.ErrIdempotencyMismatch 422 (an Idempotency-Key reused with a
+// different request), state.ErrInvalid 400, state.ErrTooLarge 413
+// (states over MaxStateBytes, metadata over MaxMetadataBytes),
+// state.ErrUnavailable 503 with
 // Retry-After, state.ErrStorageFull 507, ErrUnsupported 501; a request whose
 // client went away is logged as 499.
 //

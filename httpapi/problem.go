@@ -49,6 +49,7 @@ var errorTable = []problemKind{
 	{state.ErrNotFound, http.StatusNotFound, "not-found", "Not found"},
 	{state.ErrExists, http.StatusConflict, "exists", "Already exists"},
 	{state.ErrVersionConflict, http.StatusConflict, "version-conflict", "Version conflict"},
+	{state.ErrIdempotencyMismatch, http.StatusUnprocessableEntity, "idempotency-key-reused", "Idempotency key reused with a different request"},
 	{state.ErrTooLarge, http.StatusRequestEntityTooLarge, "too-large", "Too large"},
 	{state.ErrInvalid, http.StatusBadRequest, "invalid", "Invalid input"},
 	{state.ErrStorageFull, http.StatusInsufficientStorage, "storage-full", "Storage full"},

@@ -43,6 +43,10 @@ type Config struct {
 	// limit of appends (default state.DefaultMaxStateBytes). Keep it equal
 	// to the store's: the store enforces the limit, this only bounds reads.
 	MaxStateBytes int
+	// MaxMetadataBytes is the store's metadata limit, used to size the
+	// body limits of appends and session writes (default
+	// state.DefaultMaxMetadataBytes). Keep it equal to the store's.
+	MaxMetadataBytes int
 	// MaxBatchBytes bounds a batch request's body (default
 	// DefaultMaxBatchBytes).
 	MaxBatchBytes int64
@@ -89,6 +93,9 @@ func New(cfg Config) (*Server, error) {
 	}
 	if cfg.MaxStateBytes <= 0 {
 		cfg.MaxStateBytes = state.DefaultMaxStateBytes
+	}
+	if cfg.MaxMetadataBytes <= 0 {
+		cfg.MaxMetadataBytes = state.DefaultMaxMetadataBytes
 	}
 	if cfg.MaxBatchBytes <= 0 {
 		cfg.MaxBatchBytes = DefaultMaxBatchBytes

@@ -3,6 +3,7 @@ package httpapi
 import (
 	"encoding/json"
 	"net/http"
+	"strconv"
 	"time"
 
 	"github.com/cortex-db/cortex/state"
@@ -13,32 +14,44 @@ type createSessionRequest struct {
 	// ID is a client-chosen id; empty generates one.
 	ID         string          `json:"id"`
 	Metadata   json.RawMessage `json:"metadata"`
-	TTLSeconds *int64          `json:"ttl_seconds"`
+	TTLSeconds json.RawMessage `json:"ttl_seconds"`
 }
 
 // putSessionRequest is the body of PUT /v1/sessions/{id} (optional).
 type putSessionRequest struct {
 	Metadata   json.RawMessage `json:"metadata"`
-	TTLSeconds *int64          `json:"ttl_seconds"`
+	TTLSeconds json.RawMessage `json:"ttl_seconds"`
 }
 
-// maxTTLSeconds bounds ttl_seconds (about 292 years, the time.Duration range).
-const maxTTLSeconds = int64(1<<63-1) / int64(time.Second)
-
-func ttlOf(sec *int64) (*time.Duration, error) {
-	if sec == nil {
+// ttlOf reads ttl_seconds: absent or null (nil: the default, or keep), 0
+// (never expires), or an integer from 1 to state.MaxTTLSeconds (100
+// years). Anything else — negative, fractional, a string, past the range —
+// is a 400 naming the range.
+func ttlOf(raw json.RawMessage) (*time.Duration, error) {
+	v := string(raw)
+	if v == "" || v == "null" {
 		return nil, nil
 	}
-	if *sec < 0 || *sec > maxTTLSeconds {
-		return nil, badRequest("ttl_seconds", "want 0 (never expires) to %d seconds", maxTTLSeconds)
+	sec, err := strconv.ParseInt(v, 10, 64)
+	if err != nil || sec < 0 || sec > state.MaxTTLSeconds || (len(v) > 1 && (v[0] == '0' || v[0] == '+')) {
+		if len(v) > 40 {
+			v = v[:40] + "…"
+		}
+		return nil, badRequest("ttl_seconds", "want 0 or null (never expires) or an integer from 1 to %d seconds (100 years), got %s", state.MaxTTLSeconds, v)
 	}
-	d := time.Duration(*sec) * time.Second
+	d := time.Duration(sec) * time.Second
 	return &d, nil
+}
+
+// sessionBodyLimit bounds the body of a session create or update: its
+// metadata and some room.
+func (s *Server) sessionBodyLimit() int64 {
+	return max(maxSmallBody, int64(s.cfg.MaxMetadataBytes)+BodyOverhead)
 }
 
 func (s *Server) createSession(w http.ResponseWriter, r *http.Request) {
 	var req createSessionRequest
-	if err := decodeJSON(w, r, maxSmallBody, &req, true); err != nil {
+	if err := decodeJSON(w, r, s.sessionBodyLimit(), &req, true); err != nil {
 		s.fail(w, r, err, false)
 		return
 	}
@@ -72,7 +85,7 @@ func (s *Server) putSession(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	var req putSessionRequest
-	if err := decodeJSON(w, r, maxSmallBody, &req, true); err != nil {
+	if err := decodeJSON(w, r, s.sessionBodyLimit(), &req, true); err != nil {
 		s.fail(w, r, err, false)
 		return
 	}

@@ -27,7 +27,7 @@ func (s *Server) decodeAppend(w http.ResponseWriter, r *http.Request) (in state.
 	if err := validateIdempotencyKey(key); err != nil {
 		return in, false, err
 	}
-	body, err := readJSON(w, r, int64(s.cfg.MaxStateBytes)+BodyOverhead, false)
+	body, err := readJSON(w, r, int64(s.cfg.MaxStateBytes)+int64(s.cfg.MaxMetadataBytes)+BodyOverhead, false)
 	if err != nil {
 		return in, false, err
 	}

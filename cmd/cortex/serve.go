@@ -32,6 +32,7 @@ type serveCmd struct {
 	backupInterval  time.Duration
 	backupKeep      int
 	maxStateBytes   byteSize
+	maxMetaBytes    byteSize
 	keepSnapshots   int
 	snapshotMaxAge  time.Duration
 	sessionTTL      time.Duration
@@ -54,11 +55,13 @@ func (c *serveCmd) flags(stderr io.Writer) *flag.FlagSet {
 	c.db.register(fs)
 	c.db.registerServing(fs)
 	c.maxStateBytes = state.DefaultMaxStateBytes
+	c.maxMetaBytes = state.DefaultMaxMetadataBytes
 	fs.StringVar(&c.addr, "addr", "127.0.0.1:8080", "listen address; a non-loopback address needs --api-token (or --insecure)")
 	fs.StringVar(&c.backupDir, "backup-dir", "", "the only folder backups go to (default: a backups folder beside the database)")
 	fs.DurationVar(&c.backupInterval, "backup-interval", 0, "period of scheduled backups into --backup-dir (0: none)")
 	fs.IntVar(&c.backupKeep, "backup-keep", 7, "scheduled backups to keep (0: all)")
 	fs.Var(&c.maxStateBytes, "max-state-bytes", "largest snapshot state")
+	fs.Var(&c.maxMetaBytes, "max-metadata-bytes", "largest metadata of a session or a snapshot (413 past it)")
 	fs.IntVar(&c.keepSnapshots, "keep-snapshots", 0, "keep only the newest N snapshots of each session (0: all)")
 	fs.DurationVar(&c.snapshotMaxAge, "snapshot-max-age", 0, "remove snapshots older than this, except each session's latest (0: never)")
 	fs.DurationVar(&c.sessionTTL, "session-ttl", 0, "idle time after which a session created without ttl_seconds expires (0: never)")
@@ -85,6 +88,12 @@ func (c *serveCmd) run(ctx context.Context, args []string, stdout, stderr io.Wri
 	}
 	if c.maxStateBytes <= 0 || c.maxStateBytes > 1<<30 {
 		return fmt.Errorf("--max-state-bytes %s: want 1B to 1GiB: %w", c.maxStateBytes.String(), errUsage)
+	}
+	if c.maxMetaBytes <= 0 || c.maxMetaBytes > 1<<30 {
+		return fmt.Errorf("--max-metadata-bytes %s: want 1B to 1GiB: %w", c.maxMetaBytes.String(), errUsage)
+	}
+	if c.sessionTTL != 0 && (c.sessionTTL < time.Second || c.sessionTTL > state.MaxTTL) {
+		return fmt.Errorf("--session-ttl %s: want 0 (never expires) or 1s to %dh (100 years, %d seconds): %w", c.sessionTTL, state.MaxTTL/time.Hour, state.MaxTTLSeconds, errUsage)
 	}
 	if c.backupKeep < 0 || c.keepSnapshots < 0 || c.snapshotMaxAge < 0 || c.sessionTTL < 0 || c.backupInterval < 0 {
 		return fmt.Errorf("--backup-keep, --keep-snapshots, --snapshot-max-age, --session-ttl and --backup-interval must not be negative: %w", errUsage)
@@ -120,7 +129,7 @@ func (c *serveCmd) run(ctx context.Context, args []string, stdout, stderr io.Wri
 		st := j.Stats()
 		return janitorCounts{Runs: st.Passes, Pruned: st.SnapshotsPruned, Expired: st.SessionsExpired, Errors: st.Errors}
 	}
-	b, err := openBackend(ctx, &c.db, state.Options{MaxStateBytes: int(c.maxStateBytes)}, log, janitorStats)
+	b, err := openBackend(ctx, &c.db, state.Options{MaxStateBytes: int(c.maxStateBytes), MaxMetadataBytes: int(c.maxMetaBytes)}, log, janitorStats)
 	if err != nil {
 		return err
 	}
@@ -149,16 +158,17 @@ func (c *serveCmd) run(ctx context.Context, args []string, stdout, stderr io.Wri
 		httpapi.NewCollector(b.figures),
 	)
 	api, err := httpapi.New(httpapi.Config{
-		Store:         b.store,
-		Ops:           b.ops,
-		APIToken:      c.apiToken,
-		AdminToken:    c.adminToken,
-		AllowedHosts:  splitList(c.allowHost),
-		MaxStateBytes: int(c.maxStateBytes),
-		BackupDir:     backupDir,
-		DefaultTTL:    c.sessionTTL,
-		Logger:        log,
-		Registry:      reg,
+		Store:            b.store,
+		Ops:              b.ops,
+		APIToken:         c.apiToken,
+		AdminToken:       c.adminToken,
+		AllowedHosts:     splitList(c.allowHost),
+		MaxStateBytes:    int(c.maxStateBytes),
+		MaxMetadataBytes: int(c.maxMetaBytes),
+		BackupDir:        backupDir,
+		DefaultTTL:       c.sessionTTL,
+		Logger:           log,
+		Registry:         reg,
 	})
 	if err != nil {
 		return err

@@ -1,0 +1,38 @@
+package main
+
+import (
+	"bytes"
+	"errors"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+)
+
+// TestServe_RefusesOutOfRangeLimits: --session-ttl outside 0 or 1s to 100
+// years, and --max-metadata-bytes outside 1B to 1GiB, refuse to start
+// (exit 2) naming the flag and the range, before creating the database.
+func TestServe_RefusesOutOfRangeLimits(t *testing.T) {
+	withEnv(t, nil)
+	for _, tc := range []struct {
+		args   []string
+		range_ string
+	}{
+		{[]string{"--session-ttl", "2200000h"}, "3153600000"},
+		{[]string{"--session-ttl", "876601h"}, "3153600000"},
+		{[]string{"--session-ttl", "500ms"}, "3153600000"},
+		{[]string{"--session-ttl", "-1s"}, ""},
+		{[]string{"--max-metadata-bytes", "0"}, "1GiB"},
+		{[]string{"--max-metadata-bytes", "2GiB"}, "1GiB"},
+	} {
+		db := filepath.Join(t.TempDir(), "c.db")
+		var out, errOut bytes.Buffer
+		err := run(t.Context(), append([]string{"serve", "--db", db, "--addr", "127.0.0.1:0"}, tc.args...), &out, &errOut)
+		if !errors.Is(err, errUsage) || !strings.Contains(err.Error(), tc.args[0]) || !strings.Contains(err.Error(), tc.range_) {
+			t.Errorf("serve %q: %v, want a usage error naming the flag and the range", tc.args, err)
+		}
+		if _, err := os.Stat(db); err == nil {
+			t.Errorf("serve %q: a refused serve created the database", tc.args)
+		}
+	}
+}
