@@ -13,9 +13,19 @@ type Config struct {
 	// clock. Every timestamp the store writes comes from Options.Now.
 	state.Options
 
-	// MaxConns is the pool's size; 0 keeps the URL's pool_max_conns or
-	// pgxpool's default (the larger of 4 and the number of CPUs).
+	// MaxConns is the number of connections for writes (the write pool);
+	// 0 keeps the URL's pool_max_conns, else the larger of 4 and the
+	// number of CPUs. Either way it is capped by the server's room (see
+	// ReadConns).
 	MaxConns int32
+	// ReadConns is the size of a second pool that serves only reads
+	// (GetSession, ListSessions, LatestSnapshot, GetSnapshot, History), so
+	// that appends holding every write connection cannot starve them; 0
+	// means the same as the write pool. Both are capped so that together
+	// they take at most half of the server's room, max_connections less
+	// superuser_reserved_connections (other clients and servers need the
+	// rest), and never less than one connection each.
+	ReadConns int32
 	// MinConns is the number of idle connections kept open; 0 keeps the URL's
 	// pool_min_conns or none.
 	MinConns int32
@@ -34,6 +44,8 @@ func (c Config) Validate() error {
 		return fmt.Errorf("pgstore: config MaxConns %d is negative", c.MaxConns)
 	case c.MinConns < 0:
 		return fmt.Errorf("pgstore: config MinConns %d is negative", c.MinConns)
+	case c.ReadConns < 0:
+		return fmt.Errorf("pgstore: config ReadConns %d is negative", c.ReadConns)
 	case c.MaxConns > 0 && c.MinConns > c.MaxConns:
 		return fmt.Errorf("pgstore: config MinConns %d is more than MaxConns %d", c.MinConns, c.MaxConns)
 	case c.ConnectTimeout < 0:

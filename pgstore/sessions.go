@@ -152,7 +152,7 @@ func (s *Store) GetSession(ctx context.Context, id string) (state.Session, error
 	if err := state.ValidateID(id); err != nil {
 		return state.Session{}, fmt.Errorf("get session: %w", err)
 	}
-	sess, err := scanSession(s.pool.QueryRow(ctx, `SELECT `+sessionColumns+` FROM sessions WHERE id = $1`, id))
+	sess, err := scanSession(s.read.QueryRow(ctx, `SELECT `+sessionColumns+` FROM sessions WHERE id = $1`, id))
 	if err != nil {
 		return state.Session{}, notFound(fmt.Sprintf("get session %s", id), err)
 	}
@@ -254,7 +254,7 @@ func (s *Store) ListSessions(ctx context.Context, opts state.ListOptions) (state
 	}
 	args = append(args, limit+1)
 	q += fmt.Sprintf(` ORDER BY last_active DESC, id DESC LIMIT $%d`, len(args))
-	rows, err := s.pool.Query(ctx, q, args...)
+	rows, err := s.read.Query(ctx, q, args...)
 	if err != nil {
 		return state.SessionPage{}, translate("list sessions", err)
 	}

@@ -286,7 +286,7 @@ func (s *Store) LatestSnapshot(ctx context.Context, sessionID string) (state.Sna
 	if err := state.ValidateID(sessionID); err != nil {
 		return state.Snapshot{}, fmt.Errorf("latest snapshot: %w", err)
 	}
-	sn, err := scanSnapshot(s.pool.QueryRow(ctx, `
+	sn, err := scanSnapshot(s.read.QueryRow(ctx, `
 		SELECT `+snapshotColumns+`, state::text FROM state_snapshots
 		WHERE session_id = $1
 		ORDER BY version DESC
@@ -306,7 +306,7 @@ func (s *Store) GetSnapshot(ctx context.Context, sessionID string, version int64
 	if version <= 0 {
 		return state.Snapshot{}, fmt.Errorf("get snapshot %s@%d: %w", sessionID, version, state.ErrNotFound)
 	}
-	sn, err := scanSnapshot(s.pool.QueryRow(ctx, `
+	sn, err := scanSnapshot(s.read.QueryRow(ctx, `
 		SELECT `+snapshotColumns+`, state::text FROM state_snapshots
 		WHERE session_id = $1 AND version = $2`, sessionID, version))
 	if err != nil {
@@ -377,7 +377,7 @@ func (s *Store) History(ctx context.Context, sessionID string, opts state.Histor
 	)
 	// One read-only transaction, so that "no such session" and the page come
 	// from the same moment.
-	err = pgx.BeginTxFunc(ctx, s.pool, pgx.TxOptions{IsoLevel: pgx.RepeatableRead, AccessMode: pgx.ReadOnly}, func(tx pgx.Tx) error {
+	err = pgx.BeginTxFunc(ctx, s.read, pgx.TxOptions{IsoLevel: pgx.RepeatableRead, AccessMode: pgx.ReadOnly}, func(tx pgx.Tx) error {
 		var exists bool
 		if err := tx.QueryRow(ctx, `SELECT EXISTS (SELECT 1 FROM sessions WHERE id = $1)`, sessionID).Scan(&exists); err != nil {
 			return err

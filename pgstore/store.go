@@ -25,7 +25,8 @@ var _ state.Store = (*Store)(nil)
 // Store is state.Store on PostgreSQL. It is safe for concurrent use, also by
 // several processes on the same database.
 type Store struct {
-	pool *pgxpool.Pool
+	pool *pgxpool.Pool // writes (and operators' tools)
+	read *pgxpool.Pool // reads only; see Config.ReadConns
 	cfg  Config
 
 	closeOnce sync.Once
@@ -58,12 +59,10 @@ func Open(ctx context.Context, url string, cfg Config) (*Store, error) {
 
 	ctx, cancel := context.WithTimeout(ctx, cfg.ConnectTimeout)
 	defer cancel()
-	pool, err := pgxpool.NewWithConfig(ctx, pcfg)
+	// One connection first: it checks that the server answers, and reads
+	// its room for connections, which sizes the pools.
+	room, err := serverRoom(ctx, pcfg.ConnConfig)
 	if err != nil {
-		return nil, fmt.Errorf("pgstore: create connection pool for %s: %w", where, err)
-	}
-	if err := pool.Ping(ctx); err != nil {
-		pool.Close()
 		var pgErr *pgconn.PgError
 		if errors.As(err, &pgErr) && !strings.HasPrefix(pgErr.Code, "08") && !strings.HasPrefix(pgErr.Code, "57P") && pgErr.Code != codeTooManyConnections {
 			// The server answered and said no: a wrong user, password,
@@ -73,9 +72,25 @@ func Open(ctx context.Context, url string, cfg Config) (*Store, error) {
 		return nil, fmt.Errorf("pgstore: connect to PostgreSQL at %s: %w: %w; check that the server is running and reachable, and the URL's host and port",
 			where, state.ErrUnavailable, err)
 	}
-	s := &Store{pool: pool, cfg: cfg}
+	writes, reads := poolSizes(pcfg.MaxConns, cfg.ReadConns, room)
+	wcfg, rcfg := pcfg.Copy(), pcfg.Copy()
+	wcfg.MaxConns, rcfg.MaxConns = writes, reads
+	wcfg.MinConns, rcfg.MinConns = min(wcfg.MinConns, writes), min(rcfg.MinConns, reads)
+	// The read pool's sessions refuse writes, whatever a caller tries.
+	rcfg.ConnConfig.RuntimeParams["default_transaction_read_only"] = "on"
+	pool, err := pgxpool.NewWithConfig(ctx, wcfg)
+	if err != nil {
+		return nil, fmt.Errorf("pgstore: create connection pool for %s: %w", where, err)
+	}
+	read, err := pgxpool.NewWithConfig(ctx, rcfg)
+	if err != nil {
+		pool.Close()
+		return nil, fmt.Errorf("pgstore: create read connection pool for %s: %w", where, err)
+	}
+	s := &Store{pool: pool, read: read, cfg: cfg}
 	if err := migrate(ctx, pool, s.now()); err != nil {
 		pool.Close()
+		read.Close()
 		return nil, err
 	}
 	return s, nil
@@ -84,9 +99,44 @@ func Open(ctx context.Context, url string, cfg Config) (*Store, error) {
 // Close closes the pool, waiting for connections in use to come back. It is
 // idempotent and always returns nil.
 func (s *Store) Close() error {
-	s.closeOnce.Do(s.pool.Close)
+	s.closeOnce.Do(func() {
+		s.read.Close()
+		s.pool.Close()
+	})
 	return nil
 }
+
+// serverRoom connects once and returns how many connections the server
+// takes from clients like this one: max_connections less
+// superuser_reserved_connections.
+func serverRoom(ctx context.Context, cc *pgx.ConnConfig) (int32, error) {
+	conn, err := pgx.ConnectConfig(ctx, cc.Copy())
+	if err != nil {
+		return 0, err
+	}
+	defer conn.Close(context.WithoutCancel(ctx))
+	var room int32
+	err = conn.QueryRow(ctx, `SELECT current_setting('max_connections')::int - current_setting('superuser_reserved_connections')::int`).Scan(&room)
+	return room, err
+}
+
+// poolSizes returns the sizes of the write and read pools: writes as
+// configured, reads the same unless configured, both cut in proportion so
+// that together they take at most half of room, and at least 1 each.
+func poolSizes(writes, reads, room int32) (int32, int32) {
+	if reads <= 0 {
+		reads = writes
+	}
+	if budget := room / 2; writes+reads > budget {
+		w := max(1, int32(int64(budget)*int64(writes)/int64(writes+reads)))
+		reads, writes = max(1, budget-w), w
+	}
+	return writes, reads
+}
+
+// ReadPool returns the pool that serves the store's reads, for operators'
+// figures. Do not close it; Close the store.
+func (s *Store) ReadPool() *pgxpool.Pool { return s.read }
 
 // Pool returns the store's connection pool, for operators' tools (stats,
 // ad-hoc queries). Do not close it; Close the store.

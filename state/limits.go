@@ -93,7 +93,8 @@ func ValidateMetadata(md json.RawMessage, max int) (json.RawMessage, error) {
 // different requests share their bytes; stores keep it beside the key.
 // Only appends with a key compute it.
 func Fingerprint(in AppendInput, md json.RawMessage) int64 {
-	d := xxhash.New()
+	var d xxhash.Digest
+	d.Reset()
 	var n [8]byte
 	field := func(b []byte) {
 		binary.LittleEndian.PutUint64(n[:], uint64(len(b)))
@@ -104,7 +105,9 @@ func Fingerprint(in AppendInput, md json.RawMessage) int64 {
 	field(in.State)
 	field(md)
 	if in.ExpectedVersion != nil {
-		field(strconv.AppendInt(nil, *in.ExpectedVersion, 10))
+		binary.LittleEndian.PutUint64(n[:], uint64(*in.ExpectedVersion))
+		d.Write([]byte{0})
+		d.Write(n[:])
 	} else {
 		d.Write([]byte{0xff})
 	}
