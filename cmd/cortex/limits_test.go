@@ -2,6 +2,7 @@ package main
 
 import (
 	"bytes"
+	"context"
 	"errors"
 	"os"
 	"path/filepath"
@@ -27,7 +28,11 @@ func TestServe_RefusesOutOfRangeLimits(t *testing.T) {
 	} {
 		db := filepath.Join(t.TempDir(), "c.db")
 		var out, errOut bytes.Buffer
-		err := run(t.Context(), append([]string{"serve", "--db", db, "--addr", "127.0.0.1:0"}, tc.args...), &out, &errOut)
+		// Cancelled: a build that took the flag would start and stop
+		// at once, not serve forever.
+		ctx, cancel := context.WithCancel(t.Context())
+		cancel()
+		err := run(ctx, append([]string{"serve", "--db", db, "--addr", "127.0.0.1:0"}, tc.args...), &out, &errOut)
 		if !errors.Is(err, errUsage) || !strings.Contains(err.Error(), tc.args[0]) || !strings.Contains(err.Error(), tc.range_) {
 			t.Errorf("serve %q: %v, want a usage error naming the flag and the range", tc.args, err)
 		}
