@@ -25,7 +25,7 @@ func (s *Store) Prune(ctx context.Context, opts state.PruneOptions) (int64, erro
 	if limit == 0 {
 		limit = state.DefaultPruneLimit
 	}
-	cutoff := s.now().Add(-opts.OlderThan).UnixNano()
+	cutoff := state.UnixNanos(s.now().Add(-opts.OlderThan)) // saturated, never wrapped
 	var cands []int64 // sids
 	var round bool
 	if opts.KeepLast > 0 {

@@ -71,7 +71,10 @@ type AppendInput struct {
 	// snapshot yet), else ErrVersionConflict.
 	ExpectedVersion *int64
 	// IdempotencyKey, when not empty, makes a retried append answer the first
-	// append's result instead of appending twice. Keys are per session.
+	// append's result instead of appending twice. Keys are per session. A
+	// key is bound to its request (Fingerprint: State, Metadata,
+	// ExpectedVersion): the key with another request is
+	// ErrIdempotencyMismatch, and changes nothing.
 	IdempotencyKey string
 }
 
@@ -123,8 +126,9 @@ type HistoryOptions struct {
 	// Before, when > 0, keeps versions lower than it.
 	Before int64
 	// IncludeState returns each snapshot's state; without it State is nil.
-	// It also bounds the page by MaxPageStateBytes: the page may end before
-	// Limit snapshots, with NextCursor set to continue after its last one.
+	// Either way the page is bounded by MaxPageStateBytes (states and
+	// metadata): it may end before Limit snapshots, with NextCursor set to
+	// continue after its last one.
 	IncludeState bool
 }
 
@@ -141,15 +145,16 @@ const (
 	MaxLimit     = 1000
 )
 
-// MaxPageStateBytes bounds the state bytes one History page holds when
-// HistoryOptions.IncludeState is set, so that a page of MaxLimit large
-// states cannot hold gigabytes in memory. Snapshots are taken newest first
-// while the states taken so far sum to less than MaxPageStateBytes: a page
-// always holds at least one snapshot, ends at the first snapshot that
-// brings its states (len(Snapshot.State)) to MaxPageStateBytes or more, and
-// so holds less than MaxPageStateBytes plus its last state. A page cut
-// short this way has NextCursor set when older snapshots remain, like a
-// page cut by Limit; the last page of a history never has one.
+// MaxPageStateBytes is the byte budget of one page: of History, with or
+// without states, and of ListSessions. It bounds the states and metadata
+// a page holds, so that a page of MaxLimit large states or metadata cannot
+// hold gigabytes in memory. Items are taken in page order while the bytes
+// taken so far (len(Snapshot.State) + len(Snapshot.Metadata), or
+// len(Session.Metadata)) sum to less than MaxPageStateBytes: a page always
+// holds at least one item, ends at the first item that brings its bytes to
+// MaxPageStateBytes or more, and so holds less than MaxPageStateBytes plus
+// its last item. A page cut short this way has NextCursor set when more
+// items remain, like a page cut by Limit; the last page never has one.
 const MaxPageStateBytes = 16 << 20
 
 // ForkInput describes a fork.
@@ -191,7 +196,9 @@ type Store interface {
 	GetSession(ctx context.Context, id string) (Session, error)
 	// TouchSession marks a session active now. ErrNotFound if there is none.
 	TouchSession(ctx context.Context, id string) (Session, error)
-	// ListSessions pages through sessions, newest-active first.
+	// ListSessions pages through sessions, newest-active first, at most
+	// opts.Limit per page and ending early once the page's metadata
+	// reaches MaxPageStateBytes.
 	ListSessions(ctx context.Context, opts ListOptions) (SessionPage, error)
 	// DeleteSession deletes a session with its snapshots. ErrNotFound if there
 	// is none.
@@ -199,7 +206,9 @@ type Store interface {
 
 	// AppendSnapshot appends a snapshot to an existing session (ErrNotFound
 	// otherwise) and touches it. ErrVersionConflict when in.ExpectedVersion
-	// does not match; ErrTooLarge when the state is over the limit.
+	// does not match; ErrTooLarge when the state or metadata is over its
+	// limit; ErrIdempotencyMismatch when in.IdempotencyKey was used for
+	// another request.
 	AppendSnapshot(ctx context.Context, sessionID string, in AppendInput) (AppendResult, error)
 	// AppendBatch appends up to MaxBatch snapshots, all or nothing; results
 	// are in the order of items.
@@ -211,8 +220,8 @@ type Store interface {
 	// session or version.
 	GetSnapshot(ctx context.Context, sessionID string, version int64) (Snapshot, error)
 	// History pages through a session's snapshots, newest first, at most
-	// opts.Limit per page and, with opts.IncludeState, ending early once the
-	// page's states reach MaxPageStateBytes (see there). ErrNotFound when the
+	// opts.Limit per page and ending early once the page's states and
+	// metadata reach MaxPageStateBytes (see there). ErrNotFound when the
 	// session does not exist.
 	History(ctx context.Context, sessionID string, opts HistoryOptions) (SnapshotPage, error)
 	// ForkSession creates a new session whose history is a copy of the
