@@ -2,6 +2,7 @@ package pgstore
 
 import (
 	"fmt"
+	"log/slog"
 	"time"
 
 	"github.com/cortex-db/cortex/state"
@@ -29,6 +30,9 @@ type Config struct {
 	// MinConns is the number of idle connections kept open; 0 keeps the URL's
 	// pool_min_conns or none.
 	MinConns int32
+	// Logger receives Open's warnings (rows a migration repaired); nil
+	// discards them.
+	Logger *slog.Logger
 	// ConnectTimeout bounds Open's first connection and migrations; 0 means
 	// DefaultConnectTimeout.
 	ConnectTimeout time.Duration

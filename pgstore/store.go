@@ -88,10 +88,15 @@ func Open(ctx context.Context, url string, cfg Config) (*Store, error) {
 		return nil, fmt.Errorf("pgstore: create read connection pool for %s: %w", where, err)
 	}
 	s := &Store{pool: pool, read: read, cfg: cfg}
-	if err := migrate(ctx, pool, s.now()); err != nil {
+	repaired, err := migrate(ctx, pool, s.now())
+	if err != nil {
 		pool.Close()
 		read.Close()
 		return nil, err
+	}
+	if repaired > 0 && cfg.Logger != nil {
+		cfg.Logger.Warn("repaired sessions whose TTL was out of range (written by an older cortex): TTLs clamped to 100 years, expiries recomputed",
+			"database", where, "sessions", repaired)
 	}
 	return s, nil
 }
@@ -254,10 +259,13 @@ func SchemaVersion() int {
 // and the later ones find the work done. PostgreSQL's DDL is transactional, so
 // a failed migration leaves the schema as it was. The lock goes away with the
 // transaction, also when the connection is lost.
-func migrate(ctx context.Context, pool *pgxpool.Pool, now time.Time) error {
+//
+// repaired counts the sessions the TTL repair migration changed, for Open
+// to log.
+func migrate(ctx context.Context, pool *pgxpool.Pool, now time.Time) (repaired int64, err error) {
 	ms, err := migrations()
 	if err != nil {
-		return err
+		return 0, err
 	}
 	err = pgx.BeginFunc(ctx, pool, func(tx pgx.Tx) error {
 		if _, err := tx.Exec(ctx, `SELECT pg_advisory_xact_lock($1)`, migrationLockKey); err != nil {
@@ -278,6 +286,12 @@ func migrate(ctx context.Context, pool *pgxpool.Pool, now time.Time) error {
 			return fmt.Errorf("database schema version %d is newer than this build's %d; upgrade cortex", current, latest)
 		}
 		for _, m := range ms[current:] {
+			if strings.HasSuffix(m.name, ttlRepairName) {
+				if err := tx.QueryRow(ctx, `SELECT count(*) FROM sessions
+					WHERE ttl > interval '3153600000 seconds' OR ttl <= interval '0'`).Scan(&repaired); err != nil {
+					return fmt.Errorf("count sessions with an out-of-range TTL: %w", err)
+				}
+			}
 			if _, err := tx.Exec(ctx, m.sql); err != nil {
 				return fmt.Errorf("apply migration %s: %w", m.name, err)
 			}
@@ -288,7 +302,11 @@ func migrate(ctx context.Context, pool *pgxpool.Pool, now time.Time) error {
 		return nil
 	})
 	if err != nil {
-		return translate("pgstore: migrate schema", err)
+		return 0, translate("pgstore: migrate schema", err)
 	}
-	return nil
+	return repaired, nil
 }
+
+// ttlRepairName names the migration that clamps out-of-range TTLs; its
+// number may change as migrations are added, its name does not.
+const ttlRepairName = "ttl_range_and_key_fingerprints"

@@ -28,7 +28,7 @@ type backend struct {
 // URL, the SQLite file otherwise.
 func openBackend(ctx context.Context, f *dbFlags, opts state.Options, log *slog.Logger, janitor func() janitorCounts) (*backend, error) {
 	if f.isPostgres() {
-		st, err := pgstore.Open(ctx, f.db, pgstore.Config{Options: opts})
+		st, err := pgstore.Open(ctx, f.db, pgstore.Config{Options: opts, Logger: log})
 		if err != nil {
 			return nil, fmt.Errorf("%w\nTry: check that PostgreSQL is running and that --db (or CORTEX_DB) is right", err)
 		}
