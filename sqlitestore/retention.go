@@ -26,7 +26,7 @@ func (s *Store) Prune(ctx context.Context, opts state.PruneOptions) (int64, erro
 		limit = state.DefaultPruneLimit
 	}
 	cutoff := state.UnixNanos(s.now().Add(-opts.OlderThan)) // saturated, never wrapped
-	var cands []int64 // sids
+	var cands []int64                                       // sids
 	var round bool
 	if opts.KeepLast > 0 {
 		// One KeepLast pass at a time: each resumes where the last ended.
