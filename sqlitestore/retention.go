@@ -25,8 +25,9 @@ func (s *Store) Prune(ctx context.Context, opts state.PruneOptions) (int64, erro
 	if limit == 0 {
 		limit = state.DefaultPruneLimit
 	}
-	cutoff := state.UnixNanos(s.now().Add(-opts.OlderThan)) // saturated, never wrapped
-	var cands []int64                                       // sids
+	// Saturated, never wrapped.
+	cutoff := state.UnixNanos(s.now().Add(-opts.OlderThan))
+	var cands []int64 // sids
 	var round bool
 	if opts.KeepLast > 0 {
 		// One KeepLast pass at a time: each resumes where the last ended.
