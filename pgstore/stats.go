@@ -23,6 +23,8 @@ type Stats struct {
 	SizeBytes int64        `json:"size_bytes"`
 	Tables    []TableStats `json:"tables"`
 	Pool      PoolStats    `json:"pool"`
+	// ReadPool is the pool of the store's reads (Config.ReadConns).
+	ReadPool PoolStats `json:"read_pool"`
 	// ReadOnly is true on a standby (pg_is_in_recovery): it cannot take writes.
 	ReadOnly bool `json:"read_only"`
 }
@@ -88,13 +90,16 @@ func poolStats(st *pgxpool.Stat) PoolStats {
 // for every metrics scrape.
 func (s *Store) PoolStats() PoolStats { return poolStats(s.pool.Stat()) }
 
+// ReadPoolStats returns the read pool's figures, as PoolStats.
+func (s *Store) ReadPoolStats() PoolStats { return poolStats(s.read.Stat()) }
+
 // cortexTables are the tables Stats reports.
 var cortexTables = []string{"sessions", "state_snapshots", "snapshot_idempotency_keys", "schema_migrations"}
 
 // Stats reads the store's figures. It changes nothing. Errors are
 // translated (state.ErrUnavailable when PostgreSQL cannot be reached).
 func (s *Store) Stats(ctx context.Context) (Stats, error) {
-	st := Stats{Engine: "postgresql", Pool: s.PoolStats()}
+	st := Stats{Engine: "postgresql", Pool: s.PoolStats(), ReadPool: s.ReadPoolStats()}
 	err := s.pool.QueryRow(ctx, `
 		SELECT current_setting('server_version'), current_database(),
 		       pg_database_size(current_database()), pg_is_in_recovery(),
