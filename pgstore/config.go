@@ -15,14 +15,15 @@ type Config struct {
 	state.Options
 
 	// MaxConns is the number of connections for writes (the write pool);
-	// 0 keeps the URL's pool_max_conns, else the larger of 4 and the
-	// number of CPUs. Either way it is capped by the server's room (see
-	// ReadConns).
+	// 0 keeps the URL's pool_max_conns, else half the number of CPUs
+	// (at least 2): a writer limit, so that appends from any number of
+	// goroutines leave the CPU room for reads. Either way it is capped by
+	// the server's room (see ReadConns).
 	MaxConns int32
 	// ReadConns is the size of a second pool that serves only reads
 	// (GetSession, ListSessions, LatestSnapshot, GetSnapshot, History), so
 	// that appends holding every write connection cannot starve them; 0
-	// means the same as the write pool. Both are capped so that together
+	// means the larger of 4 and the number of CPUs. Both are capped so that together
 	// they take at most half of the server's room, max_connections less
 	// superuser_reserved_connections (other clients and servers need the
 	// rest), and never less than one connection each.

@@ -6,11 +6,11 @@ import "testing"
 // server's room together, at least one connection each.
 func TestPoolSizes(t *testing.T) {
 	for _, tc := range []struct{ writes, reads, room, w, r int32 }{
-		{4, 0, 297, 4, 4},
+		{4, 4, 297, 4, 4},
 		{4, 8, 297, 4, 8},
 		{64, 64, 97, 24, 24},
-		{4, 0, 7, 1, 2},
-		{4, 0, 1, 1, 1},
+		{4, 4, 7, 1, 2},
+		{4, 4, 1, 1, 1},
 		{10, 30, 20, 2, 8},
 	} {
 		w, r := poolSizes(tc.writes, tc.reads, tc.room)

@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"io/fs"
 	"math/rand/v2"
+	"runtime"
 	"sort"
 	"strconv"
 	"strings"
@@ -46,8 +47,18 @@ func Open(ctx context.Context, url string, cfg Config) (*Store, error) {
 	if err != nil {
 		return nil, fmt.Errorf("pgstore: parse database url: %w (want postgres://user:password@host:port/database)", err)
 	}
-	if cfg.MaxConns > 0 {
+	reads := cfg.ReadConns
+	if reads == 0 {
+		reads = max(4, int32(runtime.NumCPU()))
+	}
+	switch {
+	case cfg.MaxConns > 0:
 		pcfg.MaxConns = cfg.MaxConns
+	case !strings.Contains(url, "pool_max_conns"):
+		// Writes get at most half of the CPUs (and at least 2
+		// connections), so that appends from any number of goroutines
+		// leave room for the reads (measured in BENCHMARKS.md).
+		pcfg.MaxConns = max(2, int32(runtime.NumCPU()/2))
 	}
 	if cfg.MinConns > 0 {
 		pcfg.MinConns = cfg.MinConns
@@ -72,7 +83,7 @@ func Open(ctx context.Context, url string, cfg Config) (*Store, error) {
 		return nil, fmt.Errorf("pgstore: connect to PostgreSQL at %s: %w: %w; check that the server is running and reachable, and the URL's host and port",
 			where, state.ErrUnavailable, err)
 	}
-	writes, reads := poolSizes(pcfg.MaxConns, cfg.ReadConns, room)
+	writes, reads := poolSizes(pcfg.MaxConns, reads, room)
 	wcfg, rcfg := pcfg.Copy(), pcfg.Copy()
 	wcfg.MaxConns, rcfg.MaxConns = writes, reads
 	wcfg.MinConns, rcfg.MinConns = min(wcfg.MinConns, writes), min(rcfg.MinConns, reads)
@@ -125,13 +136,10 @@ func serverRoom(ctx context.Context, cc *pgx.ConnConfig) (int32, error) {
 	return room, err
 }
 
-// poolSizes returns the sizes of the write and read pools: writes as
-// configured, reads the same unless configured, both cut in proportion so
-// that together they take at most half of room, and at least 1 each.
+// poolSizes returns the sizes of the write and read pools as configured,
+// both cut in proportion so that together they take at most half of room,
+// and at least 1 each.
 func poolSizes(writes, reads, room int32) (int32, int32) {
-	if reads <= 0 {
-		reads = writes
-	}
 	if budget := room / 2; writes+reads > budget {
 		w := max(1, int32(int64(budget)*int64(writes)/int64(writes+reads)))
 		reads, writes = max(1, budget-w), w
