@@ -148,6 +148,9 @@ func (s *Store) fork(ctx context.Context, sourceID, newID string, atVersion int6
 		return state.Session{}, err
 	}
 	defer s.forks.remove(sid)
+	if s.forkHook != nil {
+		s.forkHook()
+	}
 	// Copy slices, newest first, each until the budget is used.
 	next := at // the highest version not copied yet; 0: done
 	var copied int64
@@ -180,6 +183,9 @@ func (s *Store) fork(ctx context.Context, sourceID, newID string, atVersion int6
 		})
 		if err != nil {
 			return state.Session{}, err
+		}
+		if s.forkHook != nil {
+			s.forkHook()
 		}
 	}
 	// Last slice: the source must still be the session we copied, and the

@@ -209,7 +209,7 @@ func pruneKeepLast(ctx context.Context, tx *sqlitedb.Tx, clk sliceClock, cands [
 		if removed >= limit {
 			break
 		}
-		if clk.over() {
+		if removed > 0 && clk.over() {
 			return removed, done, true, nil
 		}
 		var last int64

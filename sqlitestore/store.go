@@ -94,6 +94,9 @@ type Store struct {
 	// of the forks this Store is building, which reclaim leaves alone.
 	slices SliceConfig
 	forks  forkSet
+	// forkHook, when set (by tests), runs after each committed slice of
+	// a fork but the last.
+	forkHook func()
 	// lastWrite is the time of the latest write (Unix ns), for writeNow.
 	lastWrite atomic.Int64
 

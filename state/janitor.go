@@ -116,9 +116,12 @@ type JanitorStats struct {
 	// Passes are the completed passes; Batches the write transactions they ran.
 	Passes  int64 `json:"passes"`
 	Batches int64 `json:"batches"`
-	// SnapshotsPruned and SessionsExpired are the rows removed.
-	SnapshotsPruned int64 `json:"snapshots_pruned"`
-	SessionsExpired int64 `json:"sessions_expired"`
+	// SnapshotsPruned and SessionsExpired are the rows removed;
+	// SnapshotsReclaimed the snapshots of expired and deleted sessions
+	// removed on a Slicer.
+	SnapshotsPruned    int64 `json:"snapshots_pruned"`
+	SessionsExpired    int64 `json:"sessions_expired"`
+	SnapshotsReclaimed int64 `json:"snapshots_reclaimed"`
 	// Slices are the slices run on a Slicer (also counted in Batches);
 	// WriterSeconds the writer time they used, MaxSliceSeconds the
 	// longest one; SleepSeconds the time the janitor waited between them
@@ -136,6 +139,7 @@ type JanitorStats struct {
 
 type janitorCounters struct {
 	passes, batches, pruned, expired, errors atomic.Int64
+	reclaimed                                atomic.Int64
 	slices, writerNs, maxSliceNs, sleepNs    atomic.Int64
 	lastPass                                 atomic.Int64 // unix nanos
 	mu                                       sync.Mutex
@@ -146,15 +150,16 @@ type janitorCounters struct {
 func (j *Janitor) Stats() JanitorStats {
 	c := &j.c
 	st := JanitorStats{
-		Passes:          c.passes.Load(),
-		Batches:         c.batches.Load(),
-		SnapshotsPruned: c.pruned.Load(),
-		SessionsExpired: c.expired.Load(),
-		Errors:          c.errors.Load(),
-		Slices:          c.slices.Load(),
-		WriterSeconds:   time.Duration(c.writerNs.Load()).Seconds(),
-		MaxSliceSeconds: time.Duration(c.maxSliceNs.Load()).Seconds(),
-		SleepSeconds:    time.Duration(c.sleepNs.Load()).Seconds(),
+		Passes:             c.passes.Load(),
+		Batches:            c.batches.Load(),
+		SnapshotsPruned:    c.pruned.Load(),
+		SessionsExpired:    c.expired.Load(),
+		SnapshotsReclaimed: c.reclaimed.Load(),
+		Errors:             c.errors.Load(),
+		Slices:             c.slices.Load(),
+		WriterSeconds:      time.Duration(c.writerNs.Load()).Seconds(),
+		MaxSliceSeconds:    time.Duration(c.maxSliceNs.Load()).Seconds(),
+		SleepSeconds:       time.Duration(c.sleepNs.Load()).Seconds(),
 	}
 	if n := c.lastPass.Load(); n != 0 {
 		t := time.Unix(0, n).UTC()
@@ -168,9 +173,10 @@ func (j *Janitor) Stats() JanitorStats {
 
 // JanitorResult is what one pass removed.
 type JanitorResult struct {
-	SnapshotsPruned int64 `json:"snapshots_pruned"`
-	SessionsExpired int64 `json:"sessions_expired"`
-	Batches         int64 `json:"batches"`
+	SnapshotsPruned    int64 `json:"snapshots_pruned"`
+	SessionsExpired    int64 `json:"sessions_expired"`
+	SnapshotsReclaimed int64 `json:"snapshots_reclaimed"`
+	Batches            int64 `json:"batches"`
 }
 
 // Pass runs retention once, to the end: Prune (KeepLast, MaxAge) and
@@ -187,6 +193,7 @@ func (j *Janitor) Pass(ctx context.Context) (JanitorResult, error) {
 	c.batches.Add(r.Batches)
 	c.pruned.Add(r.SnapshotsPruned)
 	c.expired.Add(r.SessionsExpired)
+	c.reclaimed.Add(r.SnapshotsReclaimed)
 	if err != nil {
 		if ctx.Err() != nil {
 			return r, err // stopped by the caller, not a failure
@@ -244,7 +251,7 @@ func (j *Janitor) pass(ctx context.Context, r *JanitorResult) error {
 // wait that keeps the janitor's writer time to cfg.WriterShare.
 func (j *Janitor) slicedPass(ctx context.Context, sl Slicer, r *JanitorResult) error {
 	cfg := j.cfg
-	run := func(slice func() (SliceResult, error)) error {
+	run := func(slice func() (SliceResult, error), rows *int64) error {
 		for {
 			if err := ctx.Err(); err != nil {
 				return err
@@ -263,7 +270,7 @@ func (j *Janitor) slicedPass(ctx context.Context, sl Slicer, r *JanitorResult) e
 					break
 				}
 			}
-			r.SnapshotsPruned += res.Snapshots
+			*rows += res.Snapshots
 			r.SessionsExpired += res.Sessions
 			if !res.More {
 				return nil
@@ -277,11 +284,11 @@ func (j *Janitor) slicedPass(ctx context.Context, sl Slicer, r *JanitorResult) e
 	}
 	if cfg.KeepLast > 0 || cfg.MaxAge > 0 {
 		opts := PruneOptions{KeepLast: cfg.KeepLast, OlderThan: cfg.MaxAge, Limit: cfg.Batch}
-		if err := run(func() (SliceResult, error) { return sl.PruneSlice(ctx, opts) }); err != nil {
+		if err := run(func() (SliceResult, error) { return sl.PruneSlice(ctx, opts) }, &r.SnapshotsPruned); err != nil {
 			return err
 		}
 	}
-	return run(func() (SliceResult, error) { return sl.ReclaimSlice(ctx) })
+	return run(func() (SliceResult, error) { return sl.ReclaimSlice(ctx) }, &r.SnapshotsReclaimed)
 }
 
 func sleepCtx(ctx context.Context, d time.Duration) error {
