@@ -204,12 +204,16 @@ func (s *Store) fork(ctx context.Context, sourceID, newID string, atVersion int6
 		if err := buryExpired(ctx, tx, newID, now.UnixNano()); err != nil {
 			return err
 		}
-		_, err = tx.Exec(ctx, qForkFinish, newID, now.UnixNano(), sess.SnapshotCount, sid)
+		res, err := tx.Exec(ctx, qForkFinish, newID, now.UnixNano(), sess.SnapshotCount, sid)
 		if isUniqueViolation(err) {
 			return state.WithCause(fmt.Errorf("session %q: %w", newID, state.ErrExists), err)
 		}
 		if err != nil {
 			return err
+		}
+		if n, _ := res.RowsAffected(); n != 1 {
+			// Reclaimed by another process's janitor: nothing to show.
+			return fmt.Errorf("fork of session %q to %q was removed before it was complete; fork again", sourceID, newID)
 		}
 		sess.CreatedAt, sess.LastActive = now, now
 		if sess.TTL > 0 {

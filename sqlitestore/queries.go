@@ -36,13 +36,14 @@ const (
 	// qSessionUpdate sets what PutSession and touches change.
 	qSessionUpdate = `UPDATE sessions SET last_active = ?, expires_at = ?, ttl = ?, metadata = ? WHERE id = ?`
 	// qSessionBury makes session ?1 absent at once and frees its id: the
-	// row stays, renamed to '~' || sid and with expires_at 0, as a
+	// row stays, renamed to '~' || sid, with expires_at 0 and last_active
+	// 0 (at the far end of a listing's walk), as a
 	// tombstone whose snapshots the janitor reclaims in slices
 	// (qReclaimFind); its sid is never given again (AUTOINCREMENT), so
 	// nothing of it is visible to a session created later with that id.
 	// With ?2 it buries only a session expired at ?2 (the id-reuse path),
 	// with NULL any session still live at the store's clock ?3.
-	qSessionBury = `UPDATE sessions SET id = '` + tombPrefix + `' || sid, expires_at = 0
+	qSessionBury = `UPDATE sessions SET id = '` + tombPrefix + `' || sid, expires_at = 0, last_active = 0
 		WHERE id = ?1 AND CASE WHEN ?2 IS NULL THEN (expires_at IS NULL OR expires_at > ?3)
 			ELSE (expires_at IS NOT NULL AND expires_at <= ?2) END`
 	// qSessionList is one page, newest-active first, after the keyset
@@ -112,7 +113,7 @@ const (
 	qForkSource = `SELECT sid, ttl, metadata, version FROM sessions WHERE id = ? AND ` + live
 	qOldest     = `SELECT version FROM state_snapshots WHERE session_id = CAST(? AS INTEGER) ORDER BY version LIMIT 1`
 	qForkBegin  = `INSERT INTO sessions (id, created_at, last_active, expires_at, ttl, metadata, version, snapshot_count)
-		VALUES (?1, ?2, ?2, 0, ?3, ?4, ?5, 0)`
+		VALUES (?1, ?2, 0, 0, ?3, ?4, ?5, 0)`
 	qForkCopy = `INSERT INTO state_snapshots (session_id, version, created_at, state, metadata, size_bytes)
 		SELECT ?1, version, created_at, state, metadata, size_bytes FROM state_snapshots
 		WHERE session_id = CAST(?2 AS INTEGER) AND version <= ?3 ORDER BY version DESC LIMIT CAST(?4 AS INTEGER)`
@@ -160,7 +161,7 @@ const (
 	// to ?2 of its kept idempotency keys; qReclaimSession removes the row
 	// once nothing references it.
 	qReclaimFind  = `SELECT sid, id FROM sessions WHERE expires_at IS NOT NULL AND expires_at <= ? ORDER BY expires_at LIMIT CAST(? AS INTEGER)`
-	qBurySid      = `UPDATE sessions SET id = '` + tombPrefix + `' || sid, expires_at = 0 WHERE sid = ?`
+	qBurySid      = `UPDATE sessions SET id = '` + tombPrefix + `' || sid, expires_at = 0, last_active = 0 WHERE sid = ?`
 	qReclaimChunk = `DELETE FROM state_snapshots WHERE session_id = ?1 AND version IN
 		(SELECT version FROM state_snapshots WHERE session_id = CAST(?1 AS INTEGER) ORDER BY version LIMIT CAST(?2 AS INTEGER))`
 	qReclaimKeys = `DELETE FROM pruned_idempotency_keys WHERE session_id = ?1 AND key IN
