@@ -48,6 +48,17 @@ func (s *Store) ForkSession(ctx context.Context, sourceID string, in state.ForkI
 	return sess, nil
 }
 
+func pause(ctx context.Context, d time.Duration) error {
+	t := time.NewTimer(d)
+	defer t.Stop()
+	select {
+	case <-ctx.Done():
+		return ctx.Err()
+	case <-t.C:
+		return nil
+	}
+}
+
 // forkSet is the sids of the forks a Store is building: reclaim leaves
 // them alone until the fork ends (a process that dies leaves them to the
 // next janitor).
@@ -81,8 +92,9 @@ func (f *forkSet) snapshot() map[int64]struct{} {
 	return m
 }
 
-// forkChunk is the most snapshots one copy statement takes.
-const forkChunk = 4
+// forkChunk is the most snapshots one copy statement takes: one, so that
+// a slice ends within one state's copy (≤ MaxStateBytes) of its budget.
+const forkChunk = 1
 
 func (s *Store) fork(ctx context.Context, sourceID, newID string, atVersion int64) (state.Session, error) {
 	var (
@@ -156,8 +168,10 @@ func (s *Store) fork(ctx context.Context, sourceID, newID string, atVersion int6
 	var copied int64
 	for next > 0 {
 		base := copied
+		var held time.Duration
 		err := s.db.Write(ctx, func(tx *sqlitedb.Tx) error {
 			clk := s.startSlice()
+			defer func() { held = clk.elapsed() }()
 			hi, n := next, int64(0)
 			for hi > 0 {
 				r, err := tx.Exec(ctx, qForkCopy, sid, srcSid, hi, forkChunk)
@@ -186,6 +200,13 @@ func (s *Store) fork(ctx context.Context, sourceID, newID string, atVersion int6
 		}
 		if s.forkHook != nil {
 			s.forkHook()
+		}
+		// Leave the writer to others for as long as the slice held it: a
+		// fork takes at most half the writer's time.
+		if next > 0 {
+			if err := pause(ctx, held); err != nil {
+				return state.Session{}, err
+			}
 		}
 	}
 	// Last slice: the source must still be the session we copied, and the
