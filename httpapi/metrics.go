@@ -109,6 +109,11 @@ type Figures struct {
 	JanitorPrunedSnapshots int64
 	JanitorExpiredSessions int64
 	JanitorErrors          int64
+	// The janitor's slices of writer time (SQLite), the writer time they
+	// used, and the deleted or expired sessions' snapshots they removed.
+	JanitorSlices             int64
+	JanitorWriterSeconds      float64
+	JanitorReclaimedSnapshots int64
 }
 
 // StatsFunc gathers the current Figures.
@@ -171,6 +176,9 @@ func NewCollector(stats StatsFunc) *Collector {
 	add("cortex_janitor_pruned_snapshots_total", "Snapshots removed by retention.", C, i(func(f *Figures) int64 { return f.JanitorPrunedSnapshots }))
 	add("cortex_janitor_expired_sessions_total", "Sessions expired by their TTL.", C, i(func(f *Figures) int64 { return f.JanitorExpiredSessions }))
 	add("cortex_janitor_errors_total", "Retention janitor passes that failed.", C, i(func(f *Figures) int64 { return f.JanitorErrors }))
+	add("cortex_janitor_slices_total", "Slices of writer time the janitor ran (SQLite: prune and reclaim, each its own short write).", C, i(func(f *Figures) int64 { return f.JanitorSlices }))
+	add("cortex_janitor_writer_seconds_total", "Writer time the janitor's slices used; its share is bounded (default 10%).", C, func(f *Figures) float64 { return f.JanitorWriterSeconds })
+	add("cortex_janitor_reclaimed_snapshots_total", "Snapshots of deleted or expired sessions the janitor removed.", C, i(func(f *Figures) int64 { return f.JanitorReclaimedSnapshots }))
 	return c
 }
 

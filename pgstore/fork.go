@@ -44,7 +44,7 @@ func (s *Store) ForkSession(ctx context.Context, sourceID string, in state.ForkI
 		)
 		// FOR SHARE: the source cannot be deleted or appended to while its
 		// history is copied; other forks and reads go on.
-		err := tx.QueryRow(ctx, `SELECT version, ttl, metadata::text FROM sessions WHERE id = $1 FOR SHARE`, sourceID).
+		err := tx.QueryRow(ctx, `SELECT version, ttl, metadata::text FROM sessions WHERE id = $1 AND `+liveAt(2)+` FOR SHARE`, sourceID, now).
 			Scan(&latest, &ttl, &md)
 		if errors.Is(err, pgx.ErrNoRows) {
 			return fmt.Errorf("source session: %w", state.ErrNotFound)
@@ -68,6 +68,9 @@ func (s *Store) ForkSession(ctx context.Context, sourceID string, in state.ForkI
 			if !ok {
 				return fmt.Errorf("version %d (pruned): %w", at, state.ErrNotFound)
 			}
+		}
+		if err := buryExpired(ctx, tx, newID, now); err != nil {
+			return err
 		}
 		if _, err := tx.Exec(ctx, `
 			INSERT INTO sessions (id, created_at, last_active, ttl, expires_at, metadata, version)

@@ -57,6 +57,25 @@ func ttlParam(ttl *time.Duration) (*time.Duration, error) {
 	return &d, nil
 }
 
+// liveAt is the condition of a session that exists for the API at the
+// time in parameter $n: not past its expiry. A session past its TTL is
+// absent at once, on every route, whether or not ExpireSessions has
+// removed its row yet (issue #14).
+func liveAt(n int) string {
+	return fmt.Sprintf("(expires_at IS NULL OR expires_at > $%d::timestamptz)", n)
+}
+
+// buryExpired deletes the row holding id if it is past its expiry at now,
+// in the transaction that creates a new session with that id, so that the
+// new session starts with an empty history. PostgreSQL has no single
+// writer: the cascade holds only that row and its snapshots' locks.
+func buryExpired(ctx context.Context, tx pgx.Tx, id string, now time.Time) error {
+	if _, err := tx.Exec(ctx, `DELETE FROM sessions WHERE id = $1 AND expires_at IS NOT NULL AND expires_at <= $2`, id, now); err != nil {
+		return fmt.Errorf("remove expired session: %w", err)
+	}
+	return nil
+}
+
 // expiresAt is now+ttl, or nil without a TTL.
 func expiresAt(now time.Time, ttl *time.Duration) *time.Time {
 	if ttl == nil {
@@ -86,14 +105,21 @@ func (s *Store) CreateSession(ctx context.Context, in state.SessionInput) (state
 		return state.Session{}, fmt.Errorf("create session %s: %w", id, err)
 	}
 	now := s.now()
-	row := s.pool.QueryRow(ctx, `
-		INSERT INTO sessions (id, created_at, last_active, ttl, expires_at, metadata)
-		VALUES ($1, $2, $2, $3, $4, $5)
-		RETURNING `+sessionColumns,
-		id, now, ttl, expiresAt(now, ttl), md)
-	sess, err := scanSession(row)
+	var sess state.Session
+	err = s.tx(ctx, fmt.Sprintf("create session %s", id), func(tx pgx.Tx) error {
+		if err := buryExpired(ctx, tx, id, now); err != nil {
+			return err
+		}
+		var err error
+		sess, err = scanSession(tx.QueryRow(ctx, `
+			INSERT INTO sessions (id, created_at, last_active, ttl, expires_at, metadata)
+			VALUES ($1, $2, $2, $3, $4, $5)
+			RETURNING `+sessionColumns,
+			id, now, ttl, expiresAt(now, ttl), md))
+		return err
+	})
 	if err != nil {
-		return state.Session{}, translate(fmt.Sprintf("create session %s", id), err)
+		return state.Session{}, err
 	}
 	return sess, nil
 }
@@ -116,8 +142,16 @@ func (s *Store) PutSession(ctx context.Context, id string, in state.SessionInput
 		return state.Session{}, false, fmt.Errorf("put session %s: %w", id, err)
 	}
 	now := s.now()
-	// xmax is 0 on a row this statement inserted, and set on one it updated.
-	row := s.pool.QueryRow(ctx, `
+	var (
+		sess    state.Session
+		created bool
+	)
+	err = s.tx(ctx, fmt.Sprintf("put session %s", id), func(tx pgx.Tx) error {
+		if err := buryExpired(ctx, tx, id, now); err != nil {
+			return err
+		}
+		// xmax is 0 on a row this statement inserted, and set on one it updated.
+		row := tx.QueryRow(ctx, `
 		INSERT INTO sessions AS s (id, created_at, last_active, ttl, expires_at, metadata)
 		VALUES ($1, $2, $2, $3, $4, $5)
 		ON CONFLICT (id) DO UPDATE SET
@@ -126,14 +160,13 @@ func (s *Store) PutSession(ctx context.Context, id string, in state.SessionInput
 			ttl         = CASE WHEN $7::boolean THEN EXCLUDED.ttl ELSE s.ttl END,
 			expires_at  = greatest(s.last_active, EXCLUDED.last_active) + CASE WHEN $7::boolean THEN EXCLUDED.ttl ELSE s.ttl END
 		RETURNING `+sessionColumns+`, (xmax = 0)`,
-		id, now, ttl, expiresAt(now, ttl), md, in.Metadata != nil, in.TTL != nil)
-	var (
-		sess    state.Session
-		created bool
-	)
-	sess, err = scanSession(scanTail{row, &created})
+			id, now, ttl, expiresAt(now, ttl), md, in.Metadata != nil, in.TTL != nil)
+		var err error
+		sess, err = scanSession(scanTail{row, &created})
+		return err
+	})
 	if err != nil {
-		return state.Session{}, false, translate(fmt.Sprintf("put session %s", id), err)
+		return state.Session{}, false, err
 	}
 	return sess, created, nil
 }
@@ -152,7 +185,7 @@ func (s *Store) GetSession(ctx context.Context, id string) (state.Session, error
 	if err := state.ValidateID(id); err != nil {
 		return state.Session{}, fmt.Errorf("get session: %w", err)
 	}
-	sess, err := scanSession(s.read.QueryRow(ctx, `SELECT `+sessionColumns+` FROM sessions WHERE id = $1`, id))
+	sess, err := scanSession(s.read.QueryRow(ctx, `SELECT `+sessionColumns+` FROM sessions WHERE id = $1 AND `+liveAt(2), id, s.now()))
 	if err != nil {
 		return state.Session{}, notFound(fmt.Sprintf("get session %s", id), err)
 	}
@@ -170,7 +203,7 @@ func (s *Store) TouchSession(ctx context.Context, id string) (state.Session, err
 	sess, err := scanSession(s.pool.QueryRow(ctx, `
 		UPDATE sessions SET last_active = greatest(last_active, $2::timestamptz),
 			expires_at = greatest(last_active, $2::timestamptz) + ttl
-		WHERE id = $1
+		WHERE id = $1 AND `+liveAt(2)+`
 		RETURNING `+sessionColumns, id, s.now()))
 	if err != nil {
 		return state.Session{}, notFound(fmt.Sprintf("touch session %s", id), err)
@@ -248,10 +281,9 @@ func (s *Store) ListSessions(ctx context.Context, opts state.ListOptions) (state
 		args = append(args, *afterT, *afterID)
 		where = append(where, fmt.Sprintf("(last_active, id) < ($%d, $%d)", len(args)-1, len(args)))
 	}
-	q := `SELECT ` + sessionColumns + ` FROM sessions`
-	if len(where) > 0 {
-		q += ` WHERE ` + strings.Join(where, " AND ")
-	}
+	args = append(args, s.now())
+	where = append(where, liveAt(len(args)))
+	q := `SELECT ` + sessionColumns + ` FROM sessions WHERE ` + strings.Join(where, " AND ")
 	args = append(args, limit+1)
 	q += fmt.Sprintf(` ORDER BY last_active DESC, id DESC LIMIT $%d`, len(args))
 	rows, err := s.read.Query(ctx, q, args...)
@@ -293,12 +325,14 @@ func (s *Store) ListSessions(ctx context.Context, opts state.ListOptions) (state
 }
 
 // DeleteSession deletes a session; its snapshots and idempotency keys go with
-// it (ON DELETE CASCADE). state.ErrNotFound if there is none.
+// it (ON DELETE CASCADE), in that one statement: PostgreSQL has no single
+// writer, so a large session holds only its own rows while it goes.
+// state.ErrNotFound if there is none (also if it is past its expiry).
 func (s *Store) DeleteSession(ctx context.Context, id string) error {
 	if err := state.ValidateID(id); err != nil {
 		return fmt.Errorf("delete session: %w", err)
 	}
-	tag, err := s.pool.Exec(ctx, `DELETE FROM sessions WHERE id = $1`, id)
+	tag, err := s.pool.Exec(ctx, `DELETE FROM sessions WHERE id = $1 AND `+liveAt(2), id, s.now())
 	if err != nil {
 		return translate(fmt.Sprintf("delete session %s", id), err)
 	}

@@ -52,7 +52,7 @@ func (s *Store) checkAppend(sessionID string, in state.AppendInput) (json.RawMes
 // lockSessions locks the rows of ids (deduplicated, in id order so that
 // concurrent batches cannot deadlock) and returns them by id.
 // state.ErrNotFound names the first missing session.
-func lockSessions(ctx context.Context, tx pgx.Tx, ids []string) (map[string]*lockedSession, error) {
+func lockSessions(ctx context.Context, tx pgx.Tx, ids []string, now time.Time) (map[string]*lockedSession, error) {
 	uniq := make([]string, 0, len(ids))
 	seen := make(map[string]bool, len(ids))
 	for _, id := range ids {
@@ -64,9 +64,9 @@ func lockSessions(ctx context.Context, tx pgx.Tx, ids []string) (map[string]*loc
 	sort.Strings(uniq)
 	rows, err := tx.Query(ctx, `
 		SELECT id, version, ttl, last_active FROM sessions
-		WHERE id = ANY($1::text[])
+		WHERE id = ANY($1::text[]) AND `+liveAt(2)+`
 		ORDER BY id
-		FOR UPDATE`, uniq)
+		FOR UPDATE`, uniq, now)
 	if err != nil {
 		return nil, fmt.Errorf("lock sessions: %w", err)
 	}
@@ -192,7 +192,7 @@ func (s *Store) AppendSnapshot(ctx context.Context, sessionID string, in state.A
 	}
 	var res state.AppendResult
 	err = s.tx(ctx, "append snapshot to "+sessionID, func(tx pgx.Tx) error {
-		locked, err := lockSessions(ctx, tx, []string{sessionID})
+		locked, err := lockSessions(ctx, tx, []string{sessionID}, s.now())
 		if err != nil {
 			return err
 		}
@@ -238,7 +238,7 @@ func (s *Store) AppendBatch(ctx context.Context, items []state.BatchItem) ([]sta
 	var results []state.AppendResult
 	err := s.tx(ctx, "append batch", func(tx pgx.Tx) error {
 		results = make([]state.AppendResult, len(items))
-		locked, err := lockSessions(ctx, tx, ids)
+		locked, err := lockSessions(ctx, tx, ids, s.now())
 		if err != nil {
 			return err
 		}
@@ -288,9 +288,9 @@ func (s *Store) LatestSnapshot(ctx context.Context, sessionID string) (state.Sna
 	}
 	sn, err := scanSnapshot(s.read.QueryRow(ctx, `
 		SELECT `+snapshotColumns+`, state::text FROM state_snapshots
-		WHERE session_id = $1
+		WHERE session_id = $1 AND EXISTS (SELECT 1 FROM sessions WHERE id = $1 AND `+liveAt(2)+`)
 		ORDER BY version DESC
-		LIMIT 1`, sessionID))
+		LIMIT 1`, sessionID, s.now()))
 	if err != nil {
 		return state.Snapshot{}, notFound("latest snapshot of "+sessionID, err)
 	}
@@ -308,7 +308,8 @@ func (s *Store) GetSnapshot(ctx context.Context, sessionID string, version int64
 	}
 	sn, err := scanSnapshot(s.read.QueryRow(ctx, `
 		SELECT `+snapshotColumns+`, state::text FROM state_snapshots
-		WHERE session_id = $1 AND version = $2`, sessionID, version))
+		WHERE session_id = $1 AND version = $2
+		  AND EXISTS (SELECT 1 FROM sessions WHERE id = $1 AND `+liveAt(3)+`)`, sessionID, version, s.now()))
 	if err != nil {
 		return state.Snapshot{}, notFound(fmt.Sprintf("get snapshot %s@%d", sessionID, version), err)
 	}
@@ -377,9 +378,10 @@ func (s *Store) History(ctx context.Context, sessionID string, opts state.Histor
 	)
 	// One read-only transaction, so that "no such session" and the page come
 	// from the same moment.
+	now := s.now()
 	err = pgx.BeginTxFunc(ctx, s.read, pgx.TxOptions{IsoLevel: pgx.RepeatableRead, AccessMode: pgx.ReadOnly}, func(tx pgx.Tx) error {
 		var exists bool
-		if err := tx.QueryRow(ctx, `SELECT EXISTS (SELECT 1 FROM sessions WHERE id = $1)`, sessionID).Scan(&exists); err != nil {
+		if err := tx.QueryRow(ctx, `SELECT EXISTS (SELECT 1 FROM sessions WHERE id = $1 AND `+liveAt(2)+`)`, sessionID, now).Scan(&exists); err != nil {
 			return err
 		}
 		if !exists {

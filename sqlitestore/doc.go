@@ -16,8 +16,8 @@
 //
 // # Transactions
 //
-// Every write (create, put, touch, delete, append, batch, fork, prune,
-// expire) is one function run by sqlitedb.DB.Write: a BEGIN IMMEDIATE
+// Every write (create, put, touch, delete, append, batch, and each slice
+// of a fork, prune or reclaim) is one function run by sqlitedb.DB.Write: a BEGIN IMMEDIATE
 // transaction on the single writer connection, grouped with the writes
 // waiting beside it (group commit). An append answers a known idempotency
 // key, then updates the session's version, snapshot_count, last_active and
@@ -45,11 +45,24 @@
 // state.ErrUnavailable, ErrDiskFull becomes state.ErrStorageFull, a taken
 // session id state.ErrExists; the original stays in the chain.
 //
-// # Retention
+// # Expiry, delete, retention and forks in slices
 //
-// Prune and ExpireSessions remove at most a batch per transaction, so
-// retention never holds the writer for long; state.Janitor runs them to the
-// end, on an interval, for any engine. KeepLast finds the sessions over its
-// limit by scanning the sessions table on the read-only connections, where
-// an index on snapshot_count would cost every append (schema 2).
+// A session past its TTL is absent from every method at once: every
+// statement that names a session checks its expiry against the store's
+// clock; the janitor only reclaims the space. DeleteSession makes the
+// session a tombstone in one short write (its row renamed to '~' || sid,
+// expires_at 0): absent at once, its id free at once for a fresh session
+// (a new sid, so none of the old rows are reachable from it). Creating a
+// session over an expired one's id buries that one the same way, in the
+// creating transaction.
+//
+// The rows of tombstones and expired sessions are reclaimed, retention
+// (Prune) runs, and forks copy, in slices: write transactions that stop
+// after SliceConfig.Budget (10 ms) of writer time, so appends run between
+// them (state.Slicer; the state.Janitor paces the slices to a share of the
+// writer's time). A fork is hidden (a tombstone) until its last slice
+// gives it its id: all or nothing, also when the process dies mid-fork.
+// KeepLast finds the sessions over its limit by scanning the sessions
+// table on the read-only connections, where an index on snapshot_count
+// would cost every append (schema 2). See docs/design-fork-and-delete.md.
 package sqlitestore

@@ -52,10 +52,11 @@ func (h *keyHints) set(id string, k sessionKey) {
 	h.mu.Unlock()
 }
 
-// lookupKey reads a session's key and version by id.
-func lookupKey(ctx context.Context, tx *sqlitedb.Tx, id string) (sessionKey, error) {
+// lookupKey reads the key and version of the session id live at now
+// (unix ns); ErrNotFound for none, also for one past its expiry.
+func lookupKey(ctx context.Context, tx *sqlitedb.Tx, id string, now int64) (sessionKey, error) {
 	var k sessionKey
-	err := tx.QueryRow(ctx, qSessionKey, id).Scan(&k.sid, &k.version)
+	err := tx.QueryRow(ctx, qSessionKey, id, now).Scan(&k.sid, &k.version)
 	if errors.Is(err, sql.ErrNoRows) {
 		return k, notFound("session %q", id)
 	}

@@ -19,10 +19,8 @@ import (
 // the next pass. After each pass every session keeps exactly its newest
 // min(count, keep) snapshots.
 func TestPruneKeepLast_Scan(t *testing.T) {
-	defer func(r int64) { keepScanRange = r }(keepScanRange)
-	keepScanRange = 5
 	ctx := context.Background()
-	s, err := Open(ctx, filepath.Join(t.TempDir(), "p.db"), Config{})
+	s, err := Open(ctx, filepath.Join(t.TempDir(), "p.db"), Config{Slices: SliceConfig{KeepScanRange: 5}})
 	if err != nil {
 		t.Fatal(err)
 	}

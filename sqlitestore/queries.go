@@ -16,19 +16,43 @@ package sqlitestore
 
 const sessionCols = `id, created_at, last_active, expires_at, ttl, metadata, version, snapshot_count`
 
+// live is the condition of a session that exists for the API: not past its
+// expiry at the time given (the store's clock, unix ns). A session past its
+// TTL is absent at once, on every route, whether or not the janitor has
+// reclaimed its rows yet (issue #14); so is a tombstone (expires_at 0, see
+// qSessionBury).
+const live = `(expires_at IS NULL OR expires_at > CAST(? AS INTEGER))`
+
+// tombPrefix starts the id of every row the API cannot see by id: a
+// deleted session (a tombstone, '~' || sid) and a fork being built ('~f' ||
+// a generated id). No valid id holds '~' (state.ValidateID), and '~' sorts
+// after every valid id's bytes, so exports, which walk ids in order, stop
+// before them (id < '~').
+const tombPrefix = "~"
+
 const (
-	qSessionGet    = `SELECT ` + sessionCols + ` FROM sessions WHERE id = ?`
+	qSessionGet    = `SELECT ` + sessionCols + ` FROM sessions WHERE id = ? AND ` + live
 	qSessionInsert = `INSERT INTO sessions (` + sessionCols + `) VALUES (?, ?, ?, ?, ?, ?, ?, ?)`
 	// qSessionUpdate sets what PutSession and touches change.
 	qSessionUpdate = `UPDATE sessions SET last_active = ?, expires_at = ?, ttl = ?, metadata = ? WHERE id = ?`
-	qSessionDelete = `DELETE FROM sessions WHERE id = ?`
+	// qSessionBury makes session ?1 absent at once and frees its id: the
+	// row stays, renamed to '~' || sid, with expires_at 0 and last_active
+	// 0 (at the far end of a listing's walk), as a
+	// tombstone whose snapshots the janitor reclaims in slices
+	// (qReclaimFind); its sid is never given again (AUTOINCREMENT), so
+	// nothing of it is visible to a session created later with that id.
+	// With ?2 it buries only a session expired at ?2 (the id-reuse path),
+	// with NULL any session still live at the store's clock ?3.
+	qSessionBury = `UPDATE sessions SET id = '` + tombPrefix + `' || sid, expires_at = 0, last_active = 0
+		WHERE id = ?1 AND CASE WHEN ?2 IS NULL THEN (expires_at IS NULL OR expires_at > ?3)
+			ELSE (expires_at IS NOT NULL AND expires_at <= ?2) END`
 	// qSessionList is one page, newest-active first, after the keyset
 	// cursor (last_active, id); args: active_since, cursor last_active,
 	// cursor id, limit.
 	qSessionList = `SELECT ` + sessionCols + ` FROM sessions
-		WHERE last_active >= ? AND (last_active, id) < (?, ?)
+		WHERE last_active >= ? AND (last_active, id) < (?, ?) AND ` + live + `
 		ORDER BY last_active DESC, id DESC LIMIT CAST(? AS INTEGER)`
-	qSessionExists = `SELECT 1 FROM sessions WHERE id = ?`
+	qSessionExists = `SELECT 1 FROM sessions WHERE id = ? AND ` + live
 
 	// Appends. qAppendBump moves the session with key sid ?2 and id ?4 to
 	// version ?3 + 1 and touches it, if it is at version ?3; args: now,
@@ -40,17 +64,18 @@ const (
 	qAppendBump = `UPDATE sessions
 		SET version = version + 1, snapshot_count = snapshot_count + 1,
 			last_active = ?1, expires_at = CASE WHEN ttl > 0 THEN min(?1 + ttl, 9223372036854775807) END
-		WHERE sid = ?2 AND version = ?3 AND id = ?4`
-	// qSessionKey: a session's integer key and version, by id.
-	qSessionKey = `SELECT sid, version FROM sessions WHERE id = ?`
-	// qIdempotent: the answer recorded for a key, from its snapshot or,
-	// once retention removed that, from pruned_idempotency_keys; args id,
-	// key.
+		WHERE sid = ?2 AND version = ?3 AND id = ?4 AND (expires_at IS NULL OR expires_at > ?1)`
+	// qSessionKey: a live session's integer key and version; args id, now.
+	qSessionKey = `SELECT sid, version FROM sessions WHERE id = ? AND ` + live
+	// qIdempotent: the answer recorded for a key (with the fingerprint of
+	// the request that used it), from its snapshot or, once retention
+	// removed that, from pruned_idempotency_keys; args id, key, now (an
+	// expired session's keys answer nothing).
 	qIdempotent = `SELECT version, created_at, size_bytes, idempotency_fp FROM state_snapshots
-		WHERE session_id = (SELECT sid FROM sessions WHERE id = ?1) AND idempotency_key = ?2
+		WHERE session_id = (SELECT sid FROM sessions WHERE id = ?1 AND (expires_at IS NULL OR expires_at > ?3)) AND idempotency_key = ?2
 		UNION ALL
 		SELECT version, created_at, size_bytes, fingerprint FROM pruned_idempotency_keys
-		WHERE session_id = (SELECT sid FROM sessions WHERE id = ?1) AND key = ?2
+		WHERE session_id = (SELECT sid FROM sessions WHERE id = ?1 AND (expires_at IS NULL OR expires_at > ?3)) AND key = ?2
 		LIMIT 1`
 	// qSnapshotInsert: args sid, version, created_at, state, metadata,
 	// size_bytes, idempotency_key, its request's fingerprint.
@@ -58,36 +83,51 @@ const (
 		(session_id, version, created_at, state, metadata, size_bytes, idempotency_key, idempotency_fp)
 		VALUES (?, ?, ?, ?, ?, ?, ?, ?)`
 
-	// Snapshot reads, by session id: sidOf finds the session's key
-	// (one search of the id index), then the snapshots' primary key.
+	// Snapshot reads, by session id: sidOf finds the live session's key
+	// (one search of the id index; args id, now), then the snapshots'
+	// primary key.
 	snapshotCols    = `version, created_at, state, metadata, size_bytes`
-	sidOf           = `(SELECT sid FROM sessions WHERE id = CAST(? AS TEXT))`
+	sidOf           = `(SELECT sid FROM sessions WHERE id = CAST(? AS TEXT) AND ` + live + `)`
 	qLatest         = `SELECT ` + snapshotCols + ` FROM state_snapshots WHERE session_id = ` + sidOf + ` ORDER BY version DESC LIMIT 1`
 	qSnapshotGet    = `SELECT ` + snapshotCols + ` FROM state_snapshots WHERE session_id = ` + sidOf + ` AND version = ?`
 	qSnapshotExists = `SELECT 1 FROM state_snapshots WHERE session_id = ` + sidOf + ` AND version = ?`
-	// qHistory and qHistoryNoState: args session, below version, limit.
+	// qHistory and qHistoryNoState: args session, now, below version, limit.
 	qHistory = `SELECT ` + snapshotCols + ` FROM state_snapshots
 		WHERE session_id = ` + sidOf + ` AND version < ? ORDER BY version DESC LIMIT CAST(? AS INTEGER)`
 	qHistoryNoState = `SELECT version, created_at, NULL, metadata, size_bytes FROM state_snapshots
 		WHERE session_id = ` + sidOf + ` AND version < ? ORDER BY version DESC LIMIT CAST(? AS INTEGER)`
 	// qHistoryMore: whether a session has a version below one; args
 	// session, version. A history page that ends on its state budget asks
-	// this instead of reading one more row, state and all.
+	// this instead of reading one more row, state and all; args session,
+	// now, version.
 	qHistoryMore = `SELECT 1 FROM state_snapshots WHERE session_id = ` + sidOf + ` AND version < ? LIMIT 1`
 
-	// Fork: args new id, source id, last version. Idempotency keys stay
-	// with the source.
+	// Fork (fork.go), in slices: qForkSource reads the live source (args
+	// id, now); qOldest is a session's oldest kept version (args sid);
+	// qForkBegin inserts the new session hidden, as '~f…' with expires_at
+	// 0 (args id, created_at, ttl, metadata, version); qForkCopy copies up
+	// to ?4 of the source's snapshots, newest first, at or below version
+	// ?3 (args new sid, source sid, version, limit; idempotency keys stay
+	// with the source); qForkAlive checks the source is still the same live
+	// session (args sid, id, now); qForkFinish gives the finished copy its
+	// id and makes it visible (args id, now, count, sid).
+	qForkSource = `SELECT sid, ttl, metadata, version FROM sessions WHERE id = ? AND ` + live
+	qOldest     = `SELECT version FROM state_snapshots WHERE session_id = CAST(? AS INTEGER) ORDER BY version LIMIT 1`
+	qForkBegin  = `INSERT INTO sessions (id, created_at, last_active, expires_at, ttl, metadata, version, snapshot_count)
+		VALUES (?1, ?2, 0, 0, ?3, ?4, ?5, 0)`
 	qForkCopy = `INSERT INTO state_snapshots (session_id, version, created_at, state, metadata, size_bytes)
-		SELECT ` + sidOf + `, version, created_at, state, metadata, size_bytes FROM state_snapshots
-		WHERE session_id = ` + sidOf + ` AND version <= ?`
-	qSetCount = `UPDATE sessions SET snapshot_count = ? WHERE id = ?`
+		SELECT ?1, version, created_at, state, metadata, size_bytes FROM state_snapshots
+		WHERE session_id = CAST(?2 AS INTEGER) AND version <= ?3 ORDER BY version DESC LIMIT CAST(?4 AS INTEGER)`
+	qForkAlive  = `SELECT 1 FROM sessions WHERE sid = ? AND id = ? AND ` + live
+	qForkFinish = `UPDATE sessions SET id = ?1, created_at = ?2, last_active = ?2,
+		expires_at = CASE WHEN ttl > 0 THEN ?2 + ttl END, snapshot_count = ?3 WHERE sid = ?4`
 
 	// Retention. qPruneKeepScan finds the sessions holding more snapshots
 	// than KeepLast in one sid range of the sessions table, on a reader;
 	// no index serves snapshot_count (migration 0002); args after sid, up
-	// to sid, keep, limit.
+	// to sid, keep, limit. Tombstones (expires_at 0) are left to reclaim.
 	qPruneKeepScan = `SELECT sid FROM sessions
-		WHERE sid > ? AND sid <= ? AND snapshot_count > CAST(? AS INTEGER)
+		WHERE sid > ? AND sid <= ? AND snapshot_count > CAST(? AS INTEGER) AND coalesce(expires_at, 1) <> 0
 		ORDER BY sid LIMIT CAST(? AS INTEGER)`
 	qMaxSid = `SELECT coalesce(max(sid), 0) FROM sessions`
 	// qPruneKeepCutoff is the newest version to remove: the (KeepLast+1)th newest.
@@ -105,7 +145,7 @@ const (
 	// session's latest; args cutoff, limit.
 	qPruneOld = `SELECT s.session_id, s.version FROM state_snapshots AS s
 		JOIN sessions AS x ON x.sid = s.session_id
-		WHERE s.created_at < ? AND s.version < x.version
+		WHERE s.created_at < ? AND s.version < x.version AND coalesce(x.expires_at, 1) <> 0
 		ORDER BY s.created_at LIMIT CAST(? AS INTEGER)`
 	qSnapshotDelete = `DELETE FROM state_snapshots WHERE session_id = ? AND version = ?`
 	// qSnapshotKeepKey keeps a snapshot's idempotency key before
@@ -121,8 +161,20 @@ const (
 		   OR expires_at IS NOT CASE WHEN ttl > 0 THEN min(last_active + ttl, 9223372036854775807) END`
 	// qUserVersion: the schema version.
 	qUserVersion = `PRAGMA user_version`
-	// qExpired: args now, limit.
-	qExpired = `SELECT id FROM sessions WHERE expires_at IS NOT NULL AND expires_at <= ? ORDER BY expires_at LIMIT CAST(? AS INTEGER)`
+	// Reclaim (retention.go): qReclaimFind finds tombstones (expires_at 0:
+	// deleted sessions, forks that failed or were building when a process
+	// died) and sessions past their expiry, oldest expiry first; args now,
+	// limit. qBurySid makes one of them a tombstone; qReclaimChunk removes
+	// up to ?2 of a session's snapshots, oldest first, and qReclaimKeys up
+	// to ?2 of its kept idempotency keys; qReclaimSession removes the row
+	// once nothing references it.
+	qReclaimFind  = `SELECT sid, id FROM sessions WHERE expires_at IS NOT NULL AND expires_at <= ? ORDER BY expires_at LIMIT CAST(? AS INTEGER)`
+	qBurySid      = `UPDATE sessions SET id = '` + tombPrefix + `' || sid, expires_at = 0, last_active = 0 WHERE sid = ?`
+	qReclaimChunk = `DELETE FROM state_snapshots WHERE session_id = ?1 AND version IN
+		(SELECT version FROM state_snapshots WHERE session_id = CAST(?1 AS INTEGER) ORDER BY version LIMIT CAST(?2 AS INTEGER))`
+	qReclaimKeys = `DELETE FROM pruned_idempotency_keys WHERE session_id = ?1 AND key IN
+		(SELECT key FROM pruned_idempotency_keys WHERE session_id = CAST(?1 AS INTEGER) LIMIT CAST(?2 AS INTEGER))`
+	qReclaimSession = `DELETE FROM sessions WHERE sid = ?`
 )
 
 // queries names every statement for TestQueryPlans.
@@ -130,7 +182,7 @@ var queries = map[string]string{
 	"SessionGet":      qSessionGet,
 	"SessionInsert":   qSessionInsert,
 	"SessionUpdate":   qSessionUpdate,
-	"SessionDelete":   qSessionDelete,
+	"SessionBury":     qSessionBury,
 	"SessionList":     qSessionList,
 	"SessionExists":   qSessionExists,
 	"AppendBump":      qAppendBump,
@@ -143,8 +195,12 @@ var queries = map[string]string{
 	"History":         qHistory,
 	"HistoryNoState":  qHistoryNoState,
 	"HistoryMore":     qHistoryMore,
+	"ForkSource":      qForkSource,
+	"Oldest":          qOldest,
+	"ForkBegin":       qForkBegin,
 	"ForkCopy":        qForkCopy,
-	"SetCount":        qSetCount,
+	"ForkAlive":       qForkAlive,
+	"ForkFinish":      qForkFinish,
 	"PruneKeepScan":   qPruneKeepScan,
 	"MaxSid":          qMaxSid,
 	"PruneKeepCutoff": qPruneKeepCutoff,
@@ -154,9 +210,20 @@ var queries = map[string]string{
 	"SnapshotDelete":  qSnapshotDelete,
 	"SnapshotKeepKey": qSnapshotKeepKey,
 	"Uncount":         qUncount,
-	"Expired":         qExpired,
 	"TTLRepairs":      qTTLRepairs,
 	"UserVersion":     qUserVersion,
+	"ReclaimFind":     qReclaimFind,
+	"BurySid":         qBurySid,
+	"ReclaimChunk":    qReclaimChunk,
+	"ReclaimKeys":     qReclaimKeys,
+	"ReclaimSession":  qReclaimSession,
+
+	"ExportSessions":       qExportSessions,
+	"ExportSnapshotsRest":  qExportSnapshotsRest,
+	"ExportSnapshotsAfter": qExportSnapshotsAfter,
+	"TallySessions":        qTallySessions,
+	"ImportSession":        qImportSession,
+	"ImportSnapshot":       qImportSnapshot,
 }
 
 // scanOnce names the statements of queries allowed a full scan: Open runs
@@ -170,7 +237,9 @@ var scanOnce = map[string]bool{"TTLRepairs": true}
 
 const (
 	// qExportSessions: args after id, limit.
-	qExportSessions = `SELECT ` + sessionCols + ` FROM sessions WHERE id > ? ORDER BY id LIMIT CAST(? AS INTEGER)`
+	// Rows whose id starts with tombPrefix (tombstones, forks being
+	// built) are not sessions: every walk stops before them (id < '~').
+	qExportSessions = `SELECT ` + sessionCols + ` FROM sessions WHERE id > ? AND id < '` + tombPrefix + `' ORDER BY id LIMIT CAST(? AS INTEGER)`
 	// Snapshots are exported in (session id, version) order, in two
 	// statements: the rest of the session the last page ended in
 	// (qExportSnapshotsRest: args session, after version, limit), then the
@@ -183,13 +252,13 @@ const (
 		WHERE x.id = CAST(? AS TEXT) AND s.version > ? ORDER BY s.version LIMIT CAST(? AS INTEGER)`
 	qExportSnapshotsAfter = `SELECT ` + exportSnapshotCols + `
 		FROM sessions AS x JOIN state_snapshots AS s ON s.session_id = x.sid
-		WHERE x.id > ? ORDER BY x.id, s.version LIMIT CAST(? AS INTEGER)`
+		WHERE x.id > ? AND x.id < '` + tombPrefix + `' ORDER BY x.id, s.version LIMIT CAST(? AS INTEGER)`
 	// qTallySessions counts each session's snapshot rows and finds its
 	// highest version; args after id, limit.
 	qTallySessions = `SELECT s.id,
 		(SELECT count(*) FROM state_snapshots WHERE session_id = s.sid),
 		(SELECT coalesce(max(version), 0) FROM state_snapshots WHERE session_id = s.sid)
-		FROM sessions AS s WHERE s.id > ? ORDER BY s.id LIMIT CAST(? AS INTEGER)`
+		FROM sessions AS s WHERE s.id > ? AND s.id < '` + tombPrefix + `' ORDER BY s.id LIMIT CAST(? AS INTEGER)`
 	// qImportSession upserts a session row as given.
 	qImportSession = `INSERT INTO sessions (` + sessionCols + `) VALUES (?, ?, ?, ?, ?, ?, ?, ?)
 		ON CONFLICT (id) DO UPDATE SET created_at = excluded.created_at, last_active = excluded.last_active,
@@ -203,18 +272,5 @@ const (
 		ON CONFLICT (session_id, version) DO UPDATE SET created_at = excluded.created_at, state = excluded.state,
 			metadata = excluded.metadata, size_bytes = excluded.size_bytes, idempotency_key = excluded.idempotency_key`
 )
-
-func init() {
-	for name, q := range map[string]string{
-		"ExportSessions":       qExportSessions,
-		"ExportSnapshotsRest":  qExportSnapshotsRest,
-		"ExportSnapshotsAfter": qExportSnapshotsAfter,
-		"TallySessions":        qTallySessions,
-		"ImportSession":        qImportSession,
-		"ImportSnapshot":       qImportSnapshot,
-	} {
-		queries[name] = q
-	}
-}
 
 // ---- end transfer -------------------------------------------------------

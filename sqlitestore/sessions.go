@@ -22,9 +22,10 @@ func validTTL(ttl *time.Duration) error {
 	return nil
 }
 
-// getSession reads a session in tx; ErrNotFound when there is none.
-func getSession(ctx context.Context, tx *sqlitedb.Tx, id string) (state.Session, error) {
-	sess, err := scanSession(tx.QueryRow(ctx, qSessionGet, id))
+// getSession reads a session live at now (unix ns) in tx; ErrNotFound
+// when there is none (also when it is past its expiry: absent at once).
+func getSession(ctx context.Context, tx *sqlitedb.Tx, id string, now int64) (state.Session, error) {
+	sess, err := scanSession(tx.QueryRow(ctx, qSessionGet, id, now))
 	if errors.Is(err, sql.ErrNoRows) {
 		return sess, notFound("session %q", id)
 	}
@@ -54,6 +55,9 @@ func (s *Store) CreateSession(ctx context.Context, in state.SessionInput) (state
 	var sess state.Session
 	err = s.db.Write(ctx, func(tx *sqlitedb.Tx) error {
 		sess = newSession(id, s.writeNow(), ttl, md)
+		if err := buryExpired(ctx, tx, id, sess.CreatedAt.UnixNano()); err != nil {
+			return err
+		}
 		return insertSession(ctx, tx, sess)
 	})
 	if err != nil {
@@ -89,6 +93,16 @@ func newSession(id string, now time.Time, ttl time.Duration, md json.RawMessage)
 		sess.ExpiresAt = &e
 	}
 	return sess
+}
+
+// buryExpired makes the row holding id a tombstone if it is past its
+// expiry at now, in the transaction that creates a new session with that
+// id: the new session gets a new sid, and the old one's rows, which only
+// that sid reaches, wait for the janitor (qSessionBury). A live holder is
+// left as it is (the insert then fails: ErrExists).
+func buryExpired(ctx context.Context, tx *sqlitedb.Tx, id string, now int64) error {
+	_, err := tx.Exec(ctx, qSessionBury, id, now, nil)
+	return err
 }
 
 func insertSession(ctx context.Context, tx *sqlitedb.Tx, sess state.Session) error {
@@ -127,9 +141,12 @@ func (s *Store) PutSession(ctx context.Context, id string, in state.SessionInput
 		// finding what the first did not: it changes no captured variable
 		// it reads (md stays nil for "keep the metadata").
 		now := s.writeNow()
-		cur, err := getSession(ctx, tx, id)
+		cur, err := getSession(ctx, tx, id, now.UnixNano())
 		if errors.Is(err, state.ErrNotFound) {
 			created = true
+			if err := buryExpired(ctx, tx, id, now.UnixNano()); err != nil {
+				return err
+			}
 			var ttl time.Duration
 			if in.TTL != nil {
 				ttl = *in.TTL
@@ -183,7 +200,7 @@ func (s *Store) GetSession(ctx context.Context, id string) (state.Session, error
 	}
 	var sess state.Session
 	err := s.db.ReadOne(ctx, func(tx *sqlitedb.Tx) (err error) {
-		sess, err = getSession(ctx, tx, id)
+		sess, err = getSession(ctx, tx, id, s.now().UnixNano())
 		return err
 	})
 	return sess, storeErr("get session", err)
@@ -197,11 +214,12 @@ func (s *Store) TouchSession(ctx context.Context, id string) (state.Session, err
 	}
 	var sess state.Session
 	err := s.db.Write(ctx, func(tx *sqlitedb.Tx) error {
-		cur, err := getSession(ctx, tx, id)
+		now := s.writeNow()
+		cur, err := getSession(ctx, tx, id, now.UnixNano())
 		if err != nil {
 			return err
 		}
-		sess, err = touch(ctx, tx, cur, s.writeNow())
+		sess, err = touch(ctx, tx, cur, now)
 		return err
 	})
 	if err != nil {
@@ -239,7 +257,7 @@ func (s *Store) ListSessions(ctx context.Context, opts state.ListOptions) (state
 	)
 	err = s.db.Read(ctx, func(tx *sqlitedb.Tx) error {
 		var sessions []state.Session
-		sessions, more, err = listRows(ctx, tx, make([]state.Session, 0, min(limit, 64)), limit, since, afterActive, afterID)
+		sessions, more, err = listRows(ctx, tx, make([]state.Session, 0, min(limit, 64)), limit, since, afterActive, afterID, s.now().UnixNano())
 		page = state.SessionPage{Sessions: sessions}
 		return err
 	})
@@ -256,8 +274,8 @@ func (s *Store) ListSessions(ctx context.Context, opts state.ListOptions) (state
 // listRows appends ListSessions' rows to out: up to limit sessions, and
 // fewer once their metadata reaches state.MaxPageStateBytes (the page byte
 // budget, see there). more reports that sessions remain after the page.
-func listRows(ctx context.Context, tx *sqlitedb.Tx, out []state.Session, limit int, since, afterActive int64, afterID string) (_ []state.Session, more bool, err error) {
-	rows, err := tx.Query(ctx, qSessionList, since, afterActive, afterID, limit+1)
+func listRows(ctx context.Context, tx *sqlitedb.Tx, out []state.Session, limit int, since, afterActive int64, afterID string, now int64) (_ []state.Session, more bool, err error) {
+	rows, err := tx.Query(ctx, qSessionList, since, afterActive, afterID, now, limit+1)
 	if err != nil {
 		return out, false, err
 	}
@@ -277,14 +295,18 @@ func listRows(ctx context.Context, tx *sqlitedb.Tx, out []state.Session, limit i
 	return out, false, rows.Err()
 }
 
-// DeleteSession deletes a session and, by ON DELETE CASCADE, its
-// snapshots. Errors: ErrInvalid, ErrNotFound.
+// DeleteSession deletes a session: in one short write it becomes a
+// tombstone (qSessionBury), absent from every route at once and its id
+// free for a new session at once; the janitor reclaims its snapshots in
+// slices of bounded writer time (ExpireSessions, ReclaimSlice), so
+// deleting a session of any size never holds the writer for long.
+// Errors: ErrInvalid, ErrNotFound.
 func (s *Store) DeleteSession(ctx context.Context, id string) error {
 	if err := state.ValidateID(id); err != nil {
 		return err
 	}
 	err := s.db.Write(ctx, func(tx *sqlitedb.Tx) error {
-		res, err := tx.Exec(ctx, qSessionDelete, id)
+		res, err := tx.Exec(ctx, qSessionBury, id, nil, s.writeNow().UnixNano())
 		if err != nil {
 			return err
 		}

@@ -59,7 +59,7 @@ func appendTx(ctx context.Context, tx *sqlitedb.Tx, hints *keyHints, id string, 
 			created int64
 			was     sql.NullInt64
 		)
-		err := tx.QueryRow(ctx, qIdempotent, id, in.IdempotencyKey).Scan(&r.Version, &created, &r.SizeBytes, &was)
+		err := tx.QueryRow(ctx, qIdempotent, id, in.IdempotencyKey, now.UnixNano()).Scan(&r.Version, &created, &r.SizeBytes, &was)
 		if err == nil {
 			if was.Valid && was.Int64 != fp.(int64) {
 				return state.AppendResult{}, fmt.Errorf("session %q: %w", id, state.KeyMismatch(in.IdempotencyKey, r.Version))
@@ -75,7 +75,7 @@ func appendTx(ctx context.Context, tx *sqlitedb.Tx, hints *keyHints, id string, 
 	k, hinted := hints.get(id)
 	if !hinted {
 		var err error
-		if k, err = lookupKey(ctx, tx, id); err != nil {
+		if k, err = lookupKey(ctx, tx, id, at); err != nil {
 			return state.AppendResult{}, err
 		}
 	}
@@ -86,7 +86,7 @@ func appendTx(ctx context.Context, tx *sqlitedb.Tx, hints *keyHints, id string, 
 	ok, err := bump(ctx, tx, at, k, id)
 	if err == nil && !ok && hinted {
 		// The hint may be stale: look again, and bump by what is there.
-		if k, err = lookupKey(ctx, tx, id); err != nil {
+		if k, err = lookupKey(ctx, tx, id, at); err != nil {
 			return state.AppendResult{}, err
 		}
 		cur = k.version
@@ -190,7 +190,7 @@ func (s *Store) LatestSnapshot(ctx context.Context, sessionID string) (state.Sna
 	}
 	var sn state.Snapshot
 	err := s.db.ReadOne(ctx, func(tx *sqlitedb.Tx) (err error) {
-		sn, err = scanSnapshot(tx.QueryRow(ctx, qLatest, sessionID), sessionID)
+		sn, err = scanSnapshot(tx.QueryRow(ctx, qLatest, sessionID, s.now().UnixNano()), sessionID)
 		if errors.Is(err, sql.ErrNoRows) {
 			return notFound("latest snapshot of session %q", sessionID)
 		}
@@ -209,7 +209,7 @@ func (s *Store) GetSnapshot(ctx context.Context, sessionID string, version int64
 	}
 	var sn state.Snapshot
 	err := s.db.ReadOne(ctx, func(tx *sqlitedb.Tx) (err error) {
-		sn, err = scanSnapshot(tx.QueryRow(ctx, qSnapshotGet, sessionID, version), sessionID)
+		sn, err = scanSnapshot(tx.QueryRow(ctx, qSnapshotGet, sessionID, s.now().UnixNano(), version), sessionID)
 		if errors.Is(err, sql.ErrNoRows) {
 			return notFound("snapshot %d of session %q", version, sessionID)
 		}
@@ -256,15 +256,16 @@ func (s *Store) History(ctx context.Context, sessionID string, opts state.Histor
 		page state.SnapshotPage
 		more bool // older snapshots remain after the page
 	)
+	now := s.now().UnixNano()
 	err = s.db.Read(ctx, func(tx *sqlitedb.Tx) error {
 		page, more = state.SnapshotPage{Snapshots: make([]state.Snapshot, 0, min(limit, 64))}, false
 		var one int
-		if err := tx.QueryRow(ctx, qSessionExists, sessionID).Scan(&one); errors.Is(err, sql.ErrNoRows) {
+		if err := tx.QueryRow(ctx, qSessionExists, sessionID, now).Scan(&one); errors.Is(err, sql.ErrNoRows) {
 			return notFound("session %q", sessionID)
 		} else if err != nil {
 			return err
 		}
-		snaps, m, full, err := historyRows(ctx, tx, query, sessionID, below, limit, page.Snapshots)
+		snaps, m, full, err := historyRows(ctx, tx, query, sessionID, now, below, limit, page.Snapshots)
 		if err != nil {
 			return err
 		}
@@ -275,7 +276,7 @@ func (s *Store) History(ctx context.Context, sessionID string, opts state.Histor
 		// The page reached its state budget: rather than read the next row
 		// (the driver copies its state), ask whether there is one.
 		last := snaps[len(snaps)-1].Version
-		err = tx.QueryRow(ctx, qHistoryMore, sessionID, last).Scan(&one)
+		err = tx.QueryRow(ctx, qHistoryMore, sessionID, now, last).Scan(&one)
 		if errors.Is(err, sql.ErrNoRows) {
 			return nil
 		}
@@ -298,8 +299,8 @@ func (s *Store) History(ctx context.Context, sessionID string, opts state.Histor
 // reports that stop. It asks for limit+1 rows, and more reports that a row
 // after the limit'th came. The rows are closed when it returns, whatever is
 // left of them unread.
-func historyRows(ctx context.Context, tx *sqlitedb.Tx, query, sessionID string, below int64, limit int, snaps []state.Snapshot) (_ []state.Snapshot, more, full bool, err error) {
-	rows, err := tx.Query(ctx, query, sessionID, below, limit+1)
+func historyRows(ctx context.Context, tx *sqlitedb.Tx, query, sessionID string, now, below int64, limit int, snaps []state.Snapshot) (_ []state.Snapshot, more, full bool, err error) {
+	rows, err := tx.Query(ctx, query, sessionID, now, below, limit+1)
 	if err != nil {
 		return nil, false, false, err
 	}

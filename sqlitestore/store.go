@@ -77,6 +77,43 @@ type Config struct {
 	// DB configures the SQLite database (journal mode, readers, …).
 	DB sqlitedb.Config
 	state.Options
+	// Slices bounds the background work that runs on the writer in
+	// slices: reclaiming deleted and expired sessions, pruning, copying a
+	// fork. The zero value means the documented defaults.
+	Slices SliceConfig
+}
+
+// SliceConfig bounds each slice of the work the store does in slices on
+// the single writer, so that other writes run between them. The zero value
+// means DefaultSliceBudget and DefaultKeepScanRange.
+type SliceConfig struct {
+	// Budget is the writer time one slice may use before it commits (0:
+	// DefaultSliceBudget). A slice stops at the first statement that ends
+	// past it, so a slice takes about Budget plus one statement: removing
+	// a few snapshot rows, or copying one (a state is at most
+	// state.Options.MaxStateBytes).
+	Budget time.Duration
+	// KeepScanRange is the sids of the sessions table one read
+	// transaction of KeepLast retention's scan covers (0:
+	// DefaultKeepScanRange): a few milliseconds of reading, so no reader
+	// holds an old snapshot (and the WAL) for long.
+	KeepScanRange int64
+}
+
+// Defaults of SliceConfig.
+const (
+	DefaultSliceBudget   = 10 * time.Millisecond
+	DefaultKeepScanRange = 16384
+)
+
+func (c SliceConfig) withDefaults() SliceConfig {
+	if c.Budget <= 0 {
+		c.Budget = DefaultSliceBudget
+	}
+	if c.KeepScanRange <= 0 {
+		c.KeepScanRange = DefaultKeepScanRange
+	}
+	return c
 }
 
 // Store is state.Store on a SQLite database. It is safe for concurrent use.
@@ -88,6 +125,13 @@ type Store struct {
 	ownDB bool
 	hints keyHints
 	keep  keepScan
+	// slices bounds background work on the writer; forks are the sids
+	// of the forks this Store is building, which reclaim leaves alone.
+	slices SliceConfig
+	forks  forkSet
+	// forkHook, when set (by tests), runs after each committed slice of
+	// a fork but the last.
+	forkHook func()
 	// lastWrite is the time of the latest write (Unix ns), for writeNow.
 	lastWrite atomic.Int64
 
@@ -119,6 +163,7 @@ func Open(ctx context.Context, path string, cfg Config) (*Store, error) {
 			"path", path, "sessions", repaired)
 	}
 	s := New(db, cfg.Options)
+	s.slices = cfg.Slices.withDefaults()
 	s.ownDB = true
 	return s, nil
 }
@@ -126,7 +171,7 @@ func Open(ctx context.Context, path string, cfg Config) (*Store, error) {
 // New returns a Store on db, whose schema must be migrated (see Migrate).
 // The Store does not own db: its Close leaves db open.
 func New(db *sqlitedb.DB, opts state.Options) *Store {
-	return &Store{db: db, opts: opts.WithDefaults()}
+	return &Store{db: db, opts: opts.WithDefaults(), slices: SliceConfig{}.withDefaults()}
 }
 
 // DB returns the underlying database, for operations (stats, health,

@@ -5,6 +5,7 @@ import (
 	"database/sql"
 	"errors"
 	"fmt"
+	"math"
 
 	"github.com/cortex-db/cortex/sqlitedb"
 	"github.com/cortex-db/cortex/state"
@@ -159,7 +160,8 @@ func (s *Store) ImportSnapshots(ctx context.Context, snapshots []state.ExportedS
 			}
 			sid, ok := sids[sn.SessionID]
 			if !ok {
-				k, err := lookupKey(ctx, tx, sn.SessionID)
+				// Any row of that id, expired or not: import copies as given.
+				k, err := lookupKey(ctx, tx, sn.SessionID, math.MinInt64)
 				if errors.Is(err, state.ErrNotFound) {
 					return fmt.Errorf("snapshot %d of session %q: import its session first: %w", sn.Version, sn.SessionID, err)
 				}

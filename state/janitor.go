@@ -12,6 +12,40 @@ import (
 // DefaultJanitorInterval is the period of Janitor.Run when none is given.
 const DefaultJanitorInterval = time.Minute
 
+// DefaultWriterShare is the share of writer time the janitor may use when
+// its store runs retention in slices (Slicer): after a slice that held the
+// writer for w, it waits w*(1/share-1) before the next.
+const DefaultWriterShare = 0.1
+
+// Slicer is implemented by stores whose retention work holds a single
+// writer (sqlitestore) and so runs in slices of bounded writer time, each
+// its own short write transaction. The Janitor uses it when its store has
+// it, to pace the slices (JanitorConfig.WriterShare) and report the writer
+// time they used; otherwise it calls Prune and ExpireSessions.
+type Slicer interface {
+	// PruneSlice removes, in one write transaction of bounded writer time,
+	// some of the snapshots opts selects (at most opts.Limit; 0:
+	// DefaultPruneLimit). More says work may remain.
+	PruneSlice(ctx context.Context, opts PruneOptions) (SliceResult, error)
+	// ReclaimSlice removes, in one write transaction of bounded writer
+	// time, rows of deleted and expired sessions (both already absent from
+	// every route). More says work may remain.
+	ReclaimSlice(ctx context.Context) (SliceResult, error)
+}
+
+// SliceResult is what one slice of retention work did.
+type SliceResult struct {
+	// Snapshots are the snapshot rows removed; Sessions the sessions whose
+	// last rows the slice removed (expired or deleted ones, by
+	// ReclaimSlice).
+	Snapshots int64
+	Sessions  int64
+	// WriterTime is the time the slice's work held the writer.
+	WriterTime time.Duration
+	// More says the slice stopped on its bounds: call again.
+	More bool
+}
+
 // JanitorConfig says what retention removes. The zero value expires
 // sessions past their TTL every DefaultJanitorInterval, in batches of
 // DefaultPruneLimit, and prunes no snapshots.
@@ -28,8 +62,14 @@ type JanitorConfig struct {
 	// DefaultPruneLimit), so the janitor never holds the writer for
 	// long: between its batches, other writes run.
 	Batch int
+	// WriterShare bounds the share of writer time the janitor takes when
+	// its store runs retention in slices (Slicer): in (0, 1], 0 means
+	// DefaultWriterShare.
+	WriterShare float64
 	// Logger receives the errors of Run's passes; nil discards them.
 	Logger *slog.Logger
+	// sleep waits between slices; nil: a timer. Tests replace it.
+	sleep func(ctx context.Context, d time.Duration) error
 }
 
 func (c JanitorConfig) withDefaults() JanitorConfig {
@@ -39,8 +79,14 @@ func (c JanitorConfig) withDefaults() JanitorConfig {
 	if c.Batch <= 0 {
 		c.Batch = DefaultPruneLimit
 	}
+	if c.WriterShare <= 0 || c.WriterShare > 1 {
+		c.WriterShare = DefaultWriterShare
+	}
 	if c.Logger == nil {
 		c.Logger = slog.New(slog.DiscardHandler)
+	}
+	if c.sleep == nil {
+		c.sleep = sleepCtx
 	}
 	return c
 }
@@ -48,7 +94,12 @@ func (c JanitorConfig) withDefaults() JanitorConfig {
 // Janitor runs retention on any Store in small batches: Prune (KeepLast,
 // MaxAge) then ExpireSessions, one short write transaction per batch, so it
 // never holds a SQLite writer for long, and is safe beside several janitors
-// on PostgreSQL. Its methods are safe for concurrent use.
+// on PostgreSQL. On a Slicer (sqlitestore) it runs PruneSlice and
+// ReclaimSlice instead, waiting between slices so that it uses at most
+// WriterShare of the writer's time, and reports that time in
+// JanitorStats. Expiry itself needs no janitor: a session past its TTL is
+// absent at once; the janitor reclaims the space. Its methods are safe
+// for concurrent use.
 type Janitor struct {
 	store Store
 	cfg   JanitorConfig
@@ -65,9 +116,20 @@ type JanitorStats struct {
 	// Passes are the completed passes; Batches the write transactions they ran.
 	Passes  int64 `json:"passes"`
 	Batches int64 `json:"batches"`
-	// SnapshotsPruned and SessionsExpired are the rows removed.
-	SnapshotsPruned int64 `json:"snapshots_pruned"`
-	SessionsExpired int64 `json:"sessions_expired"`
+	// SnapshotsPruned and SessionsExpired are the rows removed;
+	// SnapshotsReclaimed the snapshots of expired and deleted sessions
+	// removed on a Slicer.
+	SnapshotsPruned    int64 `json:"snapshots_pruned"`
+	SessionsExpired    int64 `json:"sessions_expired"`
+	SnapshotsReclaimed int64 `json:"snapshots_reclaimed"`
+	// Slices are the slices run on a Slicer (also counted in Batches);
+	// WriterSeconds the writer time they used, MaxSliceSeconds the
+	// longest one; SleepSeconds the time the janitor waited between them
+	// to keep to its writer share.
+	Slices          int64   `json:"slices"`
+	WriterSeconds   float64 `json:"writer_seconds"`
+	MaxSliceSeconds float64 `json:"max_slice_seconds"`
+	SleepSeconds    float64 `json:"sleep_seconds"`
 	// Errors counts failed passes; LastError is the latest one's message.
 	Errors    int64  `json:"errors"`
 	LastError string `json:"last_error,omitempty"`
@@ -77,6 +139,8 @@ type JanitorStats struct {
 
 type janitorCounters struct {
 	passes, batches, pruned, expired, errors atomic.Int64
+	reclaimed                                atomic.Int64
+	slices, writerNs, maxSliceNs, sleepNs    atomic.Int64
 	lastPass                                 atomic.Int64 // unix nanos
 	mu                                       sync.Mutex
 	lastErr                                  string
@@ -86,11 +150,16 @@ type janitorCounters struct {
 func (j *Janitor) Stats() JanitorStats {
 	c := &j.c
 	st := JanitorStats{
-		Passes:          c.passes.Load(),
-		Batches:         c.batches.Load(),
-		SnapshotsPruned: c.pruned.Load(),
-		SessionsExpired: c.expired.Load(),
-		Errors:          c.errors.Load(),
+		Passes:             c.passes.Load(),
+		Batches:            c.batches.Load(),
+		SnapshotsPruned:    c.pruned.Load(),
+		SessionsExpired:    c.expired.Load(),
+		SnapshotsReclaimed: c.reclaimed.Load(),
+		Errors:             c.errors.Load(),
+		Slices:             c.slices.Load(),
+		WriterSeconds:      time.Duration(c.writerNs.Load()).Seconds(),
+		MaxSliceSeconds:    time.Duration(c.maxSliceNs.Load()).Seconds(),
+		SleepSeconds:       time.Duration(c.sleepNs.Load()).Seconds(),
 	}
 	if n := c.lastPass.Load(); n != 0 {
 		t := time.Unix(0, n).UTC()
@@ -104,9 +173,10 @@ func (j *Janitor) Stats() JanitorStats {
 
 // JanitorResult is what one pass removed.
 type JanitorResult struct {
-	SnapshotsPruned int64 `json:"snapshots_pruned"`
-	SessionsExpired int64 `json:"sessions_expired"`
-	Batches         int64 `json:"batches"`
+	SnapshotsPruned    int64 `json:"snapshots_pruned"`
+	SessionsExpired    int64 `json:"sessions_expired"`
+	SnapshotsReclaimed int64 `json:"snapshots_reclaimed"`
+	Batches            int64 `json:"batches"`
 }
 
 // Pass runs retention once, to the end: Prune (KeepLast, MaxAge) and
@@ -123,6 +193,7 @@ func (j *Janitor) Pass(ctx context.Context) (JanitorResult, error) {
 	c.batches.Add(r.Batches)
 	c.pruned.Add(r.SnapshotsPruned)
 	c.expired.Add(r.SessionsExpired)
+	c.reclaimed.Add(r.SnapshotsReclaimed)
 	if err != nil {
 		if ctx.Err() != nil {
 			return r, err // stopped by the caller, not a failure
@@ -140,6 +211,9 @@ func (j *Janitor) Pass(ctx context.Context) (JanitorResult, error) {
 
 func (j *Janitor) pass(ctx context.Context, r *JanitorResult) error {
 	cfg := j.cfg
+	if sl, ok := j.store.(Slicer); ok {
+		return j.slicedPass(ctx, sl, r)
+	}
 	if cfg.KeepLast > 0 || cfg.MaxAge > 0 {
 		opts := PruneOptions{KeepLast: cfg.KeepLast, OlderThan: cfg.MaxAge, Limit: cfg.Batch}
 		for {
@@ -170,6 +244,64 @@ func (j *Janitor) pass(ctx context.Context, r *JanitorResult) error {
 		if n < int64(cfg.Batch) {
 			return nil
 		}
+	}
+}
+
+// slicedPass is pass on a Slicer: slice after slice, each followed by a
+// wait that keeps the janitor's writer time to cfg.WriterShare.
+func (j *Janitor) slicedPass(ctx context.Context, sl Slicer, r *JanitorResult) error {
+	cfg := j.cfg
+	run := func(slice func() (SliceResult, error), rows *int64) error {
+		for {
+			if err := ctx.Err(); err != nil {
+				return err
+			}
+			res, err := slice()
+			if err != nil {
+				return err
+			}
+			r.Batches++
+			j.c.slices.Add(1)
+			w := res.WriterTime
+			j.c.writerNs.Add(int64(w))
+			for {
+				m := j.c.maxSliceNs.Load()
+				if int64(w) <= m || j.c.maxSliceNs.CompareAndSwap(m, int64(w)) {
+					break
+				}
+			}
+			*rows += res.Snapshots
+			r.SessionsExpired += res.Sessions
+			if !res.More {
+				return nil
+			}
+			pause := time.Duration(float64(w) * (1/cfg.WriterShare - 1))
+			j.c.sleepNs.Add(int64(pause))
+			if err := cfg.sleep(ctx, pause); err != nil {
+				return err
+			}
+		}
+	}
+	if cfg.KeepLast > 0 || cfg.MaxAge > 0 {
+		opts := PruneOptions{KeepLast: cfg.KeepLast, OlderThan: cfg.MaxAge, Limit: cfg.Batch}
+		if err := run(func() (SliceResult, error) { return sl.PruneSlice(ctx, opts) }, &r.SnapshotsPruned); err != nil {
+			return err
+		}
+	}
+	return run(func() (SliceResult, error) { return sl.ReclaimSlice(ctx) }, &r.SnapshotsReclaimed)
+}
+
+func sleepCtx(ctx context.Context, d time.Duration) error {
+	if d <= 0 {
+		return ctx.Err()
+	}
+	t := time.NewTimer(d)
+	defer t.Stop()
+	select {
+	case <-ctx.Done():
+		return ctx.Err()
+	case <-t.C:
+		return nil
 	}
 }
 

@@ -162,3 +162,48 @@ func TestRunJanitor(t *testing.T) {
 		t.Fatalf("stats %+v", st)
 	}
 }
+
+// slicer is a Store whose retention runs in slices: each slice reports
+// 10ms of writer time, and the fourth is the last.
+type slicer struct {
+	state.Store
+	calls int
+}
+
+func (s *slicer) PruneSlice(ctx context.Context, opts state.PruneOptions) (state.SliceResult, error) {
+	return state.SliceResult{}, errors.New("not configured")
+}
+
+func (s *slicer) ReclaimSlice(ctx context.Context) (state.SliceResult, error) {
+	s.calls++
+	return state.SliceResult{Snapshots: 16, Sessions: 1, WriterTime: 10 * time.Millisecond, More: s.calls < 4}, nil
+}
+
+// TestJanitorWriterShare: on a Slicer the janitor waits after each slice
+// so that its writer time stays within WriterShare, and reports the
+// slices, their writer time and its waits.
+func TestJanitorWriterShare(t *testing.T) {
+	var waits []time.Duration
+	cfg := state.JanitorConfig{WriterShare: 0.2}
+	state.SetJanitorSleep(&cfg, func(ctx context.Context, d time.Duration) error {
+		waits = append(waits, d)
+		return nil
+	})
+	j := state.NewJanitor(&slicer{}, cfg)
+	r, err := j.Pass(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if r.Batches != 4 || r.SnapshotsReclaimed != 64 || r.SessionsExpired != 4 {
+		t.Fatalf("pass %+v", r)
+	}
+	// 10ms of writer time at a share of 0.2: 40ms of waiting after each
+	// slice that says there is more.
+	if len(waits) != 3 || waits[0] != 40*time.Millisecond {
+		t.Fatalf("waits %v, want 3 of 40ms", waits)
+	}
+	st := j.Stats()
+	if st.Slices != 4 || st.WriterSeconds != 0.04 || st.MaxSliceSeconds != 0.01 || st.SleepSeconds < 0.119 || st.SnapshotsReclaimed != 64 {
+		t.Fatalf("stats %+v", st)
+	}
+}

@@ -20,6 +20,11 @@ type sqliteOps struct {
 // janitorCounts are the retention janitor's counters since start.
 type janitorCounts struct {
 	Runs, Pruned, Expired, Errors int64
+	// Slices, WriterSeconds and Reclaimed: the janitor's slices of writer
+	// time on SQLite (state.Slicer) and the deleted or expired sessions'
+	// snapshots they removed.
+	Slices, Reclaimed int64
+	WriterSeconds     float64
 }
 
 var _ httpapi.Ops = (*sqliteOps)(nil)
@@ -123,6 +128,7 @@ func (o *sqliteOps) figures(ctx context.Context) (httpapi.Figures, error) {
 	if o.janitor != nil {
 		j := o.janitor()
 		f.JanitorRuns, f.JanitorPrunedSnapshots, f.JanitorExpiredSessions, f.JanitorErrors = j.Runs, j.Pruned, j.Expired, j.Errors
+		f.JanitorSlices, f.JanitorWriterSeconds, f.JanitorReclaimedSnapshots = j.Slices, j.WriterSeconds, j.Reclaimed
 	}
 	return f, nil
 }

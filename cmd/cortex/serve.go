@@ -127,7 +127,8 @@ func (c *serveCmd) run(ctx context.Context, args []string, stdout, stderr io.Wri
 			return janitorCounts{}
 		}
 		st := j.Stats()
-		return janitorCounts{Runs: st.Passes, Pruned: st.SnapshotsPruned, Expired: st.SessionsExpired, Errors: st.Errors}
+		return janitorCounts{Runs: st.Passes, Pruned: st.SnapshotsPruned, Expired: st.SessionsExpired, Errors: st.Errors,
+			Slices: st.Slices, Reclaimed: st.SnapshotsReclaimed, WriterSeconds: st.WriterSeconds}
 	}
 	b, err := openBackend(ctx, &c.db, state.Options{MaxStateBytes: int(c.maxStateBytes), MaxMetadataBytes: int(c.maxMetaBytes)}, log, janitorStats)
 	if err != nil {

@@ -31,6 +31,7 @@ func Run(t *testing.T, newStore func(t *testing.T, opts state.Options) state.Sto
 	t.Run("Fork", func(t *testing.T) { h.runFork(t) })
 	t.Run("Prune", func(t *testing.T) { h.runPrune(t) })
 	t.Run("Expire", func(t *testing.T) { h.runExpire(t) })
+	t.Run("Absent", func(t *testing.T) { h.runAbsent(t) })
 	t.Run("Lifecycle", func(t *testing.T) { h.runLifecycle(t) })
 	t.Run("TimeNeverGoesBack", func(t *testing.T) { h.runTimeNeverGoesBack(t) })
 	t.Run("Hardening", func(t *testing.T) { h.runHardening(t) })
