@@ -11,6 +11,7 @@ import (
 	"strconv"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/jackc/pgx/v5"
@@ -27,6 +28,17 @@ var _ state.Store = (*Store)(nil)
 type Store struct {
 	pool *pgxpool.Pool
 	cfg  Config
+
+	// The watch listener (watch.go): started by the first Watch, stopped
+	// by Close.
+	hub         state.Hub
+	listenOnce  sync.Once
+	listening   chan struct{} // closed once the first LISTEN succeeded
+	listenConns atomic.Int64  // LISTEN connections made
+	listenErrs  atomic.Int64  // LISTEN connections lost
+	bgCtx       context.Context
+	bgStop      context.CancelFunc
+	bg          sync.WaitGroup
 
 	closeOnce sync.Once
 }
@@ -74,6 +86,7 @@ func Open(ctx context.Context, url string, cfg Config) (*Store, error) {
 			where, state.ErrUnavailable, err)
 	}
 	s := &Store{pool: pool, cfg: cfg}
+	s.bgCtx, s.bgStop = context.WithCancel(context.Background())
 	if err := migrate(ctx, pool, s.now()); err != nil {
 		pool.Close()
 		return nil, err
@@ -84,7 +97,11 @@ func Open(ctx context.Context, url string, cfg Config) (*Store, error) {
 // Close closes the pool, waiting for connections in use to come back. It is
 // idempotent and always returns nil.
 func (s *Store) Close() error {
-	s.closeOnce.Do(s.pool.Close)
+	s.closeOnce.Do(func() {
+		s.bgStop()
+		s.bg.Wait()
+		s.pool.Close()
+	})
 	return nil
 }
 

@@ -222,9 +222,12 @@ func (s *Store) ExpireSessions(ctx context.Context, limit int) (int64, error) {
 		limit = state.DefaultPruneLimit
 	}
 	now := s.now().UnixNano()
-	var n int64
+	var (
+		n       int64
+		expired []string
+	)
 	err := s.db.Write(ctx, func(tx *sqlitedb.Tx) error {
-		n = 0
+		n, expired = 0, nil
 		rows, err := tx.Query(ctx, qExpired, now, limit)
 		if err != nil {
 			return err
@@ -246,12 +249,16 @@ func (s *Store) ExpireSessions(ctx context.Context, limit int) (int64, error) {
 			if _, err := tx.Exec(ctx, qSessionDelete, id); err != nil {
 				return err
 			}
+			expired = append(expired, id)
 			n++
 		}
 		return nil
 	})
 	if err != nil {
 		return 0, storeErr("expire sessions", err)
+	}
+	for _, id := range expired {
+		s.hub.Publish(state.Change{Kind: state.EventDeleted, SessionID: id})
 	}
 	return n, nil
 }

@@ -157,6 +157,9 @@ func (s *Store) PutSession(ctx context.Context, id string, in state.SessionInput
 	if err != nil {
 		return state.Session{}, false, storeErr("put session", err)
 	}
+	if !created && (in.Metadata != nil || in.TTL != nil) {
+		s.hub.Publish(state.Change{Kind: state.EventSession, SessionID: id})
+	}
 	return sess, created, nil
 }
 
@@ -264,5 +267,8 @@ func (s *Store) DeleteSession(ctx context.Context, id string) error {
 		}
 		return nil
 	})
+	if err == nil {
+		s.hub.Publish(state.Change{Kind: state.EventDeleted, SessionID: id})
+	}
 	return storeErr("delete session", err)
 }

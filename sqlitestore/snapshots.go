@@ -109,6 +109,7 @@ func (s *Store) AppendSnapshot(ctx context.Context, sessionID string, in state.A
 	if err != nil {
 		return state.AppendResult{}, storeErr("append snapshot", err)
 	}
+	s.publishAppend(r, md)
 	return r, nil
 }
 
@@ -144,6 +145,9 @@ func (s *Store) AppendBatch(ctx context.Context, items []state.BatchItem) ([]sta
 	})
 	if err != nil {
 		return nil, storeErr("append batch", err)
+	}
+	for i, r := range results {
+		s.publishAppend(r, mds[i])
 	}
 	return results, nil
 }

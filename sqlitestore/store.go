@@ -55,6 +55,8 @@ type Store struct {
 	keep  keepScan
 	// lastWrite is the time of the latest write (Unix ns), for writeNow.
 	lastWrite atomic.Int64
+	// hub tells watchers of the store's commits (watch.go).
+	hub state.Hub
 
 	closeOnce sync.Once
 	closeErr  error

@@ -46,6 +46,8 @@ type Snapshot struct {
 	// Metadata is a JSON object; "{}" when none was given.
 	Metadata  json.RawMessage `json:"metadata"`
 	SizeBytes int64           `json:"size_bytes"`
+	// Key is the client's name for the snapshot (AppendInput.Key), or "".
+	Key string `json:"key,omitempty"`
 }
 
 // SessionInput is what a caller may set on a session.
@@ -225,6 +227,12 @@ type Store interface {
 	// ExpireSessions deletes up to limit (0: DefaultPruneLimit) sessions whose
 	// ExpiresAt has passed, with their snapshots, and returns how many.
 	ExpireSessions(ctx context.Context, limit int) (int64, error)
+
+	// Watch reports the changes of a session from the snapshot after
+	// afterVersion on (see Watcher.Next), until ctx ends or the watcher is
+	// closed. Changes made by other processes on the same database are
+	// reported too. ErrNotFound when there is no such session.
+	Watch(ctx context.Context, sessionID string, afterVersion int64) (*Watcher, error)
 
 	// Close releases the store's resources; it is idempotent.
 	Close() error
