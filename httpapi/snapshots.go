@@ -81,6 +81,10 @@ func (s *Server) latestSnapshot(w http.ResponseWriter, r *http.Request) {
 		s.fail(w, r, err, false)
 		return
 	}
+	if wait := r.URL.Query().Get("wait"); wait != "" {
+		s.longPoll(w, r, id, wait)
+		return
+	}
 	snap, err := s.cfg.Store.LatestSnapshot(r.Context(), id)
 	if err != nil {
 		s.fail(w, r, err, false)

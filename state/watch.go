@@ -148,7 +148,10 @@ func (h *Hub) Watch(ctx context.Context, src Source, id string, after int64) (*W
 		return nil, fmt.Errorf("watch session %s: %w", id, err)
 	}
 	w.first = &sess
-	w.stop = context.AfterFunc(ctx, w.Close)
+	stop := context.AfterFunc(ctx, w.Close)
+	w.stopMu.Lock()
+	w.stop = stop
+	w.stopMu.Unlock()
 	return w, nil
 }
 
@@ -196,7 +199,9 @@ type Watcher struct {
 	stale atomic.Bool   // read the store before trusting the ring
 	done  chan struct{} // closed by Close
 	once  sync.Once
-	stop  func() bool
+
+	stopMu sync.Mutex
+	stop   func() bool // unregisters Close from the context
 
 	// Next's own, touched by one goroutine at a time.
 	first   *Session // the session read by Watch, for the first catch-up
@@ -226,8 +231,11 @@ func (w *Watcher) Version() int64 { return w.version }
 // idempotent.
 func (w *Watcher) Close() {
 	w.once.Do(func() {
-		if w.stop != nil {
-			w.stop()
+		w.stopMu.Lock()
+		stop := w.stop
+		w.stopMu.Unlock()
+		if stop != nil {
+			stop()
 		}
 		close(w.done)
 		w.hub.unsubscribe(w)
