@@ -60,7 +60,7 @@ const (
 
 	// Snapshot reads, by session id: sidOf finds the session's key
 	// (one search of the id index), then the snapshots' primary key.
-	snapshotCols    = `version, created_at, state, metadata, size_bytes`
+	snapshotCols    = `version, created_at, state, metadata, size_bytes, key`
 	sidOf           = `(SELECT sid FROM sessions WHERE id = CAST(? AS TEXT))`
 	qLatest         = `SELECT ` + snapshotCols + ` FROM state_snapshots WHERE session_id = ` + sidOf + ` ORDER BY version DESC LIMIT 1`
 	qSnapshotGet    = `SELECT ` + snapshotCols + ` FROM state_snapshots WHERE session_id = ` + sidOf + ` AND version = ?`
@@ -68,7 +68,7 @@ const (
 	// qHistory and qHistoryNoState: args session, below version, limit.
 	qHistory = `SELECT ` + snapshotCols + ` FROM state_snapshots
 		WHERE session_id = ` + sidOf + ` AND version < ? ORDER BY version DESC LIMIT CAST(? AS INTEGER)`
-	qHistoryNoState = `SELECT version, created_at, NULL, metadata, size_bytes FROM state_snapshots
+	qHistoryNoState = `SELECT version, created_at, NULL, metadata, size_bytes, key FROM state_snapshots
 		WHERE session_id = ` + sidOf + ` AND version < ? ORDER BY version DESC LIMIT CAST(? AS INTEGER)`
 	// qHistoryMore: whether a session has a version below one; args
 	// session, version. A history page that ends on its state budget asks
@@ -117,6 +117,64 @@ const (
 	// qExpired: args now, limit.
 	qExpired = `SELECT id FROM sessions WHERE expires_at IS NOT NULL AND expires_at <= ? ORDER BY expires_at LIMIT CAST(? AS INTEGER)`
 )
+
+// canon is migration 9's canonical text of the value of json_each row x:
+// a string as JSON text, a number as SQLite prints it, else the type name
+// (true, false, null).
+func canon(x string) string {
+	return "CASE " + x + ".type WHEN 'text' THEN json_quote(" + x + ".value) WHEN 'integer' THEN CAST(" + x + ".value AS TEXT) WHEN 'real' THEN CAST(" + x + ".value AS TEXT) ELSE " + x + ".type END"
+}
+
+// Search, client keys and history filters (migration 9).
+var (
+	// qSessionSearch is a page of ListSessions with a metadata filter: the
+	// sessions with the first filter key and value, from
+	// session_tags_lookup, whose other keys (a JSON object, counted)
+	// match too, newest-active first. The matches are sorted (a temporary
+	// b-tree): a search is meant to be selective. Args: key, [value],
+	// other filters, their count, active_since, cursor last_active, cursor
+	// id, limit.
+	qSessionSearch = `SELECT s.id, s.created_at, s.last_active, s.expires_at, s.ttl, s.metadata, s.version, s.snapshot_count
+		FROM session_tags AS t CROSS JOIN sessions AS s ON s.sid = t.sid
+		WHERE t.key = CAST(?1 AS TEXT) AND t.value = (SELECT ` + canon("f") + ` FROM json_each(CAST(?2 AS TEXT)) AS f)
+			AND (SELECT count(*) FROM json_each(CAST(?3 AS TEXT)) AS f JOIN session_tags AS u
+				ON u.sid = t.sid AND u.key = f.key AND u.value = ` + canon("f") + `) = CAST(?4 AS INTEGER)
+			AND s.last_active >= CAST(?5 AS INTEGER) AND (s.last_active, s.id) < (CAST(?6 AS INTEGER), CAST(?7 AS TEXT))
+		ORDER BY s.last_active DESC, s.id DESC LIMIT CAST(?8 AS INTEGER)`
+	// snapshotMatch is true when a snapshot's metadata has every key of
+	// the filter ?4 (a JSON object) with an equal value; ?5 is its count.
+	snapshotMatch = `(SELECT count(*) FROM json_each(?4) AS f WHERE EXISTS (SELECT 1 FROM json_each(state_snapshots.metadata) AS j
+		WHERE j.key = f.key AND ` + canon("j") + ` = ` + canon("f") + `)) = ?5`
+	// qHistoryWhere and qHistoryWhereNoState are History with a metadata
+	// filter; args session, below version, limit, filter, count.
+	qHistoryWhere = `SELECT ` + snapshotCols + ` FROM state_snapshots
+		WHERE session_id = (SELECT sid FROM sessions WHERE id = CAST(?1 AS TEXT)) AND version < ?2 AND ` + snapshotMatch + `
+		ORDER BY version DESC LIMIT CAST(?3 AS INTEGER)`
+	qHistoryWhereNoState = `SELECT version, created_at, NULL, metadata, size_bytes, key FROM state_snapshots
+		WHERE session_id = (SELECT sid FROM sessions WHERE id = CAST(?1 AS TEXT)) AND version < ?2 AND ` + snapshotMatch + `
+		ORDER BY version DESC LIMIT CAST(?3 AS INTEGER)`
+	qHistoryMoreWhere = `SELECT 1 FROM state_snapshots
+		WHERE session_id = (SELECT sid FROM sessions WHERE id = CAST(?1 AS TEXT)) AND version < ?2 AND ` + snapshotMatch + `
+		LIMIT CAST(?3 AS INTEGER)`
+	// qSnapshotByKey: args session, key.
+	qSnapshotByKey = `SELECT ` + snapshotCols + ` FROM state_snapshots WHERE session_id = ` + sidOf + ` AND key = ?`
+	// qSnapshotSetKey names a snapshot an append just inserted; args sid,
+	// version, key.
+	qSnapshotSetKey = `UPDATE state_snapshots SET key = ?3 WHERE session_id = ?1 AND version = ?2`
+)
+
+func init() {
+	for name, q := range map[string]string{
+		"SessionSearch":       qSessionSearch,
+		"HistoryWhere":        qHistoryWhere,
+		"HistoryWhereNoState": qHistoryWhereNoState,
+		"HistoryMoreWhere":    qHistoryMoreWhere,
+		"SnapshotByKey":       qSnapshotByKey,
+		"SnapshotSetKey":      qSnapshotSetKey,
+	} {
+		queries[name] = q
+	}
+}
 
 // queries names every statement for TestQueryPlans.
 var queries = map[string]string{

@@ -7,6 +7,7 @@ import (
 	"errors"
 	"fmt"
 	"math"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -234,9 +235,17 @@ func (s *Store) ListSessions(ctx context.Context, opts state.ListOptions) (state
 		}
 		afterActive, afterID = n, id
 	}
+	filter, err := state.ParseMetadataFilter(opts.Metadata)
+	if err != nil {
+		return state.SessionPage{}, err
+	}
+	query, args := qSessionList, []any{since, afterActive, afterID, limit + 1}
+	if filter != nil {
+		query, args = qSessionSearch, searchArgs(filter, since, afterActive, afterID, limit+1)
+	}
 	var page state.SessionPage
 	err = s.db.Read(ctx, func(tx *sqlitedb.Tx) error {
-		sessions, err := querySessions(ctx, tx, make([]state.Session, 0, min(limit, 64)), qSessionList, since, afterActive, afterID, limit+1)
+		sessions, err := querySessions(ctx, tx, make([]state.Session, 0, min(limit, 64)), query, args...)
 		page = state.SessionPage{Sessions: sessions}
 		return err
 	})
@@ -271,4 +280,21 @@ func (s *Store) DeleteSession(ctx context.Context, id string) error {
 		s.hub.Publish(state.Change{Kind: state.EventDeleted, SessionID: id})
 	}
 	return storeErr("delete session", err)
+}
+
+// searchArgs are qSessionSearch's arguments: the filter's first key (in
+// sorted order) and its value searched in the index, the others checked.
+func searchArgs(filter map[string]json.RawMessage, since, afterActive int64, afterID string, limit int) []any {
+	keys := make([]string, 0, len(filter))
+	for k := range filter {
+		keys = append(keys, k)
+	}
+	slices.Sort(keys)
+	first := keys[0]
+	rest := make(map[string]json.RawMessage, len(filter)-1)
+	for _, k := range keys[1:] {
+		rest[k] = filter[k]
+	}
+	restJSON, _ := json.Marshal(rest)
+	return []any{first, "[" + string(filter[first]) + "]", string(restJSON), len(rest), since, afterActive, afterID, limit}
 }
