@@ -241,6 +241,17 @@ func (s *Store) ListSessions(ctx context.Context, opts state.ListOptions) (state
 		args = append(args, *afterT, *afterID)
 		where = append(where, fmt.Sprintf("(last_active, id) < ($%d, $%d)", len(args)-1, len(args)))
 	}
+	filter, err := state.ParseMetadataFilter(opts.Metadata)
+	if err != nil {
+		return state.SessionPage{}, fmt.Errorf("list sessions: %w", err)
+	}
+	if filter != nil {
+		// The GIN index of session_metadata (migration 0004) finds the
+		// matches; they are sorted for the page.
+		b, _ := json.Marshal(filter)
+		args = append(args, string(b))
+		where = append(where, fmt.Sprintf("id IN (SELECT session_id FROM session_metadata WHERE metadata @> $%d::jsonb)", len(args)))
+	}
 	q := `SELECT ` + sessionColumns + ` FROM sessions`
 	if len(where) > 0 {
 		q += ` WHERE ` + strings.Join(where, " AND ")
