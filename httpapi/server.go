@@ -155,6 +155,7 @@ func (s *Server) routes() {
 	m.HandleFunc("GET /v1/sessions/{id}/snapshots", s.history)
 	m.HandleFunc("GET /v1/sessions/{id}/snapshots/latest", s.latestSnapshot)
 	m.HandleFunc("GET /v1/sessions/{id}/events", s.events)
+	m.HandleFunc("GET /v1/sessions/{id}/snapshots/by-key/{key}", s.snapshotByKey)
 	m.HandleFunc("GET /v1/sessions/{id}/snapshots/{version}", s.getSnapshot)
 	// The colon is literal in a ServeMux pattern: "snapshots:batch" is one
 	// path segment, matched exactly (also when the client escapes it as
