@@ -183,7 +183,8 @@ func run(t *testing.T, srv *httptest.Server, st state.Store) {
 	appendOne(t, st, 2)
 	b.expect("snapshot 2 2")
 	srv.CloseClientConnections() // the forced reconnect
-	appendOne(t, st, 3)
+	appendOne(t, st, 3)          // while the page may be cut off
+	b.expect("reconnecting ")
 	b.expect("snapshot 3 3")
 	appendOne(t, st, 4)
 	b.expect("snapshot 4 4")
