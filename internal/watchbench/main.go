@@ -494,4 +494,3 @@ func pgLatency(counts string, appends int) error {
 	}
 	return nil
 }
-
