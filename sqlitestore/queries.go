@@ -141,6 +141,11 @@ var (
 				ON u.sid = t.sid AND u.key = f.key AND u.value = ` + canon("f") + `) = CAST(?4 AS INTEGER)
 			AND s.last_active >= CAST(?5 AS INTEGER) AND (s.last_active, s.id) < (CAST(?6 AS INTEGER), CAST(?7 AS TEXT))
 		ORDER BY s.last_active DESC, s.id DESC LIMIT CAST(?8 AS INTEGER)`
+	// qTagCount is a row per session with a metadata key and value, up to
+	// a cap, for counting; args key, [value], cap.
+	qTagCount = `SELECT 1 FROM session_tags
+		WHERE key = CAST(?1 AS TEXT) AND value = (SELECT ` + canon("f") + ` FROM json_each(CAST(?2 AS TEXT)) AS f)
+		LIMIT CAST(?3 AS INTEGER)`
 	// snapshotMatch is true when a snapshot's metadata has every key of
 	// the filter ?4 (a JSON object) with an equal value; ?5 is its count.
 	snapshotMatch = `(SELECT count(*) FROM json_each(?4) AS f WHERE EXISTS (SELECT 1 FROM json_each(state_snapshots.metadata) AS j
@@ -166,6 +171,7 @@ var (
 func init() {
 	for name, q := range map[string]string{
 		"SessionSearch":       qSessionSearch,
+		"TagCount":            qTagCount,
 		"HistoryWhere":        qHistoryWhere,
 		"HistoryWhereNoState": qHistoryWhereNoState,
 		"HistoryMoreWhere":    qHistoryMoreWhere,

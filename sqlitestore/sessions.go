@@ -240,11 +240,15 @@ func (s *Store) ListSessions(ctx context.Context, opts state.ListOptions) (state
 		return state.SessionPage{}, err
 	}
 	query, args := qSessionList, []any{since, afterActive, afterID, limit + 1}
-	if filter != nil {
-		query, args = qSessionSearch, searchArgs(filter, since, afterActive, afterID, limit+1)
-	}
 	var page state.SessionPage
 	err = s.db.Read(ctx, func(tx *sqlitedb.Tx) error {
+		if filter != nil {
+			first, err := rarestKey(ctx, tx, filter)
+			if err != nil {
+				return err
+			}
+			query, args = qSessionSearch, searchArgs(filter, first, since, afterActive, afterID, limit+1)
+		}
 		sessions, err := querySessions(ctx, tx, make([]state.Session, 0, min(limit, 64)), query, args...)
 		page = state.SessionPage{Sessions: sessions}
 		return err
@@ -282,18 +286,51 @@ func (s *Store) DeleteSession(ctx context.Context, id string) error {
 	return storeErr("delete session", err)
 }
 
-// searchArgs are qSessionSearch's arguments: the filter's first key (in
-// sorted order) and its value searched in the index, the others checked.
-func searchArgs(filter map[string]json.RawMessage, since, afterActive int64, afterID string, limit int) []any {
+// rarestKeyCap bounds the index entries rarestKey counts per key.
+const rarestKeyCap = 1000
+
+// rarestKey picks the filter key a search walks: the one with the fewest
+// matching sessions, counted in the index up to rarestKeyCap each (ties:
+// sorted order), so that {"tenant":…,"user":…} walks the user's few
+// sessions, not the tenant's many.
+func rarestKey(ctx context.Context, tx *sqlitedb.Tx, filter map[string]json.RawMessage) (string, error) {
 	keys := make([]string, 0, len(filter))
 	for k := range filter {
 		keys = append(keys, k)
 	}
 	slices.Sort(keys)
-	first := keys[0]
+	if len(keys) == 1 {
+		return keys[0], nil
+	}
+	best, bestN := "", int64(math.MaxInt64)
+	for _, k := range keys {
+		rows, err := tx.Query(ctx, qTagCount, k, "["+string(filter[k])+"]", rarestKeyCap)
+		if err != nil {
+			return "", err
+		}
+		var n int64
+		for rows.Next() {
+			n++
+		}
+		rows.Close()
+		if err := rows.Err(); err != nil {
+			return "", err
+		}
+		if n < bestN {
+			best, bestN = k, n
+		}
+	}
+	return best, nil
+}
+
+// searchArgs are qSessionSearch's arguments: the key first and its value
+// searched in the index, the others checked.
+func searchArgs(filter map[string]json.RawMessage, first string, since, afterActive int64, afterID string, limit int) []any {
 	rest := make(map[string]json.RawMessage, len(filter)-1)
-	for _, k := range keys[1:] {
-		rest[k] = filter[k]
+	for k, v := range filter {
+		if k != first {
+			rest[k] = v
+		}
 	}
 	restJSON, _ := json.Marshal(rest)
 	return []any{first, "[" + string(filter[first]) + "]", string(restJSON), len(rest), since, afterActive, afterID, limit}
