@@ -8,6 +8,7 @@ import (
 	"io"
 	"mime"
 	"net/http"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -344,4 +345,51 @@ func skipValue(b []byte, i int) int {
 		}
 	}
 	return i
+}
+
+// metadataFilter reads the metadata.<key>=<value> query parameters into a
+// metadata filter (state.ListOptions.Metadata): a value that is a JSON
+// literal is read as one (metadata.n=3 is the number 3, metadata.ok=true
+// the boolean, metadata.name="3" the string "3"), any other is a string.
+// Parameters other than these and known are refused (400), so that a
+// misspelt filter never returns everything; so is a key given twice.
+func metadataFilter(r *http.Request, known ...string) (json.RawMessage, error) {
+	q := r.URL.Query()
+	filter := map[string]json.RawMessage{}
+	for name, vals := range q {
+		key, ok := strings.CutPrefix(name, "metadata.")
+		if !ok {
+			if !slices.Contains(known, name) {
+				return nil, badRequest(name, "is not a parameter of this route; it takes %s and metadata.<key>=<value>", strings.Join(known, ", "))
+			}
+			if len(vals) > 1 {
+				return nil, badRequest(name, "given %d times; give it once", len(vals))
+			}
+			continue
+		}
+		if key == "" {
+			return nil, badRequest(name, "names no metadata key: use metadata.<key>=<value>")
+		}
+		if len(vals) > 1 {
+			return nil, badRequest(name, "given %d times; a key matches one value", len(vals))
+		}
+		v := strings.TrimSpace(vals[0])
+		if v != "" && state.ValidJSON([]byte(v)) {
+			filter[key] = json.RawMessage(v)
+		} else {
+			b, _ := json.Marshal(vals[0])
+			filter[key] = b
+		}
+	}
+	if len(filter) == 0 {
+		return nil, nil
+	}
+	if len(filter) > state.MaxFilterKeys {
+		return nil, badRequest("metadata", "%d metadata keys: at most %d", len(filter), state.MaxFilterKeys)
+	}
+	b, err := json.Marshal(filter)
+	if err != nil {
+		return nil, badRequest("metadata", "%v", err)
+	}
+	return b, nil
 }

@@ -1,11 +1,13 @@
 package httpapi
 
 import (
+	"context"
 	"errors"
 	"fmt"
 	"log/slog"
 	"net/http"
 	"strings"
+	"sync/atomic"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
@@ -67,6 +69,17 @@ type Config struct {
 	// when it was refused with a 4xx, WARN for a 5xx) and the errors behind 5xx
 	// answers; nil discards them.
 	Logger *slog.Logger
+	// MaxWatchers bounds the open event streams and long polls together
+	// (default DefaultMaxWatchers); past it they get 503.
+	MaxWatchers int
+	// Heartbeat is the interval of an event stream's comment lines
+	// (default DefaultHeartbeat), which keep proxies from closing an idle
+	// stream.
+	Heartbeat time.Duration
+	// StreamWriteTimeout bounds each write of an event stream (default
+	// DefaultStreamWriteTimeout): a client that reads nothing for that long
+	// is dropped. Streams are not bound by the server's WriteTimeout.
+	StreamWriteTimeout time.Duration
 	// Registry receives the HTTP metrics and is served on /metrics; nil
 	// makes a private one. Register the storage collectors (NewCollector)
 	// on it too.
@@ -83,6 +96,12 @@ type Server struct {
 	// origins (CSRF): a form or fetch on any web page could otherwise
 	// POST to a token-less local server.
 	crossOrigin *http.CrossOriginProtection
+
+	// Watchers (watch.go).
+	watchers     atomic.Int64
+	watchMetrics watchMetrics
+	closingCtx   context.Context // cancelled by CloseStreams
+	stopStreams  context.CancelFunc
 }
 
 // New builds a Server from cfg. It fails when Store is nil or the metrics
@@ -106,12 +125,25 @@ func New(cfg Config) (*Server, error) {
 	if cfg.Registry == nil {
 		cfg.Registry = prometheus.NewRegistry()
 	}
+	if cfg.MaxWatchers <= 0 {
+		cfg.MaxWatchers = DefaultMaxWatchers
+	}
+	if cfg.Heartbeat <= 0 {
+		cfg.Heartbeat = DefaultHeartbeat
+	}
+	if cfg.StreamWriteTimeout <= 0 {
+		cfg.StreamWriteTimeout = DefaultStreamWriteTimeout
+	}
 	m, err := newHTTPMetrics(cfg.Registry)
 	if err != nil {
 		return nil, fmt.Errorf("httpapi: register metrics: %w", err)
 	}
 	s := &Server{cfg: cfg, log: cfg.Logger, mux: http.NewServeMux(), metrics: m,
 		crossOrigin: http.NewCrossOriginProtection()}
+	s.closingCtx, s.stopStreams = context.WithCancel(context.Background())
+	if err := s.registerWatchMetrics(); err != nil {
+		return nil, fmt.Errorf("httpapi: register metrics: %w", err)
+	}
 	s.routes()
 	return s, nil
 }
@@ -129,6 +161,8 @@ func (s *Server) routes() {
 	m.HandleFunc("POST /v1/sessions/{id}/snapshots", s.appendSnapshot)
 	m.HandleFunc("GET /v1/sessions/{id}/snapshots", s.history)
 	m.HandleFunc("GET /v1/sessions/{id}/snapshots/latest", s.latestSnapshot)
+	m.HandleFunc("GET /v1/sessions/{id}/events", s.events)
+	m.HandleFunc("GET /v1/sessions/{id}/snapshots/by-key/{key}", s.snapshotByKey)
 	m.HandleFunc("GET /v1/sessions/{id}/snapshots/{version}", s.getSnapshot)
 	// The colon is literal in a ServeMux pattern: "snapshots:batch" is one
 	// path segment, matched exactly (also when the client escapes it as

@@ -171,8 +171,13 @@ func (s *Server) listSessions(w http.ResponseWriter, r *http.Request) {
 		s.fail(w, r, err, false)
 		return
 	}
+	filter, err := metadataFilter(r, "limit", "cursor", "active_since")
+	if err != nil {
+		s.fail(w, r, err, false)
+		return
+	}
 	page, err := s.cfg.Store.ListSessions(r.Context(), state.ListOptions{
-		ActiveSince: since, Limit: limit, Cursor: r.URL.Query().Get("cursor"),
+		ActiveSince: since, Limit: limit, Cursor: r.URL.Query().Get("cursor"), Metadata: filter,
 	})
 	if err != nil {
 		s.fail(w, r, err, false)

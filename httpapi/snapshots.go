@@ -13,6 +13,8 @@ import (
 type appendRequest struct {
 	State    json.RawMessage `json:"state"`
 	Metadata json.RawMessage `json:"metadata"`
+	// Key is the client's name for the snapshot (state.AppendInput.Key).
+	Key string `json:"key"`
 }
 
 // decodeAppend reads an append request: the body into state and metadata,
@@ -42,11 +44,17 @@ func (s *Server) decodeAppend(w http.ResponseWriter, r *http.Request) (in state.
 	if req.State == nil {
 		return in, false, badRequest("state", "is required (any JSON value)")
 	}
+	if req.Key != "" {
+		if err := state.ValidateKey(req.Key); err != nil {
+			return in, false, err
+		}
+	}
 	return state.AppendInput{
 		State:           req.State,
 		Metadata:        req.Metadata,
 		ExpectedVersion: expected,
 		IdempotencyKey:  key,
+		Key:             req.Key,
 	}, expected != nil, nil
 }
 
@@ -79,6 +87,10 @@ func (s *Server) latestSnapshot(w http.ResponseWriter, r *http.Request) {
 	id, err := pathID(r)
 	if err != nil {
 		s.fail(w, r, err, false)
+		return
+	}
+	if wait := r.URL.Query().Get("wait"); wait != "" {
+		s.longPoll(w, r, id, wait)
 		return
 	}
 	snap, err := s.cfg.Store.LatestSnapshot(r.Context(), id)
@@ -141,8 +153,13 @@ func (s *Server) history(w http.ResponseWriter, r *http.Request) {
 		s.fail(w, r, err, false)
 		return
 	}
+	filter, err := metadataFilter(r, "limit", "cursor", "before", "include_state")
+	if err != nil {
+		s.fail(w, r, err, false)
+		return
+	}
 	page, err := s.cfg.Store.History(r.Context(), id, state.HistoryOptions{
-		Limit: limit, Cursor: r.URL.Query().Get("cursor"), Before: before, IncludeState: include,
+		Limit: limit, Cursor: r.URL.Query().Get("cursor"), Before: before, IncludeState: include, Metadata: filter,
 	})
 	if err != nil {
 		s.fail(w, r, err, false)
@@ -166,6 +183,7 @@ type batchItem struct {
 	Metadata        json.RawMessage `json:"metadata"`
 	ExpectedVersion *int64          `json:"expected_version"`
 	IdempotencyKey  string          `json:"idempotency_key"`
+	Key             string          `json:"key"`
 }
 
 // batchResponse is the answer of POST /v1/snapshots:batch.
@@ -214,9 +232,35 @@ func batchItems(in []batchItem) ([]state.BatchItem, error) {
 		if it.ExpectedVersion != nil && *it.ExpectedVersion < 0 {
 			return nil, badRequest("items["+strconv.Itoa(i)+"].expected_version", "must not be negative")
 		}
+		if it.Key != "" {
+			if err := state.ValidateKey(it.Key); err != nil {
+				return nil, badRequest("items["+strconv.Itoa(i)+"].key", "%v", err)
+			}
+		}
 		out[i] = state.BatchItem{SessionID: it.SessionID, AppendInput: state.AppendInput{
 			State: it.State, Metadata: it.Metadata, ExpectedVersion: it.ExpectedVersion, IdempotencyKey: it.IdempotencyKey,
+			Key: it.Key,
 		}}
 	}
 	return out, nil
+}
+
+// snapshotByKey serves GET /v1/sessions/{id}/snapshots/by-key/{key}.
+func (s *Server) snapshotByKey(w http.ResponseWriter, r *http.Request) {
+	id, err := pathID(r)
+	if err != nil {
+		s.fail(w, r, err, false)
+		return
+	}
+	key := r.PathValue("key")
+	if err := state.ValidateKey(key); err != nil {
+		s.fail(w, r, err, false)
+		return
+	}
+	snap, err := s.cfg.Store.SnapshotByKey(r.Context(), id, key)
+	if err != nil {
+		s.fail(w, r, err, false)
+		return
+	}
+	s.writeSnapshot(w, r, snap)
 }

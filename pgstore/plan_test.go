@@ -79,6 +79,26 @@ func TestStore_QueriesUseIndexes(t *testing.T) {
 	must("history page 2", err)
 	_, err = st.ForkSession(bg, "s1", state.ForkInput{NewID: "f", AtVersion: 2})
 	must("fork", err)
+	// Search, client keys, history filters, watch (migration 0003).
+	_, _, err = st.PutSession(bg, "s2", state.SessionInput{Metadata: js(`{"user":"ada","n":3}`)})
+	must("put metadata", err)
+	_, err = st.ListSessions(bg, state.ListOptions{Metadata: js(`{"user":"ada","n":3}`), ActiveSince: now.Add(-time.Hour)})
+	must("search", err)
+	_, err = st.AppendSnapshot(bg, "s2", state.AppendInput{State: js(`1`), Key: "k1"})
+	must("keyed append", err)
+	_, err = st.AppendSnapshot(bg, "s2", state.AppendInput{State: js(`1`), Key: "k1"})
+	must("keyed append replay", err)
+	_, err = st.SnapshotByKey(bg, "s2", "k1")
+	must("by key", err)
+	_, err = st.History(bg, "s2", state.HistoryOptions{Metadata: js(`{"source":"input"}`), IncludeState: true})
+	must("history filter", err)
+	w, err := st.Watch(bg, "s2", 0)
+	must("watch", err)
+	for range 3 { // session, snapshots 4 and 5 from the history
+		_, err = w.Next(bg)
+		must("watch next", err)
+	}
+	w.Close()
 	must("delete", st.DeleteSession(bg, "s3"))
 	now = now.Add(2 * time.Hour)
 	_, err = st.ExpireSessions(bg, 0)
@@ -107,7 +127,7 @@ func TestStore_QueriesUseIndexes(t *testing.T) {
 	}
 	for {
 		rows, err := conn.Query(bg, `SELECT relname, seq_scan, idx_scan FROM pg_stat_user_tables
-			WHERE relname IN ('sessions', 'state_snapshots', 'snapshot_idempotency_keys')`)
+			WHERE relname IN ('sessions', 'state_snapshots', 'snapshot_idempotency_keys', 'session_metadata')`)
 		if err != nil {
 			t.Fatal(err)
 		}

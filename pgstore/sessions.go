@@ -283,6 +283,17 @@ func (s *Store) ListSessions(ctx context.Context, opts state.ListOptions) (state
 	}
 	args = append(args, s.now())
 	where = append(where, liveAt(len(args)))
+	filter, err := state.ParseMetadataFilter(opts.Metadata)
+	if err != nil {
+		return state.SessionPage{}, fmt.Errorf("list sessions: %w", err)
+	}
+	if filter != nil {
+		// The GIN index of session_metadata (migration 0003) finds the
+		// matches; they are sorted for the page.
+		b, _ := json.Marshal(filter)
+		args = append(args, string(b))
+		where = append(where, fmt.Sprintf("id IN (SELECT session_id FROM session_metadata WHERE metadata @> $%d::jsonb)", len(args)))
+	}
 	q := `SELECT ` + sessionColumns + ` FROM sessions WHERE ` + strings.Join(where, " AND ")
 	args = append(args, limit+1)
 	q += fmt.Sprintf(` ORDER BY last_active DESC, id DESC LIMIT $%d`, len(args))

@@ -1,6 +1,7 @@
 package pgstore
 
 import (
+	"bytes"
 	"context"
 	"encoding/json"
 	"errors"
@@ -45,6 +46,11 @@ func (s *Store) checkAppend(sessionID string, in state.AppendInput) (json.RawMes
 	}
 	if len(in.IdempotencyKey) > MaxIdempotencyKeyLen {
 		return nil, state.Invalid("idempotency_key", "longer than %d bytes", MaxIdempotencyKeyLen)
+	}
+	if in.Key != "" {
+		if err := state.ValidateKey(in.Key); err != nil {
+			return nil, err
+		}
 	}
 	return md, nil
 }
@@ -130,6 +136,11 @@ func appendLocked(ctx context.Context, tx pgx.Tx, ls *lockedSession, in state.Ap
 			return state.AppendResult{}, fmt.Errorf("read idempotency key: %w", err)
 		}
 	}
+	if in.Key != "" {
+		if res, found, err := keyedAppend(ctx, tx, ls.id, in, md); found || err != nil {
+			return res, err
+		}
+	}
 	if in.ExpectedVersion != nil && *in.ExpectedVersion != ls.version {
 		return state.AppendResult{}, &state.ConflictError{Expected: *in.ExpectedVersion, Actual: ls.version}
 	}
@@ -140,9 +151,9 @@ func appendLocked(ctx context.Context, tx pgx.Tx, ls *lockedSession, in state.Ap
 		SizeBytes: int64(len(in.State)),
 	}
 	if _, err := tx.Exec(ctx, `
-		INSERT INTO state_snapshots (session_id, version, created_at, state, metadata, size_bytes)
-		VALUES ($1, $2, $3, $4, $5, $6)`,
-		ls.id, res.Version, now, in.State, md, res.SizeBytes); err != nil {
+		INSERT INTO state_snapshots (session_id, version, created_at, state, metadata, size_bytes, key)
+		VALUES ($1, $2, $3, $4, $5, $6, $7)`,
+		ls.id, res.Version, now, in.State, md, res.SizeBytes, keyParam(in.Key)); err != nil {
 		return state.AppendResult{}, fmt.Errorf("insert snapshot: %w", err)
 	}
 	if in.IdempotencyKey != "" {
@@ -155,7 +166,54 @@ func appendLocked(ctx context.Context, tx pgx.Tx, ls *lockedSession, in state.Ap
 	}
 	ls.version = res.Version
 	ls.added++
+	res.Key = in.Key
 	return res, nil
+}
+
+// keyParam is the key column's value: NULL for no key.
+func keyParam(key string) *string {
+	if key == "" {
+		return nil
+	}
+	return &key
+}
+
+// keyedAppend answers an append whose client key a snapshot of the
+// session already has: the same state and metadata replay it (found);
+// others are state.ErrExists. found is false when the key is free. The
+// session's row lock keeps the answer true until commit.
+func keyedAppend(ctx context.Context, tx pgx.Tx, id string, in state.AppendInput, md json.RawMessage) (res state.AppendResult, found bool, err error) {
+	sn, err := scanSnapshot(tx.QueryRow(ctx, `
+		SELECT `+snapshotColumns+`, state::text FROM state_snapshots
+		WHERE session_id = $1 AND key = $2`, id, in.Key))
+	if errors.Is(err, pgx.ErrNoRows) {
+		return res, false, nil
+	}
+	if err != nil {
+		return res, false, fmt.Errorf("read snapshot key: %w", err)
+	}
+	if !bytes.Equal(sn.State, in.State) || !bytes.Equal(sn.Metadata, md) {
+		return res, true, fmt.Errorf("snapshot key %q of session %q is taken by version %d, a different snapshot: %w", in.Key, id, sn.Version, state.ErrExists)
+	}
+	return state.AppendResult{SessionID: id, Version: sn.Version, CreatedAt: sn.CreatedAt, SizeBytes: sn.SizeBytes, Key: in.Key, Replayed: true}, true, nil
+}
+
+// SnapshotByKey reads the snapshot with client key key, with its state.
+// state.ErrNotFound when there is no such session or key.
+func (s *Store) SnapshotByKey(ctx context.Context, sessionID, key string) (state.Snapshot, error) {
+	if err := state.ValidateID(sessionID); err != nil {
+		return state.Snapshot{}, fmt.Errorf("snapshot by key: %w", err)
+	}
+	if err := state.ValidateKey(key); err != nil {
+		return state.Snapshot{}, fmt.Errorf("snapshot by key: %w", err)
+	}
+	sn, err := scanSnapshot(s.pool.QueryRow(ctx, `
+		SELECT `+snapshotColumns+`, state::text FROM state_snapshots
+		WHERE session_id = $1 AND key = $2`, sessionID, key))
+	if err != nil {
+		return state.Snapshot{}, notFound(fmt.Sprintf("snapshot %s with key %s", sessionID, key), err)
+	}
+	return sn, nil
 }
 
 // saveLocked writes back the version, count and activity of the sessions
@@ -259,16 +317,20 @@ func (s *Store) AppendBatch(ctx context.Context, items []state.BatchItem) ([]sta
 
 // snapshotColumns are the columns scanSnapshot reads; state is NULL when a
 // history page leaves it out.
-const snapshotColumns = `session_id, version, created_at, metadata::text, size_bytes`
+const snapshotColumns = `session_id, version, created_at, metadata::text, size_bytes, key`
 
 func scanSnapshot(row pgx.Row) (state.Snapshot, error) {
 	var (
 		sn     state.Snapshot
 		md     *string
 		stateT *string
+		key    *string
 	)
-	if err := row.Scan(&sn.SessionID, &sn.Version, &sn.CreatedAt, &md, &sn.SizeBytes, &stateT); err != nil {
+	if err := row.Scan(&sn.SessionID, &sn.Version, &sn.CreatedAt, &md, &sn.SizeBytes, &key, &stateT); err != nil {
 		return state.Snapshot{}, err
+	}
+	if key != nil {
+		sn.Key = *key
 	}
 	sn.CreatedAt = sn.CreatedAt.UTC()
 	if md != nil { // NULL only on a history row past the page budget
@@ -346,6 +408,18 @@ func (s *Store) History(ctx context.Context, sessionID string, opts state.Histor
 			bound = &v
 		}
 	}
+	filter, err := state.ParseMetadataFilter(opts.Metadata)
+	if err != nil {
+		return state.SnapshotPage{}, fmt.Errorf("%s: %w", op, err)
+	}
+	var filterJSON []byte
+	where := ""
+	if filter != nil {
+		// The filter object is the last parameter. Not indexed: it walks
+		// the session's history in the primary key's order.
+		filterJSON, _ = json.Marshal(filter)
+		where = " AND metadata::jsonb @> $5::jsonb" // $4 is the page byte budget
+	}
 	// Without a bound, a huge version stands for none: one query shape,
 	// always a range scan of the primary key. limit+1 rows: a row after the
 	// limit'th says there are more.
@@ -368,7 +442,7 @@ func (s *Store) History(ctx context.Context, sessionID string, opts state.Histor
 			CASE WHEN sum(` + weight + `) OVER w - ` + weight + ` < $4 THEN metadata::text END,
 			size_bytes, ` + stateCol + `
 		FROM state_snapshots
-		WHERE session_id = $1 AND version < $2
+		WHERE session_id = $1 AND version < $2` + where + `
 		WINDOW w AS (ORDER BY version DESC ROWS UNBOUNDED PRECEDING)
 		ORDER BY version DESC
 		LIMIT $3`
@@ -392,6 +466,9 @@ func (s *Store) History(ctx context.Context, sessionID string, opts state.Histor
 			upper = *bound
 		}
 		args := []any{sessionID, upper, limit + 1, int64(state.MaxPageStateBytes)}
+		if filter != nil {
+			args = append(args, string(filterJSON))
+		}
 		rows, err := tx.Query(ctx, query, args...)
 		if err != nil {
 			return err

@@ -12,6 +12,7 @@ import (
 	"strconv"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/jackc/pgx/v5"
@@ -29,6 +30,17 @@ type Store struct {
 	pool *pgxpool.Pool // writes (and operators' tools)
 	read *pgxpool.Pool // reads only; see Config.ReadConns
 	cfg  Config
+
+	// The watch listener (watch.go): started by the first Watch, stopped
+	// by Close.
+	hub         state.Hub
+	listenOnce  sync.Once
+	listening   chan struct{} // closed once the first LISTEN succeeded
+	listenConns atomic.Int64  // LISTEN connections made
+	listenErrs  atomic.Int64  // LISTEN connections lost
+	bgCtx       context.Context
+	bgStop      context.CancelFunc
+	bg          sync.WaitGroup
 
 	closeOnce sync.Once
 }
@@ -99,6 +111,7 @@ func Open(ctx context.Context, url string, cfg Config) (*Store, error) {
 		return nil, fmt.Errorf("pgstore: create read connection pool for %s: %w", where, err)
 	}
 	s := &Store{pool: pool, read: read, cfg: cfg}
+	s.bgCtx, s.bgStop = context.WithCancel(context.Background())
 	repaired, err := migrate(ctx, pool, s.now())
 	if err != nil {
 		pool.Close()
@@ -116,6 +129,8 @@ func Open(ctx context.Context, url string, cfg Config) (*Store, error) {
 // idempotent and always returns nil.
 func (s *Store) Close() error {
 	s.closeOnce.Do(func() {
+		s.bgStop()
+		s.bg.Wait()
 		s.read.Close()
 		s.pool.Close()
 	})

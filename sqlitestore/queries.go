@@ -86,7 +86,7 @@ const (
 	// Snapshot reads, by session id: sidOf finds the live session's key
 	// (one search of the id index; args id, now), then the snapshots'
 	// primary key.
-	snapshotCols    = `version, created_at, state, metadata, size_bytes`
+	snapshotCols    = `version, created_at, state, metadata, size_bytes, key`
 	sidOf           = `(SELECT sid FROM sessions WHERE id = CAST(? AS TEXT) AND ` + live + `)`
 	qLatest         = `SELECT ` + snapshotCols + ` FROM state_snapshots WHERE session_id = ` + sidOf + ` ORDER BY version DESC LIMIT 1`
 	qSnapshotGet    = `SELECT ` + snapshotCols + ` FROM state_snapshots WHERE session_id = ` + sidOf + ` AND version = ?`
@@ -94,7 +94,7 @@ const (
 	// qHistory and qHistoryNoState: args session, now, below version, limit.
 	qHistory = `SELECT ` + snapshotCols + ` FROM state_snapshots
 		WHERE session_id = ` + sidOf + ` AND version < ? ORDER BY version DESC LIMIT CAST(? AS INTEGER)`
-	qHistoryNoState = `SELECT version, created_at, NULL, metadata, size_bytes FROM state_snapshots
+	qHistoryNoState = `SELECT version, created_at, NULL, metadata, size_bytes, key FROM state_snapshots
 		WHERE session_id = ` + sidOf + ` AND version < ? ORDER BY version DESC LIMIT CAST(? AS INTEGER)`
 	// qHistoryMore: whether a session has a version below one; args
 	// session, version. A history page that ends on its state budget asks
@@ -176,6 +176,71 @@ const (
 		(SELECT key FROM pruned_idempotency_keys WHERE session_id = CAST(?1 AS INTEGER) LIMIT CAST(?2 AS INTEGER))`
 	qReclaimSession = `DELETE FROM sessions WHERE sid = ?`
 )
+
+// canon is migration 6's canonical text of the value of json_each row x:
+// a string as JSON text, a number as SQLite prints it, else the type name
+// (true, false, null).
+func canon(x string) string {
+	return "CASE " + x + ".type WHEN 'text' THEN json_quote(" + x + ".value) WHEN 'integer' THEN CAST(" + x + ".value AS TEXT) WHEN 'real' THEN CAST(" + x + ".value AS TEXT) ELSE " + x + ".type END"
+}
+
+// Search, client keys and history filters (migration 6).
+var (
+	// qSessionSearch is a page of ListSessions with a metadata filter: the
+	// sessions with the first filter key and value, from
+	// session_tags_lookup, whose other keys (a JSON object, counted)
+	// match too, newest-active first. The matches are sorted (a temporary
+	// b-tree): a search is meant to be selective. Args: key, [value],
+	// other filters, their count, active_since, cursor last_active, cursor
+	// id, limit, now (only live sessions).
+	qSessionSearch = `SELECT s.id, s.created_at, s.last_active, s.expires_at, s.ttl, s.metadata, s.version, s.snapshot_count
+		FROM session_tags AS t CROSS JOIN sessions AS s ON s.sid = t.sid
+		WHERE t.key = CAST(?1 AS TEXT) AND t.value = (SELECT ` + canon("f") + ` FROM json_each(CAST(?2 AS TEXT)) AS f)
+			AND (SELECT count(*) FROM json_each(CAST(?3 AS TEXT)) AS f JOIN session_tags AS u
+				ON u.sid = t.sid AND u.key = f.key AND u.value = ` + canon("f") + `) = CAST(?4 AS INTEGER)
+			AND s.last_active >= CAST(?5 AS INTEGER) AND (s.last_active, s.id) < (CAST(?6 AS INTEGER), CAST(?7 AS TEXT))
+			AND (s.expires_at IS NULL OR s.expires_at > CAST(?9 AS INTEGER))
+		ORDER BY s.last_active DESC, s.id DESC LIMIT CAST(?8 AS INTEGER)`
+	// qTagCount is a row per session with a metadata key and value, up to
+	// a cap, for counting; args key, [value], cap.
+	qTagCount = `SELECT 1 FROM session_tags
+		WHERE key = CAST(?1 AS TEXT) AND value = (SELECT ` + canon("f") + ` FROM json_each(CAST(?2 AS TEXT)) AS f)
+		LIMIT CAST(?3 AS INTEGER)`
+	// snapshotMatch is true when a snapshot's metadata has every key of
+	// the filter ?5 (a JSON object) with an equal value; ?6 is its count.
+	snapshotMatch = `(SELECT count(*) FROM json_each(?5) AS f WHERE EXISTS (SELECT 1 FROM json_each(state_snapshots.metadata) AS j
+		WHERE j.key = f.key AND ` + canon("j") + ` = ` + canon("f") + `)) = ?6`
+	// qHistoryWhere and qHistoryWhereNoState are History with a metadata
+	// filter; args session, now, below version, limit, filter, count.
+	qHistoryWhere = `SELECT ` + snapshotCols + ` FROM state_snapshots
+		WHERE session_id = (SELECT sid FROM sessions WHERE id = CAST(?1 AS TEXT) AND (expires_at IS NULL OR expires_at > CAST(?2 AS INTEGER))) AND version < ?3 AND ` + snapshotMatch + `
+		ORDER BY version DESC LIMIT CAST(?4 AS INTEGER)`
+	qHistoryWhereNoState = `SELECT version, created_at, NULL, metadata, size_bytes, key FROM state_snapshots
+		WHERE session_id = (SELECT sid FROM sessions WHERE id = CAST(?1 AS TEXT) AND (expires_at IS NULL OR expires_at > CAST(?2 AS INTEGER))) AND version < ?3 AND ` + snapshotMatch + `
+		ORDER BY version DESC LIMIT CAST(?4 AS INTEGER)`
+	qHistoryMoreWhere = `SELECT 1 FROM state_snapshots
+		WHERE session_id = (SELECT sid FROM sessions WHERE id = CAST(?1 AS TEXT) AND (expires_at IS NULL OR expires_at > CAST(?2 AS INTEGER))) AND version < ?3 AND ` + snapshotMatch + `
+		LIMIT CAST(?4 AS INTEGER)`
+	// qSnapshotByKey: args session, now, key.
+	qSnapshotByKey = `SELECT ` + snapshotCols + ` FROM state_snapshots WHERE session_id = ` + sidOf + ` AND key = ?`
+	// qSnapshotSetKey names a snapshot an append just inserted; args sid,
+	// version, key.
+	qSnapshotSetKey = `UPDATE state_snapshots SET key = ?3 WHERE session_id = ?1 AND version = ?2`
+)
+
+func init() {
+	for name, q := range map[string]string{
+		"SessionSearch":       qSessionSearch,
+		"TagCount":            qTagCount,
+		"HistoryWhere":        qHistoryWhere,
+		"HistoryWhereNoState": qHistoryWhereNoState,
+		"HistoryMoreWhere":    qHistoryMoreWhere,
+		"SnapshotByKey":       qSnapshotByKey,
+		"SnapshotSetKey":      qSnapshotSetKey,
+	} {
+		queries[name] = q
+	}
+}
 
 // queries names every statement for TestQueryPlans.
 var queries = map[string]string{

@@ -344,10 +344,13 @@ func (s *Store) ReclaimSlice(ctx context.Context) (state.SliceResult, error) {
 // idempotency keys go, a chunk at a time, oldest first, and last its row.
 // A session cut short by the budget is carried on by the next slice.
 func (s *Store) reclaimSlice(ctx context.Context, max int) (state.SliceResult, error) {
-	var res state.SliceResult
+	var (
+		res     state.SliceResult
+		expired []string // sessions found expired here, made tombstones
+	)
 	err := s.db.Write(ctx, func(tx *sqlitedb.Tx) error {
 		clk := s.startSlice()
-		res = state.SliceResult{}
+		res, expired = state.SliceResult{}, nil
 		defer func() { res.WriterTime = clk.elapsed() }()
 		building := s.forks.snapshot()
 		rows, err := tx.Query(ctx, qReclaimFind, s.writeNow().UnixNano(), max+len(building)+1)
@@ -381,6 +384,7 @@ func (s *Store) reclaimSlice(ctx context.Context, max int) (state.SliceResult, e
 				if _, err := tx.Exec(ctx, qBurySid, v.sid); err != nil {
 					return err
 				}
+				expired = append(expired, v.id)
 			}
 			gone, err := reclaimSession(ctx, tx, clk, v.sid, &res)
 			if err != nil {
@@ -400,6 +404,10 @@ func (s *Store) reclaimSlice(ctx context.Context, max int) (state.SliceResult, e
 	})
 	if err != nil {
 		return state.SliceResult{}, storeErr("reclaim sessions", err)
+	}
+	// A TTL expiry's "deleted" event, when the janitor finds it expired.
+	for _, id := range expired {
+		s.hub.Publish(state.Change{Kind: state.EventDeleted, SessionID: id})
 	}
 	return res, nil
 }

@@ -56,10 +56,12 @@ func scanSnapshot(r scanner, sessionID string) (state.Snapshot, error) {
 	var (
 		sn      = state.Snapshot{SessionID: sessionID}
 		created int64
+		key     sql.NullString
 	)
-	if err := r.Scan(&sn.Version, &created, (*[]byte)(&sn.State), (*[]byte)(&sn.Metadata), &sn.SizeBytes); err != nil {
+	if err := r.Scan(&sn.Version, &created, (*[]byte)(&sn.State), (*[]byte)(&sn.Metadata), &sn.SizeBytes, &key); err != nil {
 		return sn, err
 	}
 	sn.CreatedAt = fromNanos(created)
+	sn.Key = key.String
 	return sn, nil
 }

@@ -7,6 +7,7 @@ import (
 	"errors"
 	"fmt"
 	"math"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -174,6 +175,9 @@ func (s *Store) PutSession(ctx context.Context, id string, in state.SessionInput
 	if err != nil {
 		return state.Session{}, false, storeErr("put session", err)
 	}
+	if !created && (in.Metadata != nil || in.TTL != nil) {
+		s.hub.Publish(state.Change{Kind: state.EventSession, SessionID: id})
+	}
 	return sess, created, nil
 }
 
@@ -251,13 +255,26 @@ func (s *Store) ListSessions(ctx context.Context, opts state.ListOptions) (state
 		}
 		afterActive, afterID = n, id
 	}
+	filter, err := state.ParseMetadataFilter(opts.Metadata)
+	if err != nil {
+		return state.SessionPage{}, err
+	}
+	now := s.now().UnixNano()
+	query, args := qSessionList, []any{since, afterActive, afterID, now, limit + 1}
 	var (
 		page state.SessionPage
 		more bool
 	)
 	err = s.db.Read(ctx, func(tx *sqlitedb.Tx) error {
+		if filter != nil {
+			first, err := rarestKey(ctx, tx, filter)
+			if err != nil {
+				return err
+			}
+			query, args = qSessionSearch, append(searchArgs(filter, first, since, afterActive, afterID, limit+1), now)
+		}
 		var sessions []state.Session
-		sessions, more, err = listRows(ctx, tx, make([]state.Session, 0, min(limit, 64)), limit, since, afterActive, afterID, s.now().UnixNano())
+		sessions, more, err = listRows(ctx, tx, make([]state.Session, 0, min(limit, 64)), limit, query, args...)
 		page = state.SessionPage{Sessions: sessions}
 		return err
 	})
@@ -274,8 +291,8 @@ func (s *Store) ListSessions(ctx context.Context, opts state.ListOptions) (state
 // listRows appends ListSessions' rows to out: up to limit sessions, and
 // fewer once their metadata reaches state.MaxPageStateBytes (the page byte
 // budget, see there). more reports that sessions remain after the page.
-func listRows(ctx context.Context, tx *sqlitedb.Tx, out []state.Session, limit int, since, afterActive int64, afterID string, now int64) (_ []state.Session, more bool, err error) {
-	rows, err := tx.Query(ctx, qSessionList, since, afterActive, afterID, now, limit+1)
+func listRows(ctx context.Context, tx *sqlitedb.Tx, out []state.Session, limit int, query string, args ...any) (_ []state.Session, more bool, err error) {
+	rows, err := tx.Query(ctx, query, args...)
 	if err != nil {
 		return out, false, err
 	}
@@ -315,5 +332,58 @@ func (s *Store) DeleteSession(ctx context.Context, id string) error {
 		}
 		return nil
 	})
+	if err == nil {
+		s.hub.Publish(state.Change{Kind: state.EventDeleted, SessionID: id})
+	}
 	return storeErr("delete session", err)
+}
+
+// rarestKeyCap bounds the index entries rarestKey counts per key.
+const rarestKeyCap = 1000
+
+// rarestKey picks the filter key a search walks: the one with the fewest
+// matching sessions, counted in the index up to rarestKeyCap each (ties:
+// sorted order), so that {"tenant":…,"user":…} walks the user's few
+// sessions, not the tenant's many.
+func rarestKey(ctx context.Context, tx *sqlitedb.Tx, filter map[string]json.RawMessage) (string, error) {
+	keys := make([]string, 0, len(filter))
+	for k := range filter {
+		keys = append(keys, k)
+	}
+	slices.Sort(keys)
+	if len(keys) == 1 {
+		return keys[0], nil
+	}
+	best, bestN := "", int64(math.MaxInt64)
+	for _, k := range keys {
+		rows, err := tx.Query(ctx, qTagCount, k, "["+string(filter[k])+"]", rarestKeyCap)
+		if err != nil {
+			return "", err
+		}
+		var n int64
+		for rows.Next() {
+			n++
+		}
+		rows.Close()
+		if err := rows.Err(); err != nil {
+			return "", err
+		}
+		if n < bestN {
+			best, bestN = k, n
+		}
+	}
+	return best, nil
+}
+
+// searchArgs are qSessionSearch's arguments: the key first and its value
+// searched in the index, the others checked.
+func searchArgs(filter map[string]json.RawMessage, first string, since, afterActive int64, afterID string, limit int) []any {
+	rest := make(map[string]json.RawMessage, len(filter)-1)
+	for k, v := range filter {
+		if k != first {
+			rest[k] = v
+		}
+	}
+	restJSON, _ := json.Marshal(rest)
+	return []any{first, "[" + string(filter[first]) + "]", string(restJSON), len(rest), since, afterActive, afterID, limit}
 }

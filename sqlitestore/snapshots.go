@@ -1,6 +1,7 @@
 package sqlitestore
 
 import (
+	"bytes"
 	"context"
 	"database/sql"
 	"encoding/json"
@@ -24,6 +25,11 @@ func (s *Store) validAppend(id string, in state.AppendInput) (json.RawMessage, e
 	}
 	if in.ExpectedVersion != nil && *in.ExpectedVersion < 0 {
 		return nil, state.Invalid("expected_version", "must not be negative")
+	}
+	if in.Key != "" {
+		if err := state.ValidateKey(in.Key); err != nil {
+			return nil, err
+		}
 	}
 	return state.ValidateMetadata(in.Metadata, s.opts.MaxMetadataBytes)
 }
@@ -71,6 +77,11 @@ func appendTx(ctx context.Context, tx *sqlitedb.Tx, hints *keyHints, id string, 
 			return state.AppendResult{}, err
 		}
 	}
+	if in.Key != "" {
+		if r, found, err := keyedAppend(ctx, tx, id, in, md, now.UnixNano()); found || err != nil {
+			return r, err
+		}
+	}
 	at := now.UnixNano()
 	k, hinted := hints.get(id)
 	if !hinted {
@@ -109,8 +120,54 @@ func appendTx(ctx context.Context, tx *sqlitedb.Tx, hints *keyHints, id string, 
 	if _, err := tx.Exec(ctx, qSnapshotInsert, k.sid, r.Version, at, string(in.State), string(md), r.SizeBytes, key, fp); err != nil {
 		return state.AppendResult{}, err
 	}
+	if in.Key != "" {
+		if _, err := tx.Exec(ctx, qSnapshotSetKey, k.sid, r.Version, in.Key); err != nil {
+			return state.AppendResult{}, err
+		}
+		r.Key = in.Key
+	}
 	hints.set(id, sessionKey{sid: k.sid, version: r.Version})
 	return r, nil
+}
+
+// keyedAppend answers an append whose client key a snapshot of the
+// session already has: the same state and metadata replay it (found);
+// others are ErrExists. found is false when the key is free.
+func keyedAppend(ctx context.Context, tx *sqlitedb.Tx, id string, in state.AppendInput, md json.RawMessage, now int64) (r state.AppendResult, found bool, err error) {
+	sn, err := scanSnapshot(tx.QueryRow(ctx, qSnapshotByKey, id, now, in.Key), id)
+	if errors.Is(err, sql.ErrNoRows) {
+		return r, false, nil
+	}
+	if err != nil {
+		return r, false, err
+	}
+	if !bytes.Equal(sn.State, in.State) || !bytes.Equal(sn.Metadata, md) {
+		return r, true, fmt.Errorf("snapshot key %q of session %q is taken by version %d, a different snapshot: %w", in.Key, id, sn.Version, state.ErrExists)
+	}
+	return state.AppendResult{SessionID: id, Version: sn.Version, CreatedAt: sn.CreatedAt, SizeBytes: sn.SizeBytes, Key: in.Key, Replayed: true}, true, nil
+}
+
+// SnapshotByKey reads the snapshot with client key key. Errors: ErrInvalid,
+// ErrNotFound.
+func (s *Store) SnapshotByKey(ctx context.Context, sessionID, key string) (state.Snapshot, error) {
+	if err := state.ValidateID(sessionID); err != nil {
+		return state.Snapshot{}, err
+	}
+	if err := state.ValidateKey(key); err != nil {
+		return state.Snapshot{}, err
+	}
+	var sn state.Snapshot
+	err := s.db.ReadOne(ctx, func(tx *sqlitedb.Tx) (err error) {
+		sn, err = scanSnapshot(tx.QueryRow(ctx, qSnapshotByKey, sessionID, s.now().UnixNano(), key), sessionID)
+		if errors.Is(err, sql.ErrNoRows) {
+			return notFound("snapshot with key %q of session %q", key, sessionID)
+		}
+		return err
+	})
+	if err != nil {
+		return state.Snapshot{}, storeErr("snapshot by key", err)
+	}
+	return sn, nil
 }
 
 // AppendSnapshot appends a snapshot to an existing session and touches it,
@@ -130,6 +187,7 @@ func (s *Store) AppendSnapshot(ctx context.Context, sessionID string, in state.A
 	if err != nil {
 		return state.AppendResult{}, storeErr("append snapshot", err)
 	}
+	s.publishAppend(r, md)
 	return r, nil
 }
 
@@ -178,6 +236,9 @@ func (s *Store) AppendBatch(ctx context.Context, items []state.BatchItem) ([]sta
 	})
 	if err != nil {
 		return nil, storeErr("append batch", err)
+	}
+	for i, r := range results {
+		s.publishAppend(r, mds[i])
 	}
 	return results, nil
 }
@@ -248,9 +309,22 @@ func (s *Store) History(ctx context.Context, sessionID string, opts state.Histor
 		}
 		below = min(below, n)
 	}
+	filter, err := state.ParseMetadataFilter(opts.Metadata)
+	if err != nil {
+		return state.SnapshotPage{}, err
+	}
 	query := qHistoryNoState
+	var extra []any
 	if opts.IncludeState {
 		query = qHistory
+	}
+	if filter != nil {
+		b, _ := json.Marshal(filter)
+		extra = []any{string(b), len(filter)}
+		query = qHistoryWhereNoState
+		if opts.IncludeState {
+			query = qHistoryWhere
+		}
 	}
 	var (
 		page state.SnapshotPage
@@ -265,7 +339,7 @@ func (s *Store) History(ctx context.Context, sessionID string, opts state.Histor
 		} else if err != nil {
 			return err
 		}
-		snaps, m, full, err := historyRows(ctx, tx, query, sessionID, now, below, limit, page.Snapshots)
+		snaps, m, full, err := historyRows(ctx, tx, query, sessionID, now, below, limit, page.Snapshots, extra...)
 		if err != nil {
 			return err
 		}
@@ -276,7 +350,11 @@ func (s *Store) History(ctx context.Context, sessionID string, opts state.Histor
 		// The page reached its state budget: rather than read the next row
 		// (the driver copies its state), ask whether there is one.
 		last := snaps[len(snaps)-1].Version
-		err = tx.QueryRow(ctx, qHistoryMore, sessionID, now, last).Scan(&one)
+		if filter != nil {
+			err = tx.QueryRow(ctx, qHistoryMoreWhere, sessionID, now, last, 1, extra[0], extra[1]).Scan(&one)
+		} else {
+			err = tx.QueryRow(ctx, qHistoryMore, sessionID, now, last).Scan(&one)
+		}
 		if errors.Is(err, sql.ErrNoRows) {
 			return nil
 		}
@@ -299,8 +377,8 @@ func (s *Store) History(ctx context.Context, sessionID string, opts state.Histor
 // reports that stop. It asks for limit+1 rows, and more reports that a row
 // after the limit'th came. The rows are closed when it returns, whatever is
 // left of them unread.
-func historyRows(ctx context.Context, tx *sqlitedb.Tx, query, sessionID string, now, below int64, limit int, snaps []state.Snapshot) (_ []state.Snapshot, more, full bool, err error) {
-	rows, err := tx.Query(ctx, query, sessionID, now, below, limit+1)
+func historyRows(ctx context.Context, tx *sqlitedb.Tx, query, sessionID string, now, below int64, limit int, snaps []state.Snapshot, extra ...any) (_ []state.Snapshot, more, full bool, err error) {
+	rows, err := tx.Query(ctx, query, append([]any{sessionID, now, below, limit + 1}, extra...)...)
 	if err != nil {
 		return nil, false, false, err
 	}

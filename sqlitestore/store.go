@@ -134,6 +134,8 @@ type Store struct {
 	forkHook func()
 	// lastWrite is the time of the latest write (Unix ns), for writeNow.
 	lastWrite atomic.Int64
+	// hub tells watchers of the store's commits (watch.go).
+	hub state.Hub
 
 	closeOnce sync.Once
 	closeErr  error

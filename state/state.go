@@ -46,6 +46,8 @@ type Snapshot struct {
 	// Metadata is a JSON object; "{}" when none was given.
 	Metadata  json.RawMessage `json:"metadata"`
 	SizeBytes int64           `json:"size_bytes"`
+	// Key is the client's name for the snapshot (AppendInput.Key), or "".
+	Key string `json:"key,omitempty"`
 }
 
 // SessionInput is what a caller may set on a session.
@@ -76,6 +78,12 @@ type AppendInput struct {
 	// ExpectedVersion): the key with another request is
 	// ErrIdempotencyMismatch, and changes nothing.
 	IdempotencyKey string
+	// Key, when not empty, is the client's name for the snapshot (an agent
+	// framework's checkpoint id): the session id's rules (ValidateKey),
+	// unique within the session while the snapshot is kept. The same
+	// state and metadata under a taken key answer the first append (with
+	// Replayed set); a different snapshot under it is ErrExists.
+	Key string
 }
 
 // AppendResult describes an appended snapshot.
@@ -84,6 +92,8 @@ type AppendResult struct {
 	Version   int64     `json:"version"`
 	CreatedAt time.Time `json:"created_at"`
 	SizeBytes int64     `json:"size_bytes"`
+	// Key is AppendInput.Key.
+	Key string `json:"key,omitempty"`
 	// Replayed is true when an idempotency key matched an earlier append and
 	// this result is that append's, not a new one.
 	Replayed bool `json:"-"`
@@ -107,6 +117,11 @@ type ListOptions struct {
 	Limit int
 	// Cursor is the previous page's NextCursor; empty for the first page.
 	Cursor string
+	// Metadata, when not empty, keeps the sessions whose metadata has each
+	// of its top-level keys with an equal value: a JSON object of scalars
+	// (strings, numbers, booleans, null), such as {"user":"ada","n":3}.
+	// See ParseMetadataFilter. Index-backed on every backend.
+	Metadata json.RawMessage
 }
 
 // SessionPage is one page of sessions.
@@ -125,6 +140,11 @@ type HistoryOptions struct {
 	Cursor string
 	// Before, when > 0, keeps versions lower than it.
 	Before int64
+	// Metadata, when not empty, keeps the snapshots whose metadata has each
+	// of its top-level keys with an equal value, as ListOptions.Metadata.
+	// It walks the session's history (no index): a page may read many
+	// snapshots to find Limit matches.
+	Metadata json.RawMessage
 	// IncludeState returns each snapshot's state; without it State is nil.
 	// Either way the page is bounded by MaxPageStateBytes (states and
 	// metadata): it may end before Limit snapshots, with NextCursor set to
@@ -224,6 +244,10 @@ type Store interface {
 	// metadata reach MaxPageStateBytes (see there). ErrNotFound when the
 	// session does not exist.
 	History(ctx context.Context, sessionID string, opts HistoryOptions) (SnapshotPage, error)
+	// SnapshotByKey reads the snapshot appended with AppendInput.Key key.
+	// ErrNotFound when the session does not exist or no kept snapshot has
+	// that key.
+	SnapshotByKey(ctx context.Context, sessionID, key string) (Snapshot, error)
 	// ForkSession creates a new session whose history is a copy of the
 	// source's up to in.AtVersion (versions keep their numbers). ErrNotFound
 	// for a missing session or version, ErrExists for a taken new id.
@@ -234,6 +258,12 @@ type Store interface {
 	// ExpireSessions deletes up to limit (0: DefaultPruneLimit) sessions whose
 	// ExpiresAt has passed, with their snapshots, and returns how many.
 	ExpireSessions(ctx context.Context, limit int) (int64, error)
+
+	// Watch reports the changes of a session from the snapshot after
+	// afterVersion on (see Watcher.Next), until ctx ends or the watcher is
+	// closed. Changes made by other processes on the same database are
+	// reported too. ErrNotFound when there is no such session.
+	Watch(ctx context.Context, sessionID string, afterVersion int64) (*Watcher, error)
 
 	// Close releases the store's resources; it is idempotent.
 	Close() error

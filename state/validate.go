@@ -3,6 +3,7 @@ package state
 import (
 	"bytes"
 	"encoding/json"
+	"errors"
 	"strconv"
 
 	"github.com/google/uuid"
@@ -107,4 +108,45 @@ func nesting(b []byte) int {
 		}
 	}
 	return deepest
+}
+
+// ValidateKey checks a snapshot's client key: the rules of ValidateID.
+func ValidateKey(key string) error {
+	if err := ValidateID(key); err != nil {
+		var ie *InvalidError
+		if errors.As(err, &ie) {
+			return Invalid("key", "%s", ie.Reason)
+		}
+		return err
+	}
+	return nil
+}
+
+// MaxFilterKeys bounds the keys of a metadata filter.
+const MaxFilterKeys = 16
+
+// ParseMetadataFilter checks a metadata filter (ListOptions.Metadata,
+// HistoryOptions.Metadata) and returns it as a map of keys to JSON scalar
+// values; nil for an empty filter. ErrInvalid for anything but a JSON
+// object of at most MaxFilterKeys scalars.
+func ParseMetadataFilter(f json.RawMessage) (map[string]json.RawMessage, error) {
+	t := bytes.TrimSpace(f)
+	if len(t) == 0 || bytes.Equal(t, []byte("{}")) || bytes.Equal(t, []byte("null")) {
+		return nil, nil
+	}
+	var m map[string]json.RawMessage
+	if !ValidJSON(t) || json.Unmarshal(t, &m) != nil || m == nil {
+		return nil, Invalid("metadata", "a filter must be a JSON object of keys and scalar values")
+	}
+	if len(m) > MaxFilterKeys {
+		return nil, Invalid("metadata", "a filter of %d keys: at most %d", len(m), MaxFilterKeys)
+	}
+	for k, v := range m {
+		v = bytes.TrimSpace(v)
+		if len(v) == 0 || v[0] == '{' || v[0] == '[' {
+			return nil, Invalid("metadata", "filter value of %q must be a string, number, boolean or null", k)
+		}
+		m[k] = v
+	}
+	return m, nil
 }

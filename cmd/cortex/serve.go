@@ -45,6 +45,7 @@ type serveCmd struct {
 	logLevel        string
 	shutdownTimeout time.Duration
 	writeTimeout    time.Duration
+	maxWatchers     int
 
 	// ready, when set (by tests), receives the listening address.
 	ready func(addr string)
@@ -74,6 +75,7 @@ func (c *serveCmd) flags(stderr io.Writer) *flag.FlagSet {
 	fs.StringVar(&c.logLevel, "log-level", "info", "least severe log lines shown: debug (adds a line per successful request), info, warn or error")
 	fs.DurationVar(&c.shutdownTimeout, "shutdown-timeout", 30*time.Second, "longest wait for in-flight requests on SIGTERM/SIGINT")
 	fs.DurationVar(&c.writeTimeout, "write-timeout", 2*time.Minute, "longest time to answer a /v1 request, its response sent included, so a client that stops reading cannot hold a connection and its buffers (admin routes have none: a backup or a full integrity check takes as long as it takes)")
+	fs.IntVar(&c.maxWatchers, "max-watchers", httpapi.DefaultMaxWatchers, "most open event streams (GET /v1/sessions/{id}/events) and long polls (snapshots/latest?wait=) at once; past it they get 503")
 	return fs
 }
 
@@ -100,6 +102,9 @@ func (c *serveCmd) run(ctx context.Context, args []string, stdout, stderr io.Wri
 	}
 	if c.writeTimeout < 0 {
 		return fmt.Errorf("--write-timeout must not be negative (0: none): %w", errUsage)
+	}
+	if c.maxWatchers <= 0 {
+		return fmt.Errorf("--max-watchers must be positive: %w", errUsage)
 	}
 	if c.janitorInterval <= 0 {
 		return fmt.Errorf("--janitor-interval must be positive: %w", errUsage)
@@ -170,6 +175,7 @@ func (c *serveCmd) run(ctx context.Context, args []string, stdout, stderr io.Wri
 		DefaultTTL:       c.sessionTTL,
 		Logger:           log,
 		Registry:         reg,
+		MaxWatchers:      c.maxWatchers,
 	})
 	if err != nil {
 		return err
@@ -188,6 +194,9 @@ func (c *serveCmd) run(ctx context.Context, args []string, stdout, stderr io.Wri
 		MaxHeaderBytes:    64 << 10,
 		ErrorLog:          slog.NewLogLogger(log.Handler(), slog.LevelWarn),
 	}
+	// Shutdown waits for requests to finish, which event streams never do
+	// by themselves: end them first.
+	srv.RegisterOnShutdown(api.CloseStreams)
 
 	bgCtx, stopBG := context.WithCancel(context.Background())
 	var bg sync.WaitGroup

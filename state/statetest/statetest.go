@@ -35,6 +35,10 @@ func Run(t *testing.T, newStore func(t *testing.T, opts state.Options) state.Sto
 	t.Run("Lifecycle", func(t *testing.T) { h.runLifecycle(t) })
 	t.Run("TimeNeverGoesBack", func(t *testing.T) { h.runTimeNeverGoesBack(t) })
 	t.Run("Hardening", func(t *testing.T) { h.runHardening(t) })
+	t.Run("Watch", func(t *testing.T) { h.runWatch(t) })
+	t.Run("Search", func(t *testing.T) { h.runSearch(t) })
+	t.Run("Keys", func(t *testing.T) { h.runKeys(t) })
+	t.Run("HistoryFilter", func(t *testing.T) { h.runHistoryFilter(t) })
 }
 
 type harness struct {
