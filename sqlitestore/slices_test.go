@@ -269,13 +269,15 @@ func TestFork_CrashMidFork(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	seedSession(t, s, "src", 30, 2000) // 8 copy slices of 4
+	seedSession(t, s, "src", 30, 2000) // 30 copy slices of 1 row
 	srcPage, err := s.History(ctx, "src", state.HistoryOptions{Limit: 100, IncludeState: true})
 	if err != nil {
 		t.Fatal(err)
 	}
 	s.Close()
-	for _, killAfter := range []int{1, 2, 5, 9, -1} { // slices seen before the kill; -1: none
+	// Slices seen before the kill: 1 is the hidden insert, 31 the last
+	// copy slice (the rename is next); -1: no kill.
+	for _, killAfter := range []int{1, 2, 16, 31, -1} {
 		child := exec.Command(os.Args[0], "-test.run=^$", path)
 		child.Env = append(os.Environ(), "CORTEX_TEST_HELPER=fork")
 		child.Stderr = os.Stderr

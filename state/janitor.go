@@ -248,10 +248,15 @@ func (j *Janitor) pass(ctx context.Context, r *JanitorResult) error {
 }
 
 // slicedPass is pass on a Slicer: slice after slice, each followed by a
-// wait that keeps the janitor's writer time to cfg.WriterShare.
+// wait that keeps the janitor's writer time to cfg.WriterShare. Each of
+// its two phases (prune, reclaim) ends after at most one Interval (at
+// least a minute), so a
+// pass ends even when appends add work faster than the janitor's share
+// removes it; the next pass carries on.
 func (j *Janitor) slicedPass(ctx context.Context, sl Slicer, r *JanitorResult) error {
 	cfg := j.cfg
 	run := func(slice func() (SliceResult, error), rows *int64) error {
+		end := time.Now().Add(max(cfg.Interval, time.Minute))
 		for {
 			if err := ctx.Err(); err != nil {
 				return err
@@ -272,7 +277,7 @@ func (j *Janitor) slicedPass(ctx context.Context, sl Slicer, r *JanitorResult) e
 			}
 			*rows += res.Snapshots
 			r.SessionsExpired += res.Sessions
-			if !res.More {
+			if !res.More || time.Now().After(end) {
 				return nil
 			}
 			pause := time.Duration(float64(w) * (1/cfg.WriterShare - 1))

@@ -220,8 +220,10 @@ type Store interface {
 	// opts.Limit per page and ending early once the page's metadata
 	// reaches MaxPageStateBytes.
 	ListSessions(ctx context.Context, opts ListOptions) (SessionPage, error)
-	// DeleteSession deletes a session with its snapshots. ErrNotFound if there
-	// is none.
+	// DeleteSession deletes a session with its snapshots: it is absent from
+	// every method, and its id free for a fresh session, as soon as this
+	// returns (the space may be reclaimed later, in the background).
+	// ErrNotFound if there is none.
 	DeleteSession(ctx context.Context, id string) error
 
 	// AppendSnapshot appends a snapshot to an existing session (ErrNotFound
@@ -256,7 +258,10 @@ type Store interface {
 	// Prune removes old snapshots by opts and returns how many it removed.
 	Prune(ctx context.Context, opts PruneOptions) (int64, error)
 	// ExpireSessions deletes up to limit (0: DefaultPruneLimit) sessions whose
-	// ExpiresAt has passed, with their snapshots, and returns how many.
+	// ExpiresAt has passed, with their snapshots, and returns how many. Such
+	// sessions are absent from every method already, from the moment their
+	// expiry passes; this reclaims their space (on SQLite, also that of
+	// deleted sessions, in slices: see Slicer).
 	ExpireSessions(ctx context.Context, limit int) (int64, error)
 
 	// Watch reports the changes of a session from the snapshot after

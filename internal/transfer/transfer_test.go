@@ -28,9 +28,13 @@ func openSQLite(t *testing.T, name string, opts state.Options) *sqlitestore.Stor
 	return st
 }
 
-func openPG(t *testing.T) *pgstore.Store {
+func openPG(t *testing.T, opts ...state.Options) *pgstore.Store {
 	t.Helper()
-	st, err := pgstore.Open(bg, pgtest.NewDatabase(t), pgstore.Config{})
+	var cfg pgstore.Config
+	if len(opts) > 0 {
+		cfg.Options = opts[0]
+	}
+	st, err := pgstore.Open(bg, pgtest.NewDatabase(t), cfg)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -221,7 +225,9 @@ func TestImport_SnapshotWithoutSession(t *testing.T) {
 func TestMigrate_SQLiteToPostgresAndBack(t *testing.T) {
 	src := openSQLite(t, "src.db", state.Options{Now: transfertest.Clock()})
 	fill(t, src, 30, 25)
-	pg := openPG(t)
+	// On the source's clock: a session past its TTL is absent, and every
+	// third has one.
+	pg := openPG(t, state.Options{Now: transfertest.Clock()})
 	if res, err := transfer.Migrate(bg, src, pg, transfer.Options{BatchSize: 64}); err != nil || !res.Verify.OK() {
 		t.Fatalf("to postgres: %v %+v", err, res.Verify)
 	}
