@@ -41,3 +41,21 @@ func TestServe_RefusesOutOfRangeLimits(t *testing.T) {
 		}
 	}
 }
+
+// TestServe_LimitsFromEnv: the environment twins are checked the same way.
+func TestServe_LimitsFromEnv(t *testing.T) {
+	for _, env := range []map[string]string{
+		{"CORTEX_MAX_METADATA_BYTES": "0"},
+		{"CORTEX_SESSION_TTL": "2200000h"},
+	} {
+		withEnv(t, env)
+		db := filepath.Join(t.TempDir(), "c.db")
+		ctx, cancel := context.WithCancel(t.Context())
+		cancel()
+		var out, errOut bytes.Buffer
+		err := run(ctx, []string{"serve", "--db", db, "--addr", "127.0.0.1:0"}, &out, &errOut)
+		if !errors.Is(err, errUsage) {
+			t.Errorf("serve with %v: %v, want a usage error", env, err)
+		}
+	}
+}
