@@ -10,7 +10,7 @@
 //	cortex restore --from <file> replace the database with a backup
 //	cortex explain "<sql>"       query plan of a read-only statement
 //	cortex migrate --from … --to …  copy a database between SQLite and PostgreSQL
-//	cortex version               print the version
+//	cortex version               module version, SQLite version, build settings
 //
 // Every flag has an environment twin, CORTEX_<FLAG> (--busy-timeout:
 // CORTEX_BUSY_TIMEOUT); a flag on the command line beats its variable.
@@ -96,7 +96,7 @@ Commands:
   explain     query plan of a read-only statement
   migrate     copy a database between SQLite and PostgreSQL (--from, --to), verified
   bench       load generator: workloads, concurrency sweep, baselines (--json, --svg)
-  version     print the version
+  version     module version, SQLite version and build settings (--json)
 
 The ops commands (stats to explain) work on a SQLite database file (--db),
 also while a server is using it. Configuration flags have an environment
@@ -112,8 +112,7 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	}
 	switch args[0] {
 	case "version", "-version", "--version":
-		fmt.Fprintf(stdout, "cortex %s\n", Version)
-		return nil
+		return runVersion(args[1:], stdout, stderr)
 	case "serve":
 		return (&serveCmd{}).run(ctx, args[1:], stdout, stderr)
 	case "stats":

@@ -42,7 +42,7 @@ func (o *sqliteOps) Checkpoint(ctx context.Context, mode string) (any, error) {
 	if err != nil {
 		return nil, state.Invalid("mode", "%v", err)
 	}
-	res, err := o.db.Checkpoint(ctx, m)
+	res, err := runCheckpoint(ctx, o.db, m)
 	if err != nil {
 		return nil, opsError(err)
 	}

@@ -17,7 +17,7 @@ type statsCmd struct {
 
 func (c *statsCmd) run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	fs := newFlagSet("stats", "stats [flags]", stderr)
-	c.db.register(fs)
+	c.db.registerFile(fs)
 	fs.BoolVar(&c.json, "json", false, "print JSON (the file's fields of GET /v1/admin/stats)")
 	if err := parseFlags(fs, args, 0); err != nil {
 		return err
@@ -68,16 +68,5 @@ func statsRows(st sqlitedb.Stats) [][2]string {
 	return rows
 }
 
-// formatBytes prints a byte count with a binary unit.
-func formatBytes(n int64) string {
-	const unit = 1024
-	if n < unit {
-		return fmt.Sprintf("%d B", n)
-	}
-	div, exp := int64(unit), 0
-	for m := n / unit; m >= unit; m /= unit {
-		div *= unit
-		exp++
-	}
-	return fmt.Sprintf("%.1f %ciB", float64(n)/float64(div), "KMGTPE"[exp])
-}
+// formatBytes prints a byte count with a binary unit, as health does.
+func formatBytes(n int64) string { return sqlitedb.FormatBytes(n) }

@@ -33,6 +33,7 @@ func Run(t *testing.T, newStore func(t *testing.T, opts state.Options) state.Sto
 	t.Run("Expire", func(t *testing.T) { h.runExpire(t) })
 	t.Run("Lifecycle", func(t *testing.T) { h.runLifecycle(t) })
 	t.Run("TimeNeverGoesBack", func(t *testing.T) { h.runTimeNeverGoesBack(t) })
+	t.Run("Messages", func(t *testing.T) { h.runMessages(t) })
 }
 
 type harness struct {
