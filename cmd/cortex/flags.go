@@ -95,6 +95,7 @@ func flagTypeName(f *flag.Flag) (name, usage string) {
 func newFlagSet(name, usage string, stderr io.Writer) *flag.FlagSet {
 	fs := flag.NewFlagSet(name, flag.ContinueOnError)
 	fs.SetOutput(stderr)
+	synopses[name] = usage
 	fs.Usage = func() {
 		fmt.Fprintf(stderr, "Usage: cortex %s\n\nFlags (before or after the arguments; those with a [$VARIABLE] are also read from it; a flag beats its variable):\n", usage)
 		fs.VisitAll(func(f *flag.Flag) {
@@ -161,6 +162,9 @@ func parseInterleaved(fs *flag.FlagSet, args []string) error {
 func parseFlags(fs *flag.FlagSet, args []string, maxArgs int) error {
 	// The flag package prints the error and the whole usage on a bad
 	// flag; only -h gets the usage here, a bad flag one line and a hint.
+	if flagSetSeen != nil {
+		flagSetSeen(fs)
+	}
 	out, usage := fs.Output(), fs.Usage
 	fs.SetOutput(io.Discard)
 	fs.Usage = func() {}

@@ -131,6 +131,8 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 		return (&migrateCmd{}).run(ctx, args[1:], stdout, stderr)
 	case "bench":
 		return (&benchCmd{}).run(ctx, args[1:], stdout, stderr)
+	case "docs-flags": // hidden: prints docs/configuration.md
+		return writeConfigurationDoc(stdout)
 	case "help", "-h", "-help", "--help":
 		fmt.Fprint(stdout, usage)
 		return nil

@@ -1,0 +1,93 @@
+package main
+
+import (
+	"bytes"
+	"flag"
+	"os"
+	"path/filepath"
+	"regexp"
+	"slices"
+	"strings"
+	"testing"
+)
+
+var update = flag.Bool("update", false, "rewrite docs/configuration.md from the flag definitions")
+
+// configurationDoc is the page's path from this package.
+var configurationDoc = filepath.Join("..", "..", "docs", "configuration.md")
+
+// TestDocs_Configuration: docs/configuration.md is what the flag
+// definitions generate, and every flag `cortex <cmd> -h` prints is on it
+// with the same default. Regenerate with:
+//
+//	go run ./cmd/cortex docs-flags > docs/configuration.md
+//
+// (or go test ./cmd/cortex -run TestDocs_Configuration -update).
+func TestDocs_Configuration(t *testing.T) {
+	withEnv(t, nil)
+	var want bytes.Buffer
+	if err := writeConfigurationDoc(&want); err != nil {
+		t.Fatal(err)
+	}
+	if *update {
+		if err := os.WriteFile(configurationDoc, want.Bytes(), 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	got, err := os.ReadFile(configurationDoc)
+	if err != nil {
+		t.Fatal(err)
+	}
+	page := string(got)
+	// Each flag of each command's -h, with the default -h shows, is a row
+	// of that command's table.
+	flagLine := regexp.MustCompile(`^  --([a-z0-9-]+)`)
+	defaultOf := regexp.MustCompile(`\(default (.*?)\)(?: \[\$[A-Z_]+\])?$`)
+	for _, cmd := range docCommands {
+		start := strings.Index(page, "\n## cortex "+cmd+"\n")
+		if start < 0 {
+			t.Errorf("docs/configuration.md has no section for cortex %s", cmd)
+			continue
+		}
+		section := page[start+1:]
+		if end := strings.Index(section, "\n## "); end >= 0 {
+			section = section[:end]
+		}
+		lines := strings.Split(helpOf(t, cmd), "\n")
+		for i, l := range lines {
+			m := flagLine.FindStringSubmatch(l)
+			if m == nil || i+1 >= len(lines) {
+				continue
+			}
+			name := m[1]
+			rowStart := strings.Index(section, "| `--"+name+"` |")
+			if rowStart < 0 {
+				t.Errorf("cortex %s --%s is not in docs/configuration.md", cmd, name)
+				continue
+			}
+			row := strings.Split(section[rowStart:strings.Index(section[rowStart:], "\n")+rowStart], " | ")
+			def := strings.Trim(row[2], "` ")
+			if d := defaultOf.FindStringSubmatch(lines[i+1]); d != nil {
+				if def != d[1] {
+					t.Errorf("cortex %s --%s: default %q in -h, %q in docs/configuration.md", cmd, name, d[1], def)
+				}
+			} else if !slices.Contains([]string{"", "false", "0", "0s"}, def) {
+				t.Errorf("cortex %s --%s: no default in -h, %q in docs/configuration.md", cmd, name, def)
+			}
+		}
+	}
+	if page != want.String() {
+		t.Errorf("docs/configuration.md is stale; regenerate it: go run ./cmd/cortex docs-flags > docs/configuration.md")
+	}
+}
+
+// Every command of `cortex help` is documented on the page.
+func TestDocs_EveryCommand(t *testing.T) {
+	_, cmds, _ := strings.Cut(usage, "Commands:\n")
+	cmds, _, _ = strings.Cut(cmds, "\n\n")
+	for _, l := range strings.Split(cmds, "\n") {
+		if f := strings.Fields(l); len(f) > 0 && !slices.Contains(docCommands, f[0]) {
+			t.Errorf("command %s is not in docCommands (docsflags.go): docs/configuration.md leaves it out", f[0])
+		}
+	}
+}
