@@ -9,6 +9,8 @@ import (
 	"slices"
 	"strings"
 	"testing"
+
+	"github.com/cortex-db/cortex/internal/e2e"
 )
 
 var update = flag.Bool("update", false, "rewrite docs/configuration.md from the flag definitions")
@@ -88,6 +90,34 @@ func TestDocs_EveryCommand(t *testing.T) {
 	for _, l := range strings.Split(cmds, "\n") {
 		if f := strings.Fields(l); len(f) > 0 && !slices.Contains(docCommands, f[0]) {
 			t.Errorf("command %s is not in docCommands (docsflags.go): docs/configuration.md leaves it out", f[0])
+		}
+	}
+}
+
+// TestDocs_GrafanaDashboard: every metric docs/grafana-dashboard.json
+// queries is one a real `cortex serve` exposes on /metrics.
+func TestDocs_GrafanaDashboard(t *testing.T) {
+	dash, err := os.ReadFile(filepath.Join("..", "..", "docs", "grafana-dashboard.json"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	s := e2e.StartServer(t, filepath.Join(t.TempDir(), "c.db"))
+	e2e.MustDo(t, "PUT", s.Base+"/v1/sessions/g", `{}`, 201)
+	e2e.MustDo(t, "POST", s.Base+"/v1/sessions/g/snapshots", `{"state":1}`, 201)
+	exposed := map[string]bool{}
+	for _, l := range strings.Split(string(e2e.MustDo(t, "GET", s.Base+"/metrics", "", 200)), "\n") {
+		if name, _, ok := strings.Cut(l, " "); ok && !strings.HasPrefix(l, "#") {
+			name, _, _ = strings.Cut(name, "{")
+			exposed[name] = true
+		}
+	}
+	names := regexp.MustCompile(`\b(cortex|process|go)_[a-z_]+\b`).FindAllString(string(dash), -1)
+	if len(names) < 20 {
+		t.Fatalf("the dashboard queries %d metrics; the test reads it wrong", len(names))
+	}
+	for _, n := range names {
+		if !exposed[n] {
+			t.Errorf("docs/grafana-dashboard.json queries %s, which cortex serve does not expose", n)
 		}
 	}
 }
