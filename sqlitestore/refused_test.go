@@ -23,8 +23,11 @@ func TestStats_ClientOutcomesAreNotFailures(t *testing.T) {
 			_, err := s.AppendSnapshot(ctx, "a", state.AppendInput{State: []byte(`2`), ExpectedVersion: &zero})
 			return err
 		}(),
-		"missing": func() error { _, err := s.AppendSnapshot(ctx, "nope", state.AppendInput{State: []byte(`2`)}); return err }(),
-		"exists":  func() error { _, err := s.CreateSession(ctx, state.SessionInput{ID: "a"}); return err }(),
+		"missing": func() error {
+			_, err := s.AppendSnapshot(ctx, "nope", state.AppendInput{State: []byte(`2`)})
+			return err
+		}(),
+		"exists": func() error { _, err := s.CreateSession(ctx, state.SessionInput{ID: "a"}); return err }(),
 	} {
 		if err == nil || errors.Is(err, state.ErrUnavailable) {
 			t.Fatalf("%s: %v, want a refusal", what, err)
