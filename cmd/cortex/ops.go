@@ -7,6 +7,7 @@ import (
 
 	"github.com/cortex-db/cortex/httpapi"
 	"github.com/cortex-db/cortex/sqlitedb"
+	"github.com/cortex-db/cortex/sqlitestore"
 	"github.com/cortex-db/cortex/state"
 )
 
@@ -29,7 +30,22 @@ func (o *sqliteOps) Stats(ctx context.Context) (any, error) {
 	if err != nil {
 		return nil, opsError(err)
 	}
-	return st, nil
+	out := sqliteStats{Stats: st}
+	if c, ok, err := sqlitestore.ReadCounts(ctx, o.db); err != nil {
+		return nil, opsError(err)
+	} else if ok {
+		out.Sessions, out.Snapshots = &c.Sessions, &c.Snapshots
+	}
+	return out, nil
+}
+
+// sqliteStats are sqlitedb's figures with the store's session and
+// snapshot counts (exact, kept in O(1); absent on a database whose schema
+// predates them).
+type sqliteStats struct {
+	sqlitedb.Stats
+	Sessions  *int64 `json:"sessions,omitempty"`
+	Snapshots *int64 `json:"snapshots,omitempty"`
 }
 
 func (o *sqliteOps) Health(ctx context.Context, integrity string) (httpapi.HealthStatus, any) {

@@ -7,6 +7,7 @@ import (
 	"strconv"
 
 	"github.com/cortex-db/cortex/sqlitedb"
+	"github.com/cortex-db/cortex/sqlitestore"
 )
 
 // statsCmd is `cortex stats`: the database's figures.
@@ -31,10 +32,22 @@ func (c *statsCmd) run(ctx context.Context, args []string, stdout, stderr io.Wri
 	if err != nil {
 		return fmt.Errorf("read stats of %s: %w", c.db.db, err)
 	}
-	if c.json {
-		return writeJSON(stdout, fileStats{Stats: st})
+	fst := fileStats{Stats: st}
+	counts, ok, err := sqlitestore.ReadCounts(ctx, db)
+	if err != nil {
+		return fmt.Errorf("read stats of %s: %w", c.db.db, err)
 	}
-	return table(stdout, statsRows(st))
+	if ok {
+		fst.Sessions, fst.Snapshots = &counts.Sessions, &counts.Snapshots
+	}
+	if c.json {
+		return writeJSON(stdout, fst)
+	}
+	rows := statsRows(st)
+	if ok {
+		rows = append(rows, [2]string{"sessions", strconv.FormatInt(counts.Sessions, 10)}, [2]string{"snapshots", strconv.FormatInt(counts.Snapshots, 10)})
+	}
+	return table(stdout, rows)
 }
 
 // fileStats are the figures of the file alone. The reader pool, the writer
@@ -46,6 +59,10 @@ type fileStats struct {
 	Readers    *sqlitedb.ReaderStats     `json:"readers,omitempty"`
 	Writer     *sqlitedb.WriterStats     `json:"writer,omitempty"`
 	Checkpoint *sqlitedb.CheckpointStats `json:"checkpoint,omitempty"`
+	// Sessions and Snapshots are the store's counts, kept in O(1) by the
+	// schema's triggers (absent on a schema that predates them).
+	Sessions  *int64 `json:"sessions,omitempty"`
+	Snapshots *int64 `json:"snapshots,omitempty"`
 }
 
 func statsRows(st sqlitedb.Stats) [][2]string {
