@@ -7,12 +7,13 @@ import (
 	"github.com/cortex-db/cortex/sqlitedb"
 )
 
-// Counts are the numbers of sessions and snapshots in a database, read in
-// O(1) from counters that triggers keep in the same transactions as the
-// writes (migration row_counts), never by counting rows.
+// Counts are the numbers of rows in a database, read in O(1) from
+// counters that triggers keep in the same transactions as the writes
+// (migration row_counts), never by counting rows. Only sessions are
+// counted: a counter of snapshots would add a page to every append's
+// commit.
 type Counts struct {
-	Sessions  int64 `json:"sessions"`
-	Snapshots int64 `json:"snapshots"`
+	Sessions int64 `json:"sessions"`
 }
 
 // ReadCounts reads the counts of a cortex database opened with sqlitedb
@@ -25,9 +26,7 @@ func ReadCounts(ctx context.Context, db *sqlitedb.DB) (c Counts, ok bool, err er
 			return err
 		}
 		ok = true
-		return tx.QueryRow(ctx, `SELECT
-			(SELECT n FROM row_counts WHERE name = 'sessions'),
-			(SELECT n FROM row_counts WHERE name = 'state_snapshots')`).Scan(&c.Sessions, &c.Snapshots)
+		return tx.QueryRow(ctx, "SELECT n FROM row_counts WHERE name = 'sessions'").Scan(&c.Sessions)
 	})
 	if err != nil {
 		return Counts{}, false, fmt.Errorf("read counts: %w", err)

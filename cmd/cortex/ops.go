@@ -34,18 +34,16 @@ func (o *sqliteOps) Stats(ctx context.Context) (any, error) {
 	if c, ok, err := sqlitestore.ReadCounts(ctx, o.db); err != nil {
 		return nil, opsError(err)
 	} else if ok {
-		out.Sessions, out.Snapshots = &c.Sessions, &c.Snapshots
+		out.Sessions = &c.Sessions
 	}
 	return out, nil
 }
 
-// sqliteStats are sqlitedb's figures with the store's session and
-// snapshot counts (exact, kept in O(1); absent on a database whose schema
-// predates them).
+// sqliteStats are sqlitedb's figures with the store's session count
+// (exact, kept in O(1); absent on a database whose schema predates it).
 type sqliteStats struct {
 	sqlitedb.Stats
-	Sessions  *int64 `json:"sessions,omitempty"`
-	Snapshots *int64 `json:"snapshots,omitempty"`
+	Sessions *int64 `json:"sessions,omitempty"`
 }
 
 func (o *sqliteOps) Health(ctx context.Context, integrity string) (httpapi.HealthStatus, any) {

@@ -38,14 +38,14 @@ func (c *statsCmd) run(ctx context.Context, args []string, stdout, stderr io.Wri
 		return fmt.Errorf("read stats of %s: %w", c.db.db, err)
 	}
 	if ok {
-		fst.Sessions, fst.Snapshots = &counts.Sessions, &counts.Snapshots
+		fst.Sessions = &counts.Sessions
 	}
 	if c.json {
 		return writeJSON(stdout, fst)
 	}
 	rows := statsRows(st)
 	if ok {
-		rows = append(rows, [2]string{"sessions", strconv.FormatInt(counts.Sessions, 10)}, [2]string{"snapshots", strconv.FormatInt(counts.Snapshots, 10)})
+		rows = append(rows, [2]string{"sessions", strconv.FormatInt(counts.Sessions, 10)})
 	}
 	return table(stdout, rows)
 }
@@ -59,10 +59,9 @@ type fileStats struct {
 	Readers    *sqlitedb.ReaderStats     `json:"readers,omitempty"`
 	Writer     *sqlitedb.WriterStats     `json:"writer,omitempty"`
 	Checkpoint *sqlitedb.CheckpointStats `json:"checkpoint,omitempty"`
-	// Sessions and Snapshots are the store's counts, kept in O(1) by the
-	// schema's triggers (absent on a schema that predates them).
-	Sessions  *int64 `json:"sessions,omitempty"`
-	Snapshots *int64 `json:"snapshots,omitempty"`
+	// Sessions is the store's count, kept in O(1) by the schema's
+	// triggers (absent on a schema that predates it).
+	Sessions *int64 `json:"sessions,omitempty"`
 }
 
 func statsRows(st sqlitedb.Stats) [][2]string {
