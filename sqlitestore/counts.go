@@ -3,6 +3,7 @@ package sqlitestore
 import (
 	"context"
 	"fmt"
+	"strings"
 
 	"github.com/cortex-db/cortex/sqlitedb"
 )
@@ -16,20 +17,44 @@ type Counts struct {
 	Sessions int64 `json:"sessions"`
 }
 
+// qSessionCount reads the session counter (a primary-key search).
+const qSessionCount = `SELECT n FROM row_counts WHERE name = 'sessions'`
+
+// countsVersion is the schema version that adds the counters, from the
+// migrations' names, so that renumbering them changes nothing here.
+func countsVersion() (int, error) {
+	ms, err := sqlitedb.LoadMigrations(Migrations())
+	if err != nil {
+		return 0, err
+	}
+	for _, m := range ms {
+		if strings.Contains(m.Name, "row_counts") {
+			return m.Version, nil
+		}
+	}
+	return 0, fmt.Errorf("no row_counts migration")
+}
+
 // ReadCounts reads the counts of a cortex database opened with sqlitedb
 // (a store's DB, or an ops command's). ok is false for a database whose
-// schema predates the counters, or that is not a cortex database.
+// schema predates the counters.
 func ReadCounts(ctx context.Context, db *sqlitedb.DB) (c Counts, ok bool, err error) {
+	want, err := countsVersion()
+	if err != nil {
+		return Counts{}, false, fmt.Errorf("read counts: %w", err)
+	}
+	have, err := db.UserVersion(ctx)
+	if err != nil {
+		return Counts{}, false, fmt.Errorf("read counts: %w", err)
+	}
+	if have < want {
+		return Counts{}, false, nil
+	}
 	err = db.Read(ctx, func(tx *sqlitedb.Tx) error {
-		var n int
-		if err := tx.QueryRow(ctx, "SELECT count(*) FROM sqlite_schema WHERE type = 'table' AND name = 'row_counts'").Scan(&n); err != nil || n == 0 {
-			return err
-		}
-		ok = true
-		return tx.QueryRow(ctx, "SELECT n FROM row_counts WHERE name = 'sessions'").Scan(&c.Sessions)
+		return tx.QueryRow(ctx, qSessionCount).Scan(&c.Sessions)
 	})
 	if err != nil {
 		return Counts{}, false, fmt.Errorf("read counts: %w", err)
 	}
-	return c, ok, nil
+	return c, true, nil
 }

@@ -148,6 +148,7 @@ var queries = map[string]string{
 	"SnapshotKeepKey": qSnapshotKeepKey,
 	"Uncount":         qUncount,
 	"Expired":         qExpired,
+	"SessionCount":    qSessionCount,
 }
 
 // ---- transfer (state.Exporter, state.Importer: cortex migrate) ----------
