@@ -154,7 +154,7 @@ func NewCollector(stats StatsFunc) *Collector {
 	add("cortex_writer_queue_capacity_requests", "Capacity of the writer queue.", G, i(func(f *Figures) int64 { return f.WriterQueueCap }))
 	add("cortex_writer_commits_total", "Transactions committed by the writer (one per group).", C, i(func(f *Figures) int64 { return f.Commits }))
 	add("cortex_writer_writes_total", "Write requests committed.", C, i(func(f *Figures) int64 { return f.Writes }))
-	add("cortex_writer_failures_total", "Write requests answered with an error, the store's refusals (not found, version conflict) included; 5xx answers are in cortex_http_requests_total.", C, i(func(f *Figures) int64 { return f.WriteFailures }))
+	add("cortex_writer_failures_total", "Write requests the storage engine failed (busy past retries, disk full, I/O, corruption); the store's refusals (not found, version conflict, already exists) are not failures.", C, i(func(f *Figures) int64 { return f.WriteFailures }))
 	add("cortex_writer_retries_total", "Transactions retried after SQLITE_BUSY.", C, i(func(f *Figures) int64 { return f.Retries }))
 	add("cortex_writer_batch_size_requests_max", "Largest group committed in one transaction.", G, i(func(f *Figures) int64 { return f.MaxBatch }))
 	add("cortex_checkpoint_runs_total", "WAL checkpoints run.", C, i(func(f *Figures) int64 { return f.Checkpoints }))

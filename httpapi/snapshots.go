@@ -2,9 +2,11 @@ package httpapi
 
 import (
 	"encoding/json"
+	"errors"
 	"math"
 	"net/http"
 	"strconv"
+	"strings"
 
 	"github.com/cortex-db/cortex/state"
 )
@@ -38,11 +40,11 @@ func (s *Server) decodeAppend(w http.ResponseWriter, r *http.Request) (in state.
 	if req.State, req.Metadata, ok = splitAppend(body); !ok {
 		// splitAppend gave nil for both: req is still empty.
 		if err := decodeBody(body, &req); err != nil {
-			return in, false, err
+			return in, false, stateWrapperHint(err)
 		}
 	}
 	if req.State == nil {
-		return in, false, badRequest("state", "is required (any JSON value)")
+		return in, false, badRequest("state", `is required: the body is {"state": <your JSON>, "metadata": {…}}`)
 	}
 	if req.Key != "" {
 		if err := state.ValidateKey(req.Key); err != nil {
@@ -263,4 +265,15 @@ func (s *Server) snapshotByKey(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	s.writeSnapshot(w, r, snap)
+}
+
+// stateWrapperHint says, for an unknown field in an append's body, that
+// the state goes inside "state": {"step":1} is the usual mistake for
+// {"state":{"step":1}}.
+func stateWrapperHint(err error) error {
+	var ie *state.InvalidError
+	if errors.As(err, &ie) && strings.HasPrefix(ie.Reason, "unknown field ") {
+		return badRequest(ie.Field, `%s: the body is {"state": <your JSON>, "metadata": {…}}; wrap your state in "state"`, ie.Reason)
+	}
+	return err
 }

@@ -354,7 +354,7 @@ func (s *Store) LatestSnapshot(ctx context.Context, sessionID string) (state.Sna
 		ORDER BY version DESC
 		LIMIT 1`, sessionID, s.now()))
 	if err != nil {
-		return state.Snapshot{}, notFound("latest snapshot of "+sessionID, err)
+		return state.Snapshot{}, notFound(fmt.Sprintf("latest snapshot of session %q", sessionID), err)
 	}
 	return sn, nil
 }

@@ -130,3 +130,9 @@ func stmtReadOnly(ctx context.Context, dc driver.Conn, query string) (bool, erro
 
 // driverMissing is nil: this build has the SQLite driver.
 func driverMissing() error { return nil }
+
+// LibVersion is the version of the SQLite compiled in ("3.54.1").
+func LibVersion() string {
+	v, _, _ := sqlite3.Version()
+	return v
+}

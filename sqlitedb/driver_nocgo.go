@@ -55,3 +55,6 @@ func LimitMallocArenas(int) bool { return false }
 
 // driverMissing is errNoCgo: this build has no SQLite driver.
 func driverMissing() error { return errNoCgo }
+
+// LibVersion is "": a build without cgo has no SQLite.
+func LibVersion() string { return "" }

@@ -120,9 +120,9 @@ func (db *DB) Health(ctx context.Context, opts HealthOptions) Health {
 	if db.cfg.JournalMode == "wal" {
 		wal := db.walBytes()
 		if wal > db.cfg.WALLimit {
-			add("wal", Degraded, fmt.Sprintf("WAL is %d bytes, over its limit of %d: checkpoints are not keeping up", wal, db.cfg.WALLimit))
+			add("wal", Degraded, fmt.Sprintf("WAL is %s, over its limit of %s: checkpoints are not keeping up", FormatBytes(wal), FormatBytes(db.cfg.WALLimit)))
 		} else {
-			add("wal", Healthy, fmt.Sprintf("%d of %d bytes", wal, db.cfg.WALLimit))
+			add("wal", Healthy, fmt.Sprintf("%s of %s", FormatBytes(wal), FormatBytes(db.cfg.WALLimit)))
 		}
 		if n := db.ckstats.starvedNow(); n >= starvationThreshold {
 			add("checkpoint", Degraded, fmt.Sprintf("the last %d checkpoints could not complete: long read transactions hold old snapshots", n))
@@ -135,9 +135,9 @@ func (db *DB) Health(ctx context.Context, opts HealthOptions) Health {
 	if err := unix.Statfs(filepath.Dir(db.path), &st); err != nil {
 		add("disk", Degraded, err.Error())
 	} else if free := int64(st.Bavail) * st.Bsize; free < minFreeDisk {
-		add("disk", Degraded, fmt.Sprintf("%d bytes free, under %d", free, minFreeDisk))
+		add("disk", Degraded, fmt.Sprintf("%s free, under %s", FormatBytes(free), FormatBytes(minFreeDisk)))
 	} else {
-		add("disk", Healthy, fmt.Sprintf("%d bytes free", free))
+		add("disk", Healthy, fmt.Sprintf("%s free", FormatBytes(free)))
 	}
 
 	if bad, why := unsafeVersion(db.version); bad {
@@ -234,4 +234,19 @@ func checkRows(ctx context.Context, tx *Tx, pragma string) ([]string, error) {
 		}
 	}
 	return problems, rows.Err()
+}
+
+// FormatBytes prints a byte count with a binary unit, as `cortex stats`
+// does: 512 B, 56.0 KiB, 64.0 MiB.
+func FormatBytes(n int64) string {
+	const unit = 1024
+	if n < unit {
+		return fmt.Sprintf("%d B", n)
+	}
+	div, exp := int64(unit), 0
+	for m := n / unit; m >= unit; m /= unit {
+		div *= unit
+		exp++
+	}
+	return fmt.Sprintf("%.1f %ciB", float64(n)/float64(div), "KMGTPE"[exp])
 }

@@ -50,12 +50,14 @@ type WriterStats struct {
 	QueueDepth int   `json:"queue_depth"`
 	QueueCap   int   `json:"queue_cap"`
 	Commits    int64 `json:"commits"`
-	// Writes are the Write calls committed; Failed those answered with an
-	// error, the engine's or their function's own (a store's refusals, such
-	// as not found or a version conflict, count here: they are not faults).
-	// Writes/Commits is the mean group size.
+	// Writes are the Write calls committed; Failed those the engine failed
+	// (a SQLite error: busy past retries, disk full, I/O, corruption);
+	// Refused those whose function returned its own error (a store's not
+	// found, version conflict or already exists: ordinary outcomes for
+	// the client, not faults). Writes/Commits is the mean group size.
 	Writes       int64   `json:"writes"`
 	Failed       int64   `json:"failed"`
+	Refused      int64   `json:"refused"`
 	Retries      int64   `json:"retries"`
 	MaxBatch     int64   `json:"max_batch"`
 	MeanBatch    float64 `json:"mean_batch"`
@@ -131,6 +133,7 @@ func (db *DB) Stats(ctx context.Context) (Stats, error) {
 		Commits:       w.commits.Load(),
 		Writes:        w.writes.Load(),
 		Failed:        w.failed.Load(),
+		Refused:       w.refused.Load(),
 		Retries:       w.retries.Load(),
 		MaxBatch:      w.maxBatch.Load(),
 		BatchedWrites: w.batchedReqs.Load(),

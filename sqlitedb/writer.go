@@ -2,6 +2,7 @@ package sqlitedb
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"runtime"
 	"sync/atomic"
@@ -53,6 +54,7 @@ type writer struct {
 	commits     atomic.Int64
 	writes      atomic.Int64
 	failed      atomic.Int64
+	refused     atomic.Int64 // functions' own errors: see refusal
 	retries     atomic.Int64
 	reruns      atomic.Int64
 	batchedReqs atomic.Int64
@@ -305,9 +307,12 @@ func (w *writer) finish(reqs []*writeReq, results []error, err error) {
 		if results != nil {
 			e = results[i]
 		}
-		if e == nil {
+		switch {
+		case e == nil:
 			w.writes.Add(1)
-		} else {
+		case r.panic == nil && refusal(e):
+			w.refused.Add(1)
+		default:
 			w.failed.Add(1)
 		}
 		r.done <- e
@@ -338,4 +343,19 @@ func (w *writer) commit() error {
 // rollback ends the transaction, if SQLite has not already done so.
 func (w *writer) rollback() {
 	_, _ = w.conn.exec(w.db.wctx, "ROLLBACK")
+}
+
+// refusal reports whether a write function's error is its own decision
+// (a store's not found, version conflict, already exists: ordinary
+// outcomes for its caller) rather than a failure of the engine: an error
+// that carries no SQLite result code, or a constraint violation, which
+// the function's statement met and its savepoint rolled back alone.
+func refusal(err error) bool {
+	if errors.Is(err, ErrClosed) || errors.Is(err, ErrQueueFull) || errors.Is(err, context.DeadlineExceeded) {
+		return false
+	}
+	if _, ok := CodeOf(err); !ok {
+		return true
+	}
+	return errors.Is(err, ErrConstraint)
 }

@@ -15,6 +15,8 @@ func storeErr(op string, err error) error {
 		return nil
 	}
 	switch {
+	case errors.Is(err, state.ErrNotFound):
+		return err // notFound named what is missing: "latest snapshot of session "x": not found"
 	case errors.Is(err, sqlitedb.ErrBusy), errors.Is(err, sqlitedb.ErrClosed),
 		errors.Is(err, sqlitedb.ErrPoolTimeout), errors.Is(err, sqlitedb.ErrQueueFull):
 		return fmt.Errorf("%s: %w: %w", op, state.ErrUnavailable, err)

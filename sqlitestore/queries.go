@@ -289,6 +289,7 @@ var queries = map[string]string{
 	"TallySessions":        qTallySessions,
 	"ImportSession":        qImportSession,
 	"ImportSnapshot":       qImportSnapshot,
+	"SessionCount":         qSessionCount,
 }
 
 // scanOnce names the statements of queries allowed a full scan: Open runs

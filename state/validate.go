@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"errors"
 	"strconv"
+	"unicode/utf8"
 
 	"github.com/google/uuid"
 	segjson "github.com/segmentio/encoding/json"
@@ -27,10 +28,22 @@ func ValidateID(id string) error {
 		case c >= 'a' && c <= 'z', c >= 'A' && c <= 'Z', c >= '0' && c <= '9',
 			c == '.', c == '_', c == ':', c == '-':
 		default:
-			return Invalid("id", "character %q at %d is not one of [A-Za-z0-9._:-]", c, i)
+			return badIDChar(id, i)
 		}
 	}
 	return nil
+}
+
+// badIDChar reports the character at byte offset i of id: the whole
+// character, not its first byte ('…', not 'â'), and its position counted
+// in characters from 1, as a person counts.
+func badIDChar(id string, i int) error {
+	r, _ := utf8.DecodeRuneInString(id[i:])
+	pos := utf8.RuneCountInString(id[:i]) + 1
+	if r == utf8.RuneError {
+		return Invalid("id", "byte 0x%02x at character %d is not UTF-8; an id is 1–%d characters of [A-Za-z0-9._:-]", id[i], pos, MaxIDLen)
+	}
+	return Invalid("id", "character %q at position %d is not one of [A-Za-z0-9._:-]", r, pos)
 }
 
 // NewID returns a generated session id: a UUIDv7, so ids sort by creation time.

@@ -28,7 +28,7 @@ type backupCmd struct {
 
 func (c *backupCmd) run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	fs := newFlagSet("backup", "backup --out <file> [flags]", stderr)
-	c.db.register(fs)
+	c.db.registerFile(fs)
 	fs.BoolVar(&c.json, "json", false, "print the result as JSON (the same fields as POST /v1/admin/backup)")
 	fs.StringVar(&c.out, "out", "", "the backup file to write (its folder must exist)")
 	fs.BoolVar(&c.compact, "compact", false, "write a compacted copy with VACUUM INTO (smaller, slower, no progress)")

@@ -53,10 +53,9 @@ on fresh SQLite files in --dir (or PostgreSQL with --db postgres://…);
 (--baseline naive,seed) run the same workload in the same run, and every
 figure gets its ratio to them. --configs compares several configurations:
 sqlite-normal, sqlite-full, postgres, http, naive, seed.
-
-Example:
-  cortex bench --workload append --concurrency 1,8,64 \
-    --configs sqlite-normal,sqlite-full,naive,seed --json --svg out.svg > out.json`
+--db reads no CORTEX_DB: bench makes its own SQLite files, and a
+CORTEX_DB exported for the other commands names one. --token reads
+CORTEX_API_TOKEN, as serve's --api-token does.`
 
 func (c *benchCmd) flags(stderr io.Writer) *flag.FlagSet {
 	fs := newFlagSet("bench", benchUsage, stderr)
@@ -68,7 +67,7 @@ func (c *benchCmd) flags(stderr io.Writer) *flag.FlagSet {
 	fs.Lookup("db").Usage = "postgres://… URL: run the library on PostgreSQL (the 'postgres' config); SQLite files go in --dir"
 	fs.StringVar(&c.mode, "mode", "lib", "lib (the library in-process) or http (a running cortex serve at --url)")
 	fs.StringVar(&c.url, "url", "http://127.0.0.1:8080", "base URL of the server, for --mode http")
-	fs.StringVar(&c.token, "token", "", "bearer token for the server (its --api-token; admin stats, for the WAL figures, may need the admin token)")
+	fs.StringVar(&c.token, "token", "", "bearer token for the server (its --api-token, read from the same variable; admin stats, for the WAL figures, may need the admin token)")
 	fs.StringVar(&c.dir, "dir", "", "folder for the benchmark's SQLite files (default: a temporary folder, removed at the end)")
 	fs.StringVar(&c.workload, "workload", "append", "append, append-large (64 KiB states), latest, history or mix")
 	fs.StringVar(&c.mix, "mix", bench.DefaultMix.String(), "operation weights of the mix workload")

@@ -191,6 +191,10 @@ func TestE2E_DefaultBackupFolder(t *testing.T) {
 	t.Chdir(dir)
 	s := e2e.StartServer(t, "data/cortex.db")
 	e2e.MustDo(t, "PUT", s.Base+"/v1/sessions/s", `{}`, 201)
+	// No folder is made before something is written into it.
+	if _, err := os.Stat(filepath.Join(dir, "data", "backups")); !errors.Is(err, os.ErrNotExist) {
+		t.Fatalf("serve made the backups folder before any backup: %v", err)
+	}
 	b := e2e.MustDo(t, "POST", s.Base+"/v1/admin/backup", `{"name":"b.db"}`, 201)
 	var res sqlitedb.BackupResult
 	if err := json.Unmarshal(b, &res); err != nil {

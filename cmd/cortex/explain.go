@@ -19,8 +19,13 @@ type explainCmd struct {
 }
 
 func (c *explainCmd) run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
-	fs := newFlagSet("explain", `explain [flags] "<read-only SQL statement>"`, stderr)
-	c.db.register(fs)
+	fs := newFlagSet("explain", `explain [flags] "<read-only SQL statement>"
+
+The tables (schema in sqlitestore/migrations):
+  sessions(sid, id, created_at, last_active, expires_at, ttl, metadata, version, snapshot_count)
+  state_snapshots(session_id → sessions.sid, version, created_at, state, metadata, size_bytes, idempotency_key)
+Times are Unix nanoseconds.`, stderr)
+	c.db.registerFile(fs)
 	fs.BoolVar(&c.json, "json", false, "print JSON (the same fields as POST /v1/admin/explain)")
 	if err := parseFlags(fs, args, 1<<20); err != nil {
 		return err

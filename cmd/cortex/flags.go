@@ -7,6 +7,7 @@ import (
 	"io"
 	"math"
 	"os"
+	"regexp"
 	"slices"
 	"strconv"
 	"strings"
@@ -33,42 +34,141 @@ var noEnvTwin = map[string]bool{
 	"from": true, "to": true, "mode": true, "compact": true, "integrity": true,
 }
 
+// envOverride gives a flag of one command another environment twin than
+// CORTEX_<FLAG>, keyed by "command.flag"; "" means none. bench's --token
+// reads the variable serve's --api-token reads, and bench's --db reads no
+// variable: a CORTEX_DB exported for the ops commands names a SQLite file,
+// and bench makes its own.
+var envOverride = map[string]string{
+	"bench.token": "CORTEX_API_TOKEN",
+	"bench.db":    "",
+}
+
+// envTwin is the environment variable of a command's flag, "" for none.
+func envTwin(cmd, flagName string) string {
+	if v, ok := envOverride[cmd+"."+flagName]; ok {
+		return v
+	}
+	if noEnvTwin[flagName] {
+		return ""
+	}
+	return envName(flagName)
+}
+
+// examples are the lines the -h of each command ends with.
+var examples = map[string]string{
+	"serve": `cortex serve                                   # 127.0.0.1:8080, database ./data/cortex.db
+  cortex serve --db /var/lib/cortex/cortex.db --addr :8080 --api-token "$(cat /etc/cortex/token)"
+  cortex serve --db postgres://cortex@db:5432/cortex --keep-snapshots 100`,
+	"stats":      `cortex stats --db ./data/cortex.db --json`,
+	"health":     `cortex health --db ./data/cortex.db --integrity quick || echo "exit $?"`,
+	"checkpoint": `cortex checkpoint --db ./data/cortex.db --mode truncate`,
+	"backup": `cortex backup --db ./data/cortex.db --out /var/backups/cortex-$(date +%F).db
+  cortex backup --db ./data/cortex.db --out ./small.db --compact`,
+	"restore": `cortex restore --db ./data/cortex.db --from /var/backups/cortex-2026-12-05.db   # stop the server first`,
+	"explain": `cortex explain --db ./data/cortex.db "SELECT id FROM sessions ORDER BY last_active DESC LIMIT 10"
+  cortex explain "SELECT version, size_bytes FROM state_snapshots WHERE session_id = 1" --json`,
+	"migrate": `cortex migrate --from ./data/cortex.db --to postgres://cortex@db:5432/cortex
+  cortex migrate --from postgres://cortex@db:5432/cortex --to ./copy.db --json`,
+	"bench": `cortex bench --workload append --concurrency 1,8,64 \
+    --configs sqlite-normal,sqlite-full,naive,seed --json --svg out.svg > out.json
+  cortex bench --mode http --url http://127.0.0.1:8080 --workload mix`,
+}
+
+// flagTypeName is the word -h shows after a flag: the flag package's
+// (string, duration, int) or, for this package's values, what they take.
+func flagTypeName(f *flag.Flag) (name, usage string) {
+	name, usage = flag.UnquoteUsage(f)
+	switch v := f.Value.(type) {
+	case choice:
+		name = strings.Join(v.allowed, "|")
+	case *byteSize:
+		name = "size"
+	}
+	if name == "value" {
+		name = "string"
+	}
+	return name, usage
+}
+
 // newFlagSet makes a command's flag set; usage is its one-line synopsis.
 func newFlagSet(name, usage string, stderr io.Writer) *flag.FlagSet {
 	fs := flag.NewFlagSet(name, flag.ContinueOnError)
 	fs.SetOutput(stderr)
+	synopses[name] = usage
 	fs.Usage = func() {
-		fmt.Fprintf(stderr, "Usage: cortex %s\n\nFlags (those with a [$VARIABLE] are also read from it; a flag beats its variable):\n", usage)
+		fmt.Fprintf(stderr, "Usage: cortex %s\n\nFlags (before or after the arguments; those with a [$VARIABLE] are also read from it; a flag beats its variable):\n", usage)
 		fs.VisitAll(func(f *flag.Flag) {
-			name, u := flag.UnquoteUsage(f)
+			tname, u := flagTypeName(f)
 			line := "  --" + f.Name
-			if name != "" {
-				line += " " + name
+			if tname != "" {
+				line += " " + tname
 			}
 			fmt.Fprintf(stderr, "%s\n    \t%s", line, strings.ReplaceAll(u, "\n", "\n    \t"))
 			if f.DefValue != "" && f.DefValue != "false" && f.DefValue != "0" && f.DefValue != "0s" {
 				fmt.Fprintf(stderr, " (default %s)", f.DefValue)
 			}
-			if noEnvTwin[f.Name] {
-				fmt.Fprintln(stderr)
-				return
+			if env := envTwin(name, f.Name); env != "" {
+				fmt.Fprintf(stderr, " [$%s]", env)
 			}
-			fmt.Fprintf(stderr, " [$%s]\n", envName(f.Name))
+			fmt.Fprintln(stderr)
 		})
+		if ex := examples[name]; ex != "" {
+			fmt.Fprintf(stderr, "\nExamples:\n  %s\n", ex)
+		}
 	}
 	return fs
 }
 
-// parseFlags parses args, then fills every flag not given on the command
-// line from its CORTEX_<FLAG> environment variable. Extra positional
-// arguments are refused unless maxArgs allows them.
+// goFlagName matches the single-dash flag names in the flag package's
+// errors ("flag provided but not defined: -bogus"), which the help and
+// the docs write with two.
+var goFlagName = regexp.MustCompile(`(defined: |argument: |for flag |for )-([^-\s:][^\s:]*)`)
+
+// dashdash rewrites the flag package's error to name flags as --flag.
+func dashdash(err error) string {
+	return goFlagName.ReplaceAllString(err.Error(), "${1}--${2}")
+}
+
+// parseInterleaved parses flags wherever they are among the positional
+// arguments, as Go's own tools do (cortex explain "SELECT 1" --json);
+// everything after a "--" is positional. It leaves fs.Args() holding the
+// positional arguments.
+func parseInterleaved(fs *flag.FlagSet, args []string) error {
+	var pos []string
+	for {
+		if err := fs.Parse(args); err != nil {
+			return err
+		}
+		rest := fs.Args()
+		if len(rest) == 0 {
+			break
+		}
+		if used := len(args) - len(rest); used > 0 && args[used-1] == "--" {
+			pos = append(pos, rest...)
+			break
+		}
+		pos, args = append(pos, rest[0]), rest[1:]
+	}
+	// Parse once more over "--" and the positional arguments alone: the
+	// values set stay set, and fs.Args() is the positional arguments.
+	return fs.Parse(append([]string{"--"}, pos...))
+}
+
+// parseFlags parses args, flags before or after the positional
+// arguments, then fills every flag not given on the command line from its
+// environment twin. Extra positional arguments are refused unless maxArgs
+// allows them.
 func parseFlags(fs *flag.FlagSet, args []string, maxArgs int) error {
 	// The flag package prints the error and the whole usage on a bad
 	// flag; only -h gets the usage here, a bad flag one line and a hint.
+	if flagSetSeen != nil {
+		flagSetSeen(fs)
+	}
 	out, usage := fs.Output(), fs.Usage
 	fs.SetOutput(io.Discard)
 	fs.Usage = func() {}
-	err := fs.Parse(args)
+	err := parseInterleaved(fs, args)
 	fs.SetOutput(out)
 	fs.Usage = usage
 	if err != nil {
@@ -76,17 +176,18 @@ func parseFlags(fs *flag.FlagSet, args []string, maxArgs int) error {
 			usage()
 			return &exitError{code: 0}
 		}
-		return fmt.Errorf("%v\nTry: cortex %s -h: %w", err, fs.Name(), errUsage)
+		return fmt.Errorf("%s\nTry: cortex %s -h: %w", dashdash(err), fs.Name(), errUsage)
 	}
 	given := map[string]bool{}
 	fs.Visit(func(f *flag.Flag) { given[f.Name] = true })
 	fs.VisitAll(func(f *flag.Flag) {
-		if err != nil || given[f.Name] || noEnvTwin[f.Name] {
+		env := envTwin(fs.Name(), f.Name)
+		if err != nil || given[f.Name] || env == "" {
 			return
 		}
-		if v, ok := lookupEnv(envName(f.Name)); ok {
+		if v, ok := lookupEnv(env); ok {
 			if e := fs.Set(f.Name, v); e != nil {
-				err = fmt.Errorf("%s=%q: %v\nTry: fix or unset %s: %w", envName(f.Name), v, e, envName(f.Name), errUsage)
+				err = fmt.Errorf("%s=%q: %v\nTry: fix or unset %s: %w", env, v, e, env, errUsage)
 			}
 		}
 	})
@@ -213,6 +314,13 @@ func (f *dbFlags) register(fs *flag.FlagSet) {
 	fs.Var(&f.walLimit, "wal-limit", "bound on the -wal file: past half of it checkpoints end with a RESTART, past it a TRUNCATE shrinks the file and health degrades")
 	fs.BoolVar(&f.allowNetworkFS, "allow-network-fs", false, "open a WAL database on a network filesystem anyway (unsafe: WAL locking does not work across machines)")
 	fs.BoolVar(&f.acceptWALLoss, "accept-wal-loss", false, "open a database whose -wal has a damaged frame, letting recovery drop the commits after it (otherwise refused: restore a backup instead)")
+}
+
+// registerFile adds the flags of the database file for a command that
+// works on a SQLite file only (the ops commands): its --db takes no URL.
+func (f *dbFlags) registerFile(fs *flag.FlagSet) {
+	f.register(fs)
+	fs.Lookup("db").Usage = "the SQLite database file (these commands work on a file; for PostgreSQL use its own tools)"
 }
 
 // registerServing adds the flags of a long-running process: the reader

@@ -20,8 +20,18 @@ type healthCmd struct {
 }
 
 func (c *healthCmd) run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
-	fs := newFlagSet("health", "health [flags]   (exit status: 0 healthy, 1 degraded, 2 unhealthy, 3 usage error)", stderr)
-	c.db.register(fs)
+	fs := newFlagSet("health", `health [flags]
+
+Checks a database file: a read, a write transaction, the WAL against
+--wal-limit, checkpoint starvation, free disk and the SQLite version, and
+with --integrity an integrity check.
+
+Exit status: 0 healthy, 1 degraded, 2 unhealthy (also when the file cannot
+be opened), 3 a usage error. Unlike the other commands, where 2 is a usage
+error, 2 means unhealthy here, as monitoring plugins read it, so a typo in a
+probe's command line (3: nothing was checked) is not taken for a sick
+database.`, stderr)
+	c.db.registerFile(fs)
 	fs.BoolVar(&c.json, "json", false, "print JSON (the same fields as GET /v1/admin/health)")
 	fs.StringVar(&c.integrity, "integrity", "", "also run an integrity check: quick or full (reads the whole database)")
 	if err := parseFlags(fs, args, 0); err != nil {

@@ -7,6 +7,7 @@ import (
 
 	"github.com/cortex-db/cortex/httpapi"
 	"github.com/cortex-db/cortex/sqlitedb"
+	"github.com/cortex-db/cortex/sqlitestore"
 	"github.com/cortex-db/cortex/state"
 )
 
@@ -34,7 +35,20 @@ func (o *sqliteOps) Stats(ctx context.Context) (any, error) {
 	if err != nil {
 		return nil, opsError(err)
 	}
-	return st, nil
+	out := sqliteStats{Stats: st}
+	if c, ok, err := sqlitestore.ReadCounts(ctx, o.db); err != nil {
+		return nil, opsError(err)
+	} else if ok {
+		out.Sessions = &c.Sessions
+	}
+	return out, nil
+}
+
+// sqliteStats are sqlitedb's figures with the store's session count
+// (exact, kept in O(1); absent on a database whose schema predates it).
+type sqliteStats struct {
+	sqlitedb.Stats
+	Sessions *int64 `json:"sessions,omitempty"`
 }
 
 func (o *sqliteOps) Health(ctx context.Context, integrity string) (httpapi.HealthStatus, any) {
@@ -47,7 +61,7 @@ func (o *sqliteOps) Checkpoint(ctx context.Context, mode string) (any, error) {
 	if err != nil {
 		return nil, state.Invalid("mode", "%v", err)
 	}
-	res, err := o.db.Checkpoint(ctx, m)
+	res, err := runCheckpoint(ctx, o.db, m)
 	if err != nil {
 		return nil, opsError(err)
 	}

@@ -211,6 +211,10 @@ func TestPG_E2E_ServeAdmin(t *testing.T) {
 	if err := json.Unmarshal(b, &stats); code != 200 || err != nil || stats.Engine != "postgres" || stats.SizeBytes <= 0 || stats.Pool.MaxConns <= 0 {
 		t.Fatalf("/v1/admin/stats: %d %s", code, b)
 	}
+	// Counts on PostgreSQL are its estimates, labelled as such.
+	if !strings.Contains(string(b), `"sessions_estimate"`) || !strings.Contains(string(b), `"snapshots_estimate"`) {
+		t.Fatalf("/v1/admin/stats on PostgreSQL has no labelled estimates: %s", b)
+	}
 	for _, tc := range []struct{ path, body, want string }{
 		{"/v1/admin/checkpoint", `{"mode":"passive"}`, "PostgreSQL checkpoints itself"},
 		{"/v1/admin/backup", `{"name":"b.db"}`, "pg_dump"},

@@ -21,7 +21,7 @@ type restoreCmd struct {
 
 func (c *restoreCmd) run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	fs := newFlagSet("restore", "restore --from <backup> [flags]", stderr)
-	c.db.register(fs)
+	c.db.registerFile(fs)
 	fs.BoolVar(&c.json, "json", false, "print the result as JSON")
 	fs.StringVar(&c.from, "from", "", "the backup file to restore (checked before anything changes)")
 	fs.BoolVar(&c.force, "force", false, "restore even while another process has the database open: its connections see the restored content at once")

@@ -152,9 +152,8 @@ func (c *serveCmd) run(ctx context.Context, args []string, stdout, stderr io.Wri
 		if abs, err := filepath.Abs(backupDir); err == nil {
 			backupDir = abs
 		}
-		if err := os.MkdirAll(backupDir, 0o700); err != nil {
-			return fmt.Errorf("backup folder %s: %w\nTry: --backup-dir <a folder you can write>", backupDir, err)
-		}
+		// The folder is made by the first backup written into it, not
+		// here: a server that never backs up leaves no empty folder.
 	}
 
 	reg := prometheus.NewRegistry()
@@ -314,6 +313,10 @@ func (s *backupScheduler) loop(ctx context.Context, every time.Duration) {
 			return
 		case <-t.C:
 			name := scheduledPrefix + time.Now().UTC().Format("20060102T150405.000Z") + ".db"
+			if err := os.MkdirAll(s.dir, 0o700); err != nil {
+				s.log.Error("scheduled backup", "error", fmt.Errorf("backup folder %s: %w", s.dir, err))
+				continue
+			}
 			res, err := s.ops.db.Backup(ctx, filepath.Join(s.dir, name), nil)
 			if err != nil {
 				if ctx.Err() == nil {

@@ -56,10 +56,15 @@ var _ httpapi.Ops = (*pgOps)(nil)
 
 // pgStats are the PostgreSQL figures of GET /v1/admin/stats.
 type pgStats struct {
-	Engine        string    `json:"engine"`
-	ServerVersion string    `json:"server_version"`
-	SizeBytes     int64     `json:"size_bytes"`
-	Pool          poolStats `json:"pool"`
+	Engine        string `json:"engine"`
+	ServerVersion string `json:"server_version"`
+	SizeBytes     int64  `json:"size_bytes"`
+	// SessionsEstimate and SnapshotsEstimate are PostgreSQL's estimates of
+	// the live rows (pg_stat_user_tables.n_live_tup), read in O(1): not
+	// exact counts, which would scan the tables.
+	SessionsEstimate  int64     `json:"sessions_estimate"`
+	SnapshotsEstimate int64     `json:"snapshots_estimate"`
+	Pool              poolStats `json:"pool"`
 }
 
 type poolStats struct {
@@ -75,7 +80,10 @@ type poolStats struct {
 
 func (o *pgOps) Stats(ctx context.Context) (any, error) {
 	s := pgStats{Engine: "postgres"}
-	err := o.pool.QueryRow(ctx, "SELECT current_setting('server_version'), pg_database_size(current_database())").Scan(&s.ServerVersion, &s.SizeBytes)
+	err := o.pool.QueryRow(ctx, `SELECT current_setting('server_version'), pg_database_size(current_database()),
+		coalesce((SELECT n_live_tup FROM pg_stat_user_tables WHERE relid = to_regclass('sessions')), 0),
+		coalesce((SELECT n_live_tup FROM pg_stat_user_tables WHERE relid = to_regclass('state_snapshots')), 0)`).
+		Scan(&s.ServerVersion, &s.SizeBytes, &s.SessionsEstimate, &s.SnapshotsEstimate)
 	if err != nil {
 		return nil, fmt.Errorf("%w: %w", state.ErrUnavailable, err)
 	}

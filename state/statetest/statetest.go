@@ -39,6 +39,7 @@ func Run(t *testing.T, newStore func(t *testing.T, opts state.Options) state.Sto
 	t.Run("Search", func(t *testing.T) { h.runSearch(t) })
 	t.Run("Keys", func(t *testing.T) { h.runKeys(t) })
 	t.Run("HistoryFilter", func(t *testing.T) { h.runHistoryFilter(t) })
+	t.Run("Messages", func(t *testing.T) { h.runMessages(t) })
 }
 
 type harness struct {
