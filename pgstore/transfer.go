@@ -52,7 +52,7 @@ func (s *Store) ExportSnapshots(ctx context.Context, afterSession string, afterV
 		return nil, err
 	}
 	rows, err := s.pool.Query(ctx, `
-		SELECT s.session_id, s.version, s.created_at, s.state::text, s.metadata::text, s.size_bytes, k.key
+		SELECT s.session_id, s.version, s.created_at, s.state::text, s.metadata::text, s.size_bytes, k.key, s.key
 		FROM state_snapshots AS s
 		LEFT JOIN snapshot_idempotency_keys AS k ON k.session_id = s.session_id AND k.version = s.version
 		WHERE (s.session_id, s.version) > ($1, $2)
@@ -67,16 +67,19 @@ func (s *Store) ExportSnapshots(ctx context.Context, afterSession string, afterV
 		var (
 			sn        state.ExportedSnapshot
 			st, md    string
-			key       *string
+			key, ckey *string
 			createdAt time.Time
 		)
-		if err := rows.Scan(&sn.SessionID, &sn.Version, &createdAt, &st, &md, &sn.SizeBytes, &key); err != nil {
+		if err := rows.Scan(&sn.SessionID, &sn.Version, &createdAt, &st, &md, &sn.SizeBytes, &key, &ckey); err != nil {
 			return nil, translate("export snapshots", err)
 		}
 		sn.CreatedAt = createdAt.UTC()
 		sn.State, sn.Metadata = json.RawMessage(st), json.RawMessage(md)
 		if key != nil {
 			sn.IdempotencyKey = *key
+		}
+		if ckey != nil {
+			sn.Key = *ckey
 		}
 		out = append(out, sn)
 	}
@@ -185,6 +188,7 @@ func (s *Store) ImportSnapshots(ctx context.Context, snapshots []state.ExportedS
 		states  = make([]string, n)
 		mds     = make([]string, n)
 		sizes   = make([]int64, n)
+		ckeys   = make([]*string, n)
 
 		kSids, kKeys  []string
 		kVers, kSizes []int64
@@ -196,6 +200,7 @@ func (s *Store) ImportSnapshots(ctx context.Context, snapshots []state.ExportedS
 		}
 		sids[i], vers[i], created[i] = sn.SessionID, sn.Version, sn.CreatedAt
 		states[i], mds[i], sizes[i] = string(sn.State), string(sn.Metadata), sn.SizeBytes
+		ckeys[i] = keyParam(sn.Key)
 		if sn.IdempotencyKey != "" {
 			kSids = append(kSids, sn.SessionID)
 			kKeys = append(kKeys, sn.IdempotencyKey)
@@ -206,13 +211,13 @@ func (s *Store) ImportSnapshots(ctx context.Context, snapshots []state.ExportedS
 	}
 	return s.tx(ctx, "import snapshots", func(tx pgx.Tx) error {
 		_, err := tx.Exec(ctx, `
-			INSERT INTO state_snapshots (session_id, version, created_at, state, metadata, size_bytes)
-			SELECT sid, v, ca, st::json, md::json, sz
-			FROM unnest($1::text[], $2::bigint[], $3::timestamptz[], $4::text[], $5::text[], $6::bigint[])
-				AS u(sid, v, ca, st, md, sz)
+			INSERT INTO state_snapshots (session_id, version, created_at, state, metadata, size_bytes, key)
+			SELECT sid, v, ca, st::json, md::json, sz, ck
+			FROM unnest($1::text[], $2::bigint[], $3::timestamptz[], $4::text[], $5::text[], $6::bigint[], $7::text[])
+				AS u(sid, v, ca, st, md, sz, ck)
 			ON CONFLICT (session_id, version) DO UPDATE SET created_at = excluded.created_at,
-				state = excluded.state, metadata = excluded.metadata, size_bytes = excluded.size_bytes`,
-			sids, vers, created, states, mds, sizes)
+				state = excluded.state, metadata = excluded.metadata, size_bytes = excluded.size_bytes, key = excluded.key`,
+			sids, vers, created, states, mds, sizes, ckeys)
 		if err != nil {
 			return fmt.Errorf("upsert snapshots (import their sessions first): %w", err)
 		}
@@ -238,6 +243,11 @@ func checkImportSnapshot(sn state.ExportedSnapshot) error {
 	}
 	if sn.Version < 1 {
 		return state.Invalid("version", "must be at least 1")
+	}
+	if sn.Key != "" {
+		if err := state.ValidateKey(sn.Key); err != nil {
+			return err
+		}
 	}
 	if len(sn.IdempotencyKey) > MaxIdempotencyKeyLen {
 		return state.Invalid("idempotency_key", "longer than %d bytes", MaxIdempotencyKeyLen)

@@ -312,7 +312,7 @@ const (
 	// sessions after it in id order (qExportSnapshotsAfter: args after
 	// session, limit), each a walk of the id index joined to the
 	// snapshots' primary key.
-	exportSnapshotCols   = `x.id, s.version, s.created_at, s.state, s.metadata, s.size_bytes, s.idempotency_key`
+	exportSnapshotCols   = `x.id, s.version, s.created_at, s.state, s.metadata, s.size_bytes, s.idempotency_key, s.key`
 	qExportSnapshotsRest = `SELECT ` + exportSnapshotCols + `
 		FROM sessions AS x JOIN state_snapshots AS s ON s.session_id = x.sid
 		WHERE x.id = CAST(? AS TEXT) AND s.version > ? ORDER BY s.version LIMIT CAST(? AS INTEGER)`
@@ -333,10 +333,11 @@ const (
 	// qImportSnapshot upserts a snapshot row as given; args sid, then
 	// the snapshot's fields.
 	qImportSnapshot = `INSERT INTO state_snapshots
-		(session_id, version, created_at, state, metadata, size_bytes, idempotency_key)
-		VALUES (?, ?, ?, ?, ?, ?, ?)
+		(session_id, version, created_at, state, metadata, size_bytes, idempotency_key, key)
+		VALUES (?, ?, ?, ?, ?, ?, ?, ?)
 		ON CONFLICT (session_id, version) DO UPDATE SET created_at = excluded.created_at, state = excluded.state,
-			metadata = excluded.metadata, size_bytes = excluded.size_bytes, idempotency_key = excluded.idempotency_key`
+			metadata = excluded.metadata, size_bytes = excluded.size_bytes, idempotency_key = excluded.idempotency_key,
+			key = excluded.key`
 )
 
 // ---- end transfer -------------------------------------------------------

@@ -73,13 +73,15 @@ func exportSnapshots(ctx context.Context, tx *sqlitedb.Tx, out *[]state.Exported
 			sn      state.ExportedSnapshot
 			created int64
 			key     sql.NullString
+			ckey    sql.NullString
 		)
 		if err := rows.Scan(&sn.SessionID, &sn.Version, &created, (*[]byte)(&sn.State),
-			(*[]byte)(&sn.Metadata), &sn.SizeBytes, &key); err != nil {
+			(*[]byte)(&sn.Metadata), &sn.SizeBytes, &key, &ckey); err != nil {
 			return err
 		}
 		sn.CreatedAt = fromNanos(created)
 		sn.IdempotencyKey = key.String
+		sn.Key = ckey.String
 		*out = append(*out, sn)
 	}
 	return rows.Err()
@@ -172,7 +174,7 @@ func (s *Store) ImportSnapshots(ctx context.Context, snapshots []state.ExportedS
 				sids[sn.SessionID] = sid
 			}
 			_, err := tx.Exec(ctx, qImportSnapshot, sid, sn.Version, sn.CreatedAt.UnixNano(),
-				string(sn.State), string(sn.Metadata), sn.SizeBytes, key)
+				string(sn.State), string(sn.Metadata), sn.SizeBytes, key, sql.NullString{String: sn.Key, Valid: sn.Key != ""})
 			if err != nil {
 				return fmt.Errorf("snapshot %d of session %q: %w", sn.Version, sn.SessionID, err)
 			}
@@ -188,6 +190,11 @@ func checkImportSnapshot(sn state.ExportedSnapshot) error {
 	}
 	if sn.Version < 1 {
 		return state.Invalid("version", "must be at least 1")
+	}
+	if sn.Key != "" {
+		if err := state.ValidateKey(sn.Key); err != nil {
+			return err
+		}
 	}
 	if !state.ValidJSON(sn.State) {
 		return state.Invalid("state", "is not valid JSON")

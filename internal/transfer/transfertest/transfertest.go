@@ -64,6 +64,9 @@ func Fill(ctx context.Context, st state.Store, sessions, perSession int) (int64,
 			if v%7 == 0 {
 				it.IdempotencyKey = fmt.Sprintf("key-%d", v)
 			}
+			if v%5 == 0 {
+				it.Key = fmt.Sprintf("ckpt-%d", v)
+			}
 			items = append(items, it)
 			if len(items) == state.MaxBatch {
 				if err := flush(); err != nil {
@@ -124,8 +127,8 @@ func Dump(ctx context.Context, e state.Exporter) ([]string, error) {
 			return nil, err
 		}
 		for _, s := range rows {
-			lines = append(lines, fmt.Sprintf("snapshot %s/%d created=%d size=%d key=%q md=%s state=%q",
-				s.SessionID, s.Version, s.CreatedAt.UnixNano(), s.SizeBytes, s.IdempotencyKey, s.Metadata, s.State))
+			lines = append(lines, fmt.Sprintf("snapshot %s/%d created=%d size=%d key=%q ckey=%q md=%s state=%q",
+				s.SessionID, s.Version, s.CreatedAt.UnixNano(), s.SizeBytes, s.IdempotencyKey, s.Key, s.Metadata, s.State))
 		}
 		if len(rows) < page {
 			break
