@@ -440,7 +440,7 @@ func (s *Store) History(ctx context.Context, sessionID string, opts state.Histor
 	query := `
 		SELECT session_id, version, created_at,
 			CASE WHEN sum(` + weight + `) OVER w - ` + weight + ` < $4 THEN metadata::text END,
-			size_bytes, ` + stateCol + `
+			size_bytes, key, ` + stateCol + `
 		FROM state_snapshots
 		WHERE session_id = $1 AND version < $2` + where + `
 		WINDOW w AS (ORDER BY version DESC ROWS UNBOUNDED PRECEDING)
