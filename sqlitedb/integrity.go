@@ -238,16 +238,23 @@ func (db *DB) WaitIntegrity(ctx context.Context) (IntegrityJob, bool) {
 // CancelIntegrity stops the running job: a verify job can be resumed by
 // the next one. It reports whether a job was running.
 func (db *DB) CancelIntegrity() bool {
+	_, ok := db.CancelIntegrityJob("")
+	return ok
+}
+
+// CancelIntegrityJob stops the running job if its id is id (any running
+// job when id is ""), waits for it to stop and returns its final view.
+func (db *DB) CancelIntegrityJob(id string) (IntegrityJob, bool) {
 	j := &db.jobs
 	j.mu.Lock()
-	cancel, done := j.cancel, j.done
+	r, cancel, done := j.running, j.cancel, j.done
 	j.mu.Unlock()
-	if cancel == nil {
-		return false
+	if r == nil || (id != "" && r.ID != id) {
+		return IntegrityJob{}, false
 	}
 	cancel()
 	<-done
-	return true
+	return db.IntegrityJobByID(r.ID)
 }
 
 // view copies a running job with its elapsed time.

@@ -15,6 +15,8 @@ type sqliteOps struct {
 	db *sqlitedb.DB
 	// janitor, when set, adds the retention janitor's counters to Figures.
 	janitor func() janitorCounts
+	// verify paces verify jobs (--verify-duty).
+	verify sqlitedb.VerifyConfig
 }
 
 // janitorCounts are the retention janitor's counters since start.
@@ -22,7 +24,29 @@ type janitorCounts struct {
 	Runs, Pruned, Expired, Errors int64
 }
 
-var _ httpapi.Ops = (*sqliteOps)(nil)
+var (
+	_ httpapi.Ops           = (*sqliteOps)(nil)
+	_ httpapi.IntegrityJobs = (*sqliteOps)(nil)
+)
+
+func (o *sqliteOps) StartIntegrity(ctx context.Context, mode string) (string, any, error) {
+	job, err := o.db.StartIntegrity(sqlitedb.IntegrityMode(mode), o.verify)
+	if err != nil {
+		if errors.Is(err, sqlitedb.ErrJobRunning) {
+			return "", nil, fmt.Errorf("%w: %w; GET its job URL, and start another when it is done", httpapi.ErrJobRunning, err)
+		}
+		return "", nil, opsError(err)
+	}
+	return job.ID, job, nil
+}
+
+func (o *sqliteOps) IntegrityJob(ctx context.Context, id string) (any, bool) {
+	return o.db.IntegrityJobByID(id)
+}
+
+func (o *sqliteOps) CancelIntegrity(ctx context.Context, id string) (any, bool) {
+	return o.db.CancelIntegrityJob(id)
+}
 
 func (o *sqliteOps) Stats(ctx context.Context) (any, error) {
 	st, err := o.db.Stats(ctx)
