@@ -383,3 +383,25 @@ func humanBytes(n int64) string {
 		return fmt.Sprintf("%d bytes", n)
 	}
 }
+
+// Held reports whether another connection has the database at path open,
+// through SQLite's own locks: it tries SQLite's EXCLUSIVE lock with a busy
+// timeout of 0 and lets it go at once. Unlike InUse it opens no descriptor
+// of the file from Go, so it is safe in a process that has the database
+// open (that process's own connections then count as holding it). A
+// missing file is not held. A database in a rollback journal mode is held
+// only while a transaction is open on it.
+func Held(ctx context.Context, path string) (bool, error) {
+	if _, err := os.Stat(path); errors.Is(err, fs.ErrNotExist) {
+		return false, nil
+	}
+	l, err := lockExclusive(ctx, path)
+	if errors.Is(err, ErrInUse) {
+		return true, nil
+	}
+	if err != nil {
+		return false, err
+	}
+	l.close()
+	return false, nil
+}

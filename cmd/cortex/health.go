@@ -23,7 +23,7 @@ func (c *healthCmd) run(ctx context.Context, args []string, stdout, stderr io.Wr
 	fs := newFlagSet("health", "health [flags]   (exit status: 0 healthy, 1 degraded, 2 unhealthy, 3 usage error)", stderr)
 	c.db.register(fs)
 	fs.BoolVar(&c.json, "json", false, "print JSON (the same fields as GET /v1/admin/health)")
-	fs.StringVar(&c.integrity, "integrity", "", "also run an integrity check: quick or full (reads the whole database)")
+	fs.StringVar(&c.integrity, "integrity", "", "also run an integrity check here: quick or full (reads the whole database); only on a file no server holds; a server runs them as jobs: POST /v1/admin/integrity")
 	if err := parseFlags(fs, args, 0); err != nil {
 		var ee *exitError
 		if errors.As(err, &ee) { // -h
@@ -35,6 +35,15 @@ func (c *healthCmd) run(ctx context.Context, args []string, stdout, stderr io.Wr
 	case "", "quick", "full":
 	default:
 		return &exitError{code: 3, err: fmt.Errorf("--integrity %q: want quick or full\nTry: cortex health --integrity quick: %w", c.integrity, errUsage)}
+	}
+	if c.integrity != "" && !c.db.isPostgres() {
+		// A server's database is checked by the server, as a job it can
+		// pace and report; a second full read beside it here is what the
+		// jobs exist to avoid.
+		held, err := sqlitedb.Held(ctx, c.db.db)
+		if err == nil && held {
+			return &exitError{code: 3, err: fmt.Errorf("%s is open in another process (a running cortex serve?): nothing was checked\nTry: ask the server: POST /v1/admin/integrity {\"mode\":\"%s\"}, then GET the job URL it answers (docs/operations-at-scale.md); or run this again with the server stopped", c.db.db, c.integrity)}
+		}
 	}
 	db, err := openForOps(ctx, &c.db, "health")
 	if err != nil {
