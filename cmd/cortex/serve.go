@@ -21,6 +21,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus/collectors"
 
 	"github.com/cortex-db/cortex/httpapi"
+	"github.com/cortex-db/cortex/sqlitedb"
 	"github.com/cortex-db/cortex/state"
 )
 
@@ -44,6 +45,8 @@ type serveCmd struct {
 	logLevel        string
 	shutdownTimeout time.Duration
 	writeTimeout    time.Duration
+	verifyInterval  time.Duration // the background verifier (integrity.go)
+	verifyDuty      float64
 
 	// ready, when set (by tests), receives the listening address.
 	ready func(addr string)
@@ -63,6 +66,8 @@ func (c *serveCmd) flags(stderr io.Writer) *flag.FlagSet {
 	fs.DurationVar(&c.snapshotMaxAge, "snapshot-max-age", 0, "remove snapshots older than this, except each session's latest (0: never)")
 	fs.DurationVar(&c.sessionTTL, "session-ttl", 0, "idle time after which a session created without ttl_seconds expires (0: never)")
 	fs.DurationVar(&c.janitorInterval, "janitor-interval", time.Minute, "period of the retention janitor")
+	fs.DurationVar(&c.verifyInterval, "verify-interval", 24*time.Hour, "period of the background verifier's passes over the SQLite file (0: none; a pass is an integrity job of mode verify)")
+	fs.Float64Var(&c.verifyDuty, "verify-duty", 0.1, "share of wall time the verifier reads, in (0, 1]: it sleeps between its 20 ms slices")
 	fs.StringVar(&c.apiToken, "api-token", "", "bearer token every /v1 route needs")
 	fs.StringVar(&c.adminToken, "admin-token", "", "bearer token /v1/admin routes need (default: the API token)")
 	fs.BoolVar(&c.insecure, "insecure", false, "allow a non-loopback --addr without tokens")
@@ -91,6 +96,9 @@ func (c *serveCmd) run(ctx context.Context, args []string, stdout, stderr io.Wri
 	}
 	if c.writeTimeout < 0 {
 		return fmt.Errorf("--write-timeout must not be negative (0: none): %w", errUsage)
+	}
+	if c.verifyInterval < 0 || c.verifyDuty <= 0 || c.verifyDuty > 1 {
+		return fmt.Errorf("--verify-interval must not be negative and --verify-duty must be in (0, 1]: %w", errUsage)
 	}
 	if c.janitorInterval <= 0 {
 		return fmt.Errorf("--janitor-interval must be positive: %w", errUsage)
@@ -191,6 +199,15 @@ func (c *serveCmd) run(ctx context.Context, args []string, stdout, stderr io.Wri
 		} else {
 			bs := &backupScheduler{ops: b.sqlite, dir: backupDir, keep: c.backupKeep, log: log}
 			bg.Go(func() { bs.loop(bgCtx, c.backupInterval) })
+		}
+	}
+
+	if b.sqlite != nil {
+		vc := sqlitedb.VerifyConfig{Duty: c.verifyDuty}
+		b.sqlite.verify = vc
+		if c.verifyInterval > 0 {
+			db := b.sqlite.db
+			bg.Go(func() { db.RunVerifier(bgCtx, c.verifyInterval, vc) })
 		}
 	}
 
