@@ -53,7 +53,9 @@ type DB struct {
 
 	integrity integrityCache
 	jobs      integrityJobs // integrity.go
-	ckstats   checkpointStats
+	// backupProgress is the running backup's (backup.go).
+	backupProgress atomic.Pointer[BackupProgress]
+	ckstats        checkpointStats
 	// backups counts backups in progress: each holds one read snapshot
 	// for its whole run, so the writer's WAL guard leaves the WAL alone
 	// meanwhile.

@@ -36,6 +36,10 @@ func TestIntegrityJob_OneAtATime(t *testing.T) {
 	if h := db.Health(ctx, sqlitedb.HealthOptions{}); h.IntegrityJob == nil || h.IntegrityJob.ID != job.ID {
 		t.Fatalf("health while the job runs: %+v, want the running job", h.IntegrityJob)
 	}
+	// Wait for the first slice (an event), so there is something to resume.
+	for j, _ := db.IntegrityJobByID(job.ID); j.Progress.Slices == 0; j, _ = db.IntegrityJobByID(job.ID) {
+		time.Sleep(time.Millisecond)
+	}
 	if !db.CancelIntegrity() {
 		t.Fatal("cancel: no job was running")
 	}
