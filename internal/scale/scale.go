@@ -110,10 +110,10 @@ type Row struct {
 	Seconds   float64
 	// Appends' figures (Appends only).
 	AppendsPerSec, BaselinePerSec float64
-	ZeroWindows, Windows           int
-	P99MS, MaxMS                   float64
-	HealthP99MS, HealthMaxMS       float64
-	Note                           string
+	ZeroWindows, Windows          int
+	P99MS, MaxMS                  float64
+	HealthP99MS, HealthMaxMS      float64
+	Note                          string
 }
 
 // SecPerGB is the operation's time per GB of database.
@@ -526,4 +526,3 @@ func secPerGBCell(r Row) string {
 	}
 	return fmt.Sprintf("%.2f", r.SecPerGB())
 }
-
