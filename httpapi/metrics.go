@@ -109,6 +109,10 @@ type Figures struct {
 	JanitorPrunedSnapshots int64
 	JanitorExpiredSessions int64
 	JanitorErrors          int64
+	// A running backup's pages copied and to copy (0 and 0 when none runs).
+	BackupPagesDone, BackupPagesTotal int64
+	// IntegrityJobRunning is 1 while an integrity job runs.
+	IntegrityJobRunning int64
 }
 
 // StatsFunc gathers the current Figures.
@@ -171,6 +175,9 @@ func NewCollector(stats StatsFunc) *Collector {
 	add("cortex_janitor_pruned_snapshots_total", "Snapshots removed by retention.", C, i(func(f *Figures) int64 { return f.JanitorPrunedSnapshots }))
 	add("cortex_janitor_expired_sessions_total", "Sessions expired by their TTL.", C, i(func(f *Figures) int64 { return f.JanitorExpiredSessions }))
 	add("cortex_janitor_errors_total", "Retention janitor passes that failed.", C, i(func(f *Figures) int64 { return f.JanitorErrors }))
+	add("cortex_backup_pages_done", "Pages the running backup has copied (0 when none runs).", G, i(func(f *Figures) int64 { return f.BackupPagesDone }))
+	add("cortex_backup_pages_total", "Pages the running backup copies (0 when none runs).", G, i(func(f *Figures) int64 { return f.BackupPagesTotal }))
+	add("cortex_integrity_job_running", "1 while an integrity job (POST /v1/admin/integrity or the background verifier) runs.", G, i(func(f *Figures) int64 { return f.IntegrityJobRunning }))
 	return c
 }
 

@@ -66,6 +66,8 @@ type Health struct {
 	IntegrityAgeSeconds *float64 `json:"integrity_age_seconds,omitempty"`
 	// IntegrityJob is the integrity job running now (integrity.go).
 	IntegrityJob *IntegrityJob `json:"integrity_job,omitempty"`
+	// Backup is the running backup's progress (backup.go).
+	Backup *BackupProgress `json:"backup,omitempty"`
 }
 
 // IntegrityResult is the last integrity check's outcome.
@@ -178,6 +180,9 @@ func (db *DB) Health(ctx context.Context, opts HealthOptions) Health {
 	db.integrity.mu.Unlock()
 	if job, ok := db.RunningIntegrity(); ok {
 		h.IntegrityJob = &job
+	}
+	if bp, ok := db.BackupProgressNow(); ok {
+		h.Backup = &bp
 	}
 	return h
 }

@@ -17,6 +17,8 @@ type sqliteOps struct {
 	janitor func() janitorCounts
 	// verify paces verify jobs (--verify-duty).
 	verify sqlitedb.VerifyConfig
+	// backupRate paces backups (--backup-rate; 0: none).
+	backupRate int64
 }
 
 // janitorCounts are the retention janitor's counters since start.
@@ -74,7 +76,7 @@ func (o *sqliteOps) Checkpoint(ctx context.Context, mode string) (any, error) {
 }
 
 func (o *sqliteOps) Backup(ctx context.Context, dest string) (any, error) {
-	res, err := o.db.Backup(ctx, dest, nil)
+	res, err := o.db.BackupWith(ctx, dest, sqlitedb.BackupOptions{RateBytes: o.backupRate})
 	if err != nil {
 		return nil, opsError(err)
 	}
@@ -143,6 +145,12 @@ func (o *sqliteOps) figures(ctx context.Context) (httpapi.Figures, error) {
 	if l := st.Checkpoint.Last; l != nil {
 		f.LastCheckpointWALFrames = l.WALFrames
 		f.LastCheckpointCheckpointedFrms = l.CheckpointedFrames
+	}
+	if bp, ok := o.db.BackupProgressNow(); ok {
+		f.BackupPagesDone, f.BackupPagesTotal = bp.PagesDone, bp.PagesTotal
+	}
+	if _, ok := o.db.RunningIntegrity(); ok {
+		f.IntegrityJobRunning = 1
 	}
 	if o.janitor != nil {
 		j := o.janitor()

@@ -47,6 +47,7 @@ type serveCmd struct {
 	writeTimeout    time.Duration
 	verifyInterval  time.Duration // the background verifier (integrity.go)
 	verifyDuty      float64
+	backupRate      byteSize
 
 	// ready, when set (by tests), receives the listening address.
 	ready func(addr string)
@@ -61,6 +62,7 @@ func (c *serveCmd) flags(stderr io.Writer) *flag.FlagSet {
 	fs.StringVar(&c.backupDir, "backup-dir", "", "the only folder backups go to (default: a backups folder beside the database)")
 	fs.DurationVar(&c.backupInterval, "backup-interval", 0, "period of scheduled backups into --backup-dir (0: none)")
 	fs.IntVar(&c.backupKeep, "backup-keep", 7, "scheduled backups to keep (0: all)")
+	fs.Var(&c.backupRate, "backup-rate", "pace backups (scheduled and POST /v1/admin/backup) to this many bytes per second, e.g. 100MB (0: none)")
 	fs.Var(&c.maxStateBytes, "max-state-bytes", "largest snapshot state")
 	fs.IntVar(&c.keepSnapshots, "keep-snapshots", 0, "keep only the newest N snapshots of each session (0: all)")
 	fs.DurationVar(&c.snapshotMaxAge, "snapshot-max-age", 0, "remove snapshots older than this, except each session's latest (0: never)")
@@ -205,6 +207,7 @@ func (c *serveCmd) run(ctx context.Context, args []string, stdout, stderr io.Wri
 	if b.sqlite != nil {
 		vc := sqlitedb.VerifyConfig{Duty: c.verifyDuty}
 		b.sqlite.verify = vc
+		b.sqlite.backupRate = int64(c.backupRate)
 		if c.verifyInterval > 0 {
 			db := b.sqlite.db
 			bg.Go(func() { db.RunVerifier(bgCtx, c.verifyInterval, vc) })
@@ -311,7 +314,7 @@ func (s *backupScheduler) loop(ctx context.Context, every time.Duration) {
 			return
 		case <-t.C:
 			name := scheduledPrefix + time.Now().UTC().Format("20060102T150405.000Z") + ".db"
-			res, err := s.ops.db.Backup(ctx, filepath.Join(s.dir, name), nil)
+			res, err := s.ops.db.BackupWith(ctx, filepath.Join(s.dir, name), sqlitedb.BackupOptions{RateBytes: s.ops.backupRate})
 			if err != nil {
 				if ctx.Err() == nil {
 					s.log.Error("scheduled backup", "error", err)
