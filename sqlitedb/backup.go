@@ -56,6 +56,10 @@ type BackupOptions struct {
 	// at scale: with a rollback journal and SQLite's default synchronous
 	// on the copy. Only for comparisons (scripts/scale).
 	JournaledCopy bool
+	// NormalPriority runs the copy and the check at the process's normal
+	// CPU and I/O priority instead of the lowest (lowPriority). Only for
+	// comparisons (scripts/scale).
+	NormalPriority bool
 }
 
 // DefaultBackupStepPages is the default backup step: 64 MiB of 4 KiB
@@ -109,7 +113,49 @@ func (db *DB) BackupWith(ctx context.Context, dest string, opts BackupOptions) (
 	db.backups.Add(1)
 	defer db.backups.Add(-1)
 	defer db.backupProgress.Store(nil)
-	err = db.Read(ctx, func(tx *Tx) error {
+	prio := lowPriority
+	if opts.NormalPriority {
+		prio = func(fn func()) { fn() }
+	}
+	prio(func() { err = db.copyTo(ctx, tmp, opts, &pages) })
+	if err != nil {
+		return BackupResult{}, fmt.Errorf("backup to %s: %w", dest, err)
+	}
+	if err := selfContained(ctx, tmp); err != nil {
+		return BackupResult{}, fmt.Errorf("backup to %s: %w", dest, err)
+	}
+	if err := syncFile(tmp); err != nil {
+		return BackupResult{}, fmt.Errorf("backup to %s: %w", dest, err)
+	}
+	copyMS := time.Since(start).Milliseconds()
+	t1 := time.Now()
+	if opts.Check != CheckNone {
+		var err error
+		prio(func() { err = checkCopy(ctx, tmp, opts.Check) })
+		if err != nil {
+			return BackupResult{}, fmt.Errorf("backup to %s: the copy failed its check: %w", dest, err)
+		}
+	}
+	checkMS := time.Since(t1).Milliseconds()
+	if err := renameNew(tmp, dest); err != nil {
+		return BackupResult{}, fmt.Errorf("backup to %s: %w", dest, err)
+	}
+	st, err := os.Stat(dest)
+	if err != nil {
+		return BackupResult{}, fmt.Errorf("backup to %s: %w", dest, err)
+	}
+	integrity := "ok"
+	if opts.Check == CheckNone {
+		integrity = "unchecked"
+	}
+	return BackupResult{Path: dest, Bytes: st.Size(), Pages: pages, DurationMS: time.Since(start).Milliseconds(), Integrity: integrity,
+		Check: opts.Check, CopyMS: copyMS, CheckMS: checkMS, RateBytes: opts.RateBytes}, nil
+}
+
+// copyTo copies the database into tmp with the backup API from one read
+// snapshot; see BackupWith.
+func (db *DB) copyTo(ctx context.Context, tmp string, opts BackupOptions, pages *int64) error {
+	return db.Read(ctx, func(tx *Tx) error {
 		// The read transaction starts with the first read; the backup
 		// steps then all see this snapshot.
 		var n int
@@ -140,7 +186,7 @@ func (db *DB) BackupWith(ctx context.Context, dest string, opts BackupOptions) (
 					return classify(ctx, "backup step", err)
 				}
 				total := int64(bk.PageCount())
-				pages = total
+				*pages = total
 				bp := BackupProgress{PagesDone: total - int64(bk.Remaining()), PagesTotal: total}
 				db.backupProgress.Store(&bp)
 				if opts.Progress != nil {
@@ -165,36 +211,6 @@ func (db *DB) BackupWith(ctx context.Context, dest string, opts BackupOptions) (
 			return classify(ctx, "finish backup", bk.Finish())
 		}
 	})
-	if err != nil {
-		return BackupResult{}, fmt.Errorf("backup to %s: %w", dest, err)
-	}
-	if err := selfContained(ctx, tmp); err != nil {
-		return BackupResult{}, fmt.Errorf("backup to %s: %w", dest, err)
-	}
-	if err := syncFile(tmp); err != nil {
-		return BackupResult{}, fmt.Errorf("backup to %s: %w", dest, err)
-	}
-	copyMS := time.Since(start).Milliseconds()
-	t1 := time.Now()
-	if opts.Check != CheckNone {
-		if err := checkCopy(ctx, tmp, opts.Check); err != nil {
-			return BackupResult{}, fmt.Errorf("backup to %s: the copy failed its check: %w", dest, err)
-		}
-	}
-	checkMS := time.Since(t1).Milliseconds()
-	if err := renameNew(tmp, dest); err != nil {
-		return BackupResult{}, fmt.Errorf("backup to %s: %w", dest, err)
-	}
-	st, err := os.Stat(dest)
-	if err != nil {
-		return BackupResult{}, fmt.Errorf("backup to %s: %w", dest, err)
-	}
-	integrity := "ok"
-	if opts.Check == CheckNone {
-		integrity = "unchecked"
-	}
-	return BackupResult{Path: dest, Bytes: st.Size(), Pages: pages, DurationMS: time.Since(start).Milliseconds(), Integrity: integrity,
-		Check: opts.Check, CopyMS: copyMS, CheckMS: checkMS, RateBytes: opts.RateBytes}, nil
 }
 
 // BackupProgressNow reports the running backup's progress; false when none

@@ -187,7 +187,7 @@ func (db *DB) StartIntegrity(mode IntegrityMode, vc VerifyConfig) (IntegrityJob,
 	go func() {
 		defer close(done)
 		defer cancel()
-		db.runJob(ctx, job, vc.withDefaults())
+		lowPriority(func() { db.runJob(ctx, job, vc.withDefaults()) })
 	}()
 	return *job, nil
 }

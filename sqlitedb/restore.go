@@ -318,32 +318,41 @@ func copyFile(ctx context.Context, dst *os.File, src string, size int64, progres
 // checkCopy runs quick_check or integrity_check on a file no one else has
 // open. It opens it read-only with the unix VFS: a DELETE-mode copy stays
 // one file.
+//
+// The connection maps up to 256 MiB of the file and caches 64 MiB of
+// pages, as the DB's readers do: with SQLite's default 2 MB cache,
+// integrity_check's index lookups read the same pages from the file again
+// and again (measured: 10× slower on a 0.3 GB copy).
 func checkCopy(ctx context.Context, path string, mode IntegrityMode) error {
-	if mode == IntegrityFull {
-		return checkFile(ctx, path)
+	if err := checkHeader(path); err != nil {
+		return err
 	}
-	d := openPool(path, url.Values{"mode": {"ro"}, "vfs": {"unix"}}, nil)
+	check := "PRAGMA quick_check(20)"
+	if mode == IntegrityFull {
+		check = "PRAGMA integrity_check(20)"
+	}
+	d := openPool(path, url.Values{"mode": {"ro"}, "vfs": {"unix"}}, []pragma{{"mmap_size", "268435456", "268435456"}, {"cache_size", "-65536", "-65536"}})
 	defer d.Close()
-	rows, err := d.QueryContext(ctx, "PRAGMA quick_check(20)")
+	rows, err := d.QueryContext(ctx, check)
 	if err != nil {
-		return classify(ctx, "quick check", err)
+		return classify(ctx, "check", err)
 	}
 	defer rows.Close()
 	var problems []string
 	for rows.Next() {
 		var line string
 		if err := rows.Scan(&line); err != nil {
-			return classify(ctx, "quick check", err)
+			return classify(ctx, "check", err)
 		}
 		if line != "ok" {
 			problems = append(problems, line)
 		}
 	}
 	if err := rows.Err(); err != nil {
-		return classify(ctx, "quick check", err)
+		return classify(ctx, "check", err)
 	}
 	if len(problems) > 0 {
-		return fmt.Errorf("%w: quick check: %v", ErrCorrupt, problems)
+		return fmt.Errorf("%w: %s: %v", ErrCorrupt, check, problems)
 	}
 	return nil
 }
