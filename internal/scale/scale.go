@@ -182,7 +182,8 @@ func runSize(ctx context.Context, cfg Config, n int) ([]Row, error) {
 	defer os.RemoveAll(scratch)
 	if _, err := os.Stat(path); err != nil {
 		if free, need := FreeBytes(cfg.Dir), NeedBytes(n); free < need {
-			return nil, fmt.Errorf("%d snapshots need about %d GB free in %s (database, backup, restored copy); %d GB free", n, need>>30, cfg.Dir, free>>30)
+			cfg.logf("skipping %d snapshots: they need about %d GB free in %s (database, backup, restored copy), and %d GB are free", n, need>>30, cfg.Dir, free>>30)
+			return []Row{{Snapshots: n, Op: "skipped", Note: fmt.Sprintf("needs %d GB free, %d GB free", need>>30, free>>30)}}, nil
 		}
 		t0 := time.Now()
 		cfg.logf("building %d snapshots in %s", n, path)
