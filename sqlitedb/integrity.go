@@ -398,7 +398,9 @@ func (db *DB) verify(ctx context.Context, job *IntegrityJob, vc VerifyConfig) (I
 			err, end = nil, true
 		}
 		if err != nil {
-			saveCursor()
+			if ctx.Err() != nil {
+				saveCursor() // stopped: the next pass resumes here
+			} // else the next pass starts over (a dropped table, say)
 			return res, fmt.Errorf("verify table %s: %w", name, err)
 		}
 		cur.rowid = last
