@@ -56,15 +56,25 @@ type BackupOptions struct {
 	// at scale: with a rollback journal and SQLite's default synchronous
 	// on the copy. Only for comparisons (scripts/scale).
 	JournaledCopy bool
+	// MinRateBytes is the floor under the low priority: a step that starts
+	// while the copy runs slower than this runs at the normal priority
+	// (default DefaultBackupMinRate; negative: no floor). The backup's
+	// read snapshot keeps the WAL from being reset until it ends, so a
+	// backup starved by a busy machine would grow the WAL without bound.
+	MinRateBytes int64
 	// NormalPriority runs the copy and the check at the process's normal
 	// CPU and I/O priority instead of the lowest (lowPriority). Only for
 	// comparisons (scripts/scale).
 	NormalPriority bool
 }
 
-// DefaultBackupStepPages is the default backup step: 64 MiB of 4 KiB
+// DefaultBackupMinRate is BackupOptions.MinRateBytes's default: 100 GB
+// in under an hour.
+const DefaultBackupMinRate = 32 << 20
+
+// DefaultBackupStepPages is the default backup step: 16 MiB of 4 KiB
 // pages (measured in BENCHMARKS.md, "Operations at scale").
-const DefaultBackupStepPages = 16384
+const DefaultBackupStepPages = 4096
 
 // Backup writes a consistent copy of the database to dest with SQLite's
 // online backup API, while writes continue: BackupWith with the default
@@ -100,6 +110,9 @@ func (db *DB) BackupWith(ctx context.Context, dest string, opts BackupOptions) (
 	if opts.Check == "" {
 		opts.Check = IntegrityFull
 	}
+	if opts.MinRateBytes == 0 {
+		opts.MinRateBytes = DefaultBackupMinRate
+	}
 	tmp, cleanup, err := tempBeside(dest)
 	if err != nil {
 		return BackupResult{}, err
@@ -113,11 +126,12 @@ func (db *DB) BackupWith(ctx context.Context, dest string, opts BackupOptions) (
 	db.backups.Add(1)
 	defer db.backups.Add(-1)
 	defer db.backupProgress.Store(nil)
+	floorHit := false
+	err = db.copyTo(ctx, tmp, opts, &pages, &floorHit)
 	prio := lowPriority
-	if opts.NormalPriority {
+	if opts.NormalPriority || floorHit {
 		prio = func(fn func()) { fn() }
 	}
-	prio(func() { err = db.copyTo(ctx, tmp, opts, &pages) })
 	if err != nil {
 		return BackupResult{}, fmt.Errorf("backup to %s: %w", dest, err)
 	}
@@ -154,7 +168,9 @@ func (db *DB) BackupWith(ctx context.Context, dest string, opts BackupOptions) (
 
 // copyTo copies the database into tmp with the backup API from one read
 // snapshot; see BackupWith.
-func (db *DB) copyTo(ctx context.Context, tmp string, opts BackupOptions, pages *int64) error {
+// Each step runs on a lowest-priority thread (lowPriority) unless the
+// copy is behind opts.MinRateBytes, which sets *floorHit.
+func (db *DB) copyTo(ctx context.Context, tmp string, opts BackupOptions, pages *int64, floorHit *bool) error {
 	return db.Read(ctx, func(tx *Tx) error {
 		// The read transaction starts with the first read; the backup
 		// steps then all see this snapshot.
@@ -179,8 +195,16 @@ func (db *DB) copyTo(ctx context.Context, tmp string, opts BackupOptions, pages 
 				return classify(ctx, "start backup", err)
 			}
 			t0 := time.Now()
+			var copied int64
 			for {
-				done, err := bk.Step(opts.StepPages)
+				run := lowPriority
+				if el := time.Since(t0); opts.NormalPriority || (opts.MinRateBytes > 0 && el > time.Second && float64(copied)/el.Seconds() < float64(opts.MinRateBytes)) {
+					run = func(fn func()) { fn() }
+					*floorHit = *floorHit || !opts.NormalPriority
+				}
+				var done bool
+				var err error
+				run(func() { done, err = bk.Step(opts.StepPages) })
 				if err != nil {
 					bk.Finish()
 					return classify(ctx, "backup step", err)
@@ -188,6 +212,7 @@ func (db *DB) copyTo(ctx context.Context, tmp string, opts BackupOptions, pages 
 				total := int64(bk.PageCount())
 				*pages = total
 				bp := BackupProgress{PagesDone: total - int64(bk.Remaining()), PagesTotal: total}
+				copied = bp.PagesDone * 4096
 				db.backupProgress.Store(&bp)
 				if opts.Progress != nil {
 					opts.Progress(bp)

@@ -187,7 +187,15 @@ func (db *DB) StartIntegrity(mode IntegrityMode, vc VerifyConfig) (IntegrityJob,
 	go func() {
 		defer close(done)
 		defer cancel()
-		lowPriority(func() { db.runJob(ctx, job, vc.withDefaults()) })
+		if mode == IntegrityVerify {
+			// Paced and in short snapshots: it can wait for idle CPUs.
+			lowPriority(func() { db.runJob(ctx, job, vc.withDefaults()) })
+			return
+		}
+		// quick and full hold one snapshot to their end, and the WAL
+		// grows meanwhile: starving them (on a busy machine a nice 19
+		// thread barely runs) would grow it without bound.
+		db.runJob(ctx, job, vc.withDefaults())
 	}()
 	return *job, nil
 }

@@ -81,11 +81,11 @@ func registerCandidates() {
 		opts sqlitedb.BackupOptions
 	}{
 		{"backup: before (4 MiB steps; journaled copy; normal priority)", sqlitedb.BackupOptions{StepPages: 1024, JournaledCopy: true, NormalPriority: true}},
-		{"backup: 64 MiB steps; normal priority", sqlitedb.BackupOptions{NormalPriority: true}},
+		{"backup: 16 MiB steps; normal priority", sqlitedb.BackupOptions{NormalPriority: true}},
 		{"backup: 4 MiB steps; unjournaled", sqlitedb.BackupOptions{StepPages: 1024}},
-		{"backup: 64 MiB steps at 100 MB/s", sqlitedb.BackupOptions{RateBytes: 100e6}},
-		{"backup: 64 MiB steps at 50 MB/s", sqlitedb.BackupOptions{RateBytes: 50e6}},
-		{"backup: 64 MiB steps; quick_check", sqlitedb.BackupOptions{Check: sqlitedb.IntegrityQuick}},
+		{"backup: 16 MiB steps at 100 MB/s", sqlitedb.BackupOptions{RateBytes: 100e6}},
+		{"backup: 16 MiB steps at 50 MB/s", sqlitedb.BackupOptions{RateBytes: 50e6}},
+		{"backup: 16 MiB steps; quick_check", sqlitedb.BackupOptions{Check: sqlitedb.IntegrityQuick}},
 	} {
 		scale.Register(scale.Op{Name: c.name, Run: scale.BackupOp(c.opts)})
 	}
