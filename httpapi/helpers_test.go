@@ -5,6 +5,7 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"fmt"
 	"io"
 	"net/http"
 	"net/http/httptest"
@@ -41,6 +42,22 @@ func (o testOps) Explain(ctx context.Context, sql string) (any, error) {
 		return nil, state.Invalid("sql", "%v", err)
 	}
 	return plan, err
+}
+
+// StartIntegrity runs verify jobs so slowly that they stay running until
+// cancelled, whatever the machine's speed: tests see a running job.
+func (o testOps) StartIntegrity(ctx context.Context, mode string) (string, any, error) {
+	job, err := o.db.StartIntegrity(sqlitedb.IntegrityMode(mode), sqlitedb.VerifyConfig{SliceTime: 1, Duty: 1e-9})
+	if errors.Is(err, sqlitedb.ErrJobRunning) {
+		return "", nil, fmt.Errorf("%w: %w", httpapi.ErrJobRunning, err)
+	}
+	return job.ID, job, err
+}
+func (o testOps) IntegrityJob(ctx context.Context, id string) (any, bool) {
+	return o.db.IntegrityJobByID(id)
+}
+func (o testOps) CancelIntegrity(ctx context.Context, id string) (any, bool) {
+	return o.db.CancelIntegrityJob(id)
 }
 
 // env is a server on a fresh database file.

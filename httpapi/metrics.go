@@ -114,6 +114,10 @@ type Figures struct {
 	JanitorSlices             int64
 	JanitorWriterSeconds      float64
 	JanitorReclaimedSnapshots int64
+	// A running backup's pages copied and to copy (0 and 0 when none runs).
+	BackupPagesDone, BackupPagesTotal int64
+	// IntegrityJobRunning is 1 while an integrity job runs.
+	IntegrityJobRunning int64
 }
 
 // StatsFunc gathers the current Figures.
@@ -179,6 +183,9 @@ func NewCollector(stats StatsFunc) *Collector {
 	add("cortex_janitor_slices_total", "Slices of writer time the janitor ran (SQLite: prune and reclaim, each its own short write).", C, i(func(f *Figures) int64 { return f.JanitorSlices }))
 	add("cortex_janitor_writer_seconds_total", "Writer time the janitor's slices used; its share is bounded (default 10%).", C, func(f *Figures) float64 { return f.JanitorWriterSeconds })
 	add("cortex_janitor_reclaimed_snapshots_total", "Snapshots of deleted or expired sessions the janitor removed.", C, i(func(f *Figures) int64 { return f.JanitorReclaimedSnapshots }))
+	add("cortex_backup_pages_done", "Pages the running backup has copied (0 when none runs).", G, i(func(f *Figures) int64 { return f.BackupPagesDone }))
+	add("cortex_backup_pages_total", "Pages the running backup copies (0 when none runs).", G, i(func(f *Figures) int64 { return f.BackupPagesTotal }))
+	add("cortex_integrity_job_running", "1 while an integrity job (POST /v1/admin/integrity or the background verifier) runs.", G, i(func(f *Figures) int64 { return f.IntegrityJobRunning }))
 	return c
 }
 

@@ -54,6 +54,7 @@ var errorTable = []problemKind{
 	{state.ErrInvalid, http.StatusBadRequest, "invalid", "Invalid input"},
 	{state.ErrStorageFull, http.StatusInsufficientStorage, "storage-full", "Storage full"},
 	{state.ErrUnavailable, http.StatusServiceUnavailable, "unavailable", "Storage unavailable"},
+	{ErrJobRunning, http.StatusConflict, "job-running", "A job is running"},
 	{ErrUnsupported, http.StatusNotImplemented, "unsupported", "Not supported by this storage engine"},
 	{context.DeadlineExceeded, http.StatusServiceUnavailable, "timeout", "Timed out"},
 	{context.Canceled, StatusClientClosedRequest, "canceled", "Request canceled"},

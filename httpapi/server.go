@@ -174,6 +174,9 @@ func (s *Server) routes() {
 	m.HandleFunc("POST /v1/admin/checkpoint", s.adminCheckpoint)
 	m.HandleFunc("POST /v1/admin/backup", s.adminBackup)
 	m.HandleFunc("POST /v1/admin/explain", s.adminExplain)
+	m.HandleFunc("POST /v1/admin/integrity", s.adminIntegrityStart) // integrity.go
+	m.HandleFunc("GET /v1/admin/integrity/{id}", s.adminIntegrityJob)
+	m.HandleFunc("DELETE /v1/admin/integrity/{id}", s.adminIntegrityCancel)
 
 	m.HandleFunc("GET /healthz", s.healthz)
 	m.HandleFunc("GET /readyz", s.readyz)

@@ -444,7 +444,7 @@ func TestBackup_CompletesUnderContinuousWrites(t *testing.T) {
 	bctx, cancel := context.WithTimeout(ctx, 2*time.Minute)
 	defer cancel()
 	writesAtStart := writes.Load()
-	res, err := db.Backup(bctx, dest, func(p sqlitedb.BackupProgress) { steps++ })
+	res, err := db.BackupWith(bctx, dest, sqlitedb.BackupOptions{StepPages: 16, Progress: func(p sqlitedb.BackupProgress) { steps++ }})
 	writesDuring := writes.Load() - writesAtStart
 	stop()
 	wg.Wait()

@@ -25,32 +25,94 @@ type BackupResult struct {
 	Bytes      int64  `json:"bytes"`
 	Pages      int64  `json:"pages"`
 	DurationMS int64  `json:"duration_ms"`
-	// Integrity is the copy's integrity_check result: "ok".
+	// Integrity is the copy's check result: "ok".
 	Integrity string `json:"integrity"`
+	// Check is the check run on the copy (IntegrityFull unless
+	// BackupOptions.Check said otherwise).
+	Check IntegrityMode `json:"check,omitempty"`
+	// CopyMS is the copy with its fsyncs, CheckMS the check of the copy.
+	CopyMS  int64 `json:"copy_ms"`
+	CheckMS int64 `json:"check_ms"`
+	// RateBytes is the pacing the copy ran at (0: none).
+	RateBytes int64 `json:"rate_bytes_per_second,omitempty"`
 }
 
-// backupStepPages is how many pages one backup step copies between progress
-// reports.
-const backupStepPages = 1024
+// BackupOptions tune BackupWith. The zero value is Backup's behaviour.
+type BackupOptions struct {
+	// StepPages is how many pages one backup step copies (default
+	// DefaultBackupStepPages). Each step is one transaction on the copy,
+	// ending with an fsync of it, so the dirty pages the copy leaves in
+	// the page cache stay bounded by one step.
+	StepPages int
+	// RateBytes paces the copy to at most this many bytes per second
+	// (0: as fast as it goes).
+	RateBytes int64
+	// Check is the check of the finished copy: IntegrityFull (default,
+	// PRAGMA integrity_check), IntegrityQuick, or CheckNone.
+	Check IntegrityMode
+	// Progress, when set, is called after each step.
+	Progress func(BackupProgress)
+	// JournaledCopy writes the copy as Backup did before it was measured
+	// at scale: with a rollback journal and SQLite's default synchronous
+	// on the copy. Only for comparisons (scripts/scale).
+	JournaledCopy bool
+	// MinRateBytes is the floor under the low priority: a step that starts
+	// while the copy runs slower than this runs at the normal priority
+	// (default DefaultBackupMinRate; negative: no floor). The backup's
+	// read snapshot keeps the WAL from being reset until it ends, so a
+	// backup starved by a busy machine would grow the WAL without bound.
+	MinRateBytes int64
+	// NormalPriority runs the copy and the check at the process's normal
+	// CPU and I/O priority instead of the lowest (lowPriority). Only for
+	// comparisons (scripts/scale).
+	NormalPriority bool
+}
+
+// DefaultBackupMinRate is BackupOptions.MinRateBytes's default: 100 GB
+// in under an hour.
+const DefaultBackupMinRate = 32 << 20
+
+// DefaultBackupStepPages is the default backup step: 16 MiB of 4 KiB
+// pages (measured in BENCHMARKS.md, "Operations at scale").
+const DefaultBackupStepPages = 4096
 
 // Backup writes a consistent copy of the database to dest with SQLite's
-// online backup API, while writes continue at full speed.
+// online backup API, while writes continue: BackupWith with the default
+// options and progress.
+func (db *DB) Backup(ctx context.Context, dest string, progress func(BackupProgress)) (BackupResult, error) {
+	return db.BackupWith(ctx, dest, BackupOptions{Progress: progress})
+}
+
+// BackupWith writes a consistent copy of the database to dest with
+// SQLite's online backup API, while writes continue at full speed.
 //
 // The copy is made from one read transaction held open on a reader
 // connection for the whole backup, so it is the database as of the moment
 // the backup began (WAL frames included: no checkpoint is needed) and it is
 // never restarted by concurrent commits — a backup stepped without that
-// snapshot restarts on every write and may never finish under load. It is
-// written into a private (0700) temporary folder beside dest, fsynced,
-// checked with PRAGMA integrity_check, then renamed into place and the
-// folder fsynced: a crash leaves no dest or the complete one. progress,
-// when not nil, is called after each step. dest's folder must exist.
+// snapshot restarts on every write and may never finish under load. The
+// copy is written without a journal (it is a new private file: a crash
+// leaves it incomplete and it is thrown away) and fsynced after every
+// step, paced by opts.RateBytes. It is written into a private (0700)
+// temporary folder beside dest, fsynced, checked (opts.Check), then renamed
+// into place and the folder fsynced: a crash leaves no dest or the
+// complete one. dest's folder must exist. While it runs, BackupsRunning
+// and BackupProgressNow report it (the metrics do).
 //
 // Backup never replaces a file: when dest exists, before or when the copy
 // is ready to be renamed (two backups racing for one name), it fails with
 // an error that wraps fs.ErrExist.
-func (db *DB) Backup(ctx context.Context, dest string, progress func(BackupProgress)) (BackupResult, error) {
+func (db *DB) BackupWith(ctx context.Context, dest string, opts BackupOptions) (BackupResult, error) {
 	start := time.Now()
+	if opts.StepPages <= 0 {
+		opts.StepPages = DefaultBackupStepPages
+	}
+	if opts.Check == "" {
+		opts.Check = IntegrityFull
+	}
+	if opts.MinRateBytes == 0 {
+		opts.MinRateBytes = DefaultBackupMinRate
+	}
 	tmp, cleanup, err := tempBeside(dest)
 	if err != nil {
 		return BackupResult{}, err
@@ -63,45 +125,13 @@ func (db *DB) Backup(ctx context.Context, dest string, progress func(BackupProgr
 	var pages int64
 	db.backups.Add(1)
 	defer db.backups.Add(-1)
-	err = db.Read(ctx, func(tx *Tx) error {
-		// The read transaction starts with the first read; the backup
-		// steps then all see this snapshot.
-		var n int
-		if err := tx.QueryRow(ctx, "SELECT count(*) FROM sqlite_schema").Scan(&n); err != nil {
-			return err
-		}
-		{
-			dst, err := newConnector(tmp, nil, nil).Connect(ctx)
-			if err != nil {
-				return classify(ctx, "open the copy", err)
-			}
-			defer dst.Close()
-			bk, err := startBackup(dst, tx.conn.dc)
-			if err != nil {
-				return classify(ctx, "start backup", err)
-			}
-			for {
-				done, err := bk.Step(backupStepPages)
-				if err != nil {
-					bk.Finish()
-					return classify(ctx, "backup step", err)
-				}
-				total := int64(bk.PageCount())
-				pages = total
-				if progress != nil {
-					progress(BackupProgress{PagesDone: total - int64(bk.Remaining()), PagesTotal: total})
-				}
-				if done {
-					break
-				}
-				if err := ctx.Err(); err != nil {
-					bk.Finish()
-					return err
-				}
-			}
-			return classify(ctx, "finish backup", bk.Finish())
-		}
-	})
+	defer db.backupProgress.Store(nil)
+	floorHit := false
+	err = db.copyTo(ctx, tmp, opts, &pages, &floorHit)
+	prio := lowPriority
+	if opts.NormalPriority || floorHit {
+		prio = func(fn func()) { fn() }
+	}
 	if err != nil {
 		return BackupResult{}, fmt.Errorf("backup to %s: %w", dest, err)
 	}
@@ -111,9 +141,16 @@ func (db *DB) Backup(ctx context.Context, dest string, progress func(BackupProgr
 	if err := syncFile(tmp); err != nil {
 		return BackupResult{}, fmt.Errorf("backup to %s: %w", dest, err)
 	}
-	if err := checkFile(ctx, tmp); err != nil {
-		return BackupResult{}, fmt.Errorf("backup to %s: the copy failed its check: %w", dest, err)
+	copyMS := time.Since(start).Milliseconds()
+	t1 := time.Now()
+	if opts.Check != CheckNone {
+		var err error
+		prio(func() { err = checkCopy(ctx, tmp, opts.Check) })
+		if err != nil {
+			return BackupResult{}, fmt.Errorf("backup to %s: the copy failed its check: %w", dest, err)
+		}
 	}
+	checkMS := time.Since(t1).Milliseconds()
 	if err := renameNew(tmp, dest); err != nil {
 		return BackupResult{}, fmt.Errorf("backup to %s: %w", dest, err)
 	}
@@ -121,7 +158,93 @@ func (db *DB) Backup(ctx context.Context, dest string, progress func(BackupProgr
 	if err != nil {
 		return BackupResult{}, fmt.Errorf("backup to %s: %w", dest, err)
 	}
-	return BackupResult{Path: dest, Bytes: st.Size(), Pages: pages, DurationMS: time.Since(start).Milliseconds(), Integrity: "ok"}, nil
+	integrity := "ok"
+	if opts.Check == CheckNone {
+		integrity = "unchecked"
+	}
+	return BackupResult{Path: dest, Bytes: st.Size(), Pages: pages, DurationMS: time.Since(start).Milliseconds(), Integrity: integrity,
+		Check: opts.Check, CopyMS: copyMS, CheckMS: checkMS, RateBytes: opts.RateBytes}, nil
+}
+
+// copyTo copies the database into tmp with the backup API from one read
+// snapshot; see BackupWith.
+// Each step runs on a lowest-priority thread (lowPriority) unless the
+// copy is behind opts.MinRateBytes, which sets *floorHit.
+func (db *DB) copyTo(ctx context.Context, tmp string, opts BackupOptions, pages *int64, floorHit *bool) error {
+	return db.Read(ctx, func(tx *Tx) error {
+		// The read transaction starts with the first read; the backup
+		// steps then all see this snapshot.
+		var n int
+		if err := tx.QueryRow(ctx, "SELECT count(*) FROM sqlite_schema").Scan(&n); err != nil {
+			return err
+		}
+		{
+			// The copy's own connection: no journal (a new file no one
+			// else reads), an fsync at each step's commit.
+			dstPragmas := []pragma{{"journal_mode", "OFF", "off"}, {"synchronous", "NORMAL", "1"}}
+			if opts.JournaledCopy {
+				dstPragmas = nil
+			}
+			dst, err := newConnector(tmp, nil, dstPragmas).Connect(ctx)
+			if err != nil {
+				return classify(ctx, "open the copy", err)
+			}
+			defer dst.Close()
+			bk, err := startBackup(dst, tx.conn.dc)
+			if err != nil {
+				return classify(ctx, "start backup", err)
+			}
+			t0 := time.Now()
+			var copied int64
+			for {
+				run := lowPriority
+				if el := time.Since(t0); opts.NormalPriority || (opts.MinRateBytes > 0 && el > time.Second && float64(copied)/el.Seconds() < float64(opts.MinRateBytes)) {
+					run = func(fn func()) { fn() }
+					*floorHit = *floorHit || !opts.NormalPriority
+				}
+				var done bool
+				var err error
+				run(func() { done, err = bk.Step(opts.StepPages) })
+				if err != nil {
+					bk.Finish()
+					return classify(ctx, "backup step", err)
+				}
+				total := int64(bk.PageCount())
+				*pages = total
+				bp := BackupProgress{PagesDone: total - int64(bk.Remaining()), PagesTotal: total}
+				copied = bp.PagesDone * 4096
+				db.backupProgress.Store(&bp)
+				if opts.Progress != nil {
+					opts.Progress(bp)
+				}
+				if done {
+					break
+				}
+				if err := ctx.Err(); err != nil {
+					bk.Finish()
+					return err
+				}
+				if opts.RateBytes > 0 {
+					// Pace: bytes so far at RateBytes take this long.
+					due := time.Duration(float64(bp.PagesDone*4096) / float64(opts.RateBytes) * float64(time.Second))
+					if !sleepCtx(ctx, due-time.Since(t0)) {
+						bk.Finish()
+						return ctx.Err()
+					}
+				}
+			}
+			return classify(ctx, "finish backup", bk.Finish())
+		}
+	})
+}
+
+// BackupProgressNow reports the running backup's progress; false when none
+// runs.
+func (db *DB) BackupProgressNow() (BackupProgress, bool) {
+	if p := db.backupProgress.Load(); p != nil {
+		return *p, true
+	}
+	return BackupProgress{}, false
 }
 
 // VacuumInto writes a compacted copy of the database to dest with VACUUM

@@ -259,8 +259,12 @@ func (k *checkpointer) loop() {
 		if !overLimit && !res.Busy && mx > backfill {
 			mx, backfill, res = k.converge(ctx, mx, backfill, res)
 		}
+		// A backup or an integrity check holds one read snapshot to its
+		// end: no RESTART or TRUNCATE can succeed meanwhile, and trying
+		// one on the writer stalls appends (measured at scale: 1 s).
+		longSnapshot := k.db.backups.Load() > 0
 		switch {
-		case overLimit || res.Busy:
+		case overLimit || res.Busy || longSnapshot:
 		case k.db.walHalfFull(mx):
 			// Past half the limit: copy the tail and wait, briefly, until
 			// readers read from the database file alone, so that the next
@@ -278,7 +282,7 @@ func (k *checkpointer) loop() {
 				res = tail
 			}
 		}
-		if overLimit || (due && walBytes > 0 && res.Remaining() == 0) {
+		if !longSnapshot && (overLimit || (due && walBytes > 0 && res.Remaining() == 0)) {
 			// The file only shrinks by a RESTART/TRUNCATE checkpoint; it
 			// takes the write lock, so it goes through the writer queue.
 			if _, err := k.db.checkpointOnWriter(ctx, Truncate, escalationWait); err != nil {

@@ -52,7 +52,10 @@ type DB struct {
 	closeErr  error
 
 	integrity integrityCache
-	ckstats   checkpointStats
+	jobs      integrityJobs // integrity.go
+	// backupProgress is the running backup's (backup.go).
+	backupProgress atomic.Pointer[BackupProgress]
+	ckstats        checkpointStats
 	// backups counts backups in progress: each holds one read snapshot
 	// for its whole run, so the writer's WAL guard leaves the WAL alone
 	// meanwhile.
@@ -367,6 +370,7 @@ func (db *DB) enter() error {
 // return the first call's result.
 func (db *DB) Close() error {
 	db.closeOnce.Do(func() {
+		db.jobs.stop() // integrity.go: a running check ends first
 		db.mu.Lock()
 		db.closed = true
 		db.mu.Unlock()

@@ -61,6 +61,13 @@ type Health struct {
 	Status    Status           `json:"status"`
 	Checks    []Check          `json:"checks"`
 	Integrity *IntegrityResult `json:"integrity,omitempty"`
+	// IntegrityAgeSeconds is how long ago Integrity (the last completed
+	// check) finished.
+	IntegrityAgeSeconds *float64 `json:"integrity_age_seconds,omitempty"`
+	// IntegrityJob is the integrity job running now (integrity.go).
+	IntegrityJob *IntegrityJob `json:"integrity_job,omitempty"`
+	// Backup is the running backup's progress (backup.go).
+	Backup *BackupProgress `json:"backup,omitempty"`
 }
 
 // IntegrityResult is the last integrity check's outcome.
@@ -164,11 +171,19 @@ func (db *DB) Health(ctx context.Context, opts HealthOptions) Health {
 	if db.integrity.last != nil {
 		last := *db.integrity.last
 		h.Integrity = &last
+		age := time.Since(last.CheckedAt).Seconds()
+		h.IntegrityAgeSeconds = &age
 		if !last.OK && opts.Integrity == IntegrityNone {
 			add("integrity", Unhealthy, "last check at "+last.CheckedAt.Format(time.RFC3339)+" failed: "+strings.Join(last.Problems, "; "))
 		}
 	}
 	db.integrity.mu.Unlock()
+	if job, ok := db.RunningIntegrity(); ok {
+		h.IntegrityJob = &job
+	}
+	if bp, ok := db.BackupProgressNow(); ok {
+		h.Backup = &bp
+	}
 	return h
 }
 

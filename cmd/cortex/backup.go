@@ -24,6 +24,7 @@ type backupCmd struct {
 	out     string
 	compact bool
 	force   bool
+	rate    byteSize
 }
 
 func (c *backupCmd) run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
@@ -33,6 +34,7 @@ func (c *backupCmd) run(ctx context.Context, args []string, stdout, stderr io.Wr
 	fs.StringVar(&c.out, "out", "", "the backup file to write (its folder must exist)")
 	fs.BoolVar(&c.compact, "compact", false, "write a compacted copy with VACUUM INTO (smaller, slower, no progress)")
 	fs.BoolVar(&c.force, "force", false, "replace --out if it exists")
+	fs.Var(&c.rate, "backup-rate", "pace the copy to this many bytes per second, e.g. 100MB (0: as fast as the disk goes; see docs/operations-at-scale.md)")
 	if err := parseFlags(fs, args, 0); err != nil {
 		return err
 	}
@@ -72,7 +74,7 @@ func (c *backupCmd) run(ctx context.Context, args []string, stdout, stderr io.Wr
 		res, err = db.VacuumInto(ctx, dest)
 	} else {
 		p := newProgress(stderr, c.json)
-		res, err = db.Backup(ctx, dest, p.report)
+		res, err = db.BackupWith(ctx, dest, sqlitedb.BackupOptions{Progress: p.report, RateBytes: int64(c.rate)})
 		p.done(err == nil)
 	}
 	if err == nil && dest != c.out {
@@ -92,8 +94,8 @@ func (c *backupCmd) run(ctx context.Context, args []string, stdout, stderr io.Wr
 		{"path", res.Path},
 		{"bytes", strconv.FormatInt(res.Bytes, 10) + " (" + formatBytes(res.Bytes) + ")"},
 		{"pages", strconv.FormatInt(res.Pages, 10)},
-		{"duration_ms", strconv.FormatInt(res.DurationMS, 10)},
-		{"integrity", res.Integrity},
+		{"duration_ms", strconv.FormatInt(res.DurationMS, 10) + " (copy " + strconv.FormatInt(res.CopyMS, 10) + ", check " + strconv.FormatInt(res.CheckMS, 10) + ")"},
+		{"integrity", res.Integrity + " (" + string(res.Check) + ")"},
 	})
 }
 

@@ -3,7 +3,6 @@ package main
 import (
 	"bytes"
 	"context"
-	"database/sql"
 	"encoding/json"
 	"errors"
 	"os"
@@ -164,7 +163,7 @@ func TestCLI_ErrorsNameTheCause(t *testing.T) {
 	good := seed(t)
 	foreign := filepath.Join(t.TempDir(), "foreign.db")
 	os.WriteFile(foreign, bytes.Repeat([]byte("not sqlite"), 500), 0o600)
-	err := run(t.Context(), []string{"restore", "--db", good, "--from", foreign, "--force"}, &out, &errOut)
+	err := run(t.Context(), []string{"restore", "--db", good, "--from", foreign}, &out, &errOut)
 	if err == nil || strings.Count(err.Error(), "Try:") != 1 || strings.Contains(err.Error(), "--db points") {
 		t.Errorf("restore from a foreign file: %v, want one Try line about the backup", err)
 	}
@@ -305,25 +304,21 @@ func TestCLI_OpsCommands(t *testing.T) {
 		t.Fatalf("after restore: %+v, %v", sess, err)
 	}
 
-	// Under --force, a backup at another schema is refused: a running
-	// server would go on with statements for its own.
-	old := filepath.Join(t.TempDir(), "old.db")
-	if _, _, err := cli("backup", "--db", db, "--out", old); err != nil {
-		t.Fatal(err)
+	// The replaced database was kept beside it; --discard-current keeps
+	// none; --force is gone, with the reason.
+	kept, _ := filepath.Glob(db + ".replaced-*")
+	if len(kept) != 1 {
+		t.Fatalf("kept files after restore: %v, want one <name>.replaced-<time>", kept)
 	}
-	raw, err := sql.Open("sqlite3", old)
-	if err != nil {
-		t.Fatal(err)
+	out, _, err = cli("restore", "--db", db, "--from", backup, "--discard-current", "--json")
+	if err != nil || !strings.Contains(out, `"check_ms"`) || strings.Contains(out, `"replaced"`) {
+		t.Fatalf("restore --discard-current: %v\n%s", err, out)
 	}
-	if _, err := raw.Exec("PRAGMA user_version = 2"); err != nil {
-		t.Fatal(err)
+	if kept2, _ := filepath.Glob(db + ".replaced-*"); len(kept2) != 1 {
+		t.Fatalf("kept files after --discard-current: %v", kept2)
 	}
-	raw.Close()
-	if _, _, err := cli("restore", "--db", db, "--from", old, "--force"); err == nil || !strings.Contains(err.Error(), "schema 2") {
-		t.Fatalf("restore --force of a schema-2 backup: %v, want a refusal naming the schemas", err)
-	}
-	if _, _, err := cli("restore", "--db", db, "--from", backup, "--force"); err != nil {
-		t.Fatalf("restore --force of a backup at the same schema: %v", err)
+	if _, _, err := cli("restore", "--db", db, "--from", backup, "--force"); !errors.Is(err, errUsage) || !strings.Contains(err.Error(), "stop the server") {
+		t.Fatalf("restore --force: %v, want a usage error saying to stop the server", err)
 	}
 
 	// A damaged backup is refused and changes nothing.

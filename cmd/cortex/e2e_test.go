@@ -64,6 +64,15 @@ func TestE2E_QuickStart(t *testing.T) {
 	if err == nil || !strings.Contains(err.Error(), "in use") {
 		t.Fatalf("restore under a running server: %v, want an in-use refusal", err)
 	}
+	// An integrity check of a server's file is the server's job.
+	err = run(t.Context(), []string{"health", "--db", db, "--integrity", "quick"}, &out, &errOut)
+	var ee *exitError
+	if !errors.As(err, &ee) || ee.code != 3 || !strings.Contains(err.Error(), "POST /v1/admin/integrity") {
+		t.Fatalf("health --integrity under a running server: %v, want exit 3 naming the job route", err)
+	}
+	if b := e2e.MustDo(t, "POST", s.Base+"/v1/admin/integrity", `{"mode":"quick"}`, 202); !bytes.Contains(b, []byte(`"state":"running"`)) {
+		t.Fatalf("integrity job: %s", b)
+	}
 
 	s.Cmd.Process.Signal(syscall.SIGTERM)
 	if code := s.Wait(t, 30*time.Second); code != 0 {

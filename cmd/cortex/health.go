@@ -33,7 +33,7 @@ probe's command line (3: nothing was checked) is not taken for a sick
 database.`, stderr)
 	c.db.registerFile(fs)
 	fs.BoolVar(&c.json, "json", false, "print JSON (the same fields as GET /v1/admin/health)")
-	fs.StringVar(&c.integrity, "integrity", "", "also run an integrity check: quick or full (reads the whole database)")
+	fs.StringVar(&c.integrity, "integrity", "", "also run an integrity check here: quick or full (reads the whole database); only on a file no server holds; a server runs them as jobs: POST /v1/admin/integrity")
 	if err := parseFlags(fs, args, 0); err != nil {
 		var ee *exitError
 		if errors.As(err, &ee) { // -h
@@ -45,6 +45,15 @@ database.`, stderr)
 	case "", "quick", "full":
 	default:
 		return &exitError{code: 3, err: fmt.Errorf("--integrity %q: want quick or full\nTry: cortex health --integrity quick: %w", c.integrity, errUsage)}
+	}
+	if c.integrity != "" && !c.db.isPostgres() {
+		// A server's database is checked by the server, as a job it can
+		// pace and report; a second full read beside it here is what the
+		// jobs exist to avoid.
+		held, err := sqlitedb.Held(ctx, c.db.db)
+		if err == nil && held {
+			return &exitError{code: 3, err: fmt.Errorf("%s is open in another process (a running cortex serve?): nothing was checked\nTry: ask the server: POST /v1/admin/integrity {\"mode\":\"%s\"}, then GET the job URL it answers (docs/operations-at-scale.md); or run this again with the server stopped", c.db.db, c.integrity)}
+		}
 	}
 	db, err := openForOps(ctx, &c.db, "health")
 	if err != nil {

@@ -16,6 +16,10 @@ type sqliteOps struct {
 	db *sqlitedb.DB
 	// janitor, when set, adds the retention janitor's counters to Figures.
 	janitor func() janitorCounts
+	// verify paces verify jobs (--verify-duty).
+	verify sqlitedb.VerifyConfig
+	// backupRate paces backups (--backup-rate; 0: none).
+	backupRate int64
 }
 
 // janitorCounts are the retention janitor's counters since start.
@@ -28,7 +32,29 @@ type janitorCounts struct {
 	WriterSeconds     float64
 }
 
-var _ httpapi.Ops = (*sqliteOps)(nil)
+var (
+	_ httpapi.Ops           = (*sqliteOps)(nil)
+	_ httpapi.IntegrityJobs = (*sqliteOps)(nil)
+)
+
+func (o *sqliteOps) StartIntegrity(ctx context.Context, mode string) (string, any, error) {
+	job, err := o.db.StartIntegrity(sqlitedb.IntegrityMode(mode), o.verify)
+	if err != nil {
+		if errors.Is(err, sqlitedb.ErrJobRunning) {
+			return "", nil, fmt.Errorf("%w: %w; GET its job URL, and start another when it is done", httpapi.ErrJobRunning, err)
+		}
+		return "", nil, opsError(err)
+	}
+	return job.ID, job, nil
+}
+
+func (o *sqliteOps) IntegrityJob(ctx context.Context, id string) (any, bool) {
+	return o.db.IntegrityJobByID(id)
+}
+
+func (o *sqliteOps) CancelIntegrity(ctx context.Context, id string) (any, bool) {
+	return o.db.CancelIntegrityJob(id)
+}
 
 func (o *sqliteOps) Stats(ctx context.Context) (any, error) {
 	st, err := o.db.Stats(ctx)
@@ -69,7 +95,7 @@ func (o *sqliteOps) Checkpoint(ctx context.Context, mode string) (any, error) {
 }
 
 func (o *sqliteOps) Backup(ctx context.Context, dest string) (any, error) {
-	res, err := o.db.Backup(ctx, dest, nil)
+	res, err := o.db.BackupWith(ctx, dest, sqlitedb.BackupOptions{RateBytes: o.backupRate})
 	if err != nil {
 		return nil, opsError(err)
 	}
@@ -138,6 +164,12 @@ func (o *sqliteOps) figures(ctx context.Context) (httpapi.Figures, error) {
 	if l := st.Checkpoint.Last; l != nil {
 		f.LastCheckpointWALFrames = l.WALFrames
 		f.LastCheckpointCheckpointedFrms = l.CheckpointedFrames
+	}
+	if bp, ok := o.db.BackupProgressNow(); ok {
+		f.BackupPagesDone, f.BackupPagesTotal = bp.PagesDone, bp.PagesTotal
+	}
+	if _, ok := o.db.RunningIntegrity(); ok {
+		f.IntegrityJobRunning = 1
 	}
 	if o.janitor != nil {
 		j := o.janitor()

@@ -6,30 +6,43 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"strconv"
 
 	"github.com/cortex-db/cortex/sqlitedb"
 )
 
-// restoreCmd is `cortex restore --from`: replace the database's content
-// with a backup.
+// restoreCmd is `cortex restore --from`: replace the database file with a
+// backup, with no process holding it.
 type restoreCmd struct {
-	db    dbFlags
-	json  bool
-	from  string
-	force bool
+	db             dbFlags
+	json           bool
+	from           string
+	check          string
+	discardCurrent bool
+	force          bool
 }
 
 func (c *restoreCmd) run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
-	fs := newFlagSet("restore", "restore --from <backup> [flags]", stderr)
+	fs := newFlagSet("restore", "restore --from <backup> [flags]   (stop the server first: restore refuses while the database is open)", stderr)
 	c.db.registerFile(fs)
 	fs.BoolVar(&c.json, "json", false, "print the result as JSON")
-	fs.StringVar(&c.from, "from", "", "the backup file to restore (checked before anything changes)")
-	fs.BoolVar(&c.force, "force", false, "restore even while another process has the database open: its connections see the restored content at once")
+	fs.StringVar(&c.from, "from", "", "the backup file to restore")
+	fs.StringVar(&c.check, "check", "quick", "verify the copy before it replaces the database: quick (quick_check), full (integrity_check) or none")
+	fs.BoolVar(&c.discardCurrent, "discard-current", false, "remove the current database instead of keeping it as <name>.replaced-<time>")
+	fs.BoolVar(&c.force, "force", false, "removed: restore no longer runs under a running server (see docs/operations-at-scale.md)")
 	if err := parseFlags(fs, args, 0); err != nil {
 		return err
 	}
+	if c.force {
+		return fmt.Errorf("--force is gone: a restore under a running server swapped the pages under its open connections and their cached state (statement caches, cached keys), and went through the WAL at twice the database's size: %w\nTry: stop the server, run cortex restore --db %s --from %s, start the server", errUsage, c.db.db, c.from)
+	}
 	if c.from == "" {
 		return fmt.Errorf("--from is required\nTry: cortex restore --db %s --from ./cortex-backup.db: %w", c.db.db, errUsage)
+	}
+	switch c.check {
+	case "quick", "full", "none":
+	default:
+		return fmt.Errorf("--check %q: want quick, full or none: %w", c.check, errUsage)
 	}
 	if c.db.isPostgres() {
 		return fmt.Errorf("cortex restore works on a SQLite file, and --db is a PostgreSQL URL\nTry: pg_restore, or cortex migrate from a SQLite backup")
@@ -37,48 +50,38 @@ func (c *restoreCmd) run(ctx context.Context, args []string, stdout, stderr io.W
 	if _, err := os.Stat(c.from); err != nil {
 		return fmt.Errorf("backup %s: %w\nTry: --from <an existing backup file>", c.from, err)
 	}
-	if !c.force {
-		inUse, err := sqlitedb.InUse(c.db.db)
-		if err != nil {
-			return fmt.Errorf("check whether %s is in use: %w\nTry: stop the processes using it, then --force", c.db.db, err)
-		}
-		if inUse {
-			return fmt.Errorf("database %s is in use by another process (a running cortex serve?)\nTry: stop that process first, or --force to restore under it (its clients see the restored content at once)", c.db.db)
-		}
-	}
-	// The database may not exist yet: restoring into a new file is how a
-	// lost database comes back.
-	cfg := c.db.sqliteConfig()
-	cfg.CheckpointInterval = -1
-	cfg.Readers = 1
-	db, err := sqlitedb.Open(ctx, c.db.db, cfg)
+	p := newCountProgress(stderr, c.json, "restore", "MiB")
+	res, err := sqlitedb.RestoreFile(ctx, c.db.db, c.from, sqlitedb.RestoreOptions{
+		Check:          sqlitedb.IntegrityMode(c.check),
+		DiscardCurrent: c.discardCurrent,
+		Progress:       func(done, total int64) { p.set(done>>20, total>>20) },
+	})
+	p.done(err == nil)
 	if err != nil {
-		if errors.Is(err, sqlitedb.ErrCorrupt) {
-			return fmt.Errorf("%w\nTry: move the damaged %s (and its -wal, -shm) aside, then run this restore again to a fresh file", err, c.db.db)
-		}
-		return openAdvice(c.db.db, err)
-	}
-	defer db.Close()
-	if c.force {
-		// Under a running process, the schema must stay the one it runs
-		// on: it upgrades an older one only when it opens the database.
-		live, lerr := db.UserVersion(ctx)
-		from, ferr := sqlitedb.FileUserVersion(ctx, c.from)
-		if lerr == nil && ferr == nil && live != 0 && live != from {
-			return fmt.Errorf("backup %s is at schema %d and %s at schema %d: a process using the database would go on with statements for the other schema; nothing was changed\nTry: stop the processes using %s, then restore without --force (the next open upgrades an older schema)",
-				c.from, from, c.db.db, live, c.db.db)
-		}
-	}
-	if err := db.Restore(ctx, c.from); err != nil {
-		if errors.Is(err, sqlitedb.ErrCorrupt) {
-			return fmt.Errorf("%w\nTry: an older backup; %s was not changed", err, c.db.db)
+		switch {
+		case errors.Is(err, sqlitedb.ErrInUse):
+			return fmt.Errorf("%w\nTry: stop the server (or whatever has %s open), then run this restore again; nothing was changed", err, c.db.db)
+		case errors.Is(err, sqlitedb.ErrDiskFull):
+			return fmt.Errorf("%w\nTry: free space beside %s; nothing was changed", err, c.db.db)
+		case errors.Is(err, sqlitedb.ErrCorrupt):
+			return fmt.Errorf("%w\nTry: an older backup, or --discard-current if the current database is the damaged one; %s was not changed", err, c.db.db)
 		}
 		return fmt.Errorf("%w\nTry: check %s; the database was not changed", err, c.from)
 	}
-	res := map[string]any{"restored": true, "path": db.Path(), "from": c.from}
 	if c.json {
 		return writeJSON(stdout, res)
 	}
-	fmt.Fprintf(stdout, "restored %s from %s\n", db.Path(), c.from)
-	return nil
+	rows := [][2]string{
+		{"path", res.Path},
+		{"from", res.From},
+		{"bytes", strconv.FormatInt(res.Bytes, 10) + " (" + formatBytes(res.Bytes) + ")"},
+		{"copy_ms", strconv.FormatInt(res.CopyMS, 10)},
+		{"check", string(res.Check) + " in " + strconv.FormatInt(res.CheckMS, 10) + " ms"},
+	}
+	if res.Replaced != "" {
+		rows = append(rows, [2]string{"replaced", res.Replaced + " (the previous database; remove it when you no longer need it)"})
+	} else {
+		rows = append(rows, [2]string{"replaced", "(none kept)"})
+	}
+	return table(stdout, rows)
 }

@@ -21,6 +21,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus/collectors"
 
 	"github.com/cortex-db/cortex/httpapi"
+	"github.com/cortex-db/cortex/sqlitedb"
 	"github.com/cortex-db/cortex/state"
 )
 
@@ -46,6 +47,9 @@ type serveCmd struct {
 	shutdownTimeout time.Duration
 	writeTimeout    time.Duration
 	maxWatchers     int
+	verifyInterval  time.Duration // the background verifier (integrity.go)
+	verifyDuty      float64
+	backupRate      byteSize
 
 	// ready, when set (by tests), receives the listening address.
 	ready func(addr string)
@@ -61,12 +65,15 @@ func (c *serveCmd) flags(stderr io.Writer) *flag.FlagSet {
 	fs.StringVar(&c.backupDir, "backup-dir", "", "the only folder backups go to (default: a backups folder beside the database)")
 	fs.DurationVar(&c.backupInterval, "backup-interval", 0, "period of scheduled backups into --backup-dir (0: none)")
 	fs.IntVar(&c.backupKeep, "backup-keep", 7, "scheduled backups to keep (0: all)")
+	fs.Var(&c.backupRate, "backup-rate", "pace backups (scheduled and POST /v1/admin/backup) to this many bytes per second, e.g. 100MB (0: none)")
 	fs.Var(&c.maxStateBytes, "max-state-bytes", "largest snapshot state")
 	fs.Var(&c.maxMetaBytes, "max-metadata-bytes", "largest metadata of a session or a snapshot (413 past it)")
 	fs.IntVar(&c.keepSnapshots, "keep-snapshots", 0, "keep only the newest N snapshots of each session (0: all)")
 	fs.DurationVar(&c.snapshotMaxAge, "snapshot-max-age", 0, "remove snapshots older than this, except each session's latest (0: never)")
 	fs.DurationVar(&c.sessionTTL, "session-ttl", 0, "idle time after which a session created without ttl_seconds expires (0: never)")
 	fs.DurationVar(&c.janitorInterval, "janitor-interval", time.Minute, "period of the retention janitor")
+	fs.DurationVar(&c.verifyInterval, "verify-interval", 24*time.Hour, "period of the background verifier's passes over the SQLite file (0: none; a pass is an integrity job of mode verify)")
+	fs.Float64Var(&c.verifyDuty, "verify-duty", 0.1, "share of wall time the verifier reads, in (0, 1]: it sleeps between its 20 ms slices")
 	fs.StringVar(&c.apiToken, "api-token", "", "bearer token every /v1 route needs")
 	fs.StringVar(&c.adminToken, "admin-token", "", "bearer token /v1/admin routes need (default: the API token)")
 	fs.BoolVar(&c.insecure, "insecure", false, "allow a non-loopback --addr without tokens")
@@ -105,6 +112,9 @@ func (c *serveCmd) run(ctx context.Context, args []string, stdout, stderr io.Wri
 	}
 	if c.maxWatchers <= 0 {
 		return fmt.Errorf("--max-watchers must be positive: %w", errUsage)
+	}
+	if c.verifyInterval < 0 || c.verifyDuty <= 0 || c.verifyDuty > 1 {
+		return fmt.Errorf("--verify-interval must not be negative and --verify-duty must be in (0, 1]: %w", errUsage)
 	}
 	if c.janitorInterval <= 0 {
 		return fmt.Errorf("--janitor-interval must be positive: %w", errUsage)
@@ -213,6 +223,16 @@ func (c *serveCmd) run(ctx context.Context, args []string, stdout, stderr io.Wri
 		}
 	}
 
+	if b.sqlite != nil {
+		vc := sqlitedb.VerifyConfig{Duty: c.verifyDuty}
+		b.sqlite.verify = vc
+		b.sqlite.backupRate = int64(c.backupRate)
+		if c.verifyInterval > 0 {
+			db := b.sqlite.db
+			bg.Go(func() { db.RunVerifier(bgCtx, c.verifyInterval, vc) })
+		}
+	}
+
 	serveErr := make(chan error, 1)
 	go func() { serveErr <- srv.Serve(ln) }()
 	log.Info("cortex serving", "version", Version, "addr", ln.Addr().String(), "db", redactDB(c.db.db), "auth", c.apiToken != "")
@@ -317,7 +337,7 @@ func (s *backupScheduler) loop(ctx context.Context, every time.Duration) {
 				s.log.Error("scheduled backup", "error", fmt.Errorf("backup folder %s: %w", s.dir, err))
 				continue
 			}
-			res, err := s.ops.db.Backup(ctx, filepath.Join(s.dir, name), nil)
+			res, err := s.ops.db.BackupWith(ctx, filepath.Join(s.dir, name), sqlitedb.BackupOptions{RateBytes: s.ops.backupRate})
 			if err != nil {
 				if ctx.Err() == nil {
 					s.log.Error("scheduled backup", "error", err)

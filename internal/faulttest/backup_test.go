@@ -14,7 +14,7 @@ import (
 
 // TestBackup_DrillUnderLoad: three backups (POST /v1/admin/backup) taken
 // while 32 clients append; then, on the stopped server's database, each is
-// restored with `cortex restore --from … --force` (newest first, then the
+// restored with `cortex restore --from …` (newest first, then the
 // oldest over it): the restored database passes integrity_check and holds
 // every append acknowledged before that backup began. A server then starts
 // on the restored database and serves.
@@ -55,7 +55,7 @@ func TestBackup_DrillUnderLoad(t *testing.T) {
 		if res := integrity(t, from); res != "ok" {
 			t.Fatalf("backup %d: integrity_check: %s", i, res)
 		}
-		code, out := runCortex(t, 60*time.Second, "restore", "--db", db, "--from", from, "--force")
+		code, out := runCortex(t, 60*time.Second, "restore", "--db", db, "--from", from)
 		if code != 0 {
 			t.Fatalf("restore %s: exit %d\n%s", from, code, out)
 		}

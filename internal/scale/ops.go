@@ -1,0 +1,96 @@
+package scale
+
+import (
+	"context"
+	"fmt"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"time"
+
+	"github.com/cortex-db/cortex/sqlitedb"
+)
+
+// The built-in operations. Delete and retention register themselves the
+// same way (see Register), as Destructive operations.
+func init() {
+	Register(Op{Name: "backup", Run: BackupOp(sqlitedb.BackupOptions{})})
+	Register(Op{Name: "integrity quick", Run: integrity(sqlitedb.IntegrityQuick, sqlitedb.VerifyConfig{})})
+	Register(Op{Name: "integrity full", Run: integrity(sqlitedb.IntegrityFull, sqlitedb.VerifyConfig{})})
+	Register(Op{Name: "integrity verify (duty 1)", Run: integrity(sqlitedb.IntegrityVerify, sqlitedb.VerifyConfig{Duty: 1})})
+	Register(Op{Name: "restore (vs cp)", Offline: true, Run: restore})
+}
+
+// BackupOp writes a backup into the scratch folder and keeps the last one
+// as the restore's source.
+func BackupOp(opts sqlitedb.BackupOptions) func(context.Context, *Env) (string, error) {
+	return func(ctx context.Context, env *Env) (string, error) {
+		dest := filepath.Join(env.Scratch, "backup.db")
+		os.Remove(dest)
+		res, err := env.Store.DB().BackupWith(ctx, dest, opts)
+		if err != nil {
+			return "", err
+		}
+		return fmt.Sprintf("copy %d ms, check %d ms", res.CopyMS, res.CheckMS), nil
+	}
+}
+
+func integrity(mode sqlitedb.IntegrityMode, vc sqlitedb.VerifyConfig) func(context.Context, *Env) (string, error) {
+	return func(ctx context.Context, env *Env) (string, error) {
+		db := env.Store.DB()
+		if _, err := db.StartIntegrity(mode, vc); err != nil {
+			return "", err
+		}
+		j, _ := db.WaitIntegrity(ctx)
+		if j.State != sqlitedb.JobDone || j.Result == nil || !j.Result.OK {
+			return "", fmt.Errorf("integrity %s: %+v", mode, j)
+		}
+		if mode == sqlitedb.IntegrityVerify {
+			return fmt.Sprintf("%d slices", j.Progress.Slices), nil
+		}
+		return "", nil
+	}
+}
+
+// restore restores the last backup to a new file, and to it again (keeping
+// the replaced one), and times a plain cp of the same file in between.
+func restore(ctx context.Context, env *Env) (string, error) {
+	src := filepath.Join(env.Scratch, "backup.db")
+	if _, err := os.Stat(src); err != nil {
+		return "", fmt.Errorf("restore needs the backup operation's file: %w", err)
+	}
+	cpDest := filepath.Join(env.Scratch, "cp.db")
+	t0 := time.Now()
+	if out, err := exec.CommandContext(ctx, "cp", src, cpDest).CombinedOutput(); err != nil {
+		return "", fmt.Errorf("cp: %v: %s", err, out)
+	}
+	cpTime := time.Since(t0)
+	os.Remove(cpDest)
+	dest := filepath.Join(env.Scratch, "restored.db")
+	os.Remove(dest)
+	res, err := sqlitedb.RestoreFile(ctx, dest, src, sqlitedb.RestoreOptions{})
+	if err != nil {
+		return "", err
+	}
+	// Over an existing database: it is checkpointed and kept (a link).
+	res2, err := sqlitedb.RestoreFile(ctx, dest, src, sqlitedb.RestoreOptions{Check: sqlitedb.CheckNone})
+	if err != nil {
+		return "", err
+	}
+	os.Remove(dest)
+	if res2.Replaced != "" {
+		os.Remove(res2.Replaced)
+	}
+	gb := float64(res.Bytes) / 1e9
+	return fmt.Sprintf("copy+fsync %.2f s/GB = %.0f%% of cp's speed (cp %.2f s/GB, no fsync); quick_check %.2f s/GB; over an existing db: copy %.2f s/GB",
+		float64(res.CopyMS)/1e3/gb, 100*cpTime.Seconds()/(float64(res.CopyMS)/1e3), cpTime.Seconds()/gb, float64(res.CheckMS)/1e3/gb, float64(res2.CopyMS)/1e3/gb), nil
+}
+
+// VacuumOp writes a VACUUM INTO copy into the scratch folder.
+func VacuumOp(ctx context.Context, env *Env) (string, error) {
+	dest := filepath.Join(env.Scratch, "vacuum.db")
+	os.Remove(dest)
+	_, err := env.Store.DB().VacuumInto(ctx, dest)
+	os.Remove(dest)
+	return "", err
+}

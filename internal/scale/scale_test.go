@@ -1,0 +1,27 @@
+package scale_test
+
+import (
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/cortex-db/cortex/internal/scale"
+)
+
+// The harness at a tiny size, as scripts/test runs it: every operation
+// runs with and without appends and lands in the table. Its figures are
+// not checked (timings are scripts/scale's, on a quiet machine).
+func TestScale_Tiny(t *testing.T) {
+	rows, err := scale.Run(t.Context(), scale.Config{Dir: t.TempDir(), Sizes: []int{1000}, Writers: 2, Baseline: 200 * time.Millisecond})
+	if err != nil {
+		t.Fatal(err)
+	}
+	table := scale.Markdown(rows)
+	for _, op := range scale.Ops() {
+		if !strings.Contains(table, "| "+op.Name+" |") {
+			t.Errorf("table lacks %s:\n%s", op.Name, table)
+		}
+	}
+	// Whether appends completed while an operation ran depends on the
+	// machine's speed at a tiny size: not checked (scripts/scale's job).
+}
