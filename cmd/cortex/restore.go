@@ -17,6 +17,8 @@ type restoreCmd struct {
 	json  bool
 	from  string
 	force bool
+	// verify is --verify-only: check that file and change nothing.
+	verify string
 }
 
 func (c *restoreCmd) run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
@@ -25,8 +27,12 @@ func (c *restoreCmd) run(ctx context.Context, args []string, stdout, stderr io.W
 	fs.BoolVar(&c.json, "json", false, "print the result as JSON")
 	fs.StringVar(&c.from, "from", "", "the backup file to restore (checked before anything changes)")
 	fs.BoolVar(&c.force, "force", false, "restore even while another process has the database open: its connections see the restored content at once")
+	fs.StringVar(&c.verify, "verify-only", "", "check this restored file (integrity_check, schema version) before a server uses it, and change nothing")
 	if err := parseFlags(fs, args, 0); err != nil {
 		return err
+	}
+	if c.verify != "" {
+		return verifyOnly(ctx, c.verify, c.json, stdout)
 	}
 	if c.from == "" {
 		return fmt.Errorf("--from is required\nTry: cortex restore --db %s --from ./cortex-backup.db: %w", c.db.db, errUsage)
