@@ -91,6 +91,9 @@ func s3Replica(t *testing.T) replica {
 func writeConfig(t *testing.T, db string, r replica) string {
 	cfg := filepath.Join(t.TempDir(), "litestream.yml")
 	yml := fmt.Sprintf("dbs:\n  - path: %s\n    replica:\n%s", db, r.yml)
+	if os.Getenv("CORTEX_LITESTREAM_DEBUG") != "" {
+		yml = "logging:\n  level: debug\n" + yml
+	}
 	if err := os.WriteFile(cfg, []byte(yml), 0o600); err != nil {
 		t.Fatal(err)
 	}
@@ -151,7 +154,9 @@ func (p *proc) logText() string {
 // restore runs litestream restore into out and returns how long it took.
 func restore(t *testing.T, bin, cfg, db, out string, args ...string) (time.Duration, error) {
 	t.Helper()
-	_ = os.Remove(out)
+	for _, f := range []string{out, out + "-wal", out + "-shm"} {
+		_ = os.Remove(f)
+	}
 	start := time.Now()
 	cmd := exec.Command(bin, append(append([]string{"restore", "-config", cfg, "-o", out}, args...), db)...)
 	cmd.Env = litestreamEnv()
@@ -175,7 +180,7 @@ func verifyOnly(t *testing.T, path string) {
 // version order. It checks integrity first.
 func history(t *testing.T, path string) map[string][]int64 {
 	t.Helper()
-	d, err := sql.Open("sqlite3", "file:"+path+"?mode=ro")
+	d, err := sql.Open("sqlite3", "file:"+path+"?mode=ro&immutable=1")
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -184,7 +189,7 @@ func history(t *testing.T, path string) map[string][]int64 {
 	if err := d.QueryRow("PRAGMA integrity_check").Scan(&ok); err != nil || ok != "ok" {
 		t.Fatalf("integrity_check of %s: %v %q", path, err, ok)
 	}
-	rows, err := d.Query("SELECT session_id, version, state FROM state_snapshots ORDER BY session_id, version")
+	rows, err := d.Query("SELECT s.id, ss.version, ss.state FROM state_snapshots ss JOIN sessions s ON s.sid = ss.session_id ORDER BY s.id, ss.version")
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -302,7 +307,7 @@ func (w *writers) snapshot() map[string][]time.Time {
 // append is in it: the RPO of that append is the start of the first
 // restore that holds it minus its acknowledgement (an upper bound, to
 // within one restore's time).
-func probeRPO(t *testing.T, base, bin, cfg, db string, n int) []time.Duration {
+func probeRPO(t *testing.T, ls *proc, base, bin, cfg, db string, n int) []time.Duration {
 	t.Helper()
 	sid := "probe"
 	e2e.MustDo(t, "PUT", base+"/v1/sessions/"+sid, "", 201)
@@ -314,12 +319,14 @@ func probeRPO(t *testing.T, base, bin, cfg, db string, n int) []time.Duration {
 		deadline := acked.Add(2 * time.Minute)
 		for {
 			start := time.Now()
-			if _, err := restore(t, bin, cfg, db, out); err == nil && probeHas(out, sid, k) {
+			_, err := restore(t, bin, cfg, db, out)
+			if err == nil && probeHas(out, sid, k) {
 				rpos = append(rpos, start.Sub(acked))
 				break
 			}
 			if time.Now().After(deadline) {
-				t.Fatalf("probe %d not in the replica 2 minutes after its acknowledgement", k)
+				b, _ := os.ReadFile(ls.log)
+				t.Fatalf("probe %d not in the replica 2 minutes after its acknowledgement (last restore: %v, probe: %v)\nlitestream:\n%s", k, err, lastProbeErr, e2e.Tail(b, 3000))
 			}
 		}
 	}
@@ -327,17 +334,21 @@ func probeRPO(t *testing.T, base, bin, cfg, db string, n int) []time.Duration {
 }
 
 func probeHas(path, sid string, k int64) bool {
-	d, err := sql.Open("sqlite3", "file:"+path+"?mode=ro")
+	d, err := sql.Open("sqlite3", "file:"+path+"?mode=ro&immutable=1")
 	if err != nil {
 		return false
 	}
 	defer d.Close()
 	var v int64
-	if err := d.QueryRow("SELECT coalesce(max(version), 0) FROM state_snapshots WHERE session_id = ?", sid).Scan(&v); err != nil {
+	if err := d.QueryRow("SELECT coalesce(max(version), 0) FROM state_snapshots WHERE session_id = (SELECT sid FROM sessions WHERE id = ?)", sid).Scan(&v); err != nil {
+		lastProbeErr = err
 		return false
 	}
+	lastProbeErr = fmt.Errorf("version %d there", v)
 	return v >= k
 }
+
+var lastProbeErr error
 
 func percentile(ds []time.Duration, p float64) time.Duration {
 	s := slices.Clone(ds)
@@ -408,7 +419,7 @@ func drill(t *testing.T, bin, kind string, round int) {
 	if *soak {
 		probes = 30
 	}
-	rpos := probeRPO(t, s.Base, bin, cfg, db, probes)
+	rpos := probeRPO(t, ls, s.Base, bin, cfg, db, probes)
 	p99 := percentile(rpos, 0.99)
 	t.Logf("%s round %d: RPO over %d probes under 16 writers: p50 %v, p99 %v", kind, round, len(rpos), percentile(rpos, 0.5), p99)
 
