@@ -489,8 +489,14 @@ func (db *DB) walHalfFull(mx int64) bool {
 func (w *writer) guardWAL() {
 	g := &w.guard
 	db := w.db
-	if g.frameBytes == 0 || db.cfg.WALLimit <= 0 || db.replicaHolds() {
-		// Behind a replicator the writer never waits on its reader.
+	if g.frameBytes == 0 || db.cfg.WALLimit <= 0 {
+		return
+	}
+	if db.replicaHolds() {
+		// Behind a replicator the writer never waits on its reader; it
+		// only leaves the write lock free for a moment when the WAL is
+		// long, so the replicator's checkpoint can take it (yieldWAL).
+		w.yieldWAL()
 		return
 	}
 	mx, _, ok := db.walIndex()

@@ -8,6 +8,7 @@ import (
 	"strconv"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 )
 
@@ -90,6 +91,9 @@ type ReplicationStats struct {
 	// WALResetAt is when cortex last saw the WAL start over (a checkpoint
 	// that completed: Litestream's, or cortex's own).
 	WALResetAt *time.Time `json:"wal_reset_at,omitempty"`
+	// WriterYields counts the writer's pauses between groups that leave
+	// Litestream the write lock while the WAL is long.
+	WriterYields int64 `json:"writer_yields"`
 	// LastCompleteCheckpointAt is cortex's own last checkpoint that copied
 	// every frame.
 	LastCompleteCheckpointAt *time.Time `json:"last_complete_checkpoint_at,omitempty"`
@@ -116,6 +120,8 @@ type replMonitor struct {
 	walResetAt     time.Time
 	loggedStall    bool
 	loggedTakeover bool
+
+	yields atomic.Int64 // pauses of the writer (yieldWAL)
 }
 
 func newReplMonitor(db *DB) *replMonitor {
@@ -290,6 +296,27 @@ func (m *replMonitor) observe(now time.Time) {
 	}
 }
 
+// replYield is the pause the writer leaves between two groups while the
+// WAL is past a quarter of Config.WALLimit in the replication mode.
+// Litestream checkpoints inside a write transaction (its _litestream_lock
+// barrier) and waits for the write lock with SQLite's busy handler, which
+// polls; a writer that takes the lock again the instant it commits starves
+// it, its checkpoints fail "database busy", and the WAL grows until the
+// fallback takes over. The pause lets one of its polls through.
+const replYield = 2 * time.Millisecond
+
+// yieldWAL runs on the writer goroutine between groups, in the
+// replication mode.
+func (w *writer) yieldWAL() {
+	db := w.db
+	mx, _, ok := db.walIndex()
+	if !ok || db.walFramesBytes(mx) <= db.cfg.WALLimit/4 {
+		return
+	}
+	db.repl.yields.Add(1)
+	time.Sleep(replYield)
+}
+
 // replicationStats fills ReplicationStats; nil when the mode is none.
 func (db *DB) replicationStats() *ReplicationStats {
 	if db.repl == nil {
@@ -325,6 +352,7 @@ func (db *DB) replicationStats() *ReplicationStats {
 	}
 	m.mu.Unlock()
 	s.WALBytes = db.walBytes()
+	s.WriterYields = m.yields.Load()
 	s.LastCompleteCheckpointAt = db.ckstats.lastCompleteAt()
 	return s
 }

@@ -26,7 +26,10 @@ import (
 	"github.com/cortex-db/cortex/internal/e2e"
 )
 
-var soak = flag.Bool("soak", false, "long drills: more kills and RPO probes (scripts/soak)")
+var (
+	soak   = flag.Bool("soak", false, "long drills: more kills and RPO probes (scripts/soak)")
+	probeN = flag.Int("probes", 0, "RPO probes per drill (default 4, 30 with -soak)")
+)
 
 func TestMain(m *testing.M) {
 	code := m.Run()
@@ -418,6 +421,9 @@ func drill(t *testing.T, bin, kind string, round int) {
 	if *soak {
 		probes = 30
 	}
+	if *probeN > 0 {
+		probes = *probeN
+	}
 	rpos := probeRPO(t, ls, s.Base, bin, cfg, db, probes)
 	p99 := percentile(rpos, 0.99)
 	t.Logf("%s round %d: RPO over %d probes under 16 writers: p50 %v, p99 %v", kind, round, len(rpos), percentile(rpos, 0.5), p99)
@@ -579,6 +585,12 @@ func TestDrill_LitestreamDies(t *testing.T) {
 	status, _, body := e2e.Do(t, "GET", s.Base+"/readyz", "")
 	if status != 200 || !strings.Contains(string(body), "replication stalled since") {
 		t.Fatalf("readyz %d %s: want 200 degraded, replication stalled since …", status, body)
+	}
+	m := string(e2e.MustDo(t, "GET", s.Base+"/metrics", "", 200))
+	for _, want := range []string{"cortex_replication_enabled 1", "cortex_replication_stalled 1", "cortex_replication_cortex_checkpointing 1", "cortex_replication_takeovers_total 1"} {
+		if !strings.Contains(m, want+"\n") {
+			t.Fatalf("/metrics lacks %q", want)
+		}
 	}
 	// Cortex truncates the WAL back under the hard limit (it passed it
 	// while the stall was being established), then keeps it bounded
