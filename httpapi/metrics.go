@@ -118,6 +118,16 @@ type Figures struct {
 	BackupPagesDone, BackupPagesTotal int64
 	// IntegrityJobRunning is 1 while an integrity job runs.
 	IntegrityJobRunning int64
+
+	// Replication (--replication=litestream); zero when off.
+	Replication                 bool
+	ReplicationTXID             int64
+	ReplicationLagSeconds       float64
+	ReplicationStalled          bool
+	ReplicationStalledSeconds   float64
+	ReplicationCortexCheckpoint bool
+	ReplicationTakeovers        int64
+	LastCompleteCheckpointUnix  float64
 }
 
 // StatsFunc gathers the current Figures.
@@ -186,6 +196,22 @@ func NewCollector(stats StatsFunc) *Collector {
 	add("cortex_backup_pages_done", "Pages the running backup has copied (0 when none runs).", G, i(func(f *Figures) int64 { return f.BackupPagesDone }))
 	add("cortex_backup_pages_total", "Pages the running backup copies (0 when none runs).", G, i(func(f *Figures) int64 { return f.BackupPagesTotal }))
 	add("cortex_integrity_job_running", "1 while an integrity job (POST /v1/admin/integrity or the background verifier) runs.", G, i(func(f *Figures) int64 { return f.IntegrityJobRunning }))
+	b := func(p func(*Figures) bool) func(*Figures) float64 {
+		return func(f *Figures) float64 {
+			if p(f) {
+				return 1
+			}
+			return 0
+		}
+	}
+	add("cortex_replication_enabled", "1 when a replicator (Litestream) owns WAL restarts (--replication).", G, b(func(f *Figures) bool { return f.Replication }))
+	add("cortex_replication_txid", "Newest transaction id Litestream has captured from the WAL (its local LTX position).", G, i(func(f *Figures) int64 { return f.ReplicationTXID }))
+	add("cortex_replication_lag_seconds", "How long the oldest commit Litestream has not captured has waited (0: caught up).", G, func(f *Figures) float64 { return f.ReplicationLagSeconds })
+	add("cortex_replication_stalled", "1 while replication is stalled (no progress past --replication-stall-after, or the WAL past --wal-limit).", G, b(func(f *Figures) bool { return f.ReplicationStalled }))
+	add("cortex_replication_stalled_seconds", "How long replication has been stalled (0: not stalled).", G, func(f *Figures) float64 { return f.ReplicationStalledSeconds })
+	add("cortex_replication_cortex_checkpointing", "1 while cortex has taken checkpointing back from a stalled replicator (WAL past --replication-hard-limit).", G, b(func(f *Figures) bool { return f.ReplicationCortexCheckpoint }))
+	add("cortex_replication_takeovers_total", "Times cortex took checkpointing back from a stalled replicator.", C, i(func(f *Figures) int64 { return f.ReplicationTakeovers }))
+	add("cortex_checkpoint_last_complete_timestamp_seconds", "Unix time of cortex's last checkpoint that copied every frame (0: none).", G, func(f *Figures) float64 { return f.LastCompleteCheckpointUnix })
 	return c
 }
 

@@ -139,6 +139,18 @@ type checkpointStats struct {
 	busy     int64 // checkpoints that could not complete
 	starved  int64 // consecutive incomplete checkpoints
 	maxStarv int64
+	complete time.Time // the last checkpoint that copied every frame
+}
+
+// lastCompleteAt is when the last complete checkpoint finished, nil if none.
+func (s *checkpointStats) lastCompleteAt() *time.Time {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.complete.IsZero() {
+		return nil
+	}
+	t := s.complete
+	return &t
 }
 
 func (db *DB) recordCheckpoint(r CheckpointResult) { db.recordCheckpointCounted(r, true) }
@@ -160,6 +172,7 @@ func (db *DB) recordCheckpointCounted(r CheckpointResult, starve bool) {
 		}
 	default:
 		s.starved = 0
+		s.complete = r.At
 	}
 }
 
@@ -263,8 +276,13 @@ func (k *checkpointer) loop() {
 		// end: no RESTART or TRUNCATE can succeed meanwhile, and trying
 		// one on the writer stalls appends (measured at scale: 1 s).
 		longSnapshot := k.db.backups.Load() > 0
+		// Behind a replicator (Config.Replication) only PASSIVE
+		// checkpoints run: RESTART and TRUNCATE would wait for its read
+		// transaction, holding the writer.
+		holds := k.db.replicaHolds()
 		switch {
 		case overLimit || res.Busy || longSnapshot:
+		case holds:
 		case k.db.walHalfFull(mx):
 			// Past half the limit: copy the tail and wait, briefly, until
 			// readers read from the database file alone, so that the next
@@ -282,7 +300,7 @@ func (k *checkpointer) loop() {
 				res = tail
 			}
 		}
-		if !longSnapshot && (overLimit || (due && walBytes > 0 && res.Remaining() == 0)) {
+		if !longSnapshot && !holds && (overLimit || (due && walBytes > 0 && res.Remaining() == 0)) {
 			// The file only shrinks by a RESTART/TRUNCATE checkpoint; it
 			// takes the write lock, so it goes through the writer queue.
 			if _, err := k.db.checkpointOnWriter(ctx, Truncate, escalationWait); err != nil {
@@ -290,7 +308,7 @@ func (k *checkpointer) loop() {
 			}
 		}
 		cancel()
-		if st := &k.db.ckstats; st.starvedNow() >= starvationThreshold {
+		if st := &k.db.ckstats; !holds && st.starvedNow() >= starvationThreshold {
 			cfg.Logger.Warn("checkpoint starvation: readers hold old snapshots, the WAL cannot be reset",
 				"wal_bytes", walBytes, "incomplete_checkpoints_in_a_row", st.starvedNow())
 		}
@@ -478,6 +496,13 @@ func (w *writer) guardWAL() {
 	if g.frameBytes == 0 || db.cfg.WALLimit <= 0 {
 		return
 	}
+	if db.replicaHolds() {
+		// Behind a replicator the writer never waits on its reader; it
+		// only leaves the write lock free for a moment when the WAL is
+		// long, so the replicator's checkpoint can take it (yieldWAL).
+		w.yieldWAL()
+		return
+	}
 	mx, _, ok := db.walIndex()
 	if !ok {
 		return
@@ -496,7 +521,7 @@ func (w *writer) guardWAL() {
 		return
 	}
 	wait := escalationWait
-	if next > db.cfg.WALLimit {
+	if next > db.cfg.WALLimit && db.repl == nil {
 		// The next commits would pass the limit: wait for readers as
 		// long as SQLite waits for any lock. A reader goroutine the Go or
 		// OS scheduler paused mid-statement holds its read mark meanwhile

@@ -103,6 +103,32 @@ type Config struct {
 	// process is serving, where a checkpoint would be a side effect and
 	// could wait for that process's readers.
 	NoCloseCheckpoint bool
+	// Replication is "none" (default: cortex owns checkpointing) or
+	// "litestream": a Litestream v0.5 sidecar replicates the database and
+	// owns WAL restarts and truncation; cortex runs only PASSIVE
+	// checkpoints and its writer never waits on Litestream's reader, until
+	// the fallback takes checkpointing back (see ReplicationHardLimit).
+	// docs/replication.md is the contract.
+	Replication string
+	// ReplicationStallAfter is how long commits may wait with no change of
+	// Litestream's position before replication counts as stalled (default
+	// 30s): health degrades, saying since when and why. A WAL past
+	// WALLimit counts as stalled too.
+	ReplicationStallAfter time.Duration
+	// ReplicationHardLimit is the WAL size past which, while replication
+	// is stalled, cortex takes checkpointing back (RESTART/TRUNCATE, as in
+	// mode none) so the WAL stays bounded (default 2 × WALLimit); it gives
+	// it back when Litestream's position moves again. Litestream then
+	// takes a new snapshot.
+	ReplicationHardLimit int64
+	// ReplicationNeverTruncate keeps cortex from ever restarting or
+	// truncating the WAL behind a stalled replica: the WAL grows without
+	// bound, and health says so.
+	ReplicationNeverTruncate bool
+	// LitestreamMetaDir is Litestream's metadata folder for this database,
+	// where cortex reads its position (default <dir>/.<file>-litestream,
+	// Litestream's own default; set it when litestream.yml sets meta-path).
+	LitestreamMetaDir string
 	// Logger receives warnings (MEMORY journal, checkpoint starvation). nil
 	// discards them.
 	Logger *slog.Logger
@@ -162,6 +188,16 @@ func (c Config) withDefaults() Config {
 	if c.Logger == nil {
 		c.Logger = slog.New(slog.DiscardHandler)
 	}
+	c.Replication = strings.ToLower(c.Replication)
+	if c.Replication == "" {
+		c.Replication = ReplicationNone
+	}
+	if c.ReplicationStallAfter == 0 {
+		c.ReplicationStallAfter = DefaultReplicationStallAfter
+	}
+	if c.ReplicationHardLimit == 0 {
+		c.ReplicationHardLimit = 2 * c.WALLimit
+	}
 	return c
 }
 
@@ -189,6 +225,20 @@ func (c Config) Validate() error {
 	}
 	if c.WALLimit < 0 {
 		return fmt.Errorf("config: WALLimit %d: must not be negative", c.WALLimit)
+	}
+	switch c.Replication {
+	case ReplicationNone, ReplicationLitestream:
+	default:
+		return fmt.Errorf("config: Replication %q: want none or litestream", c.Replication)
+	}
+	if c.Replication == ReplicationLitestream && c.JournalMode != "wal" {
+		return fmt.Errorf("config: Replication litestream needs JournalMode wal, not %q", c.JournalMode)
+	}
+	if c.ReplicationStallAfter < 0 {
+		return fmt.Errorf("config: ReplicationStallAfter %v: must not be negative", c.ReplicationStallAfter)
+	}
+	if c.ReplicationHardLimit < 0 {
+		return fmt.Errorf("config: ReplicationHardLimit %d: must not be negative", c.ReplicationHardLimit)
 	}
 	if c.MaxBatch < 1 {
 		return fmt.Errorf("config: MaxBatch %d: want at least 1", c.MaxBatch)

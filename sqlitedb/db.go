@@ -40,6 +40,7 @@ type DB struct {
 	w       *writer
 	readers *pool
 	ckpt    *checkpointer
+	repl    *replMonitor // nil unless Config.Replication is litestream
 
 	version string // sqlite_version()
 
@@ -106,6 +107,9 @@ func Open(ctx context.Context, path string, cfg Config) (_ *DB, err error) {
 		return nil, err
 	}
 
+	if cfg.LitestreamMetaDir == "" {
+		cfg.LitestreamMetaDir = LitestreamMetaDir(abs)
+	}
 	db := &DB{path: abs, cfg: cfg}
 	db.ctx, db.cancel = context.WithCancel(context.Background())
 	db.wctx = context.WithoutCancel(db.ctx)
@@ -181,6 +185,19 @@ func Open(ctx context.Context, path string, cfg Config) (_ *DB, err error) {
 		go func() {
 			defer db.bg.Done()
 			db.ckpt.loop()
+		}()
+	}
+	if cfg.Replication == ReplicationLitestream {
+		db.repl = newReplMonitor(db)
+	}
+	if cfg.JournalMode == "wal" {
+		db.logDetection(ctx)
+	}
+	if db.repl != nil {
+		db.bg.Add(1)
+		go func() {
+			defer db.bg.Done()
+			db.repl.loop()
 		}()
 	}
 	return db, nil
@@ -375,6 +392,9 @@ func (db *DB) Close() error {
 		db.closed = true
 		db.mu.Unlock()
 		db.ops.Wait()
+		if db.repl != nil {
+			db.repl.stop()
+		}
 		if db.ckpt != nil {
 			db.ckpt.stop()
 		}
@@ -382,8 +402,14 @@ func (db *DB) Close() error {
 		var errs []error
 		if db.cfg.JournalMode == "wal" && !db.cfg.NoCloseCheckpoint {
 			ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+			// Behind a replicator the last checkpoint is PASSIVE: a
+			// TRUNCATE would wait for its read transaction.
+			mode := "TRUNCATE"
+			if db.replicaHolds() {
+				mode = "PASSIVE"
+			}
 			err := db.w.conn.with(func() error {
-				_, err := db.w.conn.exec(ctx, "PRAGMA wal_checkpoint(TRUNCATE)")
+				_, err := db.w.conn.exec(ctx, "PRAGMA wal_checkpoint("+mode+")")
 				return err
 			})
 			if err != nil {

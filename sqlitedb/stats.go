@@ -33,6 +33,8 @@ type Stats struct {
 	Readers    ReaderStats     `json:"readers"`
 	Writer     WriterStats     `json:"writer"`
 	Checkpoint CheckpointStats `json:"checkpoint"`
+	// Replication is there in the replication mode (Config.Replication).
+	Replication *ReplicationStats `json:"replication,omitempty"`
 }
 
 // ReaderStats describe the read-only connection pool.
@@ -79,6 +81,9 @@ type CheckpointStats struct {
 	Incomplete int64             `json:"incomplete"`
 	Starved    int64             `json:"starved"`
 	Last       *CheckpointResult `json:"last,omitempty"`
+	// LastCompleteAt is when the last checkpoint that copied every frame
+	// finished.
+	LastCompleteAt *time.Time `json:"last_complete_at,omitempty"`
 }
 
 // Stats gathers the database's figures from a reader connection and the
@@ -148,9 +153,14 @@ func (db *DB) Stats(ctx context.Context) (Stats, error) {
 		t := time.Unix(0, ns).UTC()
 		s.Writer.LastCommitAt = &t
 	}
+	s.Replication = db.replicationStats()
 	cs := &db.ckstats
 	cs.mu.Lock()
 	s.Checkpoint = CheckpointStats{Count: cs.count, Incomplete: cs.busy, Starved: cs.starved}
+	if !cs.complete.IsZero() {
+		t := cs.complete
+		s.Checkpoint.LastCompleteAt = &t
+	}
 	if cs.last != nil {
 		last := *cs.last
 		s.Checkpoint.Last = &last

@@ -31,7 +31,7 @@ func envName(flagName string) string {
 // variable.
 var noEnvTwin = map[string]bool{
 	"force": true, "accept-wal-loss": true, "json": true, "out": true,
-	"from": true, "to": true, "mode": true, "compact": true, "integrity": true,
+	"from": true, "to": true, "mode": true, "compact": true, "integrity": true, "verify-only": true,
 }
 
 // envOverride gives a flag of one command another environment twin than
@@ -295,6 +295,12 @@ type dbFlags struct {
 	walLimit           byteSize
 	allowNetworkFS     bool
 	acceptWALLoss      bool
+	// replication (serving only)
+	replication           string
+	replicationStallAfter time.Duration
+	replicationHardLimit  byteSize
+	replicationNoTruncate bool
+	litestreamMetaDir     string
 }
 
 // defaultDB is where the database lives when --db is not given.
@@ -331,6 +337,12 @@ func (f *dbFlags) registerServing(fs *flag.FlagSet) {
 	fs.DurationVar(&f.poolTimeout, "pool-timeout", sqlitedb.DefaultPoolTimeout, "longest wait for a reader connection")
 	fs.IntVar(&f.walAutocheckpoint, "wal-autocheckpoint", sqlitedb.DefaultWALAutoCheckpoint, "WAL frames past which the background checkpointer runs a PASSIVE checkpoint, off the write path (0: none)")
 	fs.DurationVar(&f.checkpointInterval, "checkpoint-interval", sqlitedb.DefaultCheckpointInterval, "period of scheduled checkpoints (0: no background checkpointer)")
+	f.replication = sqlitedb.ReplicationNone
+	fs.Var(choice{&f.replication, []string{sqlitedb.ReplicationNone, sqlitedb.ReplicationLitestream}}, "replication", "none, or litestream: a Litestream sidecar replicates the database; cortex runs only PASSIVE checkpoints and leaves WAL restarts to it (docs/replication.md)")
+	fs.DurationVar(&f.replicationStallAfter, "replication-stall-after", sqlitedb.DefaultReplicationStallAfter, "with --replication: commits waiting this long with no Litestream progress make health degraded (replication stalled)")
+	fs.Var(&f.replicationHardLimit, "replication-hard-limit", "with --replication: WAL size past which, while replication is stalled, cortex takes checkpointing back to bound the WAL (0: 2 × --wal-limit)")
+	fs.BoolVar(&f.replicationNoTruncate, "replication-never-truncate", false, "with --replication: never restart or truncate the WAL behind a stalled replica (the WAL grows without bound; health says so)")
+	fs.StringVar(&f.litestreamMetaDir, "litestream-meta-dir", "", "with --replication=litestream: Litestream's metadata folder, where cortex reads its position (default <dir>/.<file>-litestream, Litestream's default)")
 }
 
 // isPostgres reports whether --db selects PostgreSQL.
@@ -353,7 +365,14 @@ func (f *dbFlags) sqliteConfig() sqlitedb.Config {
 		WALLimit:           int64(f.walLimit),
 		AllowNetworkFS:     f.allowNetworkFS,
 		AcceptWALLoss:      f.acceptWALLoss,
+
+		Replication:              f.replication,
+		ReplicationStallAfter:    f.replicationStallAfter,
+		ReplicationHardLimit:     int64(f.replicationHardLimit),
+		ReplicationNeverTruncate: f.replicationNoTruncate,
+		LitestreamMetaDir:        f.litestreamMetaDir,
 	}
+
 	if cfg.MmapSize == 0 {
 		cfg.MmapSize = -1
 	}

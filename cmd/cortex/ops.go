@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"time"
 
 	"github.com/cortex-db/cortex/httpapi"
 	"github.com/cortex-db/cortex/sqlitedb"
@@ -170,6 +171,16 @@ func (o *sqliteOps) figures(ctx context.Context) (httpapi.Figures, error) {
 	}
 	if _, ok := o.db.RunningIntegrity(); ok {
 		f.IntegrityJobRunning = 1
+	}
+	if r := st.Replication; r != nil {
+		f.Replication, f.ReplicationTXID, f.ReplicationLagSeconds = true, int64(r.TXID), r.LagSeconds
+		f.ReplicationStalled, f.ReplicationCortexCheckpoint, f.ReplicationTakeovers = r.Stalled, r.CortexCheckpointing, r.TakeoverCount
+		if r.StalledSince != nil {
+			f.ReplicationStalledSeconds = time.Since(*r.StalledSince).Seconds()
+		}
+	}
+	if t := st.Checkpoint.LastCompleteAt; t != nil {
+		f.LastCompleteCheckpointUnix = float64(t.UnixNano()) / 1e9
 	}
 	if o.janitor != nil {
 		j := o.janitor()

@@ -20,6 +20,8 @@ type restoreCmd struct {
 	check          string
 	discardCurrent bool
 	force          bool
+	// verify is --verify-only: check that file and change nothing.
+	verify string
 }
 
 func (c *restoreCmd) run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
@@ -30,8 +32,12 @@ func (c *restoreCmd) run(ctx context.Context, args []string, stdout, stderr io.W
 	fs.StringVar(&c.check, "check", "quick", "verify the copy before it replaces the database: quick (quick_check), full (integrity_check) or none")
 	fs.BoolVar(&c.discardCurrent, "discard-current", false, "remove the current database instead of keeping it as <name>.replaced-<time>")
 	fs.BoolVar(&c.force, "force", false, "removed: restore no longer runs under a running server (see docs/operations-at-scale.md)")
+	fs.StringVar(&c.verify, "verify-only", "", "check this restored file (integrity_check, schema version) before a server uses it, and change nothing")
 	if err := parseFlags(fs, args, 0); err != nil {
 		return err
+	}
+	if c.verify != "" {
+		return verifyOnly(ctx, c.verify, c.json, stdout)
 	}
 	if c.force {
 		return fmt.Errorf("--force is gone: a restore under a running server swapped the pages under its open connections and their cached state (statement caches, cached keys), and went through the WAL at twice the database's size: %w\nTry: stop the server, run cortex restore --db %s --from %s, start the server", errUsage, c.db.db, c.from)

@@ -1,0 +1,58 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+
+	"github.com/cortex-db/cortex/sqlitedb"
+	"github.com/cortex-db/cortex/sqlitestore"
+)
+
+// verifyOnly is `cortex restore --verify-only <file>`: check a restored
+// file (litestream restore's output, a backup) before a server uses it,
+// changing nothing: integrity_check passes, and its schema version is one
+// this cortex knows (an older one is upgraded when a server opens it).
+func verifyOnly(ctx context.Context, path string, asJSON bool, stdout io.Writer) error {
+	if _, err := os.Stat(path); err != nil {
+		return fmt.Errorf("verify %s: %w\nTry: --verify-only <the restored file>", path, err)
+	}
+	inUse, err := sqlitedb.InUse(path)
+	if err != nil {
+		return fmt.Errorf("verify %s: check whether it is in use: %w", path, err)
+	}
+	if inUse {
+		return fmt.Errorf("verify %s: the file is in use by another process; --verify-only checks a restored copy before a server opens it\nTry: restore to a new path (litestream restore -o <path>), then verify that", path)
+	}
+	migs, err := sqlitedb.LoadMigrations(sqlitestore.Migrations())
+	if err != nil {
+		return fmt.Errorf("verify %s: load migrations: %w", path, err)
+	}
+	latest := 0
+	for _, m := range migs {
+		latest = max(latest, m.Version)
+	}
+	version, err := sqlitedb.VerifyFile(ctx, path)
+	if err != nil {
+		if errors.Is(err, sqlitedb.ErrCorrupt) {
+			return fmt.Errorf("verify %s: %w\nTry: restore again from the replica (an earlier -timestamp or -txid), or from a backup", path, err)
+		}
+		return fmt.Errorf("verify %s: %w", path, err)
+	}
+	res := map[string]any{"path": path, "integrity": "ok", "schema_version": version, "latest_schema_version": latest}
+	switch {
+	case version == 0:
+		return fmt.Errorf("verify %s: integrity ok but schema version 0: this is not a cortex database (or an empty one)\nTry: check the restore's source and -o path", path)
+	case version > latest:
+		return fmt.Errorf("verify %s: integrity ok but schema version %d is newer than this cortex knows (%d)\nTry: use the cortex release that wrote it", path, version, latest)
+	case version < latest:
+		res["note"] = fmt.Sprintf("schema %d is older: cortex serve upgrades it to %d when it opens the file", version, latest)
+	}
+	if asJSON {
+		return writeJSON(stdout, res)
+	}
+	fmt.Fprintf(stdout, "verified %s: integrity ok, schema version %d (latest %d)\n", path, version, latest)
+	return nil
+}

@@ -1,0 +1,376 @@
+package sqlitedb
+
+import (
+	"context"
+	"fmt"
+	"os"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"time"
+)
+
+// Replication modes (Config.Replication).
+const (
+	// ReplicationNone: cortex owns checkpointing (PASSIVE in the
+	// background, RESTART/TRUNCATE to keep the WAL under Config.WALLimit).
+	ReplicationNone = "none"
+	// ReplicationLitestream: a Litestream sidecar
+	// (https://litestream.io, v0.5) replicates the database. Litestream
+	// keeps a read transaction open on the database at all times and
+	// runs its own checkpoints; cortex then runs only PASSIVE checkpoints
+	// (which never wait for a reader and never copy a frame Litestream has
+	// not read), never RESTART or TRUNCATE, and its writer never waits on
+	// Litestream's reader. If Litestream stops making progress, the
+	// fallback (Config.ReplicationStallAfter, Config.ReplicationHardLimit,
+	// Config.ReplicationNeverTruncate) keeps the disk safe and health says
+	// why.
+	ReplicationLitestream = "litestream"
+)
+
+// Replication defaults.
+const (
+	DefaultReplicationStallAfter = 30 * time.Second
+	// replPoll is how often the replication monitor looks at Litestream's
+	// position (a directory listing) and the WAL.
+	replPoll = 250 * time.Millisecond
+)
+
+// Litestream's names (v0.5): the tables it creates in the database it
+// replicates, and its metadata folder beside the database,
+// <dir>/.<file>-litestream, whose ltx/0 folder holds one LTX file per
+// transaction range it has read from the WAL, named
+// <min txid>-<max txid>.ltx in hex.
+const (
+	litestreamSeqTable  = "_litestream_seq"
+	litestreamLockTable = "_litestream_lock"
+	litestreamMetaSufx  = "-litestream"
+)
+
+// LitestreamMetaDir is where Litestream v0.5 keeps its metadata for the
+// database at path when its configuration names no meta-path.
+func LitestreamMetaDir(path string) string {
+	return filepath.Join(filepath.Dir(path), "."+filepath.Base(path)+litestreamMetaSufx)
+}
+
+// ReplicationStats is what cortex can see of the replication: Litestream's
+// position (the newest transaction id it has captured from the WAL into
+// its local LTX files, which it then uploads to the replica) and how long
+// commits have waited for it, the WAL, and the checkpoints. The JSON names
+// are the same in /v1/admin/stats, the CLI's --json and /metrics.
+type ReplicationStats struct {
+	Mode string `json:"mode"`
+	// TablesDetected: Litestream's _litestream_seq and _litestream_lock
+	// tables are in the database (it has opened it at least once).
+	TablesDetected bool   `json:"tables_detected"`
+	MetaDir        string `json:"meta_dir,omitempty"`
+	// TXID is the newest transaction id in Litestream's local LTX files (0:
+	// none seen); PositionChangedAt when cortex last saw it change.
+	TXID              uint64     `json:"txid"`
+	PositionChangedAt *time.Time `json:"position_changed_at,omitempty"`
+	// LagSeconds is how long the oldest commit Litestream has not yet
+	// captured has waited (0 when it has every commit cortex made).
+	LagSeconds float64 `json:"lag_seconds"`
+	// Stalled: no position change for Config.ReplicationStallAfter while
+	// commits waited, or the WAL past Config.WALLimit; StalledSince when
+	// that began, StallReason why.
+	Stalled      bool       `json:"stalled"`
+	StalledSince *time.Time `json:"stalled_since,omitempty"`
+	StallReason  string     `json:"stall_reason,omitempty"`
+	// CortexCheckpointing: past HardLimitBytes while stalled, cortex took
+	// checkpointing back (RESTART/TRUNCATE) to bound the WAL; Litestream
+	// takes a new snapshot when it returns. TakeoverCount counts the
+	// takeovers since Open.
+	CortexCheckpointing bool  `json:"cortex_checkpointing"`
+	TakeoverCount       int64 `json:"takeover_count"`
+	NeverTruncate       bool  `json:"never_truncate"`
+	HardLimitBytes      int64 `json:"hard_limit_bytes"`
+	WALBytes            int64 `json:"wal_bytes"`
+	// WALResetAt is when cortex last saw the WAL start over (a checkpoint
+	// that completed: Litestream's, or cortex's own).
+	WALResetAt *time.Time `json:"wal_reset_at,omitempty"`
+	// WriterYields counts the writer's pauses between groups that leave
+	// Litestream the write lock while the WAL is long.
+	WriterYields int64 `json:"writer_yields"`
+	// LastCompleteCheckpointAt is cortex's own last checkpoint that copied
+	// every frame.
+	LastCompleteCheckpointAt *time.Time `json:"last_complete_checkpoint_at,omitempty"`
+}
+
+// replMonitor watches Litestream's progress for the replication mode.
+type replMonitor struct {
+	db   *DB
+	quit chan struct{}
+	done chan struct{}
+	once sync.Once
+
+	mu             sync.Mutex
+	detected       bool
+	txid           uint64
+	posAt          time.Time // when txid last changed
+	commitsAtPos   int64     // writer commits when txid last changed
+	unseenSince    time.Time // first look at which commits were past commitsAtPos
+	stalledSince   time.Time
+	stallReason    string
+	takeover       bool
+	takeovers      int64
+	lastMx         int64
+	walResetAt     time.Time
+	loggedStall    bool
+	loggedTakeover bool
+
+	yields atomic.Int64 // pauses of the writer (yieldWAL)
+}
+
+func newReplMonitor(db *DB) *replMonitor {
+	return &replMonitor{db: db, quit: make(chan struct{}), done: make(chan struct{})}
+}
+
+func (m *replMonitor) stop() {
+	m.once.Do(func() { close(m.quit) })
+	<-m.done
+}
+
+// replicaHolds reports whether a replicator owns WAL restarts and
+// truncation: the replication mode is on and cortex has not taken
+// checkpointing back.
+func (db *DB) replicaHolds() bool {
+	if db.repl == nil {
+		return false
+	}
+	db.repl.mu.Lock()
+	defer db.repl.mu.Unlock()
+	return !db.repl.takeover
+}
+
+// detectLitestream reports whether Litestream's tables are in the database.
+func (db *DB) detectLitestream(ctx context.Context) (bool, error) {
+	var n int
+	err := db.Read(ctx, func(tx *Tx) error {
+		return tx.QueryRow(ctx, "SELECT count(*) FROM sqlite_schema WHERE type = 'table' AND name IN (?, ?)",
+			litestreamSeqTable, litestreamLockTable).Scan(&n)
+	})
+	return n == 2, err
+}
+
+// logDetection logs, once at Open, what was found of Litestream.
+func (db *DB) logDetection(ctx context.Context) {
+	found, err := db.detectLitestream(ctx)
+	if err != nil {
+		db.cfg.Logger.Warn("could not look for Litestream's tables", "err", err)
+		return
+	}
+	log := db.cfg.Logger
+	switch {
+	case found && db.cfg.Replication == ReplicationLitestream:
+		log.Info("replication: Litestream detected (tables _litestream_seq and _litestream_lock); cortex runs only PASSIVE checkpoints and leaves WAL restarts to Litestream",
+			"mode", db.cfg.Replication, "meta_dir", db.cfg.LitestreamMetaDir)
+	case found:
+		log.Warn("replication: Litestream's tables _litestream_seq and _litestream_lock are in this database, but the replication mode is none: cortex's RESTART/TRUNCATE checkpoints will wait on Litestream's read transaction. Try: --replication=litestream if Litestream replicates this database",
+			"path", db.path)
+	case db.cfg.Replication == ReplicationLitestream:
+		log.Info("replication: mode litestream, Litestream's tables are not in the database yet (it creates them when it starts replicating)",
+			"meta_dir", db.cfg.LitestreamMetaDir)
+	}
+	if db.repl != nil {
+		db.repl.mu.Lock()
+		db.repl.detected = found
+		db.repl.mu.Unlock()
+	}
+}
+
+// litestreamPosition reads the newest transaction id in Litestream's
+// level-0 LTX folder: a directory listing, no lock, no SQLite access.
+func litestreamPosition(metaDir string) (uint64, bool) {
+	ents, err := os.ReadDir(filepath.Join(metaDir, "ltx", "0"))
+	if err != nil {
+		return 0, false
+	}
+	var best uint64
+	found := false
+	for _, e := range ents {
+		name := e.Name()
+		if !strings.HasSuffix(name, ".ltx") {
+			continue
+		}
+		_, maxHex, ok := strings.Cut(strings.TrimSuffix(name, ".ltx"), "-")
+		if !ok {
+			continue
+		}
+		v, err := strconv.ParseUint(maxHex, 16, 64)
+		if err != nil {
+			continue
+		}
+		found = true
+		best = max(best, v)
+	}
+	return best, found
+}
+
+func (m *replMonitor) loop() {
+	defer close(m.done)
+	t := time.NewTicker(replPoll)
+	defer t.Stop()
+	m.mu.Lock()
+	m.posAt = time.Now()
+	m.commitsAtPos = m.db.w.commits.Load()
+	m.mu.Unlock()
+	for {
+		select {
+		case <-m.quit:
+			return
+		case <-t.C:
+		}
+		m.observe(time.Now())
+	}
+}
+
+// observe takes one look at Litestream's position and the WAL, and
+// decides whether replication is stalled and whether cortex checkpoints.
+func (m *replMonitor) observe(now time.Time) {
+	db := m.db
+	cfg := db.cfg
+	txid, _ := litestreamPosition(cfg.LitestreamMetaDir)
+	commits := db.w.commits.Load()
+	wal := db.walBytes()
+	mx, _, _ := db.walIndex()
+
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	if !m.detected && txid != 0 {
+		m.detected = true
+		cfg.Logger.Info("replication: Litestream detected (it has written LTX files)", "meta_dir", cfg.LitestreamMetaDir, "txid", txid)
+	}
+	if mx < m.lastMx {
+		m.walResetAt = now
+	}
+	m.lastMx = mx
+	moved := txid != m.txid
+	if moved {
+		m.txid, m.posAt, m.commitsAtPos, m.unseenSince = txid, now, commits, time.Time{}
+	} else if commits > m.commitsAtPos && m.unseenSince.IsZero() {
+		m.unseenSince = now
+	}
+
+	reason := ""
+	switch {
+	case !m.unseenSince.IsZero() && now.Sub(m.unseenSince) >= cfg.ReplicationStallAfter:
+		reason = fmt.Sprintf("Litestream's position (txid %d) has not moved for %s while commits waited", m.txid, now.Sub(m.posAt).Round(time.Second))
+	case wal > cfg.WALLimit:
+		reason = fmt.Sprintf("the WAL is %d bytes, past --wal-limit %d: Litestream is not checkpointing", wal, cfg.WALLimit)
+	}
+	if reason == "" {
+		if !m.stalledSince.IsZero() {
+			cfg.Logger.Info("replication: Litestream is making progress again", "txid", m.txid, "stalled_for", now.Sub(m.stalledSince).Round(time.Millisecond))
+		}
+		if m.takeover {
+			cfg.Logger.Info("replication: giving checkpointing back to Litestream", "txid", m.txid)
+		}
+		m.stalledSince, m.stallReason, m.takeover = time.Time{}, "", false
+		m.loggedStall, m.loggedTakeover = false, false
+		return
+	}
+	if m.stalledSince.IsZero() {
+		m.stalledSince = now
+	}
+	m.stallReason = reason
+	if !m.loggedStall {
+		m.loggedStall = true
+		cfg.Logger.Warn("replication stalled", "since", m.stalledSince.Format(time.RFC3339), "reason", reason)
+	}
+	if !m.takeover && wal > cfg.ReplicationHardLimit {
+		if cfg.ReplicationNeverTruncate {
+			if !m.loggedTakeover {
+				m.loggedTakeover = true
+				cfg.Logger.Error("replication stalled and the WAL is past its hard limit; not truncating behind the replica (never-truncate is set): the WAL grows without bound",
+					"wal_bytes", wal, "hard_limit_bytes", cfg.ReplicationHardLimit)
+			}
+			return
+		}
+		m.takeover = true
+		m.takeovers++
+		cfg.Logger.Error("replication stalled and the WAL is past its hard limit: cortex takes checkpointing back (RESTART/TRUNCATE) to bound the WAL; Litestream takes a new snapshot when it returns",
+			"wal_bytes", wal, "hard_limit_bytes", cfg.ReplicationHardLimit, "since", m.stalledSince.Format(time.RFC3339))
+	}
+}
+
+// replYield is the pause the writer leaves between two groups while the
+// WAL is past a quarter of Config.WALLimit in the replication mode.
+// Litestream checkpoints inside a write transaction (its _litestream_lock
+// barrier) and waits for the write lock with SQLite's busy handler, which
+// polls; a writer that takes the lock again the instant it commits starves
+// it, its checkpoints fail "database busy", and the WAL grows until the
+// fallback takes over. The pause lets one of its polls through.
+const replYield = 2 * time.Millisecond
+
+// yieldWAL runs on the writer goroutine between groups, in the
+// replication mode.
+func (w *writer) yieldWAL() {
+	db := w.db
+	mx, _, ok := db.walIndex()
+	if !ok || db.walFramesBytes(mx) <= db.cfg.WALLimit/4 {
+		return
+	}
+	db.repl.yields.Add(1)
+	time.Sleep(replYield)
+}
+
+// replicationStats fills ReplicationStats; nil when the mode is none.
+func (db *DB) replicationStats() *ReplicationStats {
+	if db.repl == nil {
+		return nil
+	}
+	m := db.repl
+	now := time.Now()
+	tp := func(t time.Time) *time.Time {
+		if t.IsZero() {
+			return nil
+		}
+		u := t.UTC()
+		return &u
+	}
+	m.mu.Lock()
+	s := &ReplicationStats{
+		Mode:                db.cfg.Replication,
+		TablesDetected:      m.detected,
+		MetaDir:             db.cfg.LitestreamMetaDir,
+		TXID:                m.txid,
+		PositionChangedAt:   tp(m.posAt),
+		Stalled:             !m.stalledSince.IsZero(),
+		StalledSince:        tp(m.stalledSince),
+		StallReason:         m.stallReason,
+		CortexCheckpointing: m.takeover,
+		TakeoverCount:       m.takeovers,
+		NeverTruncate:       db.cfg.ReplicationNeverTruncate,
+		HardLimitBytes:      db.cfg.ReplicationHardLimit,
+		WALResetAt:          tp(m.walResetAt),
+	}
+	if !m.unseenSince.IsZero() {
+		s.LagSeconds = now.Sub(m.unseenSince).Seconds()
+	}
+	m.mu.Unlock()
+	s.WALBytes = db.walBytes()
+	s.WriterYields = m.yields.Load()
+	s.LastCompleteCheckpointAt = db.ckstats.lastCompleteAt()
+	return s
+}
+
+// replicationCheck is the health check of the replication mode.
+func (db *DB) replicationCheck() (Status, string) {
+	s := db.replicationStats()
+	if !s.Stalled {
+		return Healthy, fmt.Sprintf("Litestream at txid %d, lag %.1fs", s.TXID, s.LagSeconds)
+	}
+	detail := "replication stalled since " + s.StalledSince.Format(time.RFC3339) + ": " + s.StallReason
+	switch {
+	case s.CortexCheckpointing:
+		detail += fmt.Sprintf("; the WAL passed its hard limit of %d bytes, so cortex checkpoints (RESTART/TRUNCATE) to bound it. Try: restart Litestream (it takes a new snapshot)", s.HardLimitBytes)
+	case s.NeverTruncate && s.WALBytes > s.HardLimitBytes:
+		detail += fmt.Sprintf("; the WAL is %d bytes, past its hard limit of %d, and grows without bound (never-truncate is set). Try: restart Litestream now", s.WALBytes, s.HardLimitBytes)
+	default:
+		detail += fmt.Sprintf("; past %d bytes of WAL cortex takes checkpointing back. Try: check that litestream replicate runs and can reach its replica", s.HardLimitBytes)
+	}
+	return Degraded, detail
+}

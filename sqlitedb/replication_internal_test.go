@@ -1,0 +1,266 @@
+package sqlitedb
+
+import (
+	"bytes"
+	"context"
+	"database/sql"
+	"log/slog"
+	"os"
+	"path/filepath"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+)
+
+// syncBuf is a log sink safe for the DB's goroutines.
+type syncBuf struct {
+	mu sync.Mutex
+	b  bytes.Buffer
+}
+
+func (s *syncBuf) Write(p []byte) (int, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.Write(p)
+}
+
+func (s *syncBuf) String() string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.String()
+}
+
+// holdReader opens a read transaction on path from a connection of its
+// own, as Litestream does, and keeps it until the test ends.
+func holdReader(t *testing.T, path string) {
+	t.Helper()
+	raw, err := sql.Open("sqlite3", "file:"+path+"?_busy_timeout=5000")
+	if err != nil {
+		t.Fatal(err)
+	}
+	tx, err := raw.Begin()
+	if err != nil {
+		t.Fatal(err)
+	}
+	var n int
+	if err := tx.QueryRow("SELECT count(*) FROM sqlite_schema").Scan(&n); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = tx.Rollback(); _ = raw.Close() })
+}
+
+func fillRows(t *testing.T, db *DB, n int) {
+	t.Helper()
+	ctx := context.Background()
+	pad := strings.Repeat("x", 3000)
+	for i := range n {
+		if err := db.Write(ctx, func(tx *Tx) error {
+			_, err := tx.Exec(ctx, "INSERT INTO t(v) VALUES (?)", pad)
+			return err
+		}); err != nil {
+			t.Fatalf("write %d: %v", i, err)
+		}
+	}
+}
+
+// modesSeen writes n rows and returns the checkpoint modes recorded while
+// they ran, past a reader that holds an old snapshot as Litestream does.
+func modesSeen(t *testing.T, replication string) map[CheckpointMode]bool {
+	path := filepath.Join(t.TempDir(), "r.db")
+	ctx := context.Background()
+	db, err := Open(ctx, path, Config{
+		Replication: replication, WALLimit: 256 << 10, BusyTimeout: 50 * time.Millisecond,
+		CheckpointInterval: time.Hour, ReplicationStallAfter: time.Hour, ReplicationHardLimit: 1 << 40,
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer db.Close()
+	if err := db.Write(ctx, func(tx *Tx) error {
+		_, err := tx.Exec(ctx, "CREATE TABLE t(v TEXT)")
+		return err
+	}); err != nil {
+		t.Fatal(err)
+	}
+	holdReader(t, path)
+	seen := map[CheckpointMode]bool{}
+	for range 70 {
+		fillRows(t, db, 1)
+		db.ckstats.mu.Lock()
+		if db.ckstats.last != nil {
+			seen[db.ckstats.last.Mode] = true
+		}
+		db.ckstats.mu.Unlock()
+	}
+	return seen
+}
+
+// In the replication mode neither the writer's guard nor the checkpointer
+// runs a RESTART or TRUNCATE checkpoint (which wait for the replicator's
+// read transaction); without it the guard does, past the reader.
+func TestReplication_OnlyPassiveBehindReplicator(t *testing.T) {
+	if seen := modesSeen(t, ReplicationNone); !seen[Restart] && !seen[Truncate] {
+		t.Fatalf("mode none: checkpoint modes %v, want a RESTART or TRUNCATE past the WAL limit (the test does not exercise the guard)", seen)
+	}
+	if seen := modesSeen(t, ReplicationLitestream); seen[Restart] || seen[Truncate] {
+		t.Fatalf("mode litestream: checkpoint modes %v, want PASSIVE only", seen)
+	}
+}
+
+// A replicator that makes no progress: health says "replication stalled
+// since", past the hard limit cortex takes checkpointing back and the WAL
+// comes back under its limit; with never-truncate it does not.
+func TestReplication_StallAndTakeover(t *testing.T) {
+	for _, never := range []bool{false, true} {
+		t.Run(map[bool]string{false: "takeover", true: "never-truncate"}[never], func(t *testing.T) {
+			path := filepath.Join(t.TempDir(), "r.db")
+			ctx := context.Background()
+			logs := &syncBuf{}
+			db, err := Open(ctx, path, Config{
+				Replication: ReplicationLitestream, WALLimit: 256 << 10, ReplicationHardLimit: 512 << 10,
+				ReplicationStallAfter: 50 * time.Millisecond, ReplicationNeverTruncate: never,
+				CheckpointInterval: time.Hour, Logger: slog.New(slog.NewTextHandler(logs, nil)),
+			})
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer db.Close()
+			if err := db.Write(ctx, func(tx *Tx) error {
+				_, err := tx.Exec(ctx, "CREATE TABLE t(v TEXT)")
+				return err
+			}); err != nil {
+				t.Fatal(err)
+			}
+			// A reader holds the WAL while it grows past the hard limit (a
+			// live but stalled Litestream), then goes (Litestream dies).
+			raw, err := sql.Open("sqlite3", "file:"+path+"?_busy_timeout=5000")
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer raw.Close()
+			tx, err := raw.Begin()
+			if err != nil {
+				t.Fatal(err)
+			}
+			var n int
+			if err := tx.QueryRow("SELECT count(*) FROM t").Scan(&n); err != nil {
+				t.Fatal(err)
+			}
+			for db.walBytes() <= 600<<10 {
+				fillRows(t, db, 10)
+			}
+			_ = tx.Rollback()
+			// Wait for the monitor's verdict (an event), then for the WAL.
+			deadline := time.Now().Add(60 * time.Second)
+			for {
+				st := db.replicationStats()
+				if st.Stalled && (never || st.CortexCheckpointing) {
+					break
+				}
+				if time.Now().After(deadline) {
+					t.Fatalf("no stall/takeover: %+v", st)
+				}
+				fillRows(t, db, 1)
+			}
+			h := db.Health(ctx, HealthOptions{})
+			var detail string
+			for _, c := range h.Checks {
+				if c.Name == "replication" {
+					detail = c.Detail
+				}
+			}
+			if h.Status != Degraded || !strings.Contains(detail, "replication stalled since") {
+				t.Fatalf("health %s, replication check %q: want degraded, replication stalled since …", h.Status, detail)
+			}
+			if never {
+				if !strings.Contains(detail, "without bound") {
+					t.Fatalf("never-truncate: detail %q, want it to say the WAL grows without bound", detail)
+				}
+				for range 20 {
+					fillRows(t, db, 5)
+				}
+				if w := db.walBytes(); w <= 512<<10 {
+					t.Fatalf("never-truncate: WAL %d bytes, want it left past the hard limit", w)
+				}
+				if db.replicationStats().CortexCheckpointing {
+					t.Fatal("never-truncate: cortex took checkpointing back")
+				}
+				return
+			}
+			if !strings.Contains(logs.String(), "cortex takes checkpointing back") {
+				t.Fatalf("no takeover log line:\n%s", logs.String())
+			}
+			// Cortex checkpoints now: the WAL comes back under its limit
+			// while writes go on.
+			for db.walBytes() > 256<<10 {
+				if time.Now().After(deadline) {
+					t.Fatalf("WAL still %d bytes after the takeover", db.walBytes())
+				}
+				fillRows(t, db, 1)
+			}
+		})
+	}
+}
+
+// Litestream's tables in the database are detected and logged, in either
+// mode.
+func TestReplication_DetectsLitestreamTables(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "r.db")
+	ctx := context.Background()
+	db, err := Open(ctx, path, Config{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := db.Write(ctx, func(tx *Tx) error {
+		_, err := tx.Exec(ctx, "CREATE TABLE _litestream_seq (id INTEGER PRIMARY KEY, seq INTEGER); CREATE TABLE _litestream_lock (id INTEGER)")
+		return err
+	}); err != nil {
+		t.Fatal(err)
+	}
+	db.Close()
+	for _, mode := range []string{ReplicationNone, ReplicationLitestream} {
+		logs := &syncBuf{}
+		db, err := Open(ctx, path, Config{Replication: mode, Logger: slog.New(slog.NewTextHandler(logs, nil))})
+		if err != nil {
+			t.Fatal(err)
+		}
+		db.Close()
+		want := map[string]string{ReplicationNone: "but the replication mode is none", ReplicationLitestream: "Litestream detected"}[mode]
+		if !strings.Contains(logs.String(), want) {
+			t.Fatalf("mode %s: log %q, want %q", mode, logs.String(), want)
+		}
+	}
+}
+
+func TestLitestreamPosition(t *testing.T) {
+	dir := t.TempDir()
+	if _, ok := litestreamPosition(dir); ok {
+		t.Fatal("position found in an empty folder")
+	}
+	l0 := filepath.Join(dir, "ltx", "0")
+	mustMkdir(t, l0)
+	for _, n := range []string{"0000000000000001-0000000000000001.ltx", "0000000000000002-000000000000001a.ltx", "junk.tmp"} {
+		mustWrite(t, filepath.Join(l0, n))
+	}
+	if got, ok := litestreamPosition(dir); !ok || got != 0x1a {
+		t.Fatalf("position %d %v, want 26", got, ok)
+	}
+	if got := LitestreamMetaDir("/a/b/cortex.db"); got != "/a/b/.cortex.db-litestream" {
+		t.Fatalf("meta dir %s", got)
+	}
+}
+
+func mustMkdir(t *testing.T, dir string) {
+	t.Helper()
+	if err := os.MkdirAll(dir, 0o700); err != nil {
+		t.Fatal(err)
+	}
+}
+
+func mustWrite(t *testing.T, path string) {
+	t.Helper()
+	if err := os.WriteFile(path, nil, 0o600); err != nil {
+		t.Fatal(err)
+	}
+}
