@@ -103,6 +103,15 @@ type Config struct {
 	// process is serving, where a checkpoint would be a side effect and
 	// could wait for that process's readers.
 	NoCloseCheckpoint bool
+	// NoWALBuffer turns off walbuf, the VFS shim that gathers each
+	// transaction's -wal writes into one write(2) (docs/design-walbuf.md).
+	// The zero value uses it when the linked SQLite is a version it was
+	// tested with (3.54.x); with another, connections use SQLite's default
+	// VFS, the reason is logged, and Stats.WALBuffer says it.
+	NoWALBuffer bool
+	// vfs names the VFS under walbuf (or in its place with NoWALBuffer);
+	// "" is SQLite's default. Tests set it to the power-loss harness.
+	vfs string
 	// Logger receives warnings (MEMORY journal, checkpoint starvation). nil
 	// discards them.
 	Logger *slog.Logger

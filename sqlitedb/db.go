@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"io"
 	"io/fs"
+	"net/url"
 	"os"
 	"path/filepath"
 	"strings"
@@ -61,6 +62,13 @@ type DB struct {
 	// Health reports the damage until an integrity check passes or a
 	// Restore replaces the content.
 	corrupt atomic.Pointer[corruptEvent]
+	// walFailed latches the first I/O error on the WAL (a failed COMMIT
+	// with SQLITE_IOERR, or walbuf's check): writes are refused after it.
+	walFailed atomic.Pointer[corruptEvent]
+	// walbuf says whether connections use walbuf, and if not why
+	// (Stats.WALBuffer); walbufOn is true when they do.
+	walbuf   string
+	walbufOn bool
 
 	// shm is the -shm file, read for the WAL's pending frames (shmFile).
 	shm struct {
@@ -125,7 +133,8 @@ func Open(ctx context.Context, path string, cfg Config) (_ *DB, err error) {
 		}
 	}()
 
-	db.wdb = openPool(abs, nil, cfg.pragmas())
+	vfsq := db.chooseVFS()
+	db.wdb = openPool(abs, vfsq, cfg.pragmas())
 	db.wdb.SetMaxOpenConns(2) // the writer and the checkpointer
 	db.wdb.SetMaxIdleConns(2)
 	db.wdb.SetConnMaxLifetime(0)
@@ -142,7 +151,7 @@ func Open(ctx context.Context, path string, cfg Config) (_ *DB, err error) {
 	}
 
 	readerPragmas := append(cfg.pragmas(), pragma{"query_only", "1", "1"})
-	db.rdb = openPool(abs, nil, readerPragmas)
+	db.rdb = openPool(abs, vfsq, readerPragmas)
 	db.rdb.SetMaxOpenConns(cfg.Readers)
 	db.rdb.SetMaxIdleConns(cfg.Readers)
 	db.rdb.SetConnMaxLifetime(0)
@@ -418,4 +427,46 @@ func (db *DB) noteErr(err error) error {
 		db.cfg.Logger.Error("database damage detected: restore from a backup", "path", db.path, "err", err)
 	}
 	return err
+}
+
+// chooseVFS decides whether connections use walbuf (Config.NoWALBuffer,
+// the SQLite version) and returns the URI parameters that say so.
+func (db *DB) chooseVFS() url.Values {
+	q := url.Values{}
+	if db.cfg.NoWALBuffer {
+		db.walbuf = "off: Config.NoWALBuffer"
+	} else if name, err := walbufOver(db.cfg.vfs); err != nil {
+		db.walbuf = "off: " + err.Error()
+		db.cfg.Logger.Warn("walbuf is off; writes use SQLite's default VFS", "path", db.path, "reason", err)
+	} else {
+		db.walbuf, db.walbufOn = "on", true
+		q.Set("vfs", name)
+		return q
+	}
+	// The default VFS (or the one under walbuf in tests), named, so that
+	// newConnector does not choose walbuf.
+	base := db.cfg.vfs
+	if base == "" {
+		base = "unix"
+	}
+	q.Set("vfs", base)
+	return q
+}
+
+// noteWALErr latches an I/O error met at COMMIT or by walbuf's check,
+// after which writes are refused (ErrWALFailed).
+func (db *DB) noteWALErr(err error) {
+	if db.walFailed.CompareAndSwap(nil, &corruptEvent{at: time.Now().UTC(), err: err.Error()}) {
+		db.cfg.Logger.Error("I/O error on the WAL: writes are refused until the database is reopened", "path", db.path, "err", err)
+	}
+}
+
+// walErr is ErrWALFailed with what happened, once an I/O error on the
+// WAL was latched; nil before.
+func (db *DB) walErr() error {
+	ev := db.walFailed.Load()
+	if ev == nil {
+		return nil
+	}
+	return fmt.Errorf("%w (at %s: %s)", ErrWALFailed, ev.at.Format(time.RFC3339), ev.err)
 }

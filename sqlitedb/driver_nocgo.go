@@ -55,3 +55,6 @@ func LimitMallocArenas(int) bool { return false }
 
 // driverMissing is errNoCgo: this build has no SQLite driver.
 func driverMissing() error { return errNoCgo }
+
+// walbufOver fails: there is no SQLite in this build.
+func walbufOver(string) (string, error) { return "", errNoCgo }
