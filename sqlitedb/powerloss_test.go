@@ -6,6 +6,7 @@ import (
 	"bytes"
 	"context"
 	"database/sql"
+	"errors"
 	"flag"
 	"fmt"
 	"math/rand/v2"
@@ -61,7 +62,7 @@ func TestPowerLoss(t *testing.T) {
 	if err := crashvfs.Register(); err != nil {
 		t.Fatal(err)
 	}
-	commits, points := 160, 250
+	commits, points := 160, 200
 	if *powerLossSoak {
 		commits, points = 1500, 5000
 	}
@@ -178,14 +179,7 @@ func runPowerLoss(t *testing.T, run powerLossRun, seed uint64) powerLossResult {
 			if big {
 				// ~200 KiB over a 64 KiB cache: the pager spills frames to
 				// the WAL before the commit, then rewrites them.
-				if _, err := tx.Exec(ctx, "DELETE FROM filler"); err != nil {
-					return err
-				}
-				for i := range 50 {
-					if _, err := tx.Exec(ctx, "INSERT INTO filler(v) VALUES(randomblob(?))", 3000+i*20); err != nil {
-						return err
-					}
-				}
+				return plSpill(ctx, tx)
 			}
 			return nil
 		})
@@ -325,4 +319,143 @@ func checkCrashImage(dir string, files map[string][]byte, path string, lo, hi in
 		return fmt.Errorf("%d rows, but only %d commits had started", m, hi)
 	}
 	return nil
+}
+
+// TestPowerLossWALWriteErrors: a write to the -wal that fails, wherever it
+// falls (a frame, a spill, a checksum rewrite, a header), fails the
+// transaction whose data it carried before that commit is acknowledged;
+// every acknowledged commit is in the files; and from then on the database
+// refuses writes and Health says why.
+func TestPowerLossWALWriteErrors(t *testing.T) {
+	if err := crashvfs.Register(); err != nil {
+		t.Fatal(err)
+	}
+	defer crashvfs.FailWALWrites(-1)
+	for _, wb := range []bool{true, false} {
+		t.Run(fmt.Sprintf("walbuf=%v", wb), func(t *testing.T) {
+			tried, failedAt := 0, map[string]int{}
+			// Every fault point of the first commits, densely: the one
+			// that hits a commit frame's rewritten header is a single
+			// write (after=63 here, without walbuf's fix).
+			n := 80
+			if *powerLossSoak {
+				n = 400
+			}
+			for after := 0; after < n; after++ {
+				tried++
+				where := runWALWriteError(t, wb, after)
+				failedAt[where]++
+			}
+			t.Logf("%d fault points: %v", tried, failedAt)
+		})
+	}
+}
+
+// runWALWriteError runs commits with -wal writes failing after after
+// successful ones, and checks the contract; it returns which commit
+// failed ("none" if none did).
+func runWALWriteError(t *testing.T, walbuf bool, after int) string {
+	t.Helper()
+	ctx := context.Background()
+	path := filepath.Join(t.TempDir(), "e.db")
+	{
+		db, err := Open(ctx, path, Config{})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := db.Write(ctx, func(tx *Tx) error {
+			_, err := tx.Exec(ctx, `CREATE TABLE t(k INTEGER PRIMARY KEY, v BLOB NOT NULL);
+				CREATE TABLE filler(i INTEGER PRIMARY KEY, v BLOB NOT NULL)`)
+			return err
+		}); err != nil {
+			t.Fatal(err)
+		}
+		if err := db.Close(); err != nil {
+			t.Fatal(err)
+		}
+	}
+	initial, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	crashvfs.Start()
+	db, err := Open(ctx, path, Config{
+		NoWALBuffer: !walbuf, vfs: crashvfs.Name, CacheSizeKiB: 64,
+		CheckpointInterval: -1, WALAutoCheckpoint: -1, NoCloseCheckpoint: true,
+	})
+	if err != nil {
+		crashvfs.Stop()
+		t.Fatal(err)
+	}
+	crashvfs.FailWALWrites(after)
+	acked, where := 0, "none"
+	for k := 1; k <= 30; k++ {
+		err := db.Write(ctx, func(tx *Tx) error {
+			if _, err := tx.Exec(ctx, "INSERT INTO t(k, v) VALUES(?, ?)", k, plPayload(k)); err != nil {
+				return err
+			}
+			if k%4 == 0 {
+				return plSpill(ctx, tx)
+			}
+			return nil
+		})
+		if err == nil {
+			acked = k
+			crashvfs.Mark(int64(k))
+			continue
+		}
+		where = fmt.Sprint("commit ", k%4 == 0)
+		if !errors.Is(err, ErrIO) && !errors.Is(err, ErrWALFailed) {
+			t.Errorf("after=%d: commit %d failed with %v, want an I/O error", after, k, err)
+		}
+		err2 := db.Write(ctx, func(tx *Tx) error {
+			_, err := tx.Exec(ctx, "INSERT INTO t(k, v) VALUES(?, ?)", k, plPayload(k))
+			return err
+		})
+		if !errors.Is(err2, ErrWALFailed) {
+			t.Errorf("after=%d: a write after the I/O error returned %v, want ErrWALFailed", after, err2)
+		}
+		if h := db.Health(ctx, HealthOptions{}); h.Status != Unhealthy {
+			t.Errorf("after=%d: health is %s after an I/O error on the WAL, want unhealthy", after, h.Status)
+		}
+		break
+	}
+	failed := crashvfs.FailWALWrites(-1)
+	db.Close()
+	j, err := crashvfs.Stop()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if where != "none" && failed == 0 {
+		t.Errorf("after=%d: a commit failed but no write was made to fail", after)
+	}
+	// Every acknowledged commit must be in what reached the OS.
+	rep := crashvfs.NewReplayer(j, map[string][]byte{path: initial})
+	rep.Advance(rep.Len())
+	files, _ := rep.Image(crashvfs.KeepAll, nil)
+	img := filepath.Join(t.TempDir(), "img")
+	if err := os.Mkdir(img, 0o700); err != nil {
+		t.Fatal(err)
+	}
+	if err := checkCrashImage(img, files, path, acked, acked+1); err != nil {
+		t.Errorf("after=%d (%d writes failed, %d commits acknowledged): %v", after, failed, acked, err)
+	}
+	return where
+}
+
+// plSpill writes ~200 KiB over a 64 KiB page cache, then changes pages it
+// wrote first: the pager spills frames to the WAL before the commit, and
+// at the commit overwrites some in place and rewrites the frame headers'
+// checksums (walRewriteChecksums), the commit frame's last.
+func plSpill(ctx context.Context, tx *Tx) error {
+	if _, err := tx.Exec(ctx, "DELETE FROM filler"); err != nil {
+		return err
+	}
+	for i := range 50 {
+		if _, err := tx.Exec(ctx, "INSERT INTO filler(v) VALUES(randomblob(?))", 3000+i*20); err != nil {
+			return err
+		}
+	}
+	_, err := tx.Exec(ctx, "UPDATE filler SET v = randomblob(100) WHERE i IN (SELECT i FROM filler ORDER BY i LIMIT 3)")
+	return err
 }

@@ -314,6 +314,11 @@ func (w *writer) finish(reqs []*writeReq, results []error, err error) {
 			w.writes.Add(1)
 		} else {
 			w.failed.Add(1)
+			if errors.Is(e, ErrIO) {
+				// The writer's files had an I/O error: what the WAL
+				// holds is unknown, so no further write is accepted.
+				w.db.noteWALErr(e)
+			}
 		}
 		r.done <- e
 	}

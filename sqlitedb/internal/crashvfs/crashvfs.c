@@ -177,7 +177,27 @@ typedef struct crashFile {
 	sqlite3_file base;
 	sqlite3_file *real;
 	const char *name; // journaled files only; SQLite keeps the string alive while open
+	int isWal;
 } crashFile;
+
+// Fault injection (crashvfs_fail): once failAfter writes to -wal files have
+// succeeded, every further write to one fails with SQLITE_IOERR_WRITE; -1
+// turns it off. failed counts the writes failed.
+static long failAfter = -1, walWritesOK, failed;
+
+// failNow reports whether this -wal write is to fail, counting it.
+static int failNow(void) {
+	pthread_mutex_lock(&mu);
+	int r = 0;
+	if (failAfter >= 0 && walWritesOK >= failAfter) {
+		failed++;
+		r = 1;
+	} else {
+		walWritesOK++;
+	}
+	pthread_mutex_unlock(&mu);
+	return r;
+}
 
 static sqlite3_vfs crashVfs;
 static sqlite3_io_methods crashMethods;
@@ -194,6 +214,9 @@ static int cRead(sqlite3_file *f, void *out, int n, sqlite3_int64 off) {
 }
 static int cWrite(sqlite3_file *f, const void *data, int n, sqlite3_int64 off) {
 	crashFile *p = (crashFile *)f;
+	if (p->isWal && failNow()) {
+		return SQLITE_IOERR | (3 << 8); // SQLITE_IOERR_WRITE
+	}
 	int rc = p->real->pMethods->xWrite(p->real, data, n, off);
 	if (rc == SQLITE_OK && p->name) {
 		record(OP_WRITE, p->name, off, data, n);
@@ -289,6 +312,7 @@ static int cOpen(sqlite3_vfs *vfs, const char *name, sqlite3_file *f, int flags,
 	if (name && (flags & (SQLITE_OPEN_MAIN_DB | SQLITE_OPEN_WAL | SQLITE_OPEN_MAIN_JOURNAL))) {
 		p->name = name;
 	}
+	p->isWal = (flags & SQLITE_OPEN_WAL) != 0;
 	return rc;
 }
 
@@ -348,6 +372,10 @@ void crashvfs_start(void) {
 	nOps = 0;
 	nBlob = 0;
 	oom = 0;
+	for (int i = 0; i < nNames; i++) {
+		free(names[i]);
+	}
+	nNames = 0;
 	recording = 1;
 	pthread_mutex_unlock(&mu);
 }
@@ -376,3 +404,19 @@ void crashvfs_op(long i, int *kind, int *file, sqlite3_int64 *off, sqlite3_int64
 	*data = blob + o->data;
 }
 const char *crashvfs_name(int i) { return names[i]; }
+
+// crashvfs_fail makes -wal writes fail once after more have succeeded
+// (-1: never), and resets the counts; crashvfs_failed reports how many failed.
+void crashvfs_fail(long after) {
+	pthread_mutex_lock(&mu);
+	failAfter = after;
+	walWritesOK = 0;
+	failed = 0;
+	pthread_mutex_unlock(&mu);
+}
+long crashvfs_failed(void) {
+	pthread_mutex_lock(&mu);
+	long r = failed;
+	pthread_mutex_unlock(&mu);
+	return r;
+}

@@ -20,6 +20,8 @@ package crashvfs
 // long crashvfs_nops(void);
 // void crashvfs_op(long i, int *kind, int *file, long long *off, long long *len, const unsigned char **data);
 // const char *crashvfs_name(int i);
+// void crashvfs_fail(long after);
+// long crashvfs_failed(void);
 import "C"
 
 import (
@@ -78,3 +80,12 @@ func Stop() (Journal, error) {
 // Mark journals a marker: a test's note that, at this point, it holds an
 // acknowledgement (say, commit v returned).
 func Mark(v int64) { C.crashvfs_mark(C.longlong(v)) }
+
+// FailWALWrites makes every write to a -wal file fail with
+// SQLITE_IOERR_WRITE once after more have succeeded; after < 0 turns it
+// off. It returns how many writes failed since the last call.
+func FailWALWrites(after int) (failed int) {
+	n := int(C.crashvfs_failed())
+	C.crashvfs_fail(C.long(after))
+	return n
+}
