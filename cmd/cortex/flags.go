@@ -194,6 +194,7 @@ type dbFlags struct {
 	walLimit           byteSize
 	allowNetworkFS     bool
 	acceptWALLoss      bool
+	walBuffer          string
 }
 
 // defaultDB is where the database lives when --db is not given.
@@ -223,6 +224,8 @@ func (f *dbFlags) registerServing(fs *flag.FlagSet) {
 	fs.DurationVar(&f.poolTimeout, "pool-timeout", sqlitedb.DefaultPoolTimeout, "longest wait for a reader connection")
 	fs.IntVar(&f.walAutocheckpoint, "wal-autocheckpoint", sqlitedb.DefaultWALAutoCheckpoint, "WAL frames past which the background checkpointer runs a PASSIVE checkpoint, off the write path (0: none)")
 	fs.DurationVar(&f.checkpointInterval, "checkpoint-interval", sqlitedb.DefaultCheckpointInterval, "period of scheduled checkpoints (0: no background checkpointer)")
+	f.walBuffer = "on"
+	fs.Var(choice{&f.walBuffer, []string{"on", "off"}}, "wal-buffer", "walbuf, the VFS shim that writes each commit's -wal frames in one call: on (used when the SQLite version is one it was tested with; stats say) or off (docs/design-walbuf.md)")
 }
 
 // isPostgres reports whether --db selects PostgreSQL.
@@ -245,6 +248,7 @@ func (f *dbFlags) sqliteConfig() sqlitedb.Config {
 		WALLimit:           int64(f.walLimit),
 		AllowNetworkFS:     f.allowNetworkFS,
 		AcceptWALLoss:      f.acceptWALLoss,
+		NoWALBuffer:        f.walBuffer == "off",
 	}
 	if cfg.MmapSize == 0 {
 		cfg.MmapSize = -1
