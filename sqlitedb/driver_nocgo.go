@@ -58,3 +58,6 @@ func driverMissing() error { return errNoCgo }
 
 // walbufOver fails: there is no SQLite in this build.
 func walbufOver(string) (string, error) { return "", errNoCgo }
+
+// InstallPageCacheWrapper reports false: there is no SQLite in this build.
+func InstallPageCacheWrapper() bool { return false }
