@@ -69,13 +69,11 @@ type DB struct {
 	// (Stats.WALBuffer); walbufOn is true when they do.
 	walbuf   string
 	walbufOn bool
-
-	// shm is the -shm file, read for the WAL's pending frames (shmFile).
-	shm struct {
-		mu     sync.Mutex
-		f      *os.File
-		closed bool
-	}
+	// shimOn: connections go through walbuf.c, buffering or not, so the
+	// WAL index and the -wal sync go through SQLite (walIndex, syncWAL).
+	shimOn bool
+	// sqliteName is the database file's name as SQLite has it.
+	sqliteName string
 }
 
 // Open opens (creating if needed) the SQLite database at path with cfg.
@@ -129,7 +127,6 @@ func Open(ctx context.Context, path string, cfg Config) (_ *DB, err error) {
 			if db.rdb != nil {
 				db.rdb.Close()
 			}
-			db.closeShm()
 		}
 	}()
 
@@ -148,6 +145,9 @@ func Open(ctx context.Context, path string, cfg Config) (_ *DB, err error) {
 	db.w.tx.conn = db.w.conn
 	if err := db.setup(ctx, db.w.conn); err != nil {
 		return nil, err
+	}
+	if err := db.w.conn.with(func() error { db.sqliteName = dbFilename(db.w.conn.dc); return nil }); err != nil {
+		return nil, db.openError(err)
 	}
 
 	readerPragmas := append(cfg.pragmas(), pragma{"query_only", "1", "1"})
@@ -401,7 +401,7 @@ func (db *DB) Close() error {
 		if db.ckpt != nil {
 			errs = append(errs, db.ckpt.conn.close())
 		}
-		errs = append(errs, db.w.conn.close(), db.rdb.Close(), db.wdb.Close(), db.closeShm())
+		errs = append(errs, db.w.conn.close(), db.rdb.Close(), db.wdb.Close())
 		db.closeErr = errors.Join(errs...)
 	})
 	return db.closeErr
@@ -435,11 +435,18 @@ func (db *DB) chooseVFS() url.Values {
 	q := url.Values{}
 	if db.cfg.NoWALBuffer {
 		db.walbuf = "off: Config.NoWALBuffer"
-	} else if name, err := walbufOver(db.cfg.vfs); err != nil {
+		// The shim as a pass-through: no buffering, but the WAL index is
+		// read from SQLite's mapping and the -wal synced through SQLite.
+		if name, err := walbufOver(db.cfg.vfs, false); err == nil {
+			db.shimOn = true
+			q.Set("vfs", name)
+			return q
+		}
+	} else if name, err := walbufOver(db.cfg.vfs, true); err != nil {
 		db.walbuf = "off: " + err.Error()
 		db.cfg.Logger.Warn("walbuf is off; writes use SQLite's default VFS", "path", db.path, "reason", err)
 	} else {
-		db.walbuf, db.walbufOn = "on", true
+		db.walbuf, db.walbufOn, db.shimOn = "on", true, true
 		q.Set("vfs", name)
 		return q
 	}

@@ -130,3 +130,12 @@ func stmtReadOnly(ctx context.Context, dc driver.Conn, query string) (bool, erro
 
 // driverMissing is nil: this build has the SQLite driver.
 func driverMissing() error { return nil }
+
+// dbFilename is the main database's file name as SQLite has it
+// (sqlite3_db_filename): the name walbufIndex looks it up by.
+func dbFilename(dc driver.Conn) string {
+	if c, ok := dc.(*sqlite3.SQLiteConn); ok {
+		return c.GetFilename("main")
+	}
+	return ""
+}

@@ -57,7 +57,13 @@ func LimitMallocArenas(int) bool { return false }
 func driverMissing() error { return errNoCgo }
 
 // walbufOver fails: there is no SQLite in this build.
-func walbufOver(string) (string, error) { return "", errNoCgo }
+func walbufOver(string, bool) (string, error) { return "", errNoCgo }
+
+// walbufIndex finds nothing: there is no SQLite in this build.
+func walbufIndex(string) (int64, int64, bool) { return 0, 0, false }
+
+// dbFilename is empty: there is no SQLite in this build.
+func dbFilename(driver.Conn) string { return "" }
 
 // InstallPageCacheWrapper reports false: there is no SQLite in this build.
 func InstallPageCacheWrapper() bool { return false }

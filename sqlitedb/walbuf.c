@@ -47,6 +47,7 @@
 // are part of SQLite's stable ABI, and the header lives inside the driver's
 // module, where a cgo build cannot name it.
 
+#include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -145,12 +146,27 @@ extern void *sqlite3_malloc(int) __attribute__((weak));
 #define WALBUF_MIN_VERSION 3054000
 #define WALBUF_MAX_VERSION 3054999
 
+// A shim's VFS: pAppData points to this.
+typedef struct walbufVfsData {
+	sqlite3_vfs *under; // the VFS calls pass on to
+	int buffer;         // 0: a pass-through (Config.NoWALBuffer), which still
+	                    // answers the pragmas and the WAL-index reads
+} walbufVfsData;
+
 typedef struct walbufFile walbufFile;
 struct walbufFile {
 	sqlite3_file base;   // pMethods: &walbufMethods
 	sqlite3_file *real;  // the VFS below's file, just after this struct
 	int isWal;
+	int buffered;        // -wal files of a buffering shim
 	walbufFile *wal;     // main database file: its -wal file, when open
+
+	// Main database files: the open ones are in a list, so that sqlitedb
+	// can read the WAL index from SQLite's own mapping of the -shm
+	// (cortex_walbuf_wal_index) instead of opening the file itself.
+	const char *name;    // SQLite keeps it valid while the file is open
+	volatile unsigned char *shm0; // the -shm's first region, when mapped
+	walbufFile *next;
 
 	// -wal files only.
 	walbufFile *db;      // the database file this -wal belongs to
@@ -175,7 +191,11 @@ static int walbufBroken;
 static sqlite3_io_methods walbufMethods;
 
 // A shim's VFS keeps the VFS it passes calls to in pAppData.
-#define B(v) ((sqlite3_vfs *)(v)->pAppData)
+#define B(v) (((walbufVfsData *)(v)->pAppData)->under)
+
+// The open main database files (walbufFile.next), under dbMu.
+static pthread_mutex_t dbMu = PTHREAD_MUTEX_INITIALIZER;
+static walbufFile *dbFiles;
 
 // flush writes the pending bytes out, after reporting a failure kept from
 // before. The pending bytes are always the running transaction's (the
@@ -229,6 +249,17 @@ static int wbClose(sqlite3_file *f) {
 	}
 	if (!p->isWal && p->wal && p->wal->db == p) {
 		p->wal->db = 0;
+	}
+	if (p->name) {
+		pthread_mutex_lock(&dbMu);
+		for (walbufFile **q = &dbFiles; *q; q = &(*q)->next) {
+			if (*q == p) {
+				*q = p->next;
+				break;
+			}
+		}
+		p->shm0 = 0;
+		pthread_mutex_unlock(&dbMu);
 	}
 	free(p->buf);
 	p->buf = 0;
@@ -308,12 +339,33 @@ static int checkPragma(walbufFile *db, char **azArg) {
 	return rc;
 }
 
+// syncPragma answers "PRAGMA cortex_wal_sync" on a database file: its
+// connection's -wal is written out and synced, on the connection's own
+// thread. A failure is kept, as any failed sync of a -wal.
+static int syncPragma(walbufFile *db, char **azArg) {
+	walbufFile *w = db->wal;
+	if (w == 0) {
+		return SQLITE_OK;
+	}
+	int rc = wbSync((sqlite3_file *)w, 2 /* SQLITE_SYNC_NORMAL */);
+	if (rc != SQLITE_OK) {
+		w->failed = rc;
+		if (sqlite3_mprintf != 0) {
+			azArg[0] = sqlite3_mprintf("walbuf: fsync of the -wal file failed (SQLite result code %d)", rc);
+		}
+	}
+	return rc;
+}
+
 static int wbFileControl(sqlite3_file *f, int op, void *arg) {
 	walbufFile *p = (walbufFile *)f;
 	if (op == SQLITE_FCNTL_PRAGMA && !p->isWal) {
 		char **azArg = arg;
 		if (azArg[1] != 0 && strcmp(azArg[1], "cortex_walbuf_check") == 0) {
 			return checkPragma(p, azArg);
+		}
+		if (azArg[1] != 0 && strcmp(azArg[1], "cortex_wal_sync") == 0) {
+			return syncPragma(p, azArg);
 		}
 	}
 	p->lastRead = -1;
@@ -323,7 +375,7 @@ static int wbFileControl(sqlite3_file *f, int op, void *arg) {
 
 static int wbWrite(sqlite3_file *f, const void *data, int n, sqlite3_int64 off) {
 	walbufFile *p = (walbufFile *)f;
-	if (!p->isWal) {
+	if (!p->buffered) {
 		return p->real->pMethods->xWrite(p->real, data, n, off);
 	}
 	if (p->failed != SQLITE_OK) {
@@ -412,7 +464,13 @@ static int wbShmMap(sqlite3_file *f, int pg, int pgsz, int extend, void volatile
 	if (p->real->pMethods->iVersion < 2) {
 		return SQLITE_IOERR;
 	}
-	return p->real->pMethods->xShmMap(p->real, pg, pgsz, extend, pp);
+	int rc = p->real->pMethods->xShmMap(p->real, pg, pgsz, extend, pp);
+	if (rc == SQLITE_OK && pg == 0 && p->name && *pp != 0) {
+		pthread_mutex_lock(&dbMu);
+		p->shm0 = (volatile unsigned char *)*pp;
+		pthread_mutex_unlock(&dbMu);
+	}
+	return rc;
 }
 
 static int wbShmLock(sqlite3_file *f, int offset, int n, int flags) {
@@ -441,6 +499,11 @@ static int wbShmUnmap(sqlite3_file *f, int deleteFlag) {
 		return SQLITE_OK;
 	}
 	flushWAL(p);
+	if (p->name) {
+		pthread_mutex_lock(&dbMu);
+		p->shm0 = 0;
+		pthread_mutex_unlock(&dbMu);
+	}
 	return p->real->pMethods->xShmUnmap(p->real, deleteFlag);
 }
 
@@ -473,8 +536,16 @@ static int wbOpen(sqlite3_vfs *vfs, const char *name, sqlite3_file *f, int flags
 		return rc;
 	}
 	p->base.pMethods = &walbufMethods;
+	if (rc == SQLITE_OK && (flags & SQLITE_OPEN_MAIN_DB) && name != 0) {
+		p->name = name;
+		pthread_mutex_lock(&dbMu);
+		p->next = dbFiles;
+		dbFiles = p;
+		pthread_mutex_unlock(&dbMu);
+	}
 	if (rc == SQLITE_OK && (flags & SQLITE_OPEN_WAL) && name != 0) {
 		p->isWal = 1;
+		p->buffered = ((walbufVfsData *)vfs->pAppData)->buffer;
 		sqlite3_file *dbf = sqlite3_database_file_object(name);
 		if (dbf != 0 && dbf->pMethods == &walbufMethods) {
 			p->db = (walbufFile *)dbf;
@@ -515,11 +586,32 @@ int cortex_walbuf_version(void) {
 	return sqlite3_libversion_number ? sqlite3_libversion_number() : 0;
 }
 
+// cortex_walbuf_wal_index reads mxFrame (offset 16 of the WAL-index
+// header) and nBackfill (offset 96) from the -shm mapping of an open
+// connection to the database SQLite names path; it returns 0 when none
+// has it mapped. https://www.sqlite.org/walformat.html#the_wal_index_file_format
+// It takes no lock; a torn read is as good as a stale one to its callers.
+int cortex_walbuf_wal_index(const char *path, unsigned *mx, unsigned *backfill) {
+	int found = 0;
+	pthread_mutex_lock(&dbMu);
+	for (walbufFile *p = dbFiles; p; p = p->next) {
+		if (p->shm0 != 0 && strcmp(p->name, path) == 0) {
+			*mx = *(volatile unsigned *)(p->shm0 + 16);
+			*backfill = *(volatile unsigned *)(p->shm0 + 96);
+			found = 1;
+			break;
+		}
+	}
+	pthread_mutex_unlock(&dbMu);
+	return found;
+}
+
 // cortex_walbuf_register registers a shim named name over the VFS named
-// base (the default VFS when base is NULL). It returns an SQLite result
-// code; SQLITE_NOTFOUND when this SQLite's version is outside the tested
-// range. The name must stay valid for the life of the process.
-int cortex_walbuf_register(const char *name, const char *base) {
+// base (the default VFS when base is NULL); buffer 0 makes it a
+// pass-through. It returns an SQLite result code; SQLITE_NOTFOUND when
+// this SQLite's version is outside the tested range. The name must stay
+// valid for the life of the process.
+int cortex_walbuf_register(const char *name, const char *base, int buffer) {
 	if (sqlite3_vfs_find == 0 || sqlite3_vfs_register == 0 || sqlite3_database_file_object == 0 ||
 	    sqlite3_libversion_number == 0) {
 		return SQLITE_ERROR;
@@ -541,17 +633,22 @@ int cortex_walbuf_register(const char *name, const char *base) {
 		wbShmMap, wbShmLock, wbShmBarrier, wbShmUnmap, wbFetch, wbUnfetch,
 	};
 	sqlite3_vfs *vfs = malloc(sizeof(sqlite3_vfs));
-	if (vfs == 0) {
+	walbufVfsData *data = malloc(sizeof(walbufVfsData));
+	if (vfs == 0 || data == 0) {
+		free(vfs);
+		free(data);
 		return SQLITE_NOMEM;
 	}
+	*data = (walbufVfsData){under, buffer};
 	*vfs = (sqlite3_vfs){
-		2, (int)sizeof(walbufFile) + under->szOsFile, under->mxPathname, 0, name, under,
+		2, (int)sizeof(walbufFile) + under->szOsFile, under->mxPathname, 0, name, data,
 		wbOpen, wbDelete, wbAccess, wbFullPathname, wbDlOpen, wbDlError, wbDlSym, wbDlClose,
 		wbRandomness, wbSleep, wbCurrentTime, wbGetLastError, wbCurrentTimeInt64,
 	};
 	int rc = sqlite3_vfs_register(vfs, 0);
 	if (rc != SQLITE_OK) {
 		free(vfs);
+		free(data);
 	}
 	return rc;
 }

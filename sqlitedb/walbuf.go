@@ -3,7 +3,8 @@
 package sqlitedb
 
 // #include <stdlib.h>
-// int cortex_walbuf_register(const char *name, const char *base);
+// int cortex_walbuf_register(const char *name, const char *base, int buffer);
+// int cortex_walbuf_wal_index(const char *path, unsigned *mx, unsigned *backfill);
 // void cortex_walbuf_counts(long long *writes, long long *calls);
 // void cortex_walbuf_break(int on);
 // int cortex_walbuf_version(void);
@@ -30,8 +31,13 @@ var walbufReg struct {
 
 // walbufOver registers (once) the shim over the VFS named base ("" for
 // SQLite's default) and returns its name, or why it is not available.
-func walbufOver(base string) (string, error) {
+// With buffer false the shim only passes calls on, and still answers
+// walbufIndex and the cortex_wal_sync pragma (Config.NoWALBuffer).
+func walbufOver(base string, buffer bool) (string, error) {
 	name := walbufVFS
+	if !buffer {
+		name += "-nobuf"
+	}
 	if base != "" {
 		name = walbufVFS + "-over-" + base
 	}
@@ -50,7 +56,11 @@ func walbufOver(base string) (string, error) {
 		defer C.free(unsafe.Pointer(cbase))
 	}
 	var err error
-	switch rc := C.cortex_walbuf_register(cname, cbase); rc {
+	cbuf := C.int(0)
+	if buffer {
+		cbuf = 1
+	}
+	switch rc := C.cortex_walbuf_register(cname, cbase, cbuf); rc {
 	case 0:
 	case 12: // SQLITE_NOTFOUND
 		err = fmt.Errorf("SQLite %s is outside the versions walbuf was tested with (3.54.x)", versionString(int(C.cortex_walbuf_version())))
@@ -66,8 +76,22 @@ func walbufOver(base string) (string, error) {
 
 // walbufReady reports whether the shim over the default VFS is available.
 func walbufReady() bool {
-	_, err := walbufOver("")
+	_, err := walbufOver("", true)
 	return err == nil
+}
+
+// walbufIndex reads mxFrame and nBackfill of the WAL index from the -shm
+// mapping of an open connection (through the shim) to the database SQLite
+// names path: no descriptor of the -shm is opened. ok is false when no
+// such connection has it mapped.
+func walbufIndex(path string) (mx, backfill int64, ok bool) {
+	cpath := C.CString(path)
+	defer C.free(unsafe.Pointer(cpath))
+	var m, b C.uint
+	if C.cortex_walbuf_wal_index(cpath, &m, &b) == 0 {
+		return 0, 0, false
+	}
+	return int64(m), int64(b), true
 }
 
 func versionString(n int) string {
