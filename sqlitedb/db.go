@@ -325,6 +325,8 @@ func checkHeader(path string) error {
 // proves the file is writable (SQLite would otherwise fall back to a
 // read-only connection and fail every write).
 func checkHeaderMode(path string, flag int) error {
+	// Direct file access, before the first open (prepareFile runs before
+	// any connection of this DB exists): see checkWAL.
 	f, err := os.OpenFile(path, flag, 0)
 	if err != nil {
 		if errors.Is(err, fs.ErrPermission) || isReadOnlyFS(err) {

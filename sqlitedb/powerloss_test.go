@@ -64,7 +64,7 @@ func TestPowerLoss(t *testing.T) {
 	}
 	commits, points := 160, 200
 	if *powerLossSoak {
-		commits, points = 1500, 5000
+		commits, points = 800, 2500
 	}
 	total := 0
 	for _, sync := range []string{"normal", "full"} {
