@@ -1,6 +1,7 @@
 package sqlitedb
 
 import (
+	"database/sql/driver"
 	"fmt"
 	"log/slog"
 	"runtime"
@@ -39,7 +40,10 @@ type Config struct {
 	// survives those too. https://www.sqlite.org/pragma.html#pragma_synchronous
 	Synchronous string
 	// BusyTimeout is how long SQLite waits for a lock held by another
-	// connection or process before SQLITE_BUSY (default 5s).
+	// connection or process before SQLITE_BUSY. 0 means the default (5s),
+	// not "fail at once": SQLite's busy_timeout=0 cannot be asked for, as
+	// this package's own connections (the checkpointer, the writer) would
+	// fail whenever they met each other; the smallest wait is 1ms.
 	BusyTimeout time.Duration
 	// MmapSize is the memory-mapped I/O size in bytes (default 256 MiB; <0
 	// disables it). https://www.sqlite.org/mmap.html
@@ -103,6 +107,13 @@ type Config struct {
 	// process is serving, where a checkpoint would be a side effect and
 	// could wait for that process's readers.
 	NoCloseCheckpoint bool
+	// OnConnect, when set, runs on each new connection this DB opens (the
+	// writer, the checkpointer and every reader), after the pragmas and
+	// before any other use: to run SQL on it (through driver.ExecerContext)
+	// or to register functions (the connection is a
+	// *github.com/mattn/go-sqlite3.SQLiteConn: RegisterFunc). An error
+	// fails the connection, and Open with it. Readers are query_only.
+	OnConnect func(driver.Conn) error
 	// NoWALBuffer turns off walbuf, the VFS shim that gathers each
 	// transaction's -wal writes into one write(2) (docs/design-walbuf.md).
 	// The zero value uses it when the linked SQLite is a version it was

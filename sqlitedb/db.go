@@ -131,7 +131,7 @@ func Open(ctx context.Context, path string, cfg Config) (_ *DB, err error) {
 	}()
 
 	vfsq := db.chooseVFS()
-	db.wdb = openPool(abs, vfsq, cfg.pragmas())
+	db.wdb = openPoolHook(abs, vfsq, cfg.pragmas(), cfg.OnConnect)
 	db.wdb.SetMaxOpenConns(2) // the writer and the checkpointer
 	db.wdb.SetMaxIdleConns(2)
 	db.wdb.SetConnMaxLifetime(0)
@@ -151,7 +151,7 @@ func Open(ctx context.Context, path string, cfg Config) (_ *DB, err error) {
 	}
 
 	readerPragmas := append(cfg.pragmas(), pragma{"query_only", "1", "1"})
-	db.rdb = openPool(abs, vfsq, readerPragmas)
+	db.rdb = openPoolHook(abs, vfsq, readerPragmas, cfg.OnConnect)
 	db.rdb.SetMaxOpenConns(cfg.Readers)
 	db.rdb.SetMaxIdleConns(cfg.Readers)
 	db.rdb.SetConnMaxLifetime(0)

@@ -23,6 +23,10 @@ func openPool(string, url.Values, []pragma) *sql.DB { return sql.OpenDB(connecto
 
 func newConnector(string, url.Values, []pragma) connector { return connector{} }
 
+func openPoolHook(string, url.Values, []pragma, func(driver.Conn) error) *sql.DB {
+	return sql.OpenDB(connector{})
+}
+
 func (connector) Connect(context.Context) (driver.Conn, error) { return nil, errNoCgo }
 
 func (c connector) Driver() driver.Driver { return noDriver{} }
