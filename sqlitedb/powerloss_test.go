@@ -48,6 +48,7 @@ type powerLossRun struct {
 	walbuf  bool
 	commits int // in the workload
 	points  int // crash points tried, at random places of the journal
+	atMarks bool // also a crash point just after each acknowledgement
 }
 
 type powerLossResult struct {
@@ -64,7 +65,7 @@ func TestPowerLoss(t *testing.T) {
 	}
 	commits, points := 160, 200
 	if raceBuild {
-		commits, points = 100, 50
+		commits, points = 100, 30
 	}
 	if *powerLossSoak {
 		commits, points = 800, 2500
@@ -102,7 +103,7 @@ func TestPowerLossCatchesBrokenWALBuffer(t *testing.T) {
 	}
 	walbufBreakForTest(true)
 	defer walbufBreakForTest(false)
-	res := runPowerLoss(t, powerLossRun{sync: "normal", walbuf: true, commits: 40, points: 60}, 2)
+	res := runPowerLoss(t, powerLossRun{sync: "normal", walbuf: true, commits: 30, points: 40, atMarks: true}, 2)
 	if len(res.failures) == 0 {
 		t.Fatalf("with walbuf's commit detection broken, all %d crash images passed: the suite cannot see the breakage", res.images)
 	}
@@ -229,6 +230,13 @@ func runPowerLoss(t *testing.T, run powerLossRun, seed uint64) powerLossResult {
 		pts = append(pts, 1+r.IntN(len(j.Ops)))
 	}
 	pts = append(pts, len(j.Ops))
+	if run.atMarks {
+		for i, o := range j.Ops {
+			if o.Kind == crashvfs.OpMark {
+				pts = append(pts, i+1)
+			}
+		}
+	}
 	slices.Sort(pts)
 	pts = slices.Compact(pts)
 
