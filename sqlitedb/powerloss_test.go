@@ -46,8 +46,8 @@ var powerLossSoak = flag.Bool("soak", false, "power-loss tests: the long run (sc
 type powerLossRun struct {
 	sync    string // normal or full
 	walbuf  bool
-	commits int // in the workload
-	points  int // crash points tried, at random places of the journal
+	commits int  // in the workload
+	points  int  // crash points tried, at random places of the journal
 	atMarks bool // also a crash point just after each acknowledgement
 }
 
