@@ -56,6 +56,7 @@ type powerLossResult struct {
 	failures       []string
 	truncates      int
 	restarts       int
+	entries        int
 	syncs          int
 }
 
@@ -86,8 +87,8 @@ func TestPowerLoss(t *testing.T) {
 					t.Fatalf("the workload made %d truncates and %d WAL restarts; want some of each", res.truncates, res.restarts)
 				}
 				total += res.points
-				t.Logf("%d crash points, %d images checked (%d syncs, %d WAL truncates, %d WAL restarts in the journal)",
-					res.points, res.images, res.syncs, res.truncates, res.restarts)
+				t.Logf("%d crash points, %d images checked (%d journal entries, %d syncs, %d WAL truncates, %d WAL restarts in the journal)",
+					res.points, res.images, res.entries, res.syncs, res.truncates, res.restarts)
 			})
 		}
 	}
@@ -162,6 +163,7 @@ func runPowerLoss(t *testing.T, run powerLossRun, seed uint64) powerLossResult {
 		t.Fatal("a -wal file was left after Close")
 	}
 
+	writes0, _ := walbufCounts()
 	crashvfs.Start()
 	db, err := Open(ctx, path, cfg)
 	if err != nil {
@@ -208,8 +210,13 @@ func runPowerLoss(t *testing.T, run powerLossRun, seed uint64) powerLossResult {
 	if err := db.Close(); err != nil {
 		t.Fatal(err)
 	}
+	// The configuration is the one asked for: the shim buffered the
+	// -wal writes, or saw none to buffer.
+	if writes1, _ := walbufCounts(); (writes1 > writes0) != run.walbuf {
+		t.Fatalf("walbuf=%v, but the shim buffered %d -wal writes", run.walbuf, writes1-writes0)
+	}
 
-	var res powerLossResult
+	res := powerLossResult{entries: len(j.Ops)}
 	walPath := path + "-wal"
 	walWrites := 0
 	for _, o := range j.Ops {
@@ -392,6 +399,12 @@ func runWALWriteError(t *testing.T, walbuf bool, after int) string {
 	if err != nil {
 		t.Fatal(err)
 	}
+	writes0, _ := walbufCounts()
+	defer func() {
+		if writes1, _ := walbufCounts(); (writes1 > writes0) != walbuf {
+			t.Errorf("walbuf=%v, but the shim buffered %d -wal writes", walbuf, writes1-writes0)
+		}
+	}()
 	crashvfs.Start()
 	db, err := Open(ctx, path, Config{
 		NoWALBuffer: !walbuf, vfs: crashvfs.Name, CacheSizeKiB: 64,

@@ -39,7 +39,7 @@ func walbufOver(base string, buffer bool) (string, error) {
 		name += "-nobuf"
 	}
 	if base != "" {
-		name = walbufVFS + "-over-" + base
+		name += "-over-" + base
 	}
 	walbufReg.mu.Lock()
 	defer walbufReg.mu.Unlock()
