@@ -2,7 +2,7 @@ package sqlitedb
 
 import (
 	"context"
-	"encoding/binary"
+	"database/sql/driver"
 	"fmt"
 	"os"
 	"strings"
@@ -347,17 +347,29 @@ func (k *checkpointer) converge(ctx context.Context, mx, backfill int64, res Che
 	return mx, backfill, res
 }
 
-// syncWAL fsyncs the -wal file through a descriptor of its own (SQLite
-// holds no lock on the -wal file, so closing it drops none). It only
-// hastens what SQLite's next checkpoint would do: an error is ignored, and
-// that checkpoint syncs as always.
+// syncWAL fsyncs the -wal file through SQLite: the checkpointer's own
+// connection asks the shim (PRAGMA cortex_wal_sync), which syncs that
+// connection's -wal descriptor; Go opens no descriptor of a file SQLite
+// holds (closing one would drop the process's POSIX locks on it). It only
+// hastens what SQLite's next checkpoint does, but a failed fsync is never
+// ignored: the kernel may have dropped the pages, so it latches
+// ErrWALFailed. Without the shim (an untested SQLite version) it does
+// nothing and the checkpoint's own sync does the work.
 func (db *DB) syncWAL() {
-	f, err := os.Open(db.path + "-wal")
-	if err != nil {
+	k := db.ckpt
+	if k == nil || !db.shimOn {
 		return
 	}
-	_ = f.Sync()
-	_ = f.Close()
+	k.mu.Lock()
+	defer k.mu.Unlock()
+	err := k.conn.with(func() error {
+		_, err := k.conn.dc.(driver.ExecerContext).ExecContext(db.ctx, "PRAGMA cortex_wal_sync", nil)
+		return err
+	})
+	if err != nil {
+		err = classify(context.Background(), "sync -wal", err)
+		db.noteWALErr(err)
+	}
 }
 
 func (s *checkpointStats) starvedNow() int64 {
@@ -390,51 +402,17 @@ func (db *DB) walPendingFrames() int64 {
 }
 
 // walIndex reads mxFrame and nBackfill from the WAL index; ok is false
-// when there is none.
+// when there is none. The shim reads them from SQLite's own mapping of the
+// -shm (walbufIndex): Go never opens the -shm, because closing any
+// descriptor of a file drops every POSIX lock this process holds on it,
+// SQLite's included (TestWALIndexLocksSurvivePolling). Without the shim
+// (an untested SQLite version) ok is false, and the checkpointer goes by
+// Config.CheckpointInterval and the -wal file's size alone.
 func (db *DB) walIndex() (mx, backfill int64, ok bool) {
-	f := db.shmFile()
-	if f == nil {
+	if !db.shimOn || db.sqliteName == "" {
 		return 0, 0, false
 	}
-	var b [100]byte
-	if _, err := f.ReadAt(b[:], 0); err != nil {
-		return 0, 0, false
-	}
-	mx = int64(binary.NativeEndian.Uint32(b[16:20]))
-	backfill = int64(binary.NativeEndian.Uint32(b[96:100]))
-	return mx, backfill, true
-}
-
-// shmFile is the -shm file, opened once and kept open until Close: closing
-// any descriptor of a file drops every POSIX lock this process holds on it
-// (fcntl semantics), SQLite's included. Opening and closing the -shm on each
-// poll dropped SQLite's locks on it, after which another process opening
-// the database believed it was alone, truncated the -shm, and this
-// process's next read of its mapping died of SIGBUS
-// (TestWALIndexLocksSurvivePolling).
-func (db *DB) shmFile() *os.File {
-	db.shm.mu.Lock()
-	defer db.shm.mu.Unlock()
-	if db.shm.f == nil && !db.shm.closed {
-		if f, err := os.Open(db.path + "-shm"); err == nil {
-			db.shm.f = f
-		}
-	}
-	return db.shm.f
-}
-
-// closeShm closes the -shm descriptor; Close calls it after SQLite's
-// connections are closed.
-func (db *DB) closeShm() error {
-	db.shm.mu.Lock()
-	defer db.shm.mu.Unlock()
-	db.shm.closed = true
-	if db.shm.f == nil {
-		return nil
-	}
-	err := db.shm.f.Close()
-	db.shm.f = nil
-	return err
+	return walbufIndex(db.sqliteName)
 }
 
 // walGuard keeps the -wal file under Config.WALLimit while writes and

@@ -1,6 +1,7 @@
 package sqlitedb
 
 import (
+	"database/sql/driver"
 	"fmt"
 	"log/slog"
 	"runtime"
@@ -39,7 +40,10 @@ type Config struct {
 	// survives those too. https://www.sqlite.org/pragma.html#pragma_synchronous
 	Synchronous string
 	// BusyTimeout is how long SQLite waits for a lock held by another
-	// connection or process before SQLITE_BUSY (default 5s).
+	// connection or process before SQLITE_BUSY. 0 means the default (5s),
+	// not "fail at once": SQLite's busy_timeout=0 cannot be asked for, as
+	// this package's own connections (the checkpointer, the writer) would
+	// fail whenever they met each other; the smallest wait is 1ms.
 	BusyTimeout time.Duration
 	// MmapSize is the memory-mapped I/O size in bytes (default 256 MiB; <0
 	// disables it). https://www.sqlite.org/mmap.html
@@ -129,6 +133,22 @@ type Config struct {
 	// where cortex reads its position (default <dir>/.<file>-litestream,
 	// Litestream's own default; set it when litestream.yml sets meta-path).
 	LitestreamMetaDir string
+	// OnConnect, when set, runs on each new connection this DB opens (the
+	// writer, the checkpointer and every reader), after the pragmas and
+	// before any other use: to run SQL on it (through driver.ExecerContext)
+	// or to register functions (the connection is a
+	// *github.com/mattn/go-sqlite3.SQLiteConn: RegisterFunc). An error
+	// fails the connection, and Open with it. Readers are query_only.
+	OnConnect func(driver.Conn) error
+	// NoWALBuffer turns off walbuf, the VFS shim that gathers each
+	// transaction's -wal writes into one write(2) (docs/design-walbuf.md).
+	// The zero value uses it when the linked SQLite is a version it was
+	// tested with (3.54.x); with another, connections use SQLite's default
+	// VFS, the reason is logged, and Stats.WALBuffer says it.
+	NoWALBuffer bool
+	// vfs names the VFS under walbuf (or in its place with NoWALBuffer);
+	// "" is SQLite's default. Tests set it to the power-loss harness.
+	vfs string
 	// Logger receives warnings (MEMORY journal, checkpoint starvation). nil
 	// discards them.
 	Logger *slog.Logger

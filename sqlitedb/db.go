@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"io"
 	"io/fs"
+	"net/url"
 	"os"
 	"path/filepath"
 	"strings"
@@ -65,13 +66,18 @@ type DB struct {
 	// Health reports the damage until an integrity check passes or a
 	// Restore replaces the content.
 	corrupt atomic.Pointer[corruptEvent]
-
-	// shm is the -shm file, read for the WAL's pending frames (shmFile).
-	shm struct {
-		mu     sync.Mutex
-		f      *os.File
-		closed bool
-	}
+	// walFailed latches the first I/O error on the WAL (a failed COMMIT
+	// with SQLITE_IOERR, or walbuf's check): writes are refused after it.
+	walFailed atomic.Pointer[corruptEvent]
+	// walbuf says whether connections use walbuf, and if not why
+	// (Stats.WALBuffer); walbufOn is true when they do.
+	walbuf   string
+	walbufOn bool
+	// shimOn: connections go through walbuf.c, buffering or not, so the
+	// WAL index and the -wal sync go through SQLite (walIndex, syncWAL).
+	shimOn bool
+	// sqliteName is the database file's name as SQLite has it.
+	sqliteName string
 }
 
 // Open opens (creating if needed) the SQLite database at path with cfg.
@@ -128,11 +134,11 @@ func Open(ctx context.Context, path string, cfg Config) (_ *DB, err error) {
 			if db.rdb != nil {
 				db.rdb.Close()
 			}
-			db.closeShm()
 		}
 	}()
 
-	db.wdb = openPool(abs, nil, cfg.pragmas())
+	vfsq := db.chooseVFS()
+	db.wdb = openPoolHook(abs, vfsq, cfg.pragmas(), cfg.OnConnect)
 	db.wdb.SetMaxOpenConns(2) // the writer and the checkpointer
 	db.wdb.SetMaxIdleConns(2)
 	db.wdb.SetConnMaxLifetime(0)
@@ -147,9 +153,12 @@ func Open(ctx context.Context, path string, cfg Config) (_ *DB, err error) {
 	if err := db.setup(ctx, db.w.conn); err != nil {
 		return nil, err
 	}
+	if err := db.w.conn.with(func() error { db.sqliteName = dbFilename(db.w.conn.dc); return nil }); err != nil {
+		return nil, db.openError(err)
+	}
 
 	readerPragmas := append(cfg.pragmas(), pragma{"query_only", "1", "1"})
-	db.rdb = openPool(abs, nil, readerPragmas)
+	db.rdb = openPoolHook(abs, vfsq, readerPragmas, cfg.OnConnect)
 	db.rdb.SetMaxOpenConns(cfg.Readers)
 	db.rdb.SetMaxIdleConns(cfg.Readers)
 	db.rdb.SetConnMaxLifetime(0)
@@ -336,6 +345,8 @@ func checkHeader(path string) error {
 // proves the file is writable (SQLite would otherwise fall back to a
 // read-only connection and fail every write).
 func checkHeaderMode(path string, flag int) error {
+	// Direct file access, before the first open (prepareFile runs before
+	// any connection of this DB exists): see checkWAL.
 	f, err := os.OpenFile(path, flag, 0)
 	if err != nil {
 		if errors.Is(err, fs.ErrPermission) || isReadOnlyFS(err) {
@@ -422,7 +433,7 @@ func (db *DB) Close() error {
 		if db.ckpt != nil {
 			errs = append(errs, db.ckpt.conn.close())
 		}
-		errs = append(errs, db.w.conn.close(), db.rdb.Close(), db.wdb.Close(), db.closeShm())
+		errs = append(errs, db.w.conn.close(), db.rdb.Close(), db.wdb.Close())
 		db.closeErr = errors.Join(errs...)
 	})
 	return db.closeErr
@@ -448,4 +459,53 @@ func (db *DB) noteErr(err error) error {
 		db.cfg.Logger.Error("database damage detected: restore from a backup", "path", db.path, "err", err)
 	}
 	return err
+}
+
+// chooseVFS decides whether connections use walbuf (Config.NoWALBuffer,
+// the SQLite version) and returns the URI parameters that say so.
+func (db *DB) chooseVFS() url.Values {
+	q := url.Values{}
+	if db.cfg.NoWALBuffer {
+		db.walbuf = "off: Config.NoWALBuffer"
+		// The shim as a pass-through: no buffering, but the WAL index is
+		// read from SQLite's mapping and the -wal synced through SQLite.
+		if name, err := walbufOver(db.cfg.vfs, false); err == nil {
+			db.shimOn = true
+			q.Set("vfs", name)
+			return q
+		}
+	} else if name, err := walbufOver(db.cfg.vfs, true); err != nil {
+		db.walbuf = "off: " + err.Error()
+		db.cfg.Logger.Warn("walbuf is off; writes use SQLite's default VFS", "path", db.path, "reason", err)
+	} else {
+		db.walbuf, db.walbufOn, db.shimOn = "on", true, true
+		q.Set("vfs", name)
+		return q
+	}
+	// The default VFS (or the one under walbuf in tests), named, so that
+	// newConnector does not choose walbuf.
+	base := db.cfg.vfs
+	if base == "" {
+		base = "unix"
+	}
+	q.Set("vfs", base)
+	return q
+}
+
+// noteWALErr latches an I/O error met at COMMIT or by walbuf's check,
+// after which writes are refused (ErrWALFailed).
+func (db *DB) noteWALErr(err error) {
+	if db.walFailed.CompareAndSwap(nil, &corruptEvent{at: time.Now().UTC(), err: err.Error()}) {
+		db.cfg.Logger.Error("I/O error on the WAL: writes are refused until the database is reopened", "path", db.path, "err", err)
+	}
+}
+
+// walErr is ErrWALFailed with what happened, once an I/O error on the
+// WAL was latched; nil before.
+func (db *DB) walErr() error {
+	ev := db.walFailed.Load()
+	if ev == nil {
+		return nil
+	}
+	return fmt.Errorf("%w (at %s: %s)", ErrWALFailed, ev.at.Format(time.RFC3339), ev.err)
 }

@@ -64,16 +64,30 @@
 //
 // # The WAL write shim
 //
-// SQLite writes each WAL frame with two pwrite calls. Every connection
-// opens its files through a small VFS shim (walbuf.c) that gathers a
-// transaction's -wal writes and issues them as one write when the commit
-// frame is written, inside that call, so an error fails the commit and no
-// commit returns before its frames are in the OS.
+// SQLite writes each WAL frame with two pwrite calls. Unless
+// Config.NoWALBuffer is set, connections open their files through a small
+// VFS shim (walbuf.c) that gathers a transaction's -wal writes and issues
+// them as one write when the commit frame is written, inside that call, so
+// an error fails the commit and no commit returns before its frames are in
+// the OS; the writer asks the shim once more before it acknowledges a
+// commit. It is used only with the SQLite versions it was tested with
+// (Stats.WALBuffer says whether it is on, and why not). After any I/O error
+// on the writer's files, writes are refused (ErrWALFailed) and Health is
+// unhealthy until the database is reopened. The power-loss suite
+// (TestPowerLoss*, docs/design-walbuf.md) checks both paths, with and
+// without the shim.
+//
+// # Process-wide settings
+//
+// Opening a database changes nothing outside it. Two calls change SQLite
+// or the C allocator for the whole process, and only a program that owns
+// its process should make them, first thing in main: LimitMallocArenas and
+// InstallPageCacheWrapper.
 //
 // # Errors
 //
 // Errors are classified by SQLite result code, never by message text: test
 // them with errors.Is against ErrBusy, ErrCorrupt, ErrDiskFull, ErrReadOnly,
-// ErrConstraint, ErrIO, ErrPoolTimeout and ErrClosed, or read the extended
+// ErrConstraint, ErrIO, ErrWALFailed, ErrPoolTimeout and ErrClosed, or read the extended
 // code with CodeOf.
 package sqlitedb

@@ -29,15 +29,23 @@ import (
 // applied, in order, to each (a pooled connection reopened later gets
 // them too).
 type connector struct {
-	dsn     string
-	pragmas []pragma
-	drv     *sqlite3.SQLiteDriver
+	dsn       string
+	pragmas   []pragma
+	drv       *sqlite3.SQLiteDriver
+	onConnect func(driver.Conn) error // Config.OnConnect
 }
 
 // openPool returns a database/sql pool over path whose connections get
 // pragmas. q adds SQLite URI parameters, such as mode=ro.
 func openPool(path string, q url.Values, pragmas []pragma) *sql.DB {
 	return sql.OpenDB(newConnector(path, q, pragmas))
+}
+
+// openPoolHook is openPool with Config.OnConnect run on each connection.
+func openPoolHook(path string, q url.Values, pragmas []pragma, onConnect func(driver.Conn) error) *sql.DB {
+	c := newConnector(path, q, pragmas)
+	c.onConnect = onConnect
+	return sql.OpenDB(c)
 }
 
 func newConnector(path string, q url.Values, pragmas []pragma) *connector {
@@ -64,6 +72,11 @@ func (c *connector) hook(sc *sqlite3.SQLiteConn) error {
 	for _, p := range c.pragmas {
 		if _, err := sc.Exec("PRAGMA "+p.name+" = "+p.value, nil); err != nil {
 			return fmt.Errorf("pragma %s: %w", p.name, err)
+		}
+	}
+	if c.onConnect != nil {
+		if err := c.onConnect(sc); err != nil {
+			return fmt.Errorf("Config.OnConnect: %w", err)
 		}
 	}
 	return nil
@@ -135,4 +148,13 @@ func driverMissing() error { return nil }
 func LibVersion() string {
 	v, _, _ := sqlite3.Version()
 	return v
+}
+
+// dbFilename is the main database's file name as SQLite has it
+// (sqlite3_db_filename): the name walbufIndex looks it up by.
+func dbFilename(dc driver.Conn) string {
+	if c, ok := dc.(*sqlite3.SQLiteConn); ok {
+		return c.GetFilename("main")
+	}
+	return ""
 }

@@ -23,6 +23,10 @@ func openPool(string, url.Values, []pragma) *sql.DB { return sql.OpenDB(connecto
 
 func newConnector(string, url.Values, []pragma) connector { return connector{} }
 
+func openPoolHook(string, url.Values, []pragma, func(driver.Conn) error) *sql.DB {
+	return sql.OpenDB(connector{})
+}
+
 func (connector) Connect(context.Context) (driver.Conn, error) { return nil, errNoCgo }
 
 func (c connector) Driver() driver.Driver { return noDriver{} }
@@ -58,3 +62,15 @@ func driverMissing() error { return errNoCgo }
 
 // LibVersion is "": a build without cgo has no SQLite.
 func LibVersion() string { return "" }
+
+// walbufOver fails: there is no SQLite in this build.
+func walbufOver(string, bool) (string, error) { return "", errNoCgo }
+
+// walbufIndex finds nothing: there is no SQLite in this build.
+func walbufIndex(string) (int64, int64, bool) { return 0, 0, false }
+
+// dbFilename is empty: there is no SQLite in this build.
+func dbFilename(driver.Conn) string { return "" }
+
+// InstallPageCacheWrapper reports false: there is no SQLite in this build.
+func InstallPageCacheWrapper() bool { return false }

@@ -25,6 +25,11 @@ var (
 	ErrConstraint = errors.New("constraint failed")
 	// ErrIO: SQLITE_IOERR and its extended codes.
 	ErrIO = errors.New("disk I/O error")
+	// ErrWALFailed: an earlier write or sync of the -wal file failed (an
+	// I/O error, or a failed fsync), so what the WAL holds is unknown; the
+	// DB refuses writes from then on. Check the disk and the system log,
+	// then reopen the database (SQLite's recovery reads the WAL again).
+	ErrWALFailed = errors.New("the -wal file had an I/O error; writes are refused until the database is reopened")
 	// ErrPoolTimeout: no reader connection became free within Config.PoolTimeout.
 	ErrPoolTimeout = errors.New("timed out waiting for a reader connection")
 	// ErrQueueFull: the writer queue stayed full until the caller's context ended.

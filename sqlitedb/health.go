@@ -172,6 +172,9 @@ func (db *DB) Health(ctx context.Context, opts HealthOptions) Health {
 			add("integrity", Healthy, string(res.Mode)+" ok")
 		}
 	}
+	if err := db.walErr(); err != nil {
+		add("wal_io", Unhealthy, err.Error())
+	}
 	if ev := db.corrupt.Load(); ev != nil {
 		add("corruption", Unhealthy, "a query met a damaged page at "+ev.at.Format(time.RFC3339)+": "+ev.err+". Try: restore from a backup (cortex restore)")
 	}

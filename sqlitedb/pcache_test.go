@@ -8,6 +8,8 @@ import (
 	"fmt"
 	"math/rand/v2"
 	"net/url"
+	"os"
+	"os/exec"
 	"path/filepath"
 	"testing"
 )
@@ -19,7 +21,18 @@ import (
 // And the wrapper does skip truncates (the splits' scratch page no longer
 // makes every commit walk the cache) while passing on the rollbacks'.
 func TestPageCache(t *testing.T) {
-	if !pcacheInstalled {
+	if os.Getenv("CORTEX_TEST_PCACHE") != "1" {
+		// The wrapper is process-wide and must be installed before SQLite
+		// initializes: run this test in a process of its own, whose
+		// TestMain installs it first.
+		cmd := exec.Command(os.Args[0], "-test.run=^TestPageCache$", "-test.count=1")
+		cmd.Env = append(os.Environ(), "CORTEX_TEST_PCACHE=1")
+		if out, err := cmd.CombinedOutput(); err != nil {
+			t.Fatalf("TestPageCache in a process with the wrapper: %v\n%s", err, out)
+		}
+		return
+	}
+	if !pcacheInstalled() {
 		t.Fatal("the page cache wrapper could not be installed")
 	}
 	errRollback := errors.New("roll back")

@@ -29,6 +29,9 @@ type Stats struct {
 	WALFrames        int64 `json:"wal_frames"`
 	WALPendingFrames int64 `json:"wal_pending_frames"`
 	WALLimitBytes    int64 `json:"wal_limit_bytes"`
+	// WALBuffer is "on" when connections use walbuf (Config.NoWALBuffer),
+	// else "off: " and why.
+	WALBuffer string `json:"wal_buffer"`
 
 	Readers    ReaderStats     `json:"readers"`
 	Writer     WriterStats     `json:"writer"`
@@ -95,6 +98,7 @@ func (db *DB) Stats(ctx context.Context) (Stats, error) {
 		JournalMode:   db.cfg.JournalMode,
 		Synchronous:   db.cfg.Synchronous,
 		WALLimitBytes: db.cfg.WALLimit,
+		WALBuffer:     db.walbuf,
 	}
 	err := db.Read(ctx, func(tx *Tx) error {
 		for _, q := range []struct {

@@ -33,6 +33,10 @@ type walDamage struct {
 // of the same WAL generation that include a commit means acknowledged
 // commits would vanish. It reads the file and writes nothing.
 func checkWAL(path string) (*walDamage, error) {
+	// Direct file access, before the first open: Open calls this before
+	// any connection of this DB exists, so SQLite holds no lock through
+	// this process to lose when the descriptor closes (one *DB per file
+	// per process, as Open documents).
 	f, err := os.Open(path + "-wal")
 	if errors.Is(err, fs.ErrNotExist) {
 		return nil, nil

@@ -2,6 +2,7 @@ package sqlitedb
 
 import (
 	"context"
+	"database/sql/driver"
 	"errors"
 	"fmt"
 	"runtime"
@@ -97,6 +98,9 @@ func (db *DB) submit(ctx context.Context, req *writeReq) error {
 		return err
 	}
 	defer db.ops.Done()
+	if err := db.walErr(); err != nil {
+		return err
+	}
 	if err := ctx.Err(); err != nil {
 		return err
 	}
@@ -314,6 +318,11 @@ func (w *writer) finish(reqs []*writeReq, results []error, err error) {
 			w.refused.Add(1)
 		default:
 			w.failed.Add(1)
+			if errors.Is(e, ErrIO) {
+				// The writer's files had an I/O error: what the WAL
+				// holds is unknown, so no further write is accepted.
+				w.db.noteWALErr(e)
+			}
 		}
 		r.done <- e
 	}
@@ -335,9 +344,32 @@ func (w *writer) begin() error {
 	return classify(context.Background(), "begin immediate", err)
 }
 
+// walbufCheck is the pragma walbuf.c answers on a database file: it
+// writes out the -wal's pending bytes and fails with the first write or
+// sync error the -wal file has had. Other VFSes ignore it.
+const walbufCheck = "PRAGMA cortex_walbuf_check"
+
+// commit commits, and with walbuf asks it whether every byte of the
+// transaction reached the -wal file (walbufCheck), so that no commit is
+// acknowledged over a failed write. An I/O error here latches
+// ErrWALFailed: the WAL's contents are unknown.
 func (w *writer) commit() error {
 	_, err := w.conn.exec(w.db.wctx, "COMMIT")
-	return classify(context.Background(), "commit", err)
+	if err == nil && w.db.walbufOn {
+		// Prepared each time: SQLite hands the pragma to the VFS while
+		// compiling it, so a cached statement would not ask again.
+		_, err = w.conn.dc.(driver.ExecerContext).ExecContext(w.db.wctx, walbufCheck, nil)
+		if err != nil {
+			err = classify(context.Background(), "commit: walbuf check", err)
+			w.db.noteWALErr(err)
+			return fmt.Errorf("%w: %w", ErrWALFailed, err)
+		}
+	}
+	err = classify(context.Background(), "commit", err)
+	if errors.Is(err, ErrIO) {
+		w.db.noteWALErr(err)
+	}
+	return err
 }
 
 // rollback ends the transaction, if SQLite has not already done so.

@@ -3,8 +3,8 @@
 // floor under the Go writer's time. Built and run by scripts/sqlite-floor.
 //
 // The statements, schema (every migration, in order), pragmas, WAL shim
-// (sqlitedb/walbuf.c) and page cache wrapper (sqlitedb/pcache.c) are
-// cortex's; the workload is BenchmarkAppend's: 512-byte states appended to
+// (sqlitedb/walbuf.c) and, with FLOOR_PCACHE=1, page cache wrapper
+// (sqlitedb/pcache.c) are cortex's; the workload is BenchmarkAppend's: 512-byte states appended to
 // random sessions of 1,000, in transactions of 33 (the group size the
 // 64-goroutine benchmark reaches). 2,000 warm-up transactions, 4,000
 // measured. Two ways to checkpoint:
@@ -30,7 +30,7 @@
 
 #include "sqlite3.h"
 
-int cortex_walbuf_register(void);
+int cortex_walbuf_register(const char *name, const char *base);
 int cortex_pcache_install(void);
 
 static const char *dbPath;
@@ -102,11 +102,14 @@ int main(int argc, char **argv) {
 		snprintf(name, sizeof name, "%s%s", dbPath, suffixes[i]);
 		unlink(name);
 	}
-	if (cortex_pcache_install() != 0) {
+	// The page cache wrapper is an opt-in of the process (sqlitedb's
+	// InstallPageCacheWrapper): only with FLOOR_PCACHE=1.
+	const char *pc = getenv("FLOOR_PCACHE");
+	if (pc && !strcmp(pc, "1") && cortex_pcache_install() != 0) {
 		fprintf(stderr, "floor: installing the page cache wrapper failed\n");
 		return 1;
 	}
-	if (cortex_walbuf_register() != 0) {
+	if (cortex_walbuf_register("cortex-walbuf", 0) != 0) {
 		fprintf(stderr, "floor: registering the WAL shim failed\n");
 		return 1;
 	}

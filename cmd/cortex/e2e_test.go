@@ -244,3 +244,19 @@ func TestE2E_AllowHost(t *testing.T) {
 		}
 	}
 }
+
+// TestE2E_WALBufferFlag: --wal-buffer=off turns walbuf off, and stats say
+// which is in use (default on).
+func TestE2E_WALBufferFlag(t *testing.T) {
+	for _, tc := range []struct{ flag, want string }{
+		{"on", `"wal_buffer":"on"`},
+		{"off", `"wal_buffer":"off: Config.NoWALBuffer"`},
+	} {
+		dir := t.TempDir()
+		s := e2e.StartServer(t, filepath.Join(dir, "cortex.db"), "--wal-buffer", tc.flag)
+		e2e.MustDo(t, "POST", s.Base+"/v1/sessions", `{}`, 201)
+		if b := e2e.MustDo(t, "GET", s.Base+"/v1/admin/stats", "", 200); !bytes.Contains(b, []byte(tc.want)) {
+			t.Errorf("--wal-buffer=%s: stats lack %s: %s", tc.flag, tc.want, b)
+		}
+	}
+}

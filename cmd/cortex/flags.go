@@ -301,6 +301,7 @@ type dbFlags struct {
 	replicationHardLimit  byteSize
 	replicationNoTruncate bool
 	litestreamMetaDir     string
+	walBuffer             string
 }
 
 // defaultDB is where the database lives when --db is not given.
@@ -343,6 +344,8 @@ func (f *dbFlags) registerServing(fs *flag.FlagSet) {
 	fs.Var(&f.replicationHardLimit, "replication-hard-limit", "with --replication: WAL size past which, while replication is stalled, cortex takes checkpointing back to bound the WAL (0: 2 × --wal-limit)")
 	fs.BoolVar(&f.replicationNoTruncate, "replication-never-truncate", false, "with --replication: never restart or truncate the WAL behind a stalled replica (the WAL grows without bound; health says so)")
 	fs.StringVar(&f.litestreamMetaDir, "litestream-meta-dir", "", "with --replication=litestream: Litestream's metadata folder, where cortex reads its position (default <dir>/.<file>-litestream, Litestream's default)")
+	f.walBuffer = "on"
+	fs.Var(choice{&f.walBuffer, []string{"on", "off"}}, "wal-buffer", "walbuf, the VFS shim that writes each commit's -wal frames in one call: on (used when the SQLite version is one it was tested with; stats say) or off (docs/design-walbuf.md)")
 }
 
 // isPostgres reports whether --db selects PostgreSQL.
@@ -371,6 +374,7 @@ func (f *dbFlags) sqliteConfig() sqlitedb.Config {
 		ReplicationHardLimit:     int64(f.replicationHardLimit),
 		ReplicationNeverTruncate: f.replicationNoTruncate,
 		LitestreamMetaDir:        f.litestreamMetaDir,
+		NoWALBuffer:              f.walBuffer == "off",
 	}
 
 	if cfg.MmapSize == 0 {

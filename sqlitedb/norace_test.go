@@ -1,0 +1,5 @@
+//go:build !race
+
+package sqlitedb
+
+const raceBuild = false
