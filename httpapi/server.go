@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"log/slog"
 	"net/http"
+	"path"
 	"strings"
 	"time"
 
@@ -146,7 +147,7 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	sw := &statusWriter{ResponseWriter: w}
 	_, pattern := s.mux.Handler(r)
 	route := pattern
-	if route == "" {
+	if route == "" || r.URL.Path != cleanPath(r.URL.Path) {
 		route = "unmatched"
 	}
 	defer func() {
@@ -189,7 +190,9 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		)
 	}()
 
-	if pattern == "" {
+	if pattern == "" || r.URL.Path != cleanPath(r.URL.Path) {
+		// No route, or the mux's redirect of a path that is not clean
+		// (for which Handler names the pattern after the redirect).
 		s.unmatched(sw, r)
 		return
 	}
@@ -227,10 +230,13 @@ func (s *Server) unmatched(w http.ResponseWriter, r *http.Request) {
 		problem(w, http.StatusMethodNotAllowed, "method-not-allowed", "Method not allowed",
 			fmt.Sprintf("%s is not allowed on %s; allowed: %s", r.Method, r.URL.Path, rec.header.Get("Allow")))
 	case http.StatusMovedPermanently, http.StatusTemporaryRedirect, http.StatusPermanentRedirect:
-		for k, v := range rec.header {
-			w.Header()[k] = v
-		}
-		w.WriteHeader(rec.status)
+		// The mux's own redirect of a path that is not clean ("//",
+		// "/./", a trailing slash): kept, with a problem body saying so
+		// instead of the mux's HTML.
+		loc := rec.header.Get("Location")
+		w.Header().Set("Location", loc)
+		problem(w, rec.status, "not-canonical-path", "Path not canonical",
+			fmt.Sprintf("%s is not the canonical form of this path; send the request to %s", r.URL.Path, loc))
 	default:
 		problem(w, http.StatusNotFound, "no-route", "Not found",
 			fmt.Sprintf("no route %s %s; see the API table in README.md", r.Method, r.URL.Path))
@@ -310,4 +316,20 @@ func (r *headerRecorder) WriteHeader(code int) {
 // isAdmin reports whether path is under /v1/admin.
 func isAdmin(path string) bool {
 	return path == "/v1/admin" || strings.HasPrefix(path, "/v1/admin/")
+}
+
+// cleanPath is the path the mux redirects p to (path.Clean, keeping a
+// trailing slash), so a request for another path is its redirect.
+func cleanPath(p string) string {
+	if p == "" {
+		return "/"
+	}
+	if p[0] != '/' {
+		p = "/" + p
+	}
+	np := path.Clean(p)
+	if p[len(p)-1] == '/' && np != "/" {
+		np += "/"
+	}
+	return np
 }
