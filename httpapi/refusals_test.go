@@ -227,3 +227,34 @@ func TestUnmatched_RedirectIsProblem(t *testing.T) {
 		}
 	}
 }
+
+// TestExplain_SQLiteDecides: what is one read-only statement is SQLite's
+// parser's call, not a keyword list's: SELECT*FROM works, a ";" inside a
+// literal is fine, a second statement is refused.
+func TestExplain_SQLiteDecides(t *testing.T) {
+	e := newEnv(t, nil)
+	e.mustSession("s")
+	for _, q := range []string{
+		`SELECT*FROM sessions`,
+		`SELECT * FROM sessions WHERE id = 'a;b'`,
+		`/* why */ SELECT id FROM sessions; -- done`,
+		`VALUES(1);`,
+	} {
+		b, _ := json.Marshal(map[string]string{"sql": q})
+		e.do("POST", "/v1/admin/explain", string(b)).want(t, http.StatusOK)
+	}
+	for _, q := range []string{
+		`SELECT 1; DELETE FROM sessions`,
+		`SELECT ';'; SELECT 2`,
+		`DELETE FROM sessions`,
+		`WITH x AS (SELECT 1) DELETE FROM sessions`,
+		`-- nothing`,
+		`SELEC 1`,
+	} {
+		b, _ := json.Marshal(map[string]string{"sql": q})
+		e.do("POST", "/v1/admin/explain", string(b)).want(t, http.StatusBadRequest)
+	}
+	if n := e.sessionCount(); n != 1 {
+		t.Fatalf("%d sessions after explains, want 1", n)
+	}
+}

@@ -44,8 +44,6 @@ func driverCode(error) (int, bool) { return 0, false }
 
 func countCompiles(driver.Conn) (func() int, func(), error) { return nil, nil, errNoCgo }
 
-func stmtReadOnly(context.Context, driver.Conn, string) (bool, error) { return false, errNoCgo }
-
 // SQLiteMemory reports -1: there is no SQLite in this build.
 func SQLiteMemory() int64 { return -1 }
 
@@ -55,3 +53,7 @@ func LimitMallocArenas(int) bool { return false }
 
 // driverMissing is errNoCgo: this build has no SQLite driver.
 func driverMissing() error { return errNoCgo }
+
+func prepareFirst(context.Context, driver.Conn, string) (bool, bool, string, error) {
+	return false, false, "", errNoCgo
+}
