@@ -38,6 +38,8 @@ type serveCmd struct {
 	janitorInterval time.Duration
 	apiToken        string
 	adminToken      string
+	apiTokenFile    string
+	adminTokenFile  string
 	insecure        bool
 	allowHost       string
 	logFormat       string
@@ -65,6 +67,8 @@ func (c *serveCmd) flags(stderr io.Writer) *flag.FlagSet {
 	fs.DurationVar(&c.janitorInterval, "janitor-interval", time.Minute, "period of the retention janitor")
 	fs.StringVar(&c.apiToken, "api-token", "", "bearer token every /v1 route needs")
 	fs.StringVar(&c.adminToken, "admin-token", "", "bearer token /v1/admin routes need (default: the API token)")
+	fs.StringVar(&c.apiTokenFile, "api-token-file", "", "file holding the API token (one trailing newline is ignored): the way to deploy, since a token on the command line shows in ps; not with --api-token")
+	fs.StringVar(&c.adminTokenFile, "admin-token-file", "", "file holding the admin token (one trailing newline is ignored); not with --admin-token")
 	fs.BoolVar(&c.insecure, "insecure", false, "allow a non-loopback --addr without tokens")
 	fs.StringVar(&c.allowHost, "allow-host", "", "comma-separated Host names that routes without a token answer besides localhost, 127.0.0.1 and [::1] (a guard against DNS rebinding); * for any")
 	fs.StringVar(&c.logFormat, "log-format", "text", "log format: text or json")
@@ -98,6 +102,12 @@ func (c *serveCmd) run(ctx context.Context, args []string, stdout, stderr io.Wri
 	loopback, err := isLoopback(c.addr)
 	if err != nil {
 		return fmt.Errorf("--addr %q: %v\nTry: --addr 127.0.0.1:8080: %w", c.addr, err, errUsage)
+	}
+	if c.apiToken, err = tokenFromFile("--api-token", c.apiToken, c.apiTokenFile, log); err != nil {
+		return err
+	}
+	if c.adminToken, err = tokenFromFile("--admin-token", c.adminToken, c.adminTokenFile, log); err != nil {
+		return err
 	}
 	for _, t := range []struct{ flag, token string }{{"--api-token", c.apiToken}, {"--admin-token", c.adminToken}} {
 		if err := checkToken(t.token); err != nil {
@@ -345,4 +355,30 @@ func checkToken(t string) error {
 		}
 	}
 	return nil
+}
+
+// tokenFromFile gives the token of one role: token (from --<role>-token
+// or its variable) or the content of file (--<role>-token-file), without
+// one trailing newline, as editors and `echo` leave it. Both at once is a
+// usage error: which one counts would be a guess.
+func tokenFromFile(flagName, token, file string, log *slog.Logger) (string, error) {
+	if file == "" {
+		return token, nil
+	}
+	if token != "" {
+		return "", fmt.Errorf("%s and %s-file both set a token for the same routes\nTry: keep only %s-file (or unset %s): %w",
+			flagName, flagName, flagName, envName(strings.TrimPrefix(flagName, "--")), errUsage)
+	}
+	b, err := os.ReadFile(file)
+	if err != nil {
+		return "", fmt.Errorf("%s-file: %w\nTry: a file readable by this user holding only the token: %w", flagName, err, errUsage)
+	}
+	t := strings.TrimSuffix(strings.TrimSuffix(string(b), "\n"), "\r")
+	if t == "" {
+		return "", fmt.Errorf("%s-file %s is empty\nTry: write the token into it, such as: openssl rand -hex 32 > %s: %w", flagName, file, file, errUsage)
+	}
+	if st, err := os.Stat(file); err == nil && st.Mode().Perm()&0o077 != 0 {
+		log.Warn("the token file can be read by other users; chmod 600 it", "flag", flagName+"-file", "path", file, "mode", fmt.Sprintf("%#o", st.Mode().Perm()))
+	}
+	return t, nil
 }
