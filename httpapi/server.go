@@ -60,10 +60,14 @@ type Config struct {
 	// DefaultTTL, when > 0, is the TTL of sessions created without
 	// ttl_seconds (POST /v1/sessions, and PUT of a new session).
 	DefaultTTL time.Duration
-	// Logger receives one line per request (DEBUG when it succeeded, INFO
-	// when it was refused with a 4xx, WARN for a 5xx) and the errors behind 5xx
-	// answers; nil discards them.
+	// Logger receives one line per request (DEBUG when it succeeded or was
+	// refused with a 4xx, WARN for a 5xx), the errors behind 5xx answers,
+	// and an INFO summary of the refused requests by status at most once
+	// per RefusalSummaryInterval; nil discards them.
 	Logger *slog.Logger
+	// RefusalSummaryInterval is the least time between two summaries of
+	// refused requests (default DefaultRefusalSummaryInterval, a minute).
+	RefusalSummaryInterval time.Duration
 	// Registry receives the HTTP metrics and is served on /metrics; nil
 	// makes a private one. Register the storage collectors (NewCollector)
 	// on it too.
@@ -76,6 +80,8 @@ type Server struct {
 	log     *slog.Logger
 	mux     *http.ServeMux
 	metrics *httpMetrics
+	// refusals sums up the 4xx answers in the log.
+	refusals *refusalLog
 	// crossOrigin refuses state-changing browser requests from other
 	// origins (CSRF): a form or fetch on any web page could otherwise
 	// POST to a token-less local server.
@@ -105,7 +111,8 @@ func New(cfg Config) (*Server, error) {
 		return nil, fmt.Errorf("httpapi: register metrics: %w", err)
 	}
 	s := &Server{cfg: cfg, log: cfg.Logger, mux: http.NewServeMux(), metrics: m,
-		crossOrigin: http.NewCrossOriginProtection()}
+		crossOrigin: http.NewCrossOriginProtection(),
+		refusals:    newRefusalLog(cfg.Logger, cfg.RefusalSummaryInterval)}
 	s.routes()
 	return s, nil
 }
@@ -171,13 +178,15 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		s.metrics.observe(route, status, d)
 		// A line per successful request would be the bulk of the log
 		// (at 15k requests/s, 13 GB an hour), so those are DEBUG; the
-		// metrics count them. Refused requests are INFO, failures WARN.
+		// metrics count them. Refused requests are DEBUG too (a client
+		// retrying a bad request would flood the log), summed up at INFO
+		// once a minute by refusalLog; failures are WARN.
 		level := slog.LevelDebug
 		switch {
 		case status >= 500:
 			level = slog.LevelWarn
-		case status >= 400:
-			level = slog.LevelInfo
+		case status >= 400 && status < 500:
+			s.refusals.add(status)
 		}
 		s.log.LogAttrs(r.Context(), level, "request",
 			slog.String("method", r.Method),

@@ -83,3 +83,19 @@ func TestServe_TokenFiles(t *testing.T) {
 		}
 	}
 }
+
+// TestServe_MetricsAddr: --metrics-addr serves /metrics, /healthz and
+// /readyz on a listener of their own, and nothing else there.
+func TestServe_MetricsAddr(t *testing.T) {
+	maddr := e2e.FreeAddr(t)
+	s := e2e.StartServer(t, filepath.Join(t.TempDir(), "cortex.db"), "--metrics-addr", maddr, "--api-token", "tok-0123456789abcdef")
+	base := "http://" + maddr
+	if b := e2e.MustDo(t, "GET", base+"/metrics", "", http.StatusOK); !bytes.Contains(b, []byte("# TYPE cortex_writer_commit_duration_seconds histogram")) {
+		t.Fatalf("metrics listener: no commit histogram in\n%s", e2e.Tail(b, 2000))
+	}
+	e2e.MustDo(t, "GET", base+"/healthz", "", http.StatusOK)
+	e2e.MustDo(t, "GET", base+"/readyz", "", http.StatusOK)
+	e2e.MustDo(t, "GET", base+"/v1/sessions", "", http.StatusNotFound)
+	e2e.MustDo(t, "POST", base+"/metrics", "", http.StatusMethodNotAllowed)
+	e2e.MustDo(t, "GET", s.Base+"/v1/sessions", "", http.StatusUnauthorized)
+}

@@ -102,6 +102,8 @@ func (o *sqliteOps) figures(ctx context.Context) (httpapi.Figures, error) {
 		BatchedWrites:         st.Writer.BatchedWrites,
 		MaxBatch:              st.Writer.MaxBatch,
 		CommitSeconds:         st.Writer.CommitSeconds,
+		CommitBuckets:         buckets(sqlitedb.CommitSecondsBounds, st.Writer.CommitBuckets),
+		BatchBuckets:          buckets(sqlitedb.BatchSizeBounds, st.Writer.BatchBuckets),
 		Checkpoints:           st.Checkpoint.Count,
 		CheckpointsIncomplete: st.Checkpoint.Incomplete,
 		CheckpointsStarved:    st.Checkpoint.Starved,
@@ -125,4 +127,15 @@ func (o *sqliteOps) figures(ctx context.Context) (httpapi.Figures, error) {
 		f.JanitorRuns, f.JanitorPrunedSnapshots, f.JanitorExpiredSessions, f.JanitorErrors = j.Runs, j.Pruned, j.Expired, j.Errors
 	}
 	return f, nil
+}
+
+// buckets pairs a histogram's bounds with its cumulative counts.
+func buckets(bounds []float64, counts []uint64) map[float64]uint64 {
+	m := make(map[float64]uint64, len(bounds))
+	for i, b := range bounds {
+		if i < len(counts) {
+			m[b] = counts[i]
+		}
+	}
+	return m
 }

@@ -46,6 +46,7 @@ type serveCmd struct {
 	logLevel        string
 	shutdownTimeout time.Duration
 	writeTimeout    time.Duration
+	metricsAddr     string
 
 	// ready, when set (by tests), receives the listening address.
 	ready func(addr string)
@@ -74,6 +75,7 @@ func (c *serveCmd) flags(stderr io.Writer) *flag.FlagSet {
 	fs.StringVar(&c.logFormat, "log-format", "text", "log format: text or json")
 	fs.StringVar(&c.logLevel, "log-level", "info", "least severe log lines shown: debug (adds a line per successful request), info, warn or error")
 	fs.DurationVar(&c.shutdownTimeout, "shutdown-timeout", 30*time.Second, "longest wait for in-flight requests on SIGTERM/SIGINT")
+	fs.StringVar(&c.metricsAddr, "metrics-addr", "", "also serve /metrics, /healthz and /readyz (only those, without tokens) on this address, for a monitoring network apart from the API's")
 	fs.DurationVar(&c.writeTimeout, "write-timeout", 2*time.Minute, "longest time to answer a /v1 request, its response sent included, so a client that stops reading cannot hold a connection and its buffers (admin routes have none: a backup or a full integrity check takes as long as it takes)")
 	return fs
 }
@@ -186,6 +188,30 @@ func (c *serveCmd) run(ctx context.Context, args []string, stdout, stderr io.Wri
 		IdleTimeout:       2 * time.Minute,
 		MaxHeaderBytes:    64 << 10,
 		ErrorLog:          slog.NewLogLogger(log.Handler(), slog.LevelWarn),
+	}
+
+	var monSrv *http.Server
+	if c.metricsAddr != "" {
+		mln, err := net.Listen("tcp", c.metricsAddr)
+		if err != nil {
+			ln.Close()
+			return fmt.Errorf("listen on --metrics-addr %s: %w\nTry: another --metrics-addr, or stop what is using that port", c.metricsAddr, err)
+		}
+		monSrv = &http.Server{
+			Handler:           api.MonitoringHandler(),
+			ReadHeaderTimeout: 10 * time.Second,
+			ReadTimeout:       time.Minute,
+			WriteTimeout:      time.Minute,
+			MaxHeaderBytes:    16 << 10,
+			ErrorLog:          slog.NewLogLogger(log.Handler(), slog.LevelWarn),
+		}
+		go func() {
+			if err := monSrv.Serve(mln); err != nil && !errors.Is(err, http.ErrServerClosed) {
+				log.Error("metrics listener", "error", err)
+			}
+		}()
+		defer monSrv.Close()
+		log.Info("serving metrics and health", "addr", mln.Addr().String())
 	}
 
 	bgCtx, stopBG := context.WithCancel(context.Background())
