@@ -16,6 +16,32 @@ type httpMetrics struct {
 	requests *prometheus.CounterVec
 	duration *prometheus.HistogramVec
 	series   sync.Map // routeCode → *routeSeries, bounded as the labels are
+	// inflightRefused counts the 503s of a full in-flight budget.
+	inflightRefused prometheus.Counter
+}
+
+// registerInflight adds the in-flight budget's metrics.
+func (m *httpMetrics) registerInflight(reg prometheus.Registerer, b *inflight) error {
+	m.inflightRefused = prometheus.NewCounter(prometheus.CounterOpts{
+		Name: "cortex_http_inflight_refused_total",
+		Help: "Requests answered 503 because the budget of bytes in flight (--max-inflight-bytes) stayed full.",
+	})
+	for _, c := range []prometheus.Collector{
+		m.inflightRefused,
+		prometheus.NewGaugeFunc(prometheus.GaugeOpts{
+			Name: "cortex_http_inflight_bytes",
+			Help: "Bytes of the in-flight budget charged to requests being served.",
+		}, func() float64 { return float64(b.inUse()) }),
+		prometheus.NewGaugeFunc(prometheus.GaugeOpts{
+			Name: "cortex_http_inflight_limit_bytes",
+			Help: "The budget of bytes in flight (--max-inflight-bytes).",
+		}, func() float64 { return float64(b.size) }),
+	} {
+		if err := reg.Register(c); err != nil {
+			return err
+		}
+	}
+	return nil
 }
 
 type routeCode struct {

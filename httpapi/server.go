@@ -68,6 +68,16 @@ type Config struct {
 	// RefusalSummaryInterval is the least time between two summaries of
 	// refused requests (default DefaultRefusalSummaryInterval, a minute).
 	RefusalSummaryInterval time.Duration
+	// MaxInflightBytes is the server-wide budget of bytes in flight:
+	// request bodies being read and answers being built, each request
+	// charged its bound before its body is read (default
+	// DefaultMaxInflightBytes, 256 MiB; negative: no budget). A request
+	// that does not fit waits up to InflightWait, then is answered 503
+	// with Retry-After. /metrics, /healthz and /readyz are not charged.
+	MaxInflightBytes int64
+	// InflightWait is the longest wait for room in the budget (default
+	// DefaultInflightWait).
+	InflightWait time.Duration
 	// Registry receives the HTTP metrics and is served on /metrics; nil
 	// makes a private one. Register the storage collectors (NewCollector)
 	// on it too.
@@ -82,6 +92,8 @@ type Server struct {
 	metrics *httpMetrics
 	// refusals sums up the 4xx answers in the log.
 	refusals *refusalLog
+	// inflight is the budget of bytes in flight; nil without one.
+	inflight *inflight
 	// crossOrigin refuses state-changing browser requests from other
 	// origins (CSRF): a form or fetch on any web page could otherwise
 	// POST to a token-less local server.
@@ -106,6 +118,12 @@ func New(cfg Config) (*Server, error) {
 	if cfg.Registry == nil {
 		cfg.Registry = prometheus.NewRegistry()
 	}
+	if cfg.MaxInflightBytes == 0 {
+		cfg.MaxInflightBytes = DefaultMaxInflightBytes
+	}
+	if cfg.InflightWait <= 0 {
+		cfg.InflightWait = DefaultInflightWait
+	}
 	m, err := newHTTPMetrics(cfg.Registry)
 	if err != nil {
 		return nil, fmt.Errorf("httpapi: register metrics: %w", err)
@@ -113,6 +131,12 @@ func New(cfg Config) (*Server, error) {
 	s := &Server{cfg: cfg, log: cfg.Logger, mux: http.NewServeMux(), metrics: m,
 		crossOrigin: http.NewCrossOriginProtection(),
 		refusals:    newRefusalLog(cfg.Logger, cfg.RefusalSummaryInterval)}
+	if cfg.MaxInflightBytes > 0 {
+		s.inflight = newInflight(cfg.MaxInflightBytes)
+		if err := m.registerInflight(cfg.Registry, s.inflight); err != nil {
+			return nil, fmt.Errorf("httpapi: register metrics: %w", err)
+		}
+	}
 	s.routes()
 	return s, nil
 }
@@ -221,6 +245,16 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		// no write deadline (the server's WriteTimeout) for admin routes.
 		// An error means the server set none.
 		_ = http.NewResponseController(sw).SetWriteDeadline(time.Time{})
+	}
+	if s.inflight != nil && isAPI(r.URL.Path) {
+		n, ok := s.inflight.acquire(r.Context(), s.requestCost(r, pattern), s.cfg.InflightWait)
+		if !ok {
+			s.metrics.inflightRefused.Inc()
+			problem(sw, http.StatusServiceUnavailable, "busy", "Server busy",
+				fmt.Sprintf("the server is at its budget of %d bytes of requests and answers in flight (--max-inflight-bytes); retry after the Retry-After seconds", s.cfg.MaxInflightBytes))
+			return
+		}
+		defer s.inflight.release(n)
 	}
 	s.mux.ServeHTTP(sw, r)
 }

@@ -47,6 +47,7 @@ type serveCmd struct {
 	shutdownTimeout time.Duration
 	writeTimeout    time.Duration
 	metricsAddr     string
+	maxInflight     byteSize
 
 	// ready, when set (by tests), receives the listening address.
 	ready func(addr string)
@@ -75,6 +76,8 @@ func (c *serveCmd) flags(stderr io.Writer) *flag.FlagSet {
 	fs.StringVar(&c.logFormat, "log-format", "text", "log format: text or json")
 	fs.StringVar(&c.logLevel, "log-level", "info", "least severe log lines shown: debug (adds a line per successful request), info, warn or error")
 	fs.DurationVar(&c.shutdownTimeout, "shutdown-timeout", 30*time.Second, "longest wait for in-flight requests on SIGTERM/SIGINT")
+	c.maxInflight = httpapi.DefaultMaxInflightBytes
+	fs.Var(&c.maxInflight, "max-inflight-bytes", "server-wide budget of bytes in flight (request bodies being read, answers being built); a request that does not fit waits briefly, then gets 503 with Retry-After (0: no budget)")
 	fs.StringVar(&c.metricsAddr, "metrics-addr", "", "also serve /metrics, /healthz and /readyz (only those, without tokens) on this address, for a monitoring network apart from the API's")
 	fs.DurationVar(&c.writeTimeout, "write-timeout", 2*time.Minute, "longest time to answer a /v1 request, its response sent included, so a client that stops reading cannot hold a connection and its buffers (admin routes have none: a backup or a full integrity check takes as long as it takes)")
 	return fs
@@ -94,6 +97,9 @@ func (c *serveCmd) run(ctx context.Context, args []string, stdout, stderr io.Wri
 	}
 	if c.backupKeep < 0 || c.keepSnapshots < 0 || c.snapshotMaxAge < 0 || c.sessionTTL < 0 || c.backupInterval < 0 {
 		return fmt.Errorf("--backup-keep, --keep-snapshots, --snapshot-max-age, --session-ttl and --backup-interval must not be negative: %w", errUsage)
+	}
+	if c.maxInflight < 0 {
+		return fmt.Errorf("--max-inflight-bytes must not be negative (0: no budget): %w", errUsage)
 	}
 	if c.writeTimeout < 0 {
 		return fmt.Errorf("--write-timeout must not be negative (0: none): %w", errUsage)
@@ -169,8 +175,14 @@ func (c *serveCmd) run(ctx context.Context, args []string, stdout, stderr io.Wri
 		MaxStateBytes: int(c.maxStateBytes),
 		BackupDir:     backupDir,
 		DefaultTTL:    c.sessionTTL,
-		Logger:        log,
-		Registry:      reg,
+		MaxInflightBytes: func() int64 {
+			if c.maxInflight == 0 {
+				return -1 // no budget
+			}
+			return int64(c.maxInflight)
+		}(),
+		Logger:   log,
+		Registry: reg,
 	})
 	if err != nil {
 		return err
