@@ -106,8 +106,10 @@ func (b *inflight) inUse() int64 {
 }
 
 // requestCost bounds what a request can hold in memory at once: its body
-// twice (the bytes read, and what decoding copies out of them) and the
-// answer being built twice (the store's rows, and their encoding).
+// twice (the bytes read, and what decoding copies out of them) and its
+// answer four times (the rows the driver copies out, the store's values,
+// and their encoding as its buffer grows by doubling: measured at about
+// five times a 16 MiB page in TestServe_InflightBudgetBoundsRSS).
 func (s *Server) requestCost(r *http.Request, pattern string) int64 {
 	var body int64
 	if r.Body != nil && r.Body != http.NoBody {
@@ -145,5 +147,5 @@ func (s *Server) requestCost(r *http.Request, pattern string) int64 {
 	case "GET /v1/sessions/{id}/snapshots/latest", "GET /v1/sessions/{id}/snapshots/{version}":
 		answer = int64(s.cfg.MaxStateBytes) + answerItemBytes
 	}
-	return 2*body + 2*answer
+	return 2*body + 4*answer
 }

@@ -3,11 +3,17 @@ package main
 import (
 	"bytes"
 	"errors"
+	"flag"
+	"fmt"
+	"io"
 	"net/http"
 	"os"
 	"path/filepath"
+	"strconv"
 	"strings"
+	"sync"
 	"testing"
+	"time"
 
 	"github.com/cortex-db/cortex/internal/e2e"
 )
@@ -98,4 +104,117 @@ func TestServe_MetricsAddr(t *testing.T) {
 	e2e.MustDo(t, "GET", base+"/v1/sessions", "", http.StatusNotFound)
 	e2e.MustDo(t, "POST", base+"/metrics", "", http.StatusMethodNotAllowed)
 	e2e.MustDo(t, "GET", s.Base+"/v1/sessions", "", http.StatusUnauthorized)
+}
+
+var inflightRounds = flag.Int("inflight.rounds", 1, "TestServe_InflightBudgetBoundsRSS: pages each of the 64 clients reads")
+
+var inflightCompare = flag.Bool("inflight.compare", false, "TestServe_InflightBudgetBoundsRSS also measures the server without a budget (--max-inflight-bytes 0), for BENCHMARKS.md")
+
+// TestServe_InflightBudgetBoundsRSS: 64 clients reading the largest page
+// the API allows (history with states: 16 states of ~1 MiB, the 16 MiB
+// page budget) at once. On the defaults the budget of bytes in flight
+// keeps the server's peak RSS (VmHWM) under 1 GiB; every answer is the
+// page or a 503 with Retry-After. (Without the budget the peak passes
+// 1 GiB: -inflight.compare measures both, see BENCHMARKS.md.)
+func TestServe_InflightBudgetBoundsRSS(t *testing.T) {
+	if testing.Short() {
+		t.Skip("moves gigabytes over loopback")
+	}
+	if _, err := os.Stat("/proc/self/status"); err != nil {
+		t.Skip("needs /proc for VmHWM")
+	}
+	runs := [][]string{nil}
+	if *inflightCompare {
+		runs = append(runs, []string{"--max-inflight-bytes", "0"})
+	}
+	for _, args := range runs {
+		r := largestPagesLoad(t, args...)
+		t.Logf("serve %v: unloaded VmHWM %d MiB; under 64 clients VmHWM %d MiB; %d pages, %d 503s",
+			args, r.unloaded>>20, r.peak>>20, r.pages, r.busy)
+		if args == nil {
+			if r.peak >= 1<<30 {
+				t.Errorf("peak RSS %d MiB under 64 largest-page readers on the defaults, want under 1 GiB", r.peak>>20)
+			}
+			if r.pages == 0 {
+				t.Error("no page was served")
+			}
+		}
+	}
+}
+
+type rssResult struct {
+	unloaded, peak int64
+	pages, busy    int
+}
+
+func largestPagesLoad(t *testing.T, args ...string) rssResult {
+	t.Helper()
+	t0 := time.Now()
+	s := e2e.StartServer(t, filepath.Join(t.TempDir(), "cortex.db"), args...)
+	t.Logf("start: %v", time.Since(t0))
+	e2e.MustDo(t, "PUT", s.Base+"/v1/sessions/big", "", http.StatusCreated)
+	st := `{"state":"` + strings.Repeat("x", 1_040_000) + `"}`
+	for range 17 {
+		e2e.MustDo(t, "POST", s.Base+"/v1/sessions/big/snapshots", st, http.StatusCreated)
+	}
+	t.Logf("filled: %v", time.Since(t0))
+	page := s.Base + "/v1/sessions/big/snapshots?include_state=true&limit=1000"
+	if b := e2e.MustDo(t, "GET", page, "", http.StatusOK); len(b) < 16_000_000 {
+		t.Fatalf("the largest page is %d bytes, want about 16 MiB", len(b))
+	}
+	var r rssResult
+	r.unloaded = vmHWM(t, s.Cmd.Process.Pid)
+	t1 := time.Now()
+	defer func() { t.Logf("load: %v", time.Since(t1)) }()
+	var mu sync.Mutex
+	var wg sync.WaitGroup
+	start := make(chan struct{})
+	for range 64 {
+		wg.Go(func() {
+			<-start
+			for range *inflightRounds {
+				res, err := http.Get(page)
+				if err != nil {
+					t.Error(err)
+					return
+				}
+				n, _ := io.Copy(io.Discard, res.Body)
+				res.Body.Close()
+				mu.Lock()
+				switch {
+				case res.StatusCode == http.StatusOK && n > 16_000_000:
+					r.pages++
+				case res.StatusCode == http.StatusServiceUnavailable && res.Header.Get("Retry-After") != "":
+					r.busy++
+				default:
+					t.Errorf("GET the largest page: %d, %d bytes", res.StatusCode, n)
+				}
+				mu.Unlock()
+			}
+		})
+	}
+	close(start)
+	wg.Wait()
+	r.peak = vmHWM(t, s.Cmd.Process.Pid)
+	return r
+}
+
+// vmHWM reads a process's peak resident set size from /proc.
+func vmHWM(t *testing.T, pid int) int64 {
+	t.Helper()
+	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/status", pid))
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, line := range strings.Split(string(b), "\n") {
+		if f := strings.Fields(line); len(f) == 3 && f[0] == "VmHWM:" {
+			kb, err := strconv.ParseInt(f[1], 10, 64)
+			if err != nil {
+				t.Fatal(err)
+			}
+			return kb << 10
+		}
+	}
+	t.Fatal("no VmHWM in /proc status")
+	return 0
 }

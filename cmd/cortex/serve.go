@@ -11,6 +11,7 @@ import (
 	"net/http"
 	"os"
 	"path/filepath"
+	"runtime/debug"
 	"sort"
 	"strings"
 	"sync"
@@ -129,6 +130,16 @@ func (c *serveCmd) run(ctx context.Context, args []string, stdout, stderr io.Wri
 		return fmt.Errorf("refusing to serve on %s, which is not a loopback address, without --api-token: anyone who can reach it could read and change every session\nTry: --api-token <secret> (and --admin-token <another>), or --insecure if the network is trusted", c.addr)
 	}
 
+	if c.maxInflight > 0 {
+		if _, set := os.LookupEnv("GOMEMLIMIT"); !set {
+			// The budget bounds the bytes requests hold; the garbage they
+			// leave counts too until the collector runs, which by default
+			// waits for the heap to double. A soft limit of twice the
+			// budget plus room for the rest makes it run sooner under load
+			// (TestServe_InflightBudgetBoundsRSS; GOMEMLIMIT overrides).
+			debug.SetMemoryLimit(2*int64(c.maxInflight) + 256<<20)
+		}
+	}
 	var jan atomic.Pointer[state.Janitor] // set once the store is open; read by metrics
 	janitorStats := func() janitorCounts {
 		j := jan.Load()
