@@ -16,6 +16,7 @@ import (
 	"time"
 
 	"github.com/cortex-db/cortex/internal/e2e"
+	"github.com/cortex-db/cortex/sqlitestore"
 )
 
 // TestServe_TokenFiles: --api-token-file and --admin-token-file (and
@@ -217,4 +218,47 @@ func vmHWM(t *testing.T, pid int) int64 {
 	}
 	t.Fatal("no VmHWM in /proc status")
 	return 0
+}
+
+// TestServe_FileModes: a database another tool made 0644 is warned about
+// at start (and SQLite gives its -wal and -shm the same mode); with
+// --fix-permissions all three are 0600.
+func TestServe_FileModes(t *testing.T) {
+	for _, fix := range []bool{false, true} {
+		dir := t.TempDir()
+		db := filepath.Join(dir, "cortex.db")
+		st, err := sqlitestore.Open(t.Context(), db, sqlitestore.Config{})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := st.Close(); err != nil {
+			t.Fatal(err)
+		}
+		if err := os.Chmod(db, 0o644); err != nil {
+			t.Fatal(err)
+		}
+		var args []string
+		if fix {
+			args = append(args, "--fix-permissions")
+		}
+		s := e2e.StartServer(t, db, args...)
+		e2e.MustDo(t, "PUT", s.Base+"/v1/sessions/m", "", http.StatusCreated)
+		logs, _ := os.ReadFile(s.Log)
+		warned := bytes.Contains(logs, []byte("can be read by other users"))
+		for _, p := range []string{db, db + "-wal", db + "-shm"} {
+			fi, err := os.Stat(p)
+			if err != nil {
+				t.Fatalf("fix %v: %v", fix, err)
+			}
+			if got := fi.Mode().Perm(); fix && got != 0o600 {
+				t.Errorf("--fix-permissions: %s is %#o, want 0600", p, got)
+			}
+		}
+		if !fix && !warned {
+			t.Errorf("no warning for a 0644 database; log:\n%s", logs)
+		}
+		if fix && warned {
+			t.Errorf("--fix-permissions still warned; log:\n%s", logs)
+		}
+	}
 }

@@ -49,6 +49,7 @@ type serveCmd struct {
 	writeTimeout    time.Duration
 	metricsAddr     string
 	maxInflight     byteSize
+	fixPermissions  bool
 
 	// ready, when set (by tests), receives the listening address.
 	ready func(addr string)
@@ -79,6 +80,7 @@ func (c *serveCmd) flags(stderr io.Writer) *flag.FlagSet {
 	fs.DurationVar(&c.shutdownTimeout, "shutdown-timeout", 30*time.Second, "longest wait for in-flight requests on SIGTERM/SIGINT")
 	c.maxInflight = httpapi.DefaultMaxInflightBytes
 	fs.Var(&c.maxInflight, "max-inflight-bytes", "server-wide budget of bytes in flight (request bodies being read, answers being built); a request that does not fit waits briefly, then gets 503 with Retry-After (0: no budget)")
+	fs.BoolVar(&c.fixPermissions, "fix-permissions", false, "bring the SQLite database, -wal and -shm to mode 0600 when others can read them (without it, a warning)")
 	fs.StringVar(&c.metricsAddr, "metrics-addr", "", "also serve /metrics, /healthz and /readyz (only those, without tokens) on this address, for a monitoring network apart from the API's")
 	fs.DurationVar(&c.writeTimeout, "write-timeout", 2*time.Minute, "longest time to answer a /v1 request, its response sent included, so a client that stops reading cannot hold a connection and its buffers (admin routes have none: a backup or a full integrity check takes as long as it takes)")
 	return fs
@@ -148,6 +150,11 @@ func (c *serveCmd) run(ctx context.Context, args []string, stdout, stderr io.Wri
 		}
 		st := j.Stats()
 		return janitorCounts{Runs: st.Passes, Pruned: st.SnapshotsPruned, Expired: st.SessionsExpired, Errors: st.Errors}
+	}
+	if !c.db.isPostgres() {
+		if err := checkFileModes(c.db.db, c.fixPermissions, log); err != nil {
+			return err
+		}
 	}
 	b, err := openBackend(ctx, &c.db, state.Options{MaxStateBytes: int(c.maxStateBytes)}, log, janitorStats)
 	if err != nil {
