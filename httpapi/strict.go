@@ -1,6 +1,7 @@
 package httpapi
 
 import (
+	"bytes"
 	"encoding/json"
 	"reflect"
 	"sync"
@@ -99,7 +100,7 @@ type strictScanner struct {
 	b []byte
 	// keys is a stack of the member names of the objects being scanned,
 	// reused across objects to spare an allocation per object.
-	keys []string
+	keys [][]byte
 }
 
 // value scans the value at b[i] and returns the index past it.
@@ -159,29 +160,29 @@ func (c *strictScanner) object(i int, sh *shape) (int, error) {
 			return end, err
 		}
 		if seen != nil {
-			if seen[key] {
-				return end, duplicateKey(key)
+			if seen[string(key)] {
+				return end, duplicateKey(string(key))
 			}
-			seen[key] = true
+			seen[string(key)] = true
 		} else {
 			for _, k := range c.keys[base:] {
-				if k == key {
-					return end, duplicateKey(key)
+				if bytes.Equal(k, key) {
+					return end, duplicateKey(string(key))
 				}
 			}
 			c.keys = append(c.keys, key)
 			if len(c.keys)-base > 16 {
 				seen = make(map[string]bool, 32)
 				for _, k := range c.keys[base:] {
-					seen[k] = true
+					seen[string(k)] = true
 				}
 			}
 		}
 		var member *shape
 		if sh != nil && sh.fields != nil {
-			m, ok := sh.fields[key]
+			m, ok := sh.fields[string(key)]
 			if !ok {
-				return end, badRequest(key, "unknown field %q (field names are case-sensitive)", key)
+				return end, badRequest(string(key), "unknown field %q (field names are case-sensitive)", key)
 			}
 			member = m
 		}
@@ -203,9 +204,9 @@ func duplicateKey(key string) error {
 }
 
 // str scans the string at b[i] (its opening quote) and returns the index
-// past it and its text (unescaped when it had escapes). An escaped lone
-// surrogate is an error.
-func (c *strictScanner) str(i int) (int, string, error) {
+// past it and its text (unescaped when it had escapes; else a slice of b,
+// no copy). An escaped lone surrogate is an error.
+func (c *strictScanner) str(i int) (int, []byte, error) {
 	b := c.b
 	start := i + 1
 	escaped := false
@@ -229,19 +230,19 @@ func (c *strictScanner) str(i int) (int, string, error) {
 					continue
 				}
 			}
-			return i, "", loneSurrogate(r)
+			return i, nil, loneSurrogate(r)
 		case r >= 0xdc00 && r < 0xe000:
-			return i, "", loneSurrogate(r)
+			return i, nil, loneSurrogate(r)
 		}
 	}
 	if !escaped {
-		return i + 1, string(b[start:i]), nil
+		return i + 1, b[start:i:i], nil
 	}
 	var s string
 	if err := json.Unmarshal(b[start-1:i+1], &s); err != nil {
-		return i + 1, "", badRequest("body", "malformed JSON string: %v", err)
+		return i + 1, nil, badRequest("body", "malformed JSON string: %v", err)
 	}
-	return i + 1, s, nil
+	return i + 1, []byte(s), nil
 }
 
 func loneSurrogate(r rune) error {
