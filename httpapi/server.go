@@ -78,6 +78,12 @@ type Config struct {
 	// InflightWait is the longest wait for room in the budget (default
 	// DefaultInflightWait).
 	InflightWait time.Duration
+	// OnStorageFull, when set, is called when a request fails with
+	// state.ErrStorageFull (507); it reports whether it just freed room
+	// (cortex serve releases its disk reserve). DELETE of a session and a
+	// checkpoint are then tried once more, so that an operator can free
+	// space through the API on a full disk.
+	OnStorageFull func() bool
 	// Registry receives the HTTP metrics and is served on /metrics; nil
 	// makes a private one. Register the storage collectors (NewCollector)
 	// on it too.
@@ -289,6 +295,9 @@ func (s *Server) unmatched(w http.ResponseWriter, r *http.Request) {
 // fail answers err as a problem and logs the errors behind 5xx answers.
 func (s *Server) fail(w http.ResponseWriter, r *http.Request, err error, conditional bool) {
 	p := problemFor(err, conditional)
+	if p.Status == http.StatusInsufficientStorage && s.cfg.OnStorageFull != nil {
+		s.cfg.OnStorageFull()
+	}
 	if p.Status == StatusClientClosedRequest {
 		if sw, ok := w.(*statusWriter); ok {
 			sw.clientGone = true
@@ -375,4 +384,10 @@ func cleanPath(p string) string {
 		np += "/"
 	}
 	return np
+}
+
+// freedRoom reports whether err is a full disk for which OnStorageFull just
+// freed room, so that the operation is worth one more try.
+func (s *Server) freedRoom(err error) bool {
+	return errors.Is(err, state.ErrStorageFull) && s.cfg.OnStorageFull != nil && s.cfg.OnStorageFull()
 }

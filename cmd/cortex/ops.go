@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"log/slog"
 
 	"github.com/cortex-db/cortex/httpapi"
 	"github.com/cortex-db/cortex/sqlitedb"
@@ -15,6 +16,10 @@ type sqliteOps struct {
 	db *sqlitedb.DB
 	// janitor, when set, adds the retention janitor's counters to Figures.
 	janitor func() janitorCounts
+	// reserve, when set, is the disk reserve (cortex serve --disk-reserve),
+	// reported by Health; log receives its errors.
+	reserve *sqlitedb.Reserve
+	log     *slog.Logger
 }
 
 // janitorCounts are the retention janitor's counters since start.
@@ -34,7 +39,33 @@ func (o *sqliteOps) Stats(ctx context.Context) (any, error) {
 
 func (o *sqliteOps) Health(ctx context.Context, integrity string) (httpapi.HealthStatus, any) {
 	h := o.db.Health(ctx, sqlitedb.HealthOptions{Integrity: sqlitedb.IntegrityMode(integrity)})
-	return httpapi.HealthStatus(h.Status), h
+	if o.reserve == nil {
+		return httpapi.HealthStatus(h.Status), h
+	}
+	if o.reserve.Released() {
+		if _, err := o.reserve.Restore(); err != nil {
+			o.log.Warn("disk reserve", "error", err)
+		}
+	}
+	status := httpapi.HealthStatus(h.Status)
+	rep := reserveHealth{Health: h, Reserve: "in place"}
+	if o.reserve.Released() {
+		rep.Reserve = "disk full, reserve in use"
+		if status == httpapi.Healthy {
+			status = httpapi.Degraded
+			rep.Status = sqlitedb.Degraded
+		}
+	}
+	return status, rep
+}
+
+// reserveHealth is a health report with the disk reserve's state.
+type reserveHealth struct {
+	sqlitedb.Health
+	// Reserve is "in place", or "disk full, reserve in use" from the
+	// moment a write found the disk full until the volume has room for
+	// the reserve twice over and it is made again.
+	Reserve string `json:"reserve"`
 }
 
 func (o *sqliteOps) Checkpoint(ctx context.Context, mode string) (any, error) {

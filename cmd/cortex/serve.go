@@ -22,6 +22,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus/collectors"
 
 	"github.com/cortex-db/cortex/httpapi"
+	"github.com/cortex-db/cortex/sqlitedb"
 	"github.com/cortex-db/cortex/state"
 )
 
@@ -50,6 +51,7 @@ type serveCmd struct {
 	metricsAddr     string
 	maxInflight     byteSize
 	fixPermissions  bool
+	diskReserve     byteSize
 
 	// ready, when set (by tests), receives the listening address.
 	ready func(addr string)
@@ -80,6 +82,8 @@ func (c *serveCmd) flags(stderr io.Writer) *flag.FlagSet {
 	fs.DurationVar(&c.shutdownTimeout, "shutdown-timeout", 30*time.Second, "longest wait for in-flight requests on SIGTERM/SIGINT")
 	c.maxInflight = httpapi.DefaultMaxInflightBytes
 	fs.Var(&c.maxInflight, "max-inflight-bytes", "server-wide budget of bytes in flight (request bodies being read, answers being built); a request that does not fit waits briefly, then gets 503 with Retry-After (0: no budget)")
+	c.diskReserve = sqlitedb.DefaultReserveBytes
+	fs.Var(&c.diskReserve, "disk-reserve", "SQLite: a ballast file of this size (at most 5% of the volume) kept beside the database and deleted when the disk fills, so that deleting sessions and a truncating checkpoint can still run; made again once there is room (0: none)")
 	fs.BoolVar(&c.fixPermissions, "fix-permissions", false, "bring the SQLite database, -wal and -shm to mode 0600 when others can read them (without it, a warning)")
 	fs.StringVar(&c.metricsAddr, "metrics-addr", "", "also serve /metrics, /healthz and /readyz (only those, without tokens) on this address, for a monitoring network apart from the API's")
 	fs.DurationVar(&c.writeTimeout, "write-timeout", 2*time.Minute, "longest time to answer a /v1 request, its response sent included, so a client that stops reading cannot hold a connection and its buffers (admin routes have none: a backup or a full integrity check takes as long as it takes)")
@@ -162,6 +166,12 @@ func (c *serveCmd) run(ctx context.Context, args []string, stdout, stderr io.Wri
 	}
 	closeStore := sync.OnceValue(b.store.Close)
 	defer closeStore()
+	var onFull func() bool
+	if b.sqlite != nil {
+		if onFull, err = c.openReserve(b.sqlite, log); err != nil {
+			return err
+		}
+	}
 
 	backupDir := c.backupDir
 	if backupDir == "" && !c.db.isPostgres() {
@@ -193,6 +203,7 @@ func (c *serveCmd) run(ctx context.Context, args []string, stdout, stderr io.Wri
 		MaxStateBytes: int(c.maxStateBytes),
 		BackupDir:     backupDir,
 		DefaultTTL:    c.sessionTTL,
+		OnStorageFull: onFull,
 		MaxInflightBytes: func() int64 {
 			if c.maxInflight == 0 {
 				return -1 // no budget
@@ -437,4 +448,39 @@ func tokenFromFile(flagName, token, file string, log *slog.Logger) (string, erro
 		log.Warn("the token file can be read by other users; chmod 600 it", "flag", flagName+"-file", "path", file, "mode", fmt.Sprintf("%#o", st.Mode().Perm()))
 	}
 	return t, nil
+}
+
+// openReserve keeps the disk reserve (--disk-reserve) beside a SQLite
+// database and returns the OnStorageFull hook that releases it.
+func (c *serveCmd) openReserve(ops *sqliteOps, log *slog.Logger) (func() bool, error) {
+	if c.diskReserve < 0 {
+		return nil, fmt.Errorf("--disk-reserve must not be negative (0: none): %w", errUsage)
+	}
+	size, err := sqlitedb.ReserveSize(filepath.Dir(c.db.db), int64(c.diskReserve))
+	if err != nil {
+		return nil, err
+	}
+	r, err := sqlitedb.OpenReserve(c.db.db, size)
+	if err != nil {
+		return nil, fmt.Errorf("%w\nTry: --disk-reserve 0 to run without a reserve", err)
+	}
+	if r == nil {
+		return nil, nil
+	}
+	ops.reserve, ops.log = r, log
+	if r.Released() {
+		log.Warn("disk full at start: the disk reserve could not be made; it will be once there is room", "path", r.Path(), "bytes", r.Size())
+	}
+	return func() bool {
+		released, err := r.Release()
+		if err != nil {
+			log.Error("disk full: releasing the disk reserve failed", "error", err)
+			return false
+		}
+		if released {
+			log.Warn("disk full: released the disk reserve so that deletes and checkpoints can free room; it is made again once the volume has room for it twice over",
+				"path", r.Path(), "bytes", r.Size())
+		}
+		return released
+	}, nil
 }
