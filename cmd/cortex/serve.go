@@ -262,6 +262,30 @@ func (c *serveCmd) run(ctx context.Context, args []string, stdout, stderr io.Wri
 	})
 	jan.Store(j)
 	bg.Go(func() { j.Run(bgCtx) })
+	if b.sqlite != nil && b.sqlite.reserve != nil {
+		// Make the disk reserve again once there is room, also when no
+		// health probe asks.
+		r := b.sqlite.reserve
+		bg.Go(func() {
+			t := time.NewTicker(10 * time.Second)
+			defer t.Stop()
+			for {
+				select {
+				case <-bgCtx.Done():
+					return
+				case <-t.C:
+					if !r.Released() {
+						continue
+					}
+					if ok, err := r.Restore(); err != nil {
+						log.Warn("disk reserve", "error", err)
+					} else if ok {
+						log.Info("disk reserve made again", "path", r.Path(), "bytes", r.Size())
+					}
+				}
+			}
+		})
+	}
 	if c.backupInterval > 0 {
 		if b.sqlite == nil {
 			log.Warn("scheduled backups are SQLite's; ignoring --backup-interval on PostgreSQL (use pg_dump or pg_basebackup)")
