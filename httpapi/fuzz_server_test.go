@@ -27,7 +27,7 @@ import (
 // would be a 500), every 4xx is a problem document (type, title, status,
 // detail), a request that is not a success changes nothing in the
 // database (every row of every table, compared before and after), and no
-// body that is not UTF-8 is taken.
+// POST or PUT body that is not UTF-8 is taken.
 //
 // headers is "Name: value" lines. Requests net/http's server would refuse
 // before any handler sees them (a method or header name that is not a
@@ -114,7 +114,8 @@ func FuzzServer(f *testing.F) {
 				t.Fatalf("%s %s: %d with problem %s (%v)", method, path, res.StatusCode, w.Body, err)
 			}
 		}
-		if res.StatusCode < 300 && len(body) > 0 && !utf8.ValidString(body) {
+		if res.StatusCode < 300 && (method == "POST" || method == "PUT") && len(body) > 0 && !utf8.ValidString(body) {
+			// (Bodies of the other methods are not read.)
 			t.Fatalf("%s %s: %d for a body that is not UTF-8 (%q): it must be refused", method, path, res.StatusCode, body)
 		}
 		if res.StatusCode >= 300 {
