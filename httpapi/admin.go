@@ -130,6 +130,9 @@ func (s *Server) adminCheckpoint(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	res, err := s.cfg.Ops.Checkpoint(r.Context(), mode)
+	if s.freedRoom(err) {
+		res, err = s.cfg.Ops.Checkpoint(r.Context(), mode)
+	}
 	if err != nil {
 		s.fail(w, r, err, false)
 		return

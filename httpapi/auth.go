@@ -16,6 +16,13 @@ func (s *Server) authorize(w http.ResponseWriter, r *http.Request) bool {
 	if !isAPI(path) {
 		return true // /healthz, /readyz, /metrics
 	}
+	if len(r.Header.Values("Authorization")) > 1 {
+		// Which one would count is a guess, and a proxy may have added
+		// one: refuse rather than pick, whichever comes first.
+		problem(w, http.StatusBadRequest, "ambiguous-authorization", "Bad request",
+			"the request has more than one Authorization header; send exactly one: Authorization: Bearer <token>")
+		return false
+	}
 	api, admin := s.cfg.APIToken, s.cfg.AdminToken
 	var accepted []string
 	switch {

@@ -8,6 +8,7 @@ import (
 	"io"
 	"mime"
 	"net/http"
+	"reflect"
 	"slices"
 	"strconv"
 	"strings"
@@ -84,20 +85,30 @@ func readJSON(w http.ResponseWriter, r *http.Request, limit int64, optional bool
 		return nil, badRequest("body", "reading the request body: %v", err)
 	}
 	body := buf.Bytes()
+	ct := r.Header.Get("Content-Type")
 	if len(bytes.TrimSpace(body)) == 0 {
+		// No body and no Content-Type is fine where the body is optional;
+		// a Content-Type that is not JSON is refused with or without one.
+		if ct != "" && !isJSONType(ct) {
+			return nil, errUnsupportedMedia(ct)
+		}
 		if optional {
 			return nil, nil
 		}
 		return nil, badRequest("body", "a JSON body is required")
 	}
-	if ct := r.Header.Get("Content-Type"); !isJSONType(ct) {
+	if !isJSONType(ct) {
 		return nil, errUnsupportedMedia(ct)
+	}
+	if err := checkUTF8(body); err != nil {
+		return nil, err
 	}
 	return body, nil
 }
 
 // decodeBody decodes one JSON value from body into dst, refusing unknown
-// fields and trailing data.
+// fields, trailing data, and what checkStrict refuses: field names in
+// another case, a name twice in one object, lone surrogates.
 func decodeBody(body []byte, dst any) error {
 	dec := json.NewDecoder(bytes.NewReader(body))
 	dec.DisallowUnknownFields()
@@ -107,7 +118,7 @@ func decodeBody(body []byte, dst any) error {
 	if _, err := dec.Token(); err != io.EOF {
 		return badRequest("body", "unexpected data after the JSON value")
 	}
-	return nil
+	return checkStrict(body, shapeOf(reflect.TypeOf(dst)))
 }
 
 // jsonError turns a decoding error into a 400 naming the field when it can.
@@ -218,22 +229,116 @@ func queryBool(r *http.Request, name string) (bool, error) {
 // etag is the entity tag of a snapshot version.
 func etag(version int64) string { return `"` + strconv.FormatInt(version, 10) + `"` }
 
+// entityTag is one parsed entity-tag (RFC 9110 section 8.8.3).
+type entityTag struct {
+	weak   bool
+	opaque string // between the quotes
+}
+
+// parseETagList parses a conditional header's value: "*" (star true), or a
+// comma-separated list of entity tags, each [W/]"<etagc>*". Anything else
+// (an unquoted tag, a stray character) is an error naming the header.
+func parseETagList(name, h string) (tags []entityTag, star bool, err error) {
+	bad := func() error {
+		return badRequest(name, `want "*" or entity tags in double quotes, such as "3" (RFC 9110), got %q`, h)
+	}
+	s := strings.TrimSpace(h)
+	if s == "*" {
+		return nil, true, nil
+	}
+	for {
+		s = strings.TrimLeft(s, " \t")
+		if s == "" {
+			break
+		}
+		if s[0] == ',' { // empty list elements are allowed (RFC 9110 5.6.1)
+			s = s[1:]
+			continue
+		}
+		var t entityTag
+		if strings.HasPrefix(s, "W/") {
+			t.weak, s = true, s[2:]
+		}
+		if len(s) < 2 || s[0] != '"' {
+			return nil, false, bad()
+		}
+		end := strings.IndexByte(s[1:], '"')
+		if end < 0 {
+			return nil, false, bad()
+		}
+		t.opaque = s[1 : 1+end]
+		for i := 0; i < len(t.opaque); i++ {
+			// etagc = %x21 / %x23-7E / obs-text
+			if c := t.opaque[i]; c < 0x21 || c == 0x7f {
+				return nil, false, bad()
+			}
+		}
+		tags = append(tags, t)
+		s = strings.TrimLeft(s[2+end:], " \t")
+		if s != "" && s[0] != ',' {
+			return nil, false, bad()
+		}
+	}
+	if len(tags) == 0 {
+		return nil, false, bad()
+	}
+	return tags, false, nil
+}
+
+// errWeakIfMatch is the 412 of an If-Match that holds only weak tags:
+// If-Match compares strongly (RFC 9110 13.1.1), so they never match.
+var errWeakIfMatch = &statusError{http.StatusPreconditionFailed, "precondition-failed", "Precondition failed",
+	`If-Match holds only weak entity tags (W/"…"), which never match: If-Match uses the strong comparison (RFC 9110 13.1.1); send the ETag as it was given, such as "3"`}
+
 // parseIfMatch reads an If-Match header into an expected version: nil when
-// absent or "*" (any current version).
+// absent or "*" (any current version). Weak tags never match (a list of
+// only weak tags is a 412); the strong tags left must name one version.
 func parseIfMatch(h string) (*int64, error) {
-	h = strings.TrimSpace(h)
-	if h == "" || h == "*" {
+	if strings.TrimSpace(h) == "" {
 		return nil, nil
 	}
-	v := strings.TrimPrefix(h, "W/")
-	if len(v) >= 2 && v[0] == '"' && v[len(v)-1] == '"' {
-		v = v[1 : len(v)-1]
+	tags, star, err := parseETagList("If-Match", h)
+	if err != nil || star {
+		return nil, err
 	}
-	n, err := strconv.ParseInt(v, 10, 64)
-	if err != nil || n < 0 {
-		return nil, badRequest("If-Match", `want one version as an entity tag, such as "3" ("0": no snapshot yet), got %q`, h)
+	var want *int64
+	for _, t := range tags {
+		if t.weak {
+			continue
+		}
+		n, err := strconv.ParseInt(t.opaque, 10, 64)
+		if err != nil || n < 0 || strconv.FormatInt(n, 10) != t.opaque {
+			return nil, badRequest("If-Match", `want one version as an entity tag, such as "3" ("0": no snapshot yet), got %q`, h)
+		}
+		if want != nil && *want != n {
+			return nil, badRequest("If-Match", `names several versions (%q); an append expects one: send the latest ETag you read`, h)
+		}
+		want = &n
 	}
-	return &n, nil
+	if want == nil {
+		return nil, errWeakIfMatch
+	}
+	return want, nil
+}
+
+// noneMatch reports whether an If-None-Match header matches the entity tag
+// tag of a current representation: "*" matches any, a list matches when
+// one of its tags does by the weak comparison (RFC 9110 13.1.2). An
+// absent header matches nothing; a garbled one is an error.
+func noneMatch(h, tag string) (bool, error) {
+	if strings.TrimSpace(h) == "" {
+		return false, nil
+	}
+	tags, star, err := parseETagList("If-None-Match", h)
+	if err != nil || star {
+		return star, err
+	}
+	for _, t := range tags {
+		if `"`+t.opaque+`"` == tag {
+			return true, nil
+		}
+	}
+	return false, nil
 }
 
 // MaxIdempotencyKeyLen bounds an Idempotency-Key header.
@@ -259,8 +364,9 @@ func validateIdempotencyKey(k string) error {
 // false for a body that is not valid JSON or not an object, a key other
 // than exactly "state" or "metadata" (unknown, another case, escaped), and
 // the caller then decodes with decodeBody, which gives the same result or
-// the precise error (with ok false, st and md are nil). Duplicate keys:
-// the last wins, as with decodeBody.
+// the precise error (with ok false, st and md are nil). A repeated key is
+// not ok either (decodeBody refuses it). It checks nothing inside the
+// values: run checkStrict on an ok body.
 //
 // It exists for the hottest route: decodeBody costs a scan, reflection and
 // a copy per value; this, a scan and a walk (measured in
@@ -292,8 +398,14 @@ func splitAppend(body []byte) (st, md json.RawMessage, ok bool) {
 		end := skipValue(body, v)
 		switch string(body[k:e]) {
 		case "state":
+			if st != nil {
+				return nil, nil, false // a duplicate: decodeBody refuses it
+			}
 			st = body[v:end:end]
 		case "metadata":
+			if md != nil {
+				return nil, nil, false
+			}
 			md = body[v:end:end]
 		default:
 			return nil, nil, false

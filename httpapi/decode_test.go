@@ -19,6 +19,19 @@ func BenchmarkDecodeAppend(b *testing.B) {
 			}
 		}
 	})
+	b.Run("splitAppend+checkStrict+utf8", func(b *testing.B) {
+		// What an append's body now costs: the split, then the strict
+		// checks (names once each, no lone surrogates) and UTF-8.
+		b.ReportAllocs()
+		for b.Loop() {
+			if _, _, ok := splitAppend(body); !ok {
+				b.Fatal("not split")
+			}
+			if checkUTF8(body) != nil || checkStrict(body, nil) != nil {
+				b.Fatal("refused")
+			}
+		}
+	})
 	b.Run("decodeBody", func(b *testing.B) {
 		b.ReportAllocs()
 		for b.Loop() {

@@ -41,6 +41,9 @@ func (o testOps) Explain(ctx context.Context, sql string) (any, error) {
 	if errors.Is(err, sqlitedb.ErrNotReadOnly) {
 		return nil, state.Invalid("sql", "%v", err)
 	}
+	if code, ok := sqlitedb.CodeOf(err); ok && code&0xff == 1 { // SQLITE_ERROR, as cmd/cortex's ops
+		return nil, state.Invalid("sql", "%v", err)
+	}
 	return plan, err
 }
 

@@ -16,6 +16,32 @@ type httpMetrics struct {
 	requests *prometheus.CounterVec
 	duration *prometheus.HistogramVec
 	series   sync.Map // routeCode → *routeSeries, bounded as the labels are
+	// inflightRefused counts the 503s of a full in-flight budget.
+	inflightRefused prometheus.Counter
+}
+
+// registerInflight adds the in-flight budget's metrics.
+func (m *httpMetrics) registerInflight(reg prometheus.Registerer, b *inflight) error {
+	m.inflightRefused = prometheus.NewCounter(prometheus.CounterOpts{
+		Name: "cortex_http_inflight_refused_total",
+		Help: "Requests answered 503 because the budget of bytes in flight (--max-inflight-bytes) stayed full.",
+	})
+	for _, c := range []prometheus.Collector{
+		m.inflightRefused,
+		prometheus.NewGaugeFunc(prometheus.GaugeOpts{
+			Name: "cortex_http_inflight_bytes",
+			Help: "Bytes of the in-flight budget charged to requests being served.",
+		}, func() float64 { return float64(b.inUse()) }),
+		prometheus.NewGaugeFunc(prometheus.GaugeOpts{
+			Name: "cortex_http_inflight_limit_bytes",
+			Help: "The budget of bytes in flight (--max-inflight-bytes).",
+		}, func() float64 { return float64(b.size) }),
+	} {
+		if err := reg.Register(c); err != nil {
+			return err
+		}
+	}
+	return nil
 }
 
 type routeCode struct {
@@ -82,6 +108,11 @@ type Figures struct {
 	MaxBatch      int64
 	// CommitSeconds is the total time spent committing groups.
 	CommitSeconds float64
+	// CommitBuckets and BatchBuckets are the histograms of the groups'
+	// commit times and sizes: cumulative counts at each upper bound (in
+	// seconds, in requests). Nil when the backend has none.
+	CommitBuckets map[float64]uint64
+	BatchBuckets  map[float64]uint64
 
 	// Checkpoints.
 	Checkpoints                    int64
@@ -217,9 +248,9 @@ func NewCollector(stats StatsFunc) *Collector {
 
 var (
 	batchSizeDesc = prometheus.NewDesc("cortex_writer_batch_size_requests",
-		"Write requests per committed group (group commit): sum and count.", nil, nil)
+		"Write requests per committed group (group commit).", nil, nil)
 	commitDurationDesc = prometheus.NewDesc("cortex_writer_commit_duration_seconds",
-		"Time to run and commit a group: sum and count.", nil, nil)
+		"Time to run and commit a group.", nil, nil)
 )
 
 // Describe sends every metric's description.
@@ -243,8 +274,9 @@ func (c *Collector) Collect(ch chan<- prometheus.Metric) {
 		return
 	}
 	ch <- prometheus.MustNewConstMetric(c.up, prometheus.GaugeValue, 1)
-	ch <- prometheus.MustNewConstSummary(batchSizeDesc, uint64(max(f.Commits, 0)), float64(f.BatchedWrites), nil)
-	ch <- prometheus.MustNewConstSummary(commitDurationDesc, uint64(max(f.Commits, 0)), f.CommitSeconds, nil)
+	// Histograms, not summaries: buckets aggregate across servers.
+	ch <- prometheus.MustNewConstHistogram(batchSizeDesc, uint64(max(f.Commits, 0)), float64(f.BatchedWrites), f.BatchBuckets)
+	ch <- prometheus.MustNewConstHistogram(commitDurationDesc, uint64(max(f.Commits, 0)), f.CommitSeconds, f.CommitBuckets)
 	for _, d := range c.descs {
 		ch <- prometheus.MustNewConstMetric(d.desc, d.kind, d.value(&f))
 	}

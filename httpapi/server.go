@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"log/slog"
 	"net/http"
+	"path"
 	"strings"
 	"sync/atomic"
 	"time"
@@ -65,9 +66,10 @@ type Config struct {
 	// DefaultTTL, when > 0, is the TTL of sessions created without
 	// ttl_seconds (POST /v1/sessions, and PUT of a new session).
 	DefaultTTL time.Duration
-	// Logger receives one line per request (DEBUG when it succeeded, INFO
-	// when it was refused with a 4xx, WARN for a 5xx) and the errors behind 5xx
-	// answers; nil discards them.
+	// Logger receives one line per request (DEBUG when it succeeded or was
+	// refused with a 4xx, WARN for a 5xx), the errors behind 5xx answers,
+	// and an INFO summary of the refused requests by status at most once
+	// per RefusalSummaryInterval; nil discards them.
 	Logger *slog.Logger
 	// MaxWatchers bounds the open event streams and long polls together
 	// (default DefaultMaxWatchers); past it they get 503.
@@ -80,6 +82,25 @@ type Config struct {
 	// DefaultStreamWriteTimeout): a client that reads nothing for that long
 	// is dropped. Streams are not bound by the server's WriteTimeout.
 	StreamWriteTimeout time.Duration
+	// RefusalSummaryInterval is the least time between two summaries of
+	// refused requests (default DefaultRefusalSummaryInterval, a minute).
+	RefusalSummaryInterval time.Duration
+	// MaxInflightBytes is the server-wide budget of bytes in flight:
+	// request bodies being read and answers being built, each request
+	// charged its bound before its body is read (default
+	// DefaultMaxInflightBytes, 256 MiB; negative: no budget). A request
+	// that does not fit waits up to InflightWait, then is answered 503
+	// with Retry-After. /metrics, /healthz and /readyz are not charged.
+	MaxInflightBytes int64
+	// InflightWait is the longest wait for room in the budget (default
+	// DefaultInflightWait).
+	InflightWait time.Duration
+	// OnStorageFull, when set, is called when a request fails with
+	// state.ErrStorageFull (507); it reports whether it just freed room
+	// (cortex serve releases its disk reserve). DELETE of a session and a
+	// checkpoint are then tried once more, so that an operator can free
+	// space through the API on a full disk.
+	OnStorageFull func() bool
 	// Registry receives the HTTP metrics and is served on /metrics; nil
 	// makes a private one. Register the storage collectors (NewCollector)
 	// on it too.
@@ -92,6 +113,10 @@ type Server struct {
 	log     *slog.Logger
 	mux     *http.ServeMux
 	metrics *httpMetrics
+	// refusals sums up the 4xx answers in the log.
+	refusals *refusalLog
+	// inflight is the budget of bytes in flight; nil without one.
+	inflight *inflight
 	// crossOrigin refuses state-changing browser requests from other
 	// origins (CSRF): a form or fetch on any web page could otherwise
 	// POST to a token-less local server.
@@ -134,15 +159,28 @@ func New(cfg Config) (*Server, error) {
 	if cfg.StreamWriteTimeout <= 0 {
 		cfg.StreamWriteTimeout = DefaultStreamWriteTimeout
 	}
+	if cfg.MaxInflightBytes == 0 {
+		cfg.MaxInflightBytes = DefaultMaxInflightBytes
+	}
+	if cfg.InflightWait <= 0 {
+		cfg.InflightWait = DefaultInflightWait
+	}
 	m, err := newHTTPMetrics(cfg.Registry)
 	if err != nil {
 		return nil, fmt.Errorf("httpapi: register metrics: %w", err)
 	}
 	s := &Server{cfg: cfg, log: cfg.Logger, mux: http.NewServeMux(), metrics: m,
-		crossOrigin: http.NewCrossOriginProtection()}
+		crossOrigin: http.NewCrossOriginProtection(),
+		refusals:    newRefusalLog(cfg.Logger, cfg.RefusalSummaryInterval)}
 	s.closingCtx, s.stopStreams = context.WithCancel(context.Background())
 	if err := s.registerWatchMetrics(); err != nil {
 		return nil, fmt.Errorf("httpapi: register metrics: %w", err)
+	}
+	if cfg.MaxInflightBytes > 0 {
+		s.inflight = newInflight(cfg.MaxInflightBytes)
+		if err := m.registerInflight(cfg.Registry, s.inflight); err != nil {
+			return nil, fmt.Errorf("httpapi: register metrics: %w", err)
+		}
 	}
 	s.routes()
 	return s, nil
@@ -190,7 +228,7 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	sw := &statusWriter{ResponseWriter: w}
 	_, pattern := s.mux.Handler(r)
 	route := pattern
-	if route == "" {
+	if route == "" || r.URL.Path != cleanPath(r.URL.Path) {
 		route = "unmatched"
 	}
 	defer func() {
@@ -214,13 +252,15 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		s.metrics.observe(route, status, d)
 		// A line per successful request would be the bulk of the log
 		// (at 15k requests/s, 13 GB an hour), so those are DEBUG; the
-		// metrics count them. Refused requests are INFO, failures WARN.
+		// metrics count them. Refused requests are DEBUG too (a client
+		// retrying a bad request would flood the log), summed up at INFO
+		// once a minute by refusalLog; failures are WARN.
 		level := slog.LevelDebug
 		switch {
 		case status >= 500:
 			level = slog.LevelWarn
-		case status >= 400:
-			level = slog.LevelInfo
+		case status >= 400 && status < 500:
+			s.refusals.add(status)
 		}
 		s.log.LogAttrs(r.Context(), level, "request",
 			slog.String("method", r.Method),
@@ -233,7 +273,9 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		)
 	}()
 
-	if pattern == "" {
+	if pattern == "" || r.URL.Path != cleanPath(r.URL.Path) {
+		// No route, or the mux's redirect of a path that is not clean
+		// (for which Handler names the pattern after the redirect).
 		s.unmatched(sw, r)
 		return
 	}
@@ -254,7 +296,45 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		// An error means the server set none.
 		_ = http.NewResponseController(sw).SetWriteDeadline(time.Time{})
 	}
+	// Event streams and long polls are watchers, bounded by MaxWatchers,
+	// not by the bytes-in-flight budget: a stream would hold its charge for
+	// its whole life. A long poll charges its answer once it has one.
+	if isAPI(r.URL.Path) && !isWatch(r, pattern) {
+		release, ok := s.charge(sw, r, s.requestCost(r, pattern))
+		if !ok {
+			return
+		}
+		defer release()
+	}
 	s.mux.ServeHTTP(sw, r)
+}
+
+// isWatch reports whether r is an event stream or a long poll.
+func isWatch(r *http.Request, pattern string) bool {
+	switch pattern {
+	case "GET /v1/sessions/{id}/events":
+		return true
+	case "GET /v1/sessions/{id}/snapshots/latest":
+		return r.URL.Query().Has("wait")
+	}
+	return false
+}
+
+// charge takes n bytes of the in-flight budget, waiting at most
+// InflightWait; past it, it answers 503 with Retry-After and reports false.
+// release gives the bytes back. Without a budget it charges nothing.
+func (s *Server) charge(w http.ResponseWriter, r *http.Request, n int64) (release func(), ok bool) {
+	if s.inflight == nil {
+		return func() {}, true
+	}
+	got, ok := s.inflight.acquire(r.Context(), n, s.cfg.InflightWait)
+	if !ok {
+		s.metrics.inflightRefused.Inc()
+		problem(w, http.StatusServiceUnavailable, "busy", "Server busy",
+			fmt.Sprintf("the server is at its budget of %d bytes of requests and answers in flight (--max-inflight-bytes); retry after the Retry-After seconds", s.cfg.MaxInflightBytes))
+		return nil, false
+	}
+	return func() { s.inflight.release(got) }, true
 }
 
 // unmatched answers a request no route matches with a problem: 404, or 405
@@ -271,10 +351,13 @@ func (s *Server) unmatched(w http.ResponseWriter, r *http.Request) {
 		problem(w, http.StatusMethodNotAllowed, "method-not-allowed", "Method not allowed",
 			fmt.Sprintf("%s is not allowed on %s; allowed: %s", r.Method, r.URL.Path, rec.header.Get("Allow")))
 	case http.StatusMovedPermanently, http.StatusTemporaryRedirect, http.StatusPermanentRedirect:
-		for k, v := range rec.header {
-			w.Header()[k] = v
-		}
-		w.WriteHeader(rec.status)
+		// The mux's own redirect of a path that is not clean ("//",
+		// "/./", a trailing slash): kept, with a problem body saying so
+		// instead of the mux's HTML.
+		loc := rec.header.Get("Location")
+		w.Header().Set("Location", loc)
+		problem(w, rec.status, "not-canonical-path", "Path not canonical",
+			fmt.Sprintf("%s is not the canonical form of this path; send the request to %s", r.URL.Path, loc))
 	default:
 		problem(w, http.StatusNotFound, "no-route", "Not found",
 			fmt.Sprintf("no route %s %s; see the API table in README.md", r.Method, r.URL.Path))
@@ -284,6 +367,9 @@ func (s *Server) unmatched(w http.ResponseWriter, r *http.Request) {
 // fail answers err as a problem and logs the errors behind 5xx answers.
 func (s *Server) fail(w http.ResponseWriter, r *http.Request, err error, conditional bool) {
 	p := problemFor(err, conditional)
+	if p.Status == http.StatusInsufficientStorage && s.cfg.OnStorageFull != nil {
+		s.cfg.OnStorageFull()
+	}
 	if p.Status == StatusClientClosedRequest {
 		if sw, ok := w.(*statusWriter); ok {
 			sw.clientGone = true
@@ -354,4 +440,26 @@ func (r *headerRecorder) WriteHeader(code int) {
 // isAdmin reports whether path is under /v1/admin.
 func isAdmin(path string) bool {
 	return path == "/v1/admin" || strings.HasPrefix(path, "/v1/admin/")
+}
+
+// cleanPath is the path the mux redirects p to (path.Clean, keeping a
+// trailing slash), so a request for another path is its redirect.
+func cleanPath(p string) string {
+	if p == "" {
+		return "/"
+	}
+	if p[0] != '/' {
+		p = "/" + p
+	}
+	np := path.Clean(p)
+	if p[len(p)-1] == '/' && np != "/" {
+		np += "/"
+	}
+	return np
+}
+
+// freedRoom reports whether err is a full disk for which OnStorageFull just
+// freed room, so that the operation is worth one more try.
+func (s *Server) freedRoom(err error) bool {
+	return errors.Is(err, state.ErrStorageFull) && s.cfg.OnStorageFull != nil && s.cfg.OnStorageFull()
 }

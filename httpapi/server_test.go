@@ -17,6 +17,7 @@ import (
 	"time"
 
 	"github.com/cortex-db/cortex/httpapi"
+	"github.com/cortex-db/cortex/sqlitedb"
 	"github.com/cortex-db/cortex/state"
 )
 
@@ -599,7 +600,15 @@ func TestServer_HealthAndMetrics(t *testing.T) {
 	e := newEnv(t, nil)
 	e.cfg.Registry.MustRegister(httpapi.NewCollector(func(ctx context.Context) (httpapi.Figures, error) {
 		st, err := e.store.DB().Stats(ctx)
-		return httpapi.Figures{Commits: st.Writer.Commits, WALBytes: st.WALBytes}, err
+		f := httpapi.Figures{Commits: st.Writer.Commits, WALBytes: st.WALBytes, BatchedWrites: st.Writer.BatchedWrites,
+			CommitSeconds: st.Writer.CommitSeconds, CommitBuckets: map[float64]uint64{}, BatchBuckets: map[float64]uint64{}}
+		for i, b := range sqlitedb.CommitSecondsBounds {
+			f.CommitBuckets[b] = st.Writer.CommitBuckets[i]
+		}
+		for i, b := range sqlitedb.BatchSizeBounds {
+			f.BatchBuckets[b] = st.Writer.BatchBuckets[i]
+		}
+		return f, err
 	}))
 	e.do("GET", "/healthz", "").want(t, http.StatusOK)
 	var h map[string]any
@@ -628,6 +637,11 @@ func TestServer_HealthAndMetrics(t *testing.T) {
 		"cortex_wal_size_bytes",
 		"cortex_writer_batch_size_requests_count",
 		"cortex_db_up 1",
+		// Histograms, which aggregate across servers, not summaries.
+		"# TYPE cortex_writer_batch_size_requests histogram",
+		"# TYPE cortex_writer_commit_duration_seconds histogram",
+		`cortex_writer_batch_size_requests_bucket{le="1024"}`,
+		`cortex_writer_commit_duration_seconds_bucket{le="0.001"}`,
 	} {
 		if !strings.Contains(body, want) {
 			t.Fatalf("metrics lack %q:\n%s", want, body)
@@ -658,29 +672,69 @@ func TestServer_DefaultTTL(t *testing.T) {
 	}
 }
 
-// TestRequestLogLevels: a successful request is logged at DEBUG, a refused
-// one (4xx) at INFO, so that the default log level keeps refusals and
-// drops the line per successful request.
+// TestRequestLogLevels: a successful request is logged at DEBUG, and so
+// is a refused one (4xx): a client repeating a bad request must not flood
+// the log at the default level. Refusals are summed up at INFO, by status,
+// at most once per RefusalSummaryInterval.
 func TestRequestLogLevels(t *testing.T) {
 	var buf syncBuffer
 	e := newEnv(t, func(c *httpapi.Config) {
 		c.Logger = slog.New(slog.NewJSONHandler(&buf, &slog.HandlerOptions{Level: slog.LevelDebug}))
+		c.RefusalSummaryInterval = 20 * time.Millisecond
 	})
 	e.do(http.MethodPut, "/v1/sessions/logged", `{}`).want(t, http.StatusCreated)
-	e.do(http.MethodGet, "/v1/sessions/missing", ``).want(t, http.StatusNotFound)
-	levels := map[int]string{}
-	for _, line := range strings.Split(strings.TrimSpace(buf.String()), "\n") {
-		var l struct {
-			Level  string `json:"level"`
-			Msg    string `json:"msg"`
-			Status int    `json:"status"`
-		}
-		if json.Unmarshal([]byte(line), &l) == nil && l.Msg == "request" {
-			levels[l.Status] = l.Level
-		}
+	for range 5 {
+		e.do(http.MethodGet, "/v1/sessions/missing", ``).want(t, http.StatusNotFound)
 	}
-	if levels[http.StatusCreated] != "DEBUG" || levels[http.StatusNotFound] != "INFO" {
-		t.Errorf("request log levels by status: %v, want 201 DEBUG and 404 INFO", levels)
+	e.do(http.MethodPut, "/v1/sessions/logged", `{"bad":1}`).want(t, http.StatusBadRequest)
+	type line struct {
+		Level  string `json:"level"`
+		Msg    string `json:"msg"`
+		Status int    `json:"status"`
+		Total  int64  `json:"total"`
+		N404   int64  `json:"404"`
+		N400   int64  `json:"400"`
+	}
+	read := func() (levels map[int]string, total, n404, n400 int64) {
+		levels = map[int]string{}
+		for _, s := range strings.Split(strings.TrimSpace(buf.String()), "\n") {
+			var l line
+			if json.Unmarshal([]byte(s), &l) != nil {
+				continue
+			}
+			switch {
+			case l.Msg == "request":
+				if levels[l.Status] == "" || l.Level != "DEBUG" {
+					levels[l.Status] = l.Level
+				}
+			case strings.HasPrefix(l.Msg, "refused requests"):
+				if l.Level != "INFO" {
+					t.Errorf("summary at %s, want INFO", l.Level)
+				}
+				total, n404, n400 = total+l.Total, n404+l.N404, n400+l.N400
+			}
+		}
+		return
+	}
+	// The summary comes from a timer: wait for it (an event), not a time.
+	deadline := time.Now().Add(30 * time.Second)
+	for {
+		levels, total, n404, n400 := read()
+		if total == 6 {
+			if n404 != 5 || n400 != 1 {
+				t.Errorf("summaries count 404: %d, 400: %d; want 5 and 1", n404, n400)
+			}
+			for _, st := range []int{http.StatusCreated, http.StatusNotFound, http.StatusBadRequest} {
+				if levels[st] != "DEBUG" {
+					t.Errorf("request log levels by status: %v, want DEBUG for all", levels)
+				}
+			}
+			return
+		}
+		if total > 6 || time.Now().After(deadline) {
+			t.Fatalf("summaries total %d refusals, want 6; log:\n%s", total, buf.String())
+		}
+		time.Sleep(10 * time.Millisecond)
 	}
 }
 

@@ -153,7 +153,11 @@ func (s *Server) deleteSession(w http.ResponseWriter, r *http.Request) {
 		s.fail(w, r, err, false)
 		return
 	}
-	if err := s.cfg.Store.DeleteSession(r.Context(), id); err != nil {
+	err = s.cfg.Store.DeleteSession(r.Context(), id)
+	if s.freedRoom(err) {
+		err = s.cfg.Store.DeleteSession(r.Context(), id)
+	}
+	if err != nil {
 		s.fail(w, r, err, false)
 		return
 	}

@@ -42,6 +42,10 @@ func (s *Server) decodeAppend(w http.ResponseWriter, r *http.Request) (in state.
 		if err := decodeBody(body, &req); err != nil {
 			return in, false, stateWrapperHint(err)
 		}
+	} else if err := checkStrict(body, nil); err != nil {
+		// The names are exact and once each (splitAppend checked); the
+		// values may still repeat a name or hold a lone surrogate.
+		return in, false, err
 	}
 	if req.State == nil {
 		return in, false, badRequest("state", `is required: the body is {"state": <your JSON>, "metadata": {…}}`)
@@ -123,11 +127,16 @@ func (s *Server) getSnapshot(w http.ResponseWriter, r *http.Request) {
 }
 
 // writeSnapshot sends a snapshot with its ETag, or 304 when If-None-Match
-// already names it.
+// names it (in a list, by the weak comparison) or is "*".
 func (s *Server) writeSnapshot(w http.ResponseWriter, r *http.Request, snap state.Snapshot) {
 	tag := etag(snap.Version)
+	match, err := noneMatch(r.Header.Get("If-None-Match"), tag)
+	if err != nil {
+		s.fail(w, r, err, false)
+		return
+	}
 	w.Header().Set("ETag", tag)
-	if inm := r.Header.Get("If-None-Match"); inm == tag || inm == "W/"+tag {
+	if match {
 		w.WriteHeader(http.StatusNotModified)
 		return
 	}

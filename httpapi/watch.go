@@ -316,6 +316,13 @@ func (s *Server) longPoll(w http.ResponseWriter, r *http.Request, id, wait strin
 			s.fail(w, r, fmt.Errorf("session %s: %w", id, state.ErrNotFound), false)
 			return
 		case state.EventSnapshot:
+			// The answer counts against the in-flight budget, as a plain
+			// read of the latest snapshot does (requestCost).
+			release, ok := s.charge(w, r, 4*(int64(s.cfg.MaxStateBytes)+answerItemBytes))
+			if !ok {
+				return
+			}
+			defer release()
 			snap, err := s.cfg.Store.LatestSnapshot(r.Context(), id)
 			if err != nil {
 				s.fail(w, r, err, false)

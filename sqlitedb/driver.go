@@ -126,21 +126,6 @@ func countCompiles(dc driver.Conn) (count func() int, stop func(), err error) {
 	return func() int { return n }, func() { c.RegisterAuthorizer(nil) }, nil
 }
 
-// stmtReadOnly prepares the first statement of query on dc, uncached, and
-// reports whether SQLite says it cannot write (sqlite3_stmt_readonly).
-func stmtReadOnly(ctx context.Context, dc driver.Conn, query string) (bool, error) {
-	ds, err := dc.(driver.ConnPrepareContext).PrepareContext(ctx, query)
-	if err != nil {
-		return false, err
-	}
-	defer ds.Close()
-	ss, ok := ds.(*sqlite3.SQLiteStmt)
-	if !ok {
-		return false, fmt.Errorf("prepared statement %T is not the SQLite driver's", ds)
-	}
-	return ss.Readonly(), nil
-}
-
 // driverMissing is nil: this build has the SQLite driver.
 func driverMissing() error { return nil }
 

@@ -48,8 +48,6 @@ func driverCode(error) (int, bool) { return 0, false }
 
 func countCompiles(driver.Conn) (func() int, func(), error) { return nil, nil, errNoCgo }
 
-func stmtReadOnly(context.Context, driver.Conn, string) (bool, error) { return false, errNoCgo }
-
 // SQLiteMemory reports -1: there is no SQLite in this build.
 func SQLiteMemory() int64 { return -1 }
 
@@ -74,3 +72,7 @@ func dbFilename(driver.Conn) string { return "" }
 
 // InstallPageCacheWrapper reports false: there is no SQLite in this build.
 func InstallPageCacheWrapper() bool { return false }
+
+func prepareFirst(context.Context, driver.Conn, string) (bool, bool, string, error) {
+	return false, false, "", errNoCgo
+}

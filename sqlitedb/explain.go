@@ -19,35 +19,40 @@ type PlanRow struct {
 // ErrNotReadOnly: Explain was given something other than one read-only statement.
 var ErrNotReadOnly = fmt.Errorf("only a single read-only statement can be explained")
 
-// Explain returns the query plan of one read-only statement. It runs on a
-// read-only (query_only) connection, and only a single SELECT, VALUES or
-// WITH statement that SQLite itself reports read-only once prepared
-// (sqlite3_stmt_readonly) is planned; anything else is refused with
-// ErrNotReadOnly. A ";" anywhere but at the end is refused too, even in a
-// string literal. The statement is only planned (EXPLAIN QUERY PLAN never
-// runs it), and neither it nor its plan is kept in the connection's cache
-// of prepared statements.
+// Explain returns the query plan of one read-only statement. SQLite's
+// own parser decides what that is: the text must prepare to exactly one
+// statement (what follows it may only be whitespace, comments or ";", so
+// a ";" inside a string literal is fine), which SQLite reports read-only
+// once prepared (sqlite3_stmt_readonly); anything else is refused with
+// ErrNotReadOnly, and a statement SQLite cannot prepare is its error
+// (SQLITE_ERROR). It runs on a read-only (query_only) connection, and the
+// statement is only planned (EXPLAIN QUERY PLAN never runs it); neither it
+// nor its plan is kept in the connection's cache of prepared statements.
 func (db *DB) Explain(ctx context.Context, query string, args ...any) ([]PlanRow, error) {
 	q := strings.TrimSpace(query)
-	q = strings.TrimSpace(strings.TrimSuffix(q, ";"))
 	if q == "" {
 		return nil, fmt.Errorf("%w: empty statement", ErrNotReadOnly)
-	}
-	if strings.Contains(q, ";") {
-		return nil, fmt.Errorf("%w: more than one statement", ErrNotReadOnly)
 	}
 	if up := strings.ToUpper(q); strings.HasPrefix(up, "EXPLAIN") {
 		return nil, fmt.Errorf("%w: give the statement without EXPLAIN", ErrNotReadOnly)
 	}
-	if !isReadOnlyStatement(q) {
-		return nil, fmt.Errorf("%w: %q", ErrNotReadOnly, firstWord(q))
-	}
 	var plan []PlanRow
 	err := db.Read(ctx, func(tx *Tx) error {
 		c := tx.conn
-		ro, err := stmtReadOnly(ctx, c.dc, q)
+		ro, empty, tail, err := prepareFirst(ctx, c.dc, q)
 		if err != nil {
 			return classify(ctx, "", err)
+		}
+		if empty {
+			return fmt.Errorf("%w: no statement, only comments", ErrNotReadOnly)
+		}
+		for tail != "" {
+			// What follows the statement must prepare to nothing.
+			_, empty, rest, err := prepareFirst(ctx, c.dc, tail)
+			if err != nil || !empty {
+				return fmt.Errorf("%w: more than one statement (%q follows the first)", ErrNotReadOnly, clip(tail, 40))
+			}
+			tail = rest
 		}
 		if !ro {
 			return fmt.Errorf("%w: SQLite reports that this statement writes", ErrNotReadOnly)
@@ -85,18 +90,10 @@ func (db *DB) Explain(ctx context.Context, query string, args ...any) ([]PlanRow
 	return plan, err
 }
 
-func firstWord(q string) string {
-	if f := strings.Fields(q); len(f) > 0 {
-		return strings.ToUpper(f[0])
+// clip shortens s to at most n bytes for a message.
+func clip(s string, n int) string {
+	if len(s) <= n {
+		return s
 	}
-	return ""
-}
-
-// isReadOnlyStatement accepts SELECT, VALUES and WITH … SELECT statements.
-func isReadOnlyStatement(q string) bool {
-	switch firstWord(q) {
-	case "SELECT", "VALUES", "WITH":
-		return true
-	}
-	return false
+	return s[:n] + "…"
 }

@@ -181,8 +181,9 @@ func TestExplain(t *testing.T) {
 	}
 	for _, q := range []string{
 		"DELETE FROM t", "INSERT INTO t VALUES(1, 'a')", "SELECT 1; DELETE FROM t",
-		"DROP TABLE t", "PRAGMA writable_schema=1", "", "EXPLAIN SELECT 1",
-		"ATTACH 'x.db' AS x",
+		"DROP TABLE t", "", "EXPLAIN SELECT 1",
+		// One statement, as SQLite's parser counts them.
+		"SELECT 1; SELECT 2", "SELECT 1; garbage", "SELECT ';'; DELETE FROM t", "-- only a comment", ";",
 		// WITH passes the first-word check; SQLite's own flag refuses them.
 		"WITH x AS (SELECT 1) DELETE FROM t",
 		"WITH x AS (SELECT 'a') INSERT INTO t(k) SELECT * FROM x",
@@ -194,6 +195,25 @@ func TestExplain(t *testing.T) {
 	}
 	if n := count(t, db, "SELECT count(*) FROM sqlite_schema WHERE name = 't'"); n != 1 {
 		t.Fatal("table t is gone")
+	}
+	// SQLite decides, not a keyword list: no space after SELECT, a ";" in
+	// a literal, comments and a final ";" are all one read.
+	for _, q := range []string{
+		"SELECT*FROM t", "SELECT * FROM t WHERE k = 'a;b'", "SELECT 1; -- done", "/* c */ SELECT * FROM t ;; ",
+		"VALUES(1)", "select k from t where k = ';' -- x\n;",
+	} {
+		if _, err := db.Explain(ctx, q); err != nil {
+			t.Errorf("Explain(%q) = %v, want a plan", q, err)
+		}
+	}
+	// ATTACH is read-only by SQLite's definition: it is planned (an empty
+	// plan) and never run, so no file appears.
+	other := filepath.Join(t.TempDir(), "other.db")
+	if _, err := db.Explain(ctx, "ATTACH '"+other+"' AS o"); err != nil {
+		t.Errorf("Explain(ATTACH) = %v", err)
+	}
+	if _, err := os.Stat(other); !errors.Is(err, os.ErrNotExist) {
+		t.Fatalf("explaining ATTACH made %s: %v", other, err)
 	}
 	// A read through WITH is planned; a bad statement is SQLite's error.
 	if plan, err := db.Explain(ctx, "WITH x AS (SELECT k FROM t) SELECT * FROM x WHERE k = 'a'"); err != nil || len(plan) == 0 {

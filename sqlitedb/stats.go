@@ -74,6 +74,11 @@ type WriterStats struct {
 	Reruns        int64      `json:"reruns"`
 	LastCommitAt  *time.Time `json:"last_commit_at,omitempty"`
 	BatchedWrites int64      `json:"-"`
+	// CommitBuckets and BatchBuckets are the histograms of the groups'
+	// commit times and sizes: for each bound of CommitSecondsBounds and
+	// BatchSizeBounds, the commits at or below it.
+	CommitBuckets []uint64 `json:"-"`
+	BatchBuckets  []uint64 `json:"-"`
 }
 
 // CheckpointStats describe checkpoints since Open.
@@ -149,6 +154,7 @@ func (db *DB) Stats(ctx context.Context) (Stats, error) {
 		CommitSeconds: float64(w.commitNanos.Load()) / 1e9,
 		Reruns:        w.reruns.Load(),
 	}
+	s.Writer.CommitBuckets, s.Writer.BatchBuckets = w.histograms().commit.cumulative(), w.histograms().batch.cumulative()
 	if s.Writer.Commits > 0 {
 		s.Writer.MeanBatch = float64(s.Writer.BatchedWrites) / float64(s.Writer.Commits)
 		s.Writer.MeanCommitMS = float64(w.commitNanos.Load()) / float64(s.Writer.Commits) / 1e6

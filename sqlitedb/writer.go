@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"runtime"
+	"sync"
 	"sync/atomic"
 	"time"
 )
@@ -62,6 +63,10 @@ type writer struct {
 	maxBatch    atomic.Int64
 	commitNanos atomic.Int64
 	lastCommit  atomic.Int64 // unix nanos
+	// commitHist and batchHist are the distributions of commitNanos and
+	// batchedReqs (histogram.go), made on first use.
+	histOnce              sync.Once
+	commitHist, batchHist *histogram
 }
 
 // Write runs fn in a write transaction (BEGIN IMMEDIATE) on the one writer
@@ -294,6 +299,7 @@ func (w *writer) runGroup(reqs []*writeReq) {
 		}
 		w.commits.Add(1)
 		w.commitNanos.Add(int64(time.Since(t0)))
+		w.histograms().observe(time.Since(t0), len(pending))
 		w.lastCommit.Store(time.Now().UnixNano())
 		w.batchedReqs.Add(int64(len(pending)))
 		if n := int64(len(pending)); n > w.maxBatch.Load() {

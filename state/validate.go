@@ -14,10 +14,15 @@ import (
 // MaxIDLen is the longest session id.
 const MaxIDLen = 128
 
-// ValidateID checks a session id: 1–128 characters of [A-Za-z0-9._:-].
+// ValidateID checks a session id: 1–128 characters of [A-Za-z0-9._:-],
+// not "." or "..", so that every valid id is one segment of a URL path as
+// it is (those two are path navigation: a URL cannot name them).
 func ValidateID(id string) error {
 	if id == "" {
 		return Invalid("id", "must not be empty")
+	}
+	if id == "." || id == ".." {
+		return Invalid("id", "%q cannot be an id: a URL path cannot name it; use letters, digits and . _ : -", id)
 	}
 	if len(id) > MaxIDLen {
 		return Invalid("id", "longer than %d characters", MaxIDLen)

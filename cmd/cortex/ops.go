@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"log/slog"
 	"time"
 
 	"github.com/cortex-db/cortex/httpapi"
@@ -21,6 +22,10 @@ type sqliteOps struct {
 	verify sqlitedb.VerifyConfig
 	// backupRate paces backups (--backup-rate; 0: none).
 	backupRate int64
+	// reserve, when set, is the disk reserve (cortex serve --disk-reserve),
+	// reported by Health; log receives its errors.
+	reserve *sqlitedb.Reserve
+	log     *slog.Logger
 }
 
 // janitorCounts are the retention janitor's counters since start.
@@ -80,7 +85,33 @@ type sqliteStats struct {
 
 func (o *sqliteOps) Health(ctx context.Context, integrity string) (httpapi.HealthStatus, any) {
 	h := o.db.Health(ctx, sqlitedb.HealthOptions{Integrity: sqlitedb.IntegrityMode(integrity)})
-	return httpapi.HealthStatus(h.Status), h
+	if o.reserve == nil {
+		return httpapi.HealthStatus(h.Status), h
+	}
+	if o.reserve.Released() {
+		if _, err := o.reserve.Restore(); err != nil {
+			o.log.Warn("disk reserve", "error", err)
+		}
+	}
+	status := httpapi.HealthStatus(h.Status)
+	rep := reserveHealth{Health: h, Reserve: "in place"}
+	if o.reserve.Released() {
+		rep.Reserve = "disk full, reserve in use"
+		if status == httpapi.Healthy {
+			status = httpapi.Degraded
+			rep.Status = sqlitedb.Degraded
+		}
+	}
+	return status, rep
+}
+
+// reserveHealth is a health report with the disk reserve's state.
+type reserveHealth struct {
+	sqlitedb.Health
+	// Reserve is "in place", or "disk full, reserve in use" from the
+	// moment a write found the disk full until the volume has room for
+	// the reserve twice over and it is made again.
+	Reserve string `json:"reserve"`
 }
 
 func (o *sqliteOps) Checkpoint(ctx context.Context, mode string) (any, error) {
@@ -148,6 +179,8 @@ func (o *sqliteOps) figures(ctx context.Context) (httpapi.Figures, error) {
 		BatchedWrites:         st.Writer.BatchedWrites,
 		MaxBatch:              st.Writer.MaxBatch,
 		CommitSeconds:         st.Writer.CommitSeconds,
+		CommitBuckets:         buckets(sqlitedb.CommitSecondsBounds, st.Writer.CommitBuckets),
+		BatchBuckets:          buckets(sqlitedb.BatchSizeBounds, st.Writer.BatchBuckets),
 		Checkpoints:           st.Checkpoint.Count,
 		CheckpointsIncomplete: st.Checkpoint.Incomplete,
 		CheckpointsStarved:    st.Checkpoint.Starved,
@@ -188,4 +221,15 @@ func (o *sqliteOps) figures(ctx context.Context) (httpapi.Figures, error) {
 		f.JanitorSlices, f.JanitorWriterSeconds, f.JanitorReclaimedSnapshots = j.Slices, j.WriterSeconds, j.Reclaimed
 	}
 	return f, nil
+}
+
+// buckets pairs a histogram's bounds with its cumulative counts.
+func buckets(bounds []float64, counts []uint64) map[float64]uint64 {
+	m := make(map[float64]uint64, len(bounds))
+	for i, b := range bounds {
+		if i < len(counts) {
+			m[b] = counts[i]
+		}
+	}
+	return m
 }

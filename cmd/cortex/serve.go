@@ -11,6 +11,7 @@ import (
 	"net/http"
 	"os"
 	"path/filepath"
+	"runtime/debug"
 	"sort"
 	"strings"
 	"sync"
@@ -40,6 +41,8 @@ type serveCmd struct {
 	janitorInterval time.Duration
 	apiToken        string
 	adminToken      string
+	apiTokenFile    string
+	adminTokenFile  string
 	insecure        bool
 	allowHost       string
 	logFormat       string
@@ -50,6 +53,10 @@ type serveCmd struct {
 	verifyInterval  time.Duration // the background verifier (integrity.go)
 	verifyDuty      float64
 	backupRate      byteSize
+	metricsAddr     string
+	maxInflight     byteSize
+	fixPermissions  bool
+	diskReserve     byteSize
 
 	// ready, when set (by tests), receives the listening address.
 	ready func(addr string)
@@ -76,11 +83,19 @@ func (c *serveCmd) flags(stderr io.Writer) *flag.FlagSet {
 	fs.Float64Var(&c.verifyDuty, "verify-duty", 0.1, "share of wall time the verifier reads, in (0, 1]: it sleeps between its 20 ms slices")
 	fs.StringVar(&c.apiToken, "api-token", "", "bearer token every /v1 route needs")
 	fs.StringVar(&c.adminToken, "admin-token", "", "bearer token /v1/admin routes need (default: the API token)")
+	fs.StringVar(&c.apiTokenFile, "api-token-file", "", "file holding the API token (one trailing newline is ignored): the way to deploy, since a token on the command line shows in ps; not with --api-token")
+	fs.StringVar(&c.adminTokenFile, "admin-token-file", "", "file holding the admin token (one trailing newline is ignored); not with --admin-token")
 	fs.BoolVar(&c.insecure, "insecure", false, "allow a non-loopback --addr without tokens")
 	fs.StringVar(&c.allowHost, "allow-host", "", "comma-separated Host names that routes without a token answer besides localhost, 127.0.0.1 and [::1] (a guard against DNS rebinding); * for any")
 	fs.StringVar(&c.logFormat, "log-format", "text", "log format: text or json")
 	fs.StringVar(&c.logLevel, "log-level", "info", "least severe log lines shown: debug (adds a line per successful request), info, warn or error")
 	fs.DurationVar(&c.shutdownTimeout, "shutdown-timeout", 30*time.Second, "longest wait for in-flight requests on SIGTERM/SIGINT")
+	c.maxInflight = httpapi.DefaultMaxInflightBytes
+	fs.Var(&c.maxInflight, "max-inflight-bytes", "server-wide budget of bytes in flight (request bodies being read, answers being built); a request that does not fit waits briefly, then gets 503 with Retry-After (0: no budget)")
+	c.diskReserve = sqlitedb.DefaultReserveBytes
+	fs.Var(&c.diskReserve, "disk-reserve", "SQLite: a ballast file of this size (at most 5% of the volume) kept beside the database and deleted when the disk fills, so that deleting sessions and a truncating checkpoint can still run; made again once there is room (0: none)")
+	fs.BoolVar(&c.fixPermissions, "fix-permissions", false, "bring the SQLite database, -wal and -shm to mode 0600 when others can read them (without it, a warning)")
+	fs.StringVar(&c.metricsAddr, "metrics-addr", "", "also serve /metrics, /healthz and /readyz (only those, without tokens) on this address, for a monitoring network apart from the API's")
 	fs.DurationVar(&c.writeTimeout, "write-timeout", 2*time.Minute, "longest time to answer a /v1 request, its response sent included, so a client that stops reading cannot hold a connection and its buffers (admin routes have none: a backup or a full integrity check takes as long as it takes)")
 	fs.IntVar(&c.maxWatchers, "max-watchers", httpapi.DefaultMaxWatchers, "most open event streams (GET /v1/sessions/{id}/events) and long polls (snapshots/latest?wait=) at once; past it they get 503")
 	return fs
@@ -107,6 +122,9 @@ func (c *serveCmd) run(ctx context.Context, args []string, stdout, stderr io.Wri
 	if c.backupKeep < 0 || c.keepSnapshots < 0 || c.snapshotMaxAge < 0 || c.sessionTTL < 0 || c.backupInterval < 0 {
 		return fmt.Errorf("--backup-keep, --keep-snapshots, --snapshot-max-age, --session-ttl and --backup-interval must not be negative: %w", errUsage)
 	}
+	if c.maxInflight < 0 {
+		return fmt.Errorf("--max-inflight-bytes must not be negative (0: no budget): %w", errUsage)
+	}
 	if c.writeTimeout < 0 {
 		return fmt.Errorf("--write-timeout must not be negative (0: none): %w", errUsage)
 	}
@@ -123,6 +141,12 @@ func (c *serveCmd) run(ctx context.Context, args []string, stdout, stderr io.Wri
 	if err != nil {
 		return fmt.Errorf("--addr %q: %v\nTry: --addr 127.0.0.1:8080: %w", c.addr, err, errUsage)
 	}
+	if c.apiToken, err = tokenFromFile("--api-token", c.apiToken, c.apiTokenFile, log); err != nil {
+		return err
+	}
+	if c.adminToken, err = tokenFromFile("--admin-token", c.adminToken, c.adminTokenFile, log); err != nil {
+		return err
+	}
 	for _, t := range []struct{ flag, token string }{{"--api-token", c.apiToken}, {"--admin-token", c.adminToken}} {
 		if err := checkToken(t.token); err != nil {
 			return fmt.Errorf("%s: %v\nTry: a long random token, such as the output of: openssl rand -hex 32: %w", t.flag, err, errUsage)
@@ -135,6 +159,16 @@ func (c *serveCmd) run(ctx context.Context, args []string, stdout, stderr io.Wri
 		return fmt.Errorf("refusing to serve on %s, which is not a loopback address, without --api-token: anyone who can reach it could read and change every session\nTry: --api-token <secret> (and --admin-token <another>), or --insecure if the network is trusted", c.addr)
 	}
 
+	if c.maxInflight > 0 {
+		if _, set := os.LookupEnv("GOMEMLIMIT"); !set {
+			// The budget bounds the bytes requests hold; the garbage they
+			// leave counts too until the collector runs, which by default
+			// waits for the heap to double. A soft limit of twice the
+			// budget plus room for the rest makes it run sooner under load
+			// (TestServe_InflightBudgetBoundsRSS; GOMEMLIMIT overrides).
+			debug.SetMemoryLimit(2*int64(c.maxInflight) + 256<<20)
+		}
+	}
 	var jan atomic.Pointer[state.Janitor] // set once the store is open; read by metrics
 	janitorStats := func() janitorCounts {
 		j := jan.Load()
@@ -145,12 +179,23 @@ func (c *serveCmd) run(ctx context.Context, args []string, stdout, stderr io.Wri
 		return janitorCounts{Runs: st.Passes, Pruned: st.SnapshotsPruned, Expired: st.SessionsExpired, Errors: st.Errors,
 			Slices: st.Slices, Reclaimed: st.SnapshotsReclaimed, WriterSeconds: st.WriterSeconds}
 	}
+	if !c.db.isPostgres() {
+		if err := checkFileModes(c.db.db, c.fixPermissions, log); err != nil {
+			return err
+		}
+	}
 	b, err := openBackend(ctx, &c.db, state.Options{MaxStateBytes: int(c.maxStateBytes), MaxMetadataBytes: int(c.maxMetaBytes)}, log, janitorStats)
 	if err != nil {
 		return err
 	}
 	closeStore := sync.OnceValue(b.store.Close)
 	defer closeStore()
+	var onFull func() bool
+	if b.sqlite != nil {
+		if onFull, err = c.openReserve(b.sqlite, log); err != nil {
+			return err
+		}
+	}
 
 	backupDir := c.backupDir
 	if backupDir == "" && !c.db.isPostgres() {
@@ -185,6 +230,13 @@ func (c *serveCmd) run(ctx context.Context, args []string, stdout, stderr io.Wri
 		Logger:           log,
 		Registry:         reg,
 		MaxWatchers:      c.maxWatchers,
+		OnStorageFull:    onFull,
+		MaxInflightBytes: func() int64 {
+			if c.maxInflight == 0 {
+				return -1 // no budget
+			}
+			return int64(c.maxInflight)
+		}(),
 	})
 	if err != nil {
 		return err
@@ -207,6 +259,30 @@ func (c *serveCmd) run(ctx context.Context, args []string, stdout, stderr io.Wri
 	// by themselves: end them first.
 	srv.RegisterOnShutdown(api.CloseStreams)
 
+	var monSrv *http.Server
+	if c.metricsAddr != "" {
+		mln, err := net.Listen("tcp", c.metricsAddr)
+		if err != nil {
+			ln.Close()
+			return fmt.Errorf("listen on --metrics-addr %s: %w\nTry: another --metrics-addr, or stop what is using that port", c.metricsAddr, err)
+		}
+		monSrv = &http.Server{
+			Handler:           api.MonitoringHandler(),
+			ReadHeaderTimeout: 10 * time.Second,
+			ReadTimeout:       time.Minute,
+			WriteTimeout:      time.Minute,
+			MaxHeaderBytes:    16 << 10,
+			ErrorLog:          slog.NewLogLogger(log.Handler(), slog.LevelWarn),
+		}
+		go func() {
+			if err := monSrv.Serve(mln); err != nil && !errors.Is(err, http.ErrServerClosed) {
+				log.Error("metrics listener", "error", err)
+			}
+		}()
+		defer monSrv.Close()
+		log.Info("serving metrics and health", "addr", mln.Addr().String())
+	}
+
 	bgCtx, stopBG := context.WithCancel(context.Background())
 	var bg sync.WaitGroup
 	j := state.NewJanitor(b.store, state.JanitorConfig{
@@ -214,6 +290,30 @@ func (c *serveCmd) run(ctx context.Context, args []string, stdout, stderr io.Wri
 	})
 	jan.Store(j)
 	bg.Go(func() { j.Run(bgCtx) })
+	if b.sqlite != nil && b.sqlite.reserve != nil {
+		// Make the disk reserve again once there is room, also when no
+		// health probe asks.
+		r := b.sqlite.reserve
+		bg.Go(func() {
+			t := time.NewTicker(10 * time.Second)
+			defer t.Stop()
+			for {
+				select {
+				case <-bgCtx.Done():
+					return
+				case <-t.C:
+					if !r.Released() {
+						continue
+					}
+					if ok, err := r.Restore(); err != nil {
+						log.Warn("disk reserve", "error", err)
+					} else if ok {
+						log.Info("disk reserve made again", "path", r.Path(), "bytes", r.Size())
+					}
+				}
+			}
+		})
+	}
 	if c.backupInterval > 0 {
 		if b.sqlite == nil {
 			log.Warn("scheduled backups are SQLite's; ignoring --backup-interval on PostgreSQL (use pg_dump or pg_basebackup)")
@@ -388,4 +488,65 @@ func checkToken(t string) error {
 		}
 	}
 	return nil
+}
+
+// tokenFromFile gives the token of one role: token (from --<role>-token
+// or its variable) or the content of file (--<role>-token-file), without
+// one trailing newline, as editors and `echo` leave it. Both at once is a
+// usage error: which one counts would be a guess.
+func tokenFromFile(flagName, token, file string, log *slog.Logger) (string, error) {
+	if file == "" {
+		return token, nil
+	}
+	if token != "" {
+		return "", fmt.Errorf("%s and %s-file both set a token for the same routes\nTry: keep only %s-file (or unset %s): %w",
+			flagName, flagName, flagName, envName(strings.TrimPrefix(flagName, "--")), errUsage)
+	}
+	b, err := os.ReadFile(file)
+	if err != nil {
+		return "", fmt.Errorf("%s-file: %w\nTry: a file readable by this user holding only the token: %w", flagName, err, errUsage)
+	}
+	t := strings.TrimSuffix(strings.TrimSuffix(string(b), "\n"), "\r")
+	if t == "" {
+		return "", fmt.Errorf("%s-file %s is empty\nTry: write the token into it, such as: openssl rand -hex 32 > %s: %w", flagName, file, file, errUsage)
+	}
+	if st, err := os.Stat(file); err == nil && st.Mode().Perm()&0o077 != 0 {
+		log.Warn("the token file can be read by other users; chmod 600 it", "flag", flagName+"-file", "path", file, "mode", fmt.Sprintf("%#o", st.Mode().Perm()))
+	}
+	return t, nil
+}
+
+// openReserve keeps the disk reserve (--disk-reserve) beside a SQLite
+// database and returns the OnStorageFull hook that releases it.
+func (c *serveCmd) openReserve(ops *sqliteOps, log *slog.Logger) (func() bool, error) {
+	if c.diskReserve < 0 {
+		return nil, fmt.Errorf("--disk-reserve must not be negative (0: none): %w", errUsage)
+	}
+	size, err := sqlitedb.ReserveSize(filepath.Dir(c.db.db), int64(c.diskReserve))
+	if err != nil {
+		return nil, err
+	}
+	r, err := sqlitedb.OpenReserve(c.db.db, size)
+	if err != nil {
+		return nil, fmt.Errorf("%w\nTry: --disk-reserve 0 to run without a reserve", err)
+	}
+	if r == nil {
+		return nil, nil
+	}
+	ops.reserve, ops.log = r, log
+	if r.Released() {
+		log.Warn("disk full at start: the disk reserve could not be made; it will be once there is room", "path", r.Path(), "bytes", r.Size())
+	}
+	return func() bool {
+		released, err := r.Release()
+		if err != nil {
+			log.Error("disk full: releasing the disk reserve failed", "error", err)
+			return false
+		}
+		if released {
+			log.Warn("disk full: released the disk reserve so that deletes and checkpoints can free room; it is made again once the volume has room for it twice over",
+				"path", r.Path(), "bytes", r.Size())
+		}
+		return released
+	}, nil
 }
