@@ -184,9 +184,22 @@ func (db *DB) logDetection(ctx context.Context) {
 // litestreamPosition reads the newest transaction id in Litestream's
 // level-0 LTX folder: a directory listing, no lock, no SQLite access.
 func litestreamPosition(metaDir string) (uint64, bool) {
-	ents, err := os.ReadDir(filepath.Join(metaDir, "ltx", "0"))
+	// Every compaction level: Litestream compacts level 0's files into
+	// higher levels and removes them, so level 0 alone can be empty for a
+	// moment while the position is where the higher levels say.
+	levels, err := os.ReadDir(filepath.Join(metaDir, "ltx"))
 	if err != nil {
 		return 0, false
+	}
+	var ents []os.DirEntry
+	for _, l := range levels {
+		if !l.IsDir() {
+			continue
+		}
+		es, err := os.ReadDir(filepath.Join(metaDir, "ltx", l.Name()))
+		if err == nil {
+			ents = append(ents, es...)
+		}
 	}
 	var best uint64
 	found := false
@@ -232,7 +245,7 @@ func (m *replMonitor) loop() {
 func (m *replMonitor) observe(now time.Time) {
 	db := m.db
 	cfg := db.cfg
-	txid, _ := litestreamPosition(cfg.LitestreamMetaDir)
+	txid, found := litestreamPosition(cfg.LitestreamMetaDir)
 	commits := db.w.commits.Load()
 	wal := db.walBytes()
 	mx, _, _ := db.walIndex()
@@ -247,7 +260,9 @@ func (m *replMonitor) observe(now time.Time) {
 		m.walResetAt = now
 	}
 	m.lastMx = mx
-	moved := txid != m.txid
+	// A look that finds no LTX file (Litestream not started yet, or a
+	// level being replaced) is no position: it never moves it back.
+	moved := found && txid > m.txid
 	if moved {
 		m.txid, m.posAt, m.commitsAtPos, m.unseenSince = txid, now, commits, time.Time{}
 	} else if commits > m.commitsAtPos && m.unseenSince.IsZero() {

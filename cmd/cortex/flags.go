@@ -343,7 +343,7 @@ func (f *dbFlags) registerServing(fs *flag.FlagSet) {
 	fs.DurationVar(&f.replicationStallAfter, "replication-stall-after", sqlitedb.DefaultReplicationStallAfter, "with --replication: commits waiting this long with no Litestream progress make health degraded (replication stalled)")
 	fs.Var(&f.replicationHardLimit, "replication-hard-limit", "with --replication: WAL size past which, while replication is stalled, cortex takes checkpointing back to bound the WAL (0: 2 × --wal-limit)")
 	fs.BoolVar(&f.replicationNoTruncate, "replication-never-truncate", false, "with --replication: never restart or truncate the WAL behind a stalled replica (the WAL grows without bound; health says so)")
-	fs.StringVar(&f.litestreamMetaDir, "litestream-meta-dir", "", "with --replication=litestream: Litestream's metadata folder, where cortex reads its position (default <dir>/.<file>-litestream, Litestream's default)")
+	fs.StringVar(&f.litestreamMetaDir, "litestream-meta-dir", "", "with --replication=litestream: Litestream's metadata folder, where cortex reads its position (empty: <dir>/.<file>-litestream, where Litestream keeps it unless its meta-path says otherwise)")
 	f.walBuffer = "on"
 	fs.Var(choice{&f.walBuffer, []string{"on", "off"}}, "wal-buffer", "walbuf, the VFS shim that writes each commit's -wal frames in one call: on (used when the SQLite version is one it was tested with; stats say) or off (docs/design-walbuf.md)")
 }

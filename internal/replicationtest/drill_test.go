@@ -481,7 +481,24 @@ func TestDrill_PointInTime(t *testing.T) {
 			break
 		}
 	}
-	txid := replicationTXID(t, s.Base)
+	// cortex's view of Litestream's position (it looks four times a
+	// second): wait until it has one and it holds still, the writers
+	// being halted.
+	var txid uint64
+	for deadline := time.Now().Add(time.Minute); ; {
+		a := replicationTXID(t, s.Base)
+		if a != 0 {
+			time.Sleep(time.Second)
+			if b := replicationTXID(t, s.Base); a == b {
+				txid = a
+				break
+			}
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("cortex saw no settled Litestream position in a minute (txid %d)", a)
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
 	at := time.Now().UTC()
 	w2 := startWriters(t, s.Base, 16, "b")
 	<-w2.after(300)
