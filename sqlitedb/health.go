@@ -208,6 +208,16 @@ func errDetail(err error) string {
 // maxProblems bounds the problems an integrity check reports.
 const maxProblems = 100
 
+// recordIntegrity stamps a finished check (its time and duration since
+// start) and keeps it as the last one, which health reports.
+func (db *DB) recordIntegrity(res *IntegrityResult, start time.Time) {
+	res.CheckedAt = time.Now().UTC()
+	res.Duration = time.Since(start)
+	db.integrity.mu.Lock()
+	db.integrity.last = res
+	db.integrity.mu.Unlock()
+}
+
 // IntegrityCheck runs PRAGMA quick_check or integrity_check on a reader and
 // caches the result for Health.
 func (db *DB) IntegrityCheck(ctx context.Context, mode IntegrityMode) (IntegrityResult, error) {
@@ -234,11 +244,7 @@ func (db *DB) IntegrityCheck(ctx context.Context, mode IntegrityMode) (Integrity
 	if res.OK && mode == IntegrityFull {
 		db.corrupt.Store(nil) // the whole file checked out: whatever was met is gone
 	}
-	res.CheckedAt = time.Now().UTC()
-	res.Duration = time.Since(start)
-	db.integrity.mu.Lock()
-	db.integrity.last = &res
-	db.integrity.mu.Unlock()
+	db.recordIntegrity(&res, start)
 	return res, nil
 }
 

@@ -437,11 +437,7 @@ func (db *DB) verify(ctx context.Context, job *IntegrityJob, vc VerifyConfig) (I
 	}
 	db.updateJob(job, func(j *IntegrityJob) { j.Progress.Phase = "done" })
 	res.OK = len(res.Problems) == 0
-	res.CheckedAt = time.Now().UTC()
-	res.Duration = time.Since(start)
-	db.integrity.mu.Lock()
-	db.integrity.last = &res
-	db.integrity.mu.Unlock()
+	db.recordIntegrity(&res, start)
 	return res, nil
 }
 
