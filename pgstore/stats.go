@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"time"
 
+	"github.com/cortex-db/cortex/state"
 	"github.com/jackc/pgx/v5/pgxpool"
 )
 
@@ -133,24 +134,15 @@ func (s *Store) Stats(ctx context.Context) (Stats, error) {
 	return st, nil
 }
 
-// Status is a health verdict: "healthy", "degraded" or "unhealthy", as for
-// the SQLite engine.
-type Status string
+// Status is a health verdict: state's, the one vocabulary of every engine.
+type Status = state.HealthStatus
 
 // Health statuses, from best to worst.
 const (
-	Healthy   Status = "healthy"
-	Degraded  Status = "degraded"
-	Unhealthy Status = "unhealthy"
+	Healthy   = state.Healthy
+	Degraded  = state.Degraded
+	Unhealthy = state.Unhealthy
 )
-
-func worse(a, b Status) Status {
-	rank := map[Status]int{Healthy: 0, Degraded: 1, Unhealthy: 2}
-	if rank[b] > rank[a] {
-		return b
-	}
-	return a
-}
 
 // Check is one named health check.
 type Check struct {
@@ -182,7 +174,7 @@ func (s *Store) Health(ctx context.Context) Health {
 	h := Health{Status: Healthy, Pool: s.PoolStats(), CheckedAt: s.now()}
 	add := func(name string, st Status, detail string) {
 		h.Checks = append(h.Checks, Check{Name: name, Status: st, Detail: detail})
-		h.Status = worse(h.Status, st)
+		h.Status = state.Worse(h.Status, st)
 	}
 	ctx, cancel := context.WithTimeout(ctx, HealthTimeout)
 	defer cancel()

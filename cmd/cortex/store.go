@@ -4,7 +4,6 @@ import (
 	"context"
 	"fmt"
 	"log/slog"
-	"time"
 
 	"github.com/jackc/pgx/v5/pgxpool"
 
@@ -32,7 +31,7 @@ func openBackend(ctx context.Context, f *dbFlags, opts state.Options, log *slog.
 		if err != nil {
 			return nil, fmt.Errorf("%w\nTry: check that PostgreSQL is running and that --db (or CORTEX_DB) is right", err)
 		}
-		ops := &pgOps{pool: st.Pool(), janitor: janitor}
+		ops := &pgOps{store: st, pool: st.Pool(), janitor: janitor}
 		return &backend{store: st, ops: ops, figures: ops.figures}, nil
 	}
 	cfg := f.sqliteConfig()
@@ -48,6 +47,7 @@ func openBackend(ctx context.Context, f *dbFlags, opts state.Options, log *slog.
 // pgOps serves httpapi.Ops with a PostgreSQL pool. SQLite's file
 // operations have PostgreSQL counterparts the answers name.
 type pgOps struct {
+	store   *pgstore.Store
 	pool    *pgxpool.Pool
 	janitor func() janitorCounts
 }
@@ -96,30 +96,12 @@ func (o *pgOps) Stats(ctx context.Context) (any, error) {
 	return s, nil
 }
 
-// pgHealth is the PostgreSQL health report, shaped like SQLite's.
-type pgHealth struct {
-	Status httpapi.HealthStatus `json:"status"`
-	Checks []pgCheck            `json:"checks"`
-}
-
-type pgCheck struct {
-	Name   string               `json:"name"`
-	Status httpapi.HealthStatus `json:"status"`
-	Detail string               `json:"detail,omitempty"`
-}
-
+// Health is the store's own report (pgstore.Store.Health: reachable,
+// writable, schema, connections, pool), in state's health vocabulary.
 func (o *pgOps) Health(ctx context.Context, integrity string) (httpapi.HealthStatus, any) {
-	ctx, cancel := context.WithTimeout(ctx, 2*time.Second)
-	defer cancel()
-	h := pgHealth{Status: httpapi.Healthy}
-	if err := o.pool.Ping(ctx); err != nil {
-		h.Status = httpapi.Unhealthy
-		h.Checks = append(h.Checks, pgCheck{"connection", httpapi.Unhealthy, err.Error()})
-	} else {
-		h.Checks = append(h.Checks, pgCheck{"connection", httpapi.Healthy, ""})
-	}
+	h := o.store.Health(ctx)
 	if integrity != "" {
-		h.Checks = append(h.Checks, pgCheck{"integrity", h.Status, "PostgreSQL checks its pages itself (data checksums); use pg_amcheck for a full check"})
+		h.Checks = append(h.Checks, pgstore.Check{Name: "integrity", Status: h.Status, Detail: "PostgreSQL checks its pages itself (data checksums); use pg_amcheck for a full check"})
 	}
 	return h.Status, h
 }
