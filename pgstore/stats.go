@@ -94,6 +94,16 @@ func (s *Store) PoolStats() PoolStats { return poolStats(s.pool.Stat()) }
 // ReadPoolStats returns the read pool's figures, as PoolStats.
 func (s *Store) ReadPoolStats() PoolStats { return poolStats(s.read.Stat()) }
 
+// DatabaseBytes is pg_database_size of the store's database: one cheap
+// query, for metrics scraped often (Stats also reads every table's size).
+func (s *Store) DatabaseBytes(ctx context.Context) (int64, error) {
+	var n int64
+	if err := s.pool.QueryRow(ctx, "SELECT pg_database_size(current_database())").Scan(&n); err != nil {
+		return 0, translate("read the database size", err)
+	}
+	return n, nil
+}
+
 // cortexTables are the tables Stats reports.
 var cortexTables = []string{"sessions", "state_snapshots", "snapshot_idempotency_keys", "schema_migrations"}
 

@@ -79,13 +79,19 @@ type poolStats struct {
 }
 
 func (o *pgOps) Stats(ctx context.Context) (any, error) {
-	s := pgStats{Engine: "postgres"}
-	err := o.pool.QueryRow(ctx, `SELECT current_setting('server_version'), pg_database_size(current_database()),
-		coalesce((SELECT n_live_tup FROM pg_stat_user_tables WHERE relid = to_regclass('sessions')), 0),
-		coalesce((SELECT n_live_tup FROM pg_stat_user_tables WHERE relid = to_regclass('state_snapshots')), 0)`).
-		Scan(&s.ServerVersion, &s.SizeBytes, &s.SessionsEstimate, &s.SnapshotsEstimate)
+	// The SQL is pgstore's (Store.Stats); this answer keeps its own shape.
+	st, err := o.store.Stats(ctx)
 	if err != nil {
-		return nil, fmt.Errorf("%w: %w", state.ErrUnavailable, err)
+		return nil, err
+	}
+	s := pgStats{Engine: "postgres", ServerVersion: st.ServerVersion, SizeBytes: st.SizeBytes}
+	for _, t := range st.Tables {
+		switch t.Name {
+		case "sessions":
+			s.SessionsEstimate = t.Rows
+		case "state_snapshots":
+			s.SnapshotsEstimate = t.Rows
+		}
 	}
 	ps := o.pool.Stat()
 	s.Pool = poolStats{
@@ -134,7 +140,8 @@ func (o *pgOps) figures(ctx context.Context) (httpapi.Figures, error) {
 		ReaderWaitSeconds: ps.AcquireDuration().Seconds(),
 		ReaderTimeouts:    ps.CanceledAcquireCount(),
 	}
-	if err := o.pool.QueryRow(ctx, "SELECT pg_database_size(current_database())").Scan(&f.DBBytes); err != nil {
+	var err error
+	if f.DBBytes, err = o.store.DatabaseBytes(ctx); err != nil {
 		return f, err
 	}
 	if o.janitor != nil {
