@@ -146,27 +146,6 @@ func TestRun_HTTP(t *testing.T) {
 	}
 }
 
-func TestRun_Seed(t *testing.T) {
-	o := bench.SeedOptions{Script: "seed_reference.py"}
-	if why := bench.SeedAvailable(o); why != "" {
-		t.Skip(why)
-	}
-	opts := short(bench.Append)
-	opts.Concurrency = []int{2}
-	steps, err := bench.Run(context.Background(), opts, []bench.Configuration{bench.SeedConfiguration(o)})
-	if err != nil {
-		t.Fatal(err)
-	}
-	if len(steps) != 1 || steps[0].OpsPerSec <= 0 || steps[0].Latency.P99 <= 0 || !steps[0].Baseline {
-		t.Fatalf("seed steps %+v: want one baseline step with throughput and p99", steps)
-	}
-	opts.Workload = bench.History
-	steps, err = bench.Run(context.Background(), opts, []bench.Configuration{bench.SeedConfiguration(o)})
-	if err != nil || len(steps) != 1 || steps[0].Skipped == "" {
-		t.Fatalf("seed on history: %+v, %v: want one skipped step", steps, err)
-	}
-}
-
 // sampleReport is a report with two configurations, a skipped step and
 // ratios, built without running anything.
 func sampleReport() *bench.Report {

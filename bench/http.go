@@ -110,9 +110,9 @@ func (t *HTTPTarget) do(ctx context.Context, method, path string, body []byte, w
 		}
 		b, _ := io.ReadAll(io.LimitReader(resp.Body, 4096))
 		if json.Unmarshal(b, &p) == nil && p.Title != "" {
-			return fmt.Errorf("%s %s: %d %s: %s", method, strings.SplitN(path, "?", 2)[0], resp.StatusCode, p.Title, p.Detail)
+			return &statusError{code: resp.StatusCode, msg: fmt.Sprintf("%s %s: %d %s: %s", method, strings.SplitN(path, "?", 2)[0], resp.StatusCode, p.Title, p.Detail)}
 		}
-		return fmt.Errorf("%s %s: %s", method, strings.SplitN(path, "?", 2)[0], resp.Status)
+		return &statusError{code: resp.StatusCode, msg: fmt.Sprintf("%s %s: %s", method, strings.SplitN(path, "?", 2)[0], resp.Status)}
 	}
 	if out != nil {
 		return json.NewDecoder(resp.Body).Decode(out)
@@ -126,7 +126,7 @@ func (t *HTTPTarget) do(ctx context.Context, method, path string, body []byte, w
 func (t *HTTPTarget) Setup(ctx context.Context, ids []string, st []byte, depth int) error {
 	err := parallel(ctx, len(ids), 16, func(i int) error {
 		err := t.do(ctx, http.MethodPut, "/v1/sessions/"+url.PathEscape(ids[i]), []byte("{}"), http.StatusCreated, nil)
-		if err != nil && strings.Contains(err.Error(), ": 200 ") {
+		if hasStatus(err, http.StatusOK) {
 			return nil
 		}
 		return err
@@ -173,7 +173,7 @@ func (t *HTTPTarget) History(ctx context.Context, id string, limit int) error {
 func (t *HTTPTarget) Teardown(ctx context.Context, ids []string) error {
 	err := parallel(ctx, len(ids), 16, func(i int) error {
 		err := t.do(ctx, http.MethodDelete, "/v1/sessions/"+url.PathEscape(ids[i]), nil, http.StatusNoContent, nil)
-		if err != nil && strings.Contains(err.Error(), ": 404 ") {
+		if hasStatus(err, http.StatusNotFound) {
 			return nil
 		}
 		return err
@@ -217,4 +217,18 @@ func (t *HTTPTarget) Sample(ctx context.Context) (Sample, error) {
 func (t *HTTPTarget) Close() error {
 	t.client.CloseIdleConnections()
 	return nil
+}
+
+// statusError is an answer with a status other than the one wanted.
+type statusError struct {
+	code int
+	msg  string
+}
+
+func (e *statusError) Error() string { return e.msg }
+
+// hasStatus reports whether err is an answer with status code.
+func hasStatus(err error, code int) bool {
+	var se *statusError
+	return errors.As(err, &se) && se.code == code
 }

@@ -452,3 +452,24 @@ func div(a, b float64) float64 {
 	}
 	return a / b
 }
+
+// WithBaseline adds base's baseline steps (from an earlier run's report,
+// such as the one `go run ./bench/cmd/seed` writes) to steps where they
+// match a step's workload and concurrency, and sets every step's ratios
+// again.
+func WithBaseline(steps, base []Step) []Step {
+	type key struct {
+		w Workload
+		c int
+	}
+	have := map[key]bool{}
+	for _, s := range steps {
+		have[key{s.Workload, s.Concurrency}] = true
+	}
+	for _, b := range base {
+		if b.Baseline && have[key{b.Workload, b.Concurrency}] {
+			steps = append(steps, b)
+		}
+	}
+	return withRatios(steps)
+}

@@ -13,15 +13,15 @@ import (
 	"github.com/cortex-db/cortex/state"
 )
 
-// HealthStatus is a health verdict.
-type HealthStatus string
+// HealthStatus is a health verdict: state's, the one vocabulary.
+type HealthStatus = state.HealthStatus
 
 // Health verdicts, from best to worst. /readyz answers 200 for the first
 // two and 503 for Unhealthy.
 const (
-	Healthy   HealthStatus = "healthy"
-	Degraded  HealthStatus = "degraded"
-	Unhealthy HealthStatus = "unhealthy"
+	Healthy   = state.Healthy
+	Degraded  = state.Degraded
+	Unhealthy = state.Unhealthy
 )
 
 // Ops are a storage engine's operations, served under /v1/admin and

@@ -33,6 +33,9 @@ type Problem struct {
 	// Expected and Actual are the versions of a version conflict.
 	Expected *int64 `json:"expected_version,omitempty"`
 	Actual   *int64 `json:"actual_version,omitempty"`
+	// Hint says what to do, when the error carries a hint (state.Hint);
+	// Detail never repeats it.
+	Hint string `json:"hint,omitempty"`
 }
 
 // problemKind is one row of the error table.
@@ -80,7 +83,7 @@ func problemFor(err error, conditional bool) Problem {
 		if !errors.Is(err, k.err) {
 			continue
 		}
-		p := Problem{Type: problemType(k.slug), Title: k.title, Status: k.status, Detail: err.Error()}
+		p := Problem{Type: problemType(k.slug), Title: k.title, Status: k.status, Detail: err.Error(), Hint: state.Hint(err)}
 		var inv *state.InvalidError
 		if errors.As(err, &inv) {
 			p.Field = inv.Field

@@ -406,6 +406,11 @@ func TestServer_StorageFull(t *testing.T) {
 		}
 	}
 	r.want(t, http.StatusInsufficientStorage)
+	// The hint is a member of its own, said once: not inside detail.
+	var p struct{ Detail, Hint string }
+	if err := json.Unmarshal(r.body, &p); err != nil || p.Hint == "" || strings.Contains(p.Detail, p.Hint) || strings.Contains(p.Detail, "Try:") {
+		t.Fatalf("storage-full problem %s: want a hint member, not repeated in detail", r.body)
+	}
 }
 
 func TestServer_Auth(t *testing.T) {

@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"time"
 
+	"github.com/cortex-db/cortex/state"
 	"github.com/jackc/pgx/v5/pgxpool"
 )
 
@@ -93,6 +94,16 @@ func (s *Store) PoolStats() PoolStats { return poolStats(s.pool.Stat()) }
 // ReadPoolStats returns the read pool's figures, as PoolStats.
 func (s *Store) ReadPoolStats() PoolStats { return poolStats(s.read.Stat()) }
 
+// DatabaseBytes is pg_database_size of the store's database: one cheap
+// query, for metrics scraped often (Stats also reads every table's size).
+func (s *Store) DatabaseBytes(ctx context.Context) (int64, error) {
+	var n int64
+	if err := s.pool.QueryRow(ctx, "SELECT pg_database_size(current_database())").Scan(&n); err != nil {
+		return 0, translate("read the database size", err)
+	}
+	return n, nil
+}
+
 // cortexTables are the tables Stats reports.
 var cortexTables = []string{"sessions", "state_snapshots", "snapshot_idempotency_keys", "schema_migrations"}
 
@@ -133,24 +144,15 @@ func (s *Store) Stats(ctx context.Context) (Stats, error) {
 	return st, nil
 }
 
-// Status is a health verdict: "healthy", "degraded" or "unhealthy", as for
-// the SQLite engine.
-type Status string
+// Status is a health verdict: state's, the one vocabulary of every engine.
+type Status = state.HealthStatus
 
 // Health statuses, from best to worst.
 const (
-	Healthy   Status = "healthy"
-	Degraded  Status = "degraded"
-	Unhealthy Status = "unhealthy"
+	Healthy   = state.Healthy
+	Degraded  = state.Degraded
+	Unhealthy = state.Unhealthy
 )
-
-func worse(a, b Status) Status {
-	rank := map[Status]int{Healthy: 0, Degraded: 1, Unhealthy: 2}
-	if rank[b] > rank[a] {
-		return b
-	}
-	return a
-}
 
 // Check is one named health check.
 type Check struct {
@@ -182,7 +184,7 @@ func (s *Store) Health(ctx context.Context) Health {
 	h := Health{Status: Healthy, Pool: s.PoolStats(), CheckedAt: s.now()}
 	add := func(name string, st Status, detail string) {
 		h.Checks = append(h.Checks, Check{Name: name, Status: st, Detail: detail})
-		h.Status = worse(h.Status, st)
+		h.Status = state.Worse(h.Status, st)
 	}
 	ctx, cancel := context.WithTimeout(ctx, HealthTimeout)
 	defer cancel()

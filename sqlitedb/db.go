@@ -225,7 +225,7 @@ func (db *DB) setup(ctx context.Context, c *conn) error {
 	// write transaction is where that shows (SQLITE_READONLY).
 	if _, err := c.c.ExecContext(ctx, "BEGIN IMMEDIATE"); err != nil {
 		if errors.Is(classify(ctx, "", err), ErrReadOnly) {
-			return fmt.Errorf("open %s: %w: SQLite opened the file read-only. Try: give this user write permission on the file and its folder", db.path, ErrReadOnly)
+			return &HintError{Op: "open " + db.path, Err: fmt.Errorf("%w: SQLite opened the file read-only", ErrReadOnly), Hint: "give this user write permission on the file and its folder"}
 		}
 		return db.openError(err)
 	}
@@ -257,7 +257,7 @@ func (db *DB) setup(ctx context.Context, c *conn) error {
 	}
 	if bad, why := unsafeVersion(db.version); bad {
 		if !db.cfg.AllowUnsafeVersion {
-			return fmt.Errorf("open %s: SQLite %s: %w (%s). Try: build with a fixed SQLite (3.51.3+, 3.50.7+ or 3.44.6+), or set AllowUnsafeVersion to accept the risk", db.path, db.version, ErrUnsafeVersion, why)
+			return &HintError{Op: "open " + db.path, Err: fmt.Errorf("SQLite %s: %w (%s)", db.version, ErrUnsafeVersion, why), Hint: "build with a fixed SQLite (3.51.3+, 3.50.7+ or 3.44.6+), or set AllowUnsafeVersion to accept the risk"}
 		}
 		db.cfg.Logger.Warn("SQLite version has the WAL-reset corruption bug", "version", db.version)
 	}
@@ -284,9 +284,9 @@ func (db *DB) openError(err error) error {
 	err = classify(context.Background(), "", err)
 	switch {
 	case errors.Is(err, ErrCorrupt):
-		return fmt.Errorf("open %s: %w: %w. The file was left untouched. Try: restore it from a backup (cortex restore), or point --db at another path", db.path, ErrCorrupt, err)
+		return &HintError{Op: "open " + db.path, Err: fmt.Errorf("%w: %w; the file was left untouched", ErrCorrupt, err), Hint: "restore it from a backup (cortex restore), or point --db at another path"}
 	case errors.Is(err, ErrReadOnly):
-		return fmt.Errorf("open %s: %w: %w. Try: make the file and its folder writable by this user", db.path, ErrReadOnly, err)
+		return &HintError{Op: "open " + db.path, Err: fmt.Errorf("%w: %w", ErrReadOnly, err), Hint: "make the file and its folder writable by this user"}
 	}
 	return fmt.Errorf("open %s: %w", db.path, err)
 }
@@ -297,17 +297,17 @@ func prepareFile(path string, cfg Config) error {
 	dir := filepath.Dir(path)
 	if err := os.MkdirAll(dir, 0o700); err != nil {
 		if errors.Is(err, fs.ErrPermission) || isReadOnlyFS(err) {
-			return fmt.Errorf("open %s: create folder %s: %w: %w. Try: create it with write permission for this user, or choose another path", path, dir, ErrReadOnly, err)
+			return &HintError{Op: "open " + path, Err: fmt.Errorf("create folder %s: %w: %w", dir, ErrReadOnly, err), Hint: "create it with write permission for this user, or choose another path"}
 		}
 		return fmt.Errorf("open %s: create folder %s: %w", path, dir, err)
 	}
 	if cfg.JournalMode == "wal" {
 		if fsName, remote := networkFS(dir); remote && !cfg.AllowNetworkFS {
-			return fmt.Errorf("open %s: %w (%s): SQLite's WAL mode needs shared memory and locks that network filesystems do not provide, which corrupts databases. Try: put the database on a local disk, or use PostgreSQL (--db postgres://…); to open it anyway, set AllowNetworkFS", path, ErrNetworkFS, fsName)
+			return &HintError{Op: "open " + path, Err: fmt.Errorf("%w (%s): SQLite's WAL mode needs shared memory and locks that network filesystems do not provide, which corrupts databases", ErrNetworkFS, fsName), Hint: "put the database on a local disk, or use PostgreSQL (--db postgres://…); to open it anyway, set AllowNetworkFS"}
 		}
 	}
 	if err := writableDir(dir); err != nil {
-		return fmt.Errorf("open %s: folder %s is not writable: %w: %w. SQLite creates the -wal and -shm files beside the database. Try: make the folder writable by this user, or choose another path", path, dir, ErrReadOnly, err)
+		return &HintError{Op: "open " + path, Err: fmt.Errorf("folder %s is not writable: %w: %w; SQLite creates the -wal and -shm files beside the database", dir, ErrReadOnly, err), Hint: "make the folder writable by this user, or choose another path"}
 	}
 	f, err := os.OpenFile(path, os.O_RDWR|os.O_CREATE|os.O_EXCL, 0o600)
 	switch {
@@ -323,13 +323,13 @@ func prepareFile(path string, cfg Config) error {
 		}
 		if damage != nil {
 			if !cfg.AcceptWALLoss {
-				return fmt.Errorf("open %s: %w: %w. The files were left untouched. Try: restore from a backup (cortex restore); or, to keep what recovery can and lose those commits (expected after a power loss with synchronous=normal), open with AcceptWALLoss (--accept-wal-loss)", path, ErrCorrupt, damage)
+				return &HintError{Op: "open " + path, Err: fmt.Errorf("%w: %w; the files were left untouched", ErrCorrupt, damage), Hint: "restore from a backup (cortex restore); or, to keep what recovery can and lose those commits (expected after a power loss with synchronous=normal), open with AcceptWALLoss (--accept-wal-loss)"}
 			}
 			cfg.Logger.Error("opening a database whose WAL recovery drops commits", "path", path, "damage", damage.Error())
 		}
 		return nil
 	case errors.Is(err, fs.ErrPermission) || isReadOnlyFS(err):
-		return fmt.Errorf("open %s: %w: %w. Try: make the folder writable by this user", path, ErrReadOnly, err)
+		return &HintError{Op: "open " + path, Err: fmt.Errorf("%w: %w", ErrReadOnly, err), Hint: "make the folder writable by this user"}
 	default:
 		return fmt.Errorf("open %s: %w", path, err)
 	}
@@ -350,7 +350,7 @@ func checkHeaderMode(path string, flag int) error {
 	f, err := os.OpenFile(path, flag, 0)
 	if err != nil {
 		if errors.Is(err, fs.ErrPermission) || isReadOnlyFS(err) {
-			return fmt.Errorf("open %s: %w: %w. Try: give this user read and write permission on the file (or its filesystem)", path, ErrReadOnly, err)
+			return &HintError{Op: "open " + path, Err: fmt.Errorf("%w: %w", ErrReadOnly, err), Hint: "give this user read and write permission on the file (or its filesystem)"}
 		}
 		return fmt.Errorf("open %s: %w", path, err)
 	}

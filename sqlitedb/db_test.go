@@ -5,7 +5,9 @@ import (
 	"errors"
 	"os"
 	"path/filepath"
+	"runtime"
 	"sync"
+	"sync/atomic"
 	"testing"
 
 	"github.com/cortex-db/cortex/internal/testutil"
@@ -137,5 +139,71 @@ func TestDB_WriteErrorRollsBackOnlyItsOwnWork(t *testing.T) {
 	}
 	if n := count(t, db, "SELECT count(*) FROM t WHERE id >= 1000 AND id % 2 = 1"); n != 0 {
 		t.Fatalf("odd rows = %d, want 0", n)
+	}
+}
+
+// TestDB_WriteFunctionMayRunAgain shows the contract Write documents: a
+// group first runs without savepoints, and when one function fails the
+// whole transaction rolls back and the group runs again, so functions run
+// more than once. Their work inside the transaction commits once; a side
+// effect outside it (here a counter) happens once per run.
+func TestDB_WriteFunctionMayRunAgain(t *testing.T) {
+	db := testutil.MustOpenDB(t, sqlitedb.Config{})
+	mustExec(t, db, "CREATE TABLE t(id INTEGER PRIMARY KEY)")
+
+	// Hold the writer so that the next two calls queue up and form one group.
+	hold, held := make(chan struct{}), make(chan struct{})
+	holdDone := make(chan error, 1)
+	go func() {
+		holdDone <- db.Write(ctx, func(*sqlitedb.Tx) error { close(held); <-hold; return nil })
+	}()
+	<-held
+	var runsA, runsB atomic.Int32
+	errA, errB := make(chan error, 1), make(chan error, 1)
+	go func() {
+		errA <- db.Write(ctx, func(tx *sqlitedb.Tx) error {
+			runsA.Add(1)
+			_, err := tx.Exec(ctx, "INSERT INTO t VALUES(1)")
+			return err
+		})
+	}()
+	waitQueue(t, db, 1)
+	go func() {
+		errB <- db.Write(ctx, func(*sqlitedb.Tx) error {
+			runsB.Add(1)
+			return errors.New("refused")
+		})
+	}()
+	waitQueue(t, db, 2)
+	close(hold)
+	if err := <-holdDone; err != nil {
+		t.Fatal(err)
+	}
+	if err := <-errA; err != nil {
+		t.Fatalf("A: %v", err)
+	}
+	if err := <-errB; err == nil || err.Error() != "refused" {
+		t.Fatalf("B: %v, want its own error", err)
+	}
+	if a, b := runsA.Load(), runsB.Load(); a != 2 || b != 2 {
+		t.Fatalf("runs: A %d, B %d; want 2 each (the group ran again with savepoints)", a, b)
+	}
+	if n := count(t, db, "SELECT count(*) FROM t"); n != 1 {
+		t.Fatalf("rows = %d, want A's one row, committed once", n)
+	}
+}
+
+// waitQueue waits until n calls wait in the writer's queue.
+func waitQueue(t *testing.T, db *sqlitedb.DB, n int) {
+	t.Helper()
+	for {
+		s, err := db.Stats(ctx)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if s.Writer.QueueDepth >= n {
+			return
+		}
+		runtime.Gosched()
 	}
 }

@@ -29,9 +29,12 @@
 // SQLite has one writer at a time. Instead of letting connections contend
 // for the lock inside SQLite, every Write is queued to one goroutine that
 // owns the only read-write connection. It takes every write waiting in the
-// queue (up to Config.MaxBatch), runs each function inside its own SAVEPOINT
-// of one BEGIN IMMEDIATE transaction, commits once and answers each caller:
-// one failing function rolls back alone. A lone write commits at once. This
+// queue (up to Config.MaxBatch), runs the functions in one BEGIN IMMEDIATE
+// transaction, commits once and answers each caller: one failing function
+// has none of its work committed, and the others commit. A group runs first
+// without savepoints; when a function fails, it is rolled back and run
+// again with each function in its own SAVEPOINT, so a function may run more
+// than once (see Write). A lone write commits at once. This
 // group commit is what makes tens of thousands of acknowledged writes per
 // second possible, and synchronous=FULL affordable.
 //

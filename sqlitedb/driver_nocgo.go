@@ -14,8 +14,10 @@ import (
 // SQLite: the driver is SQLite's C source (see driver.go). The program
 // still builds, so that it can serve PostgreSQL, and every SQLite open
 // fails with errNoCgo, which says what to do.
-var errNoCgo = errors.New("this program was built without cgo, and cortex's SQLite driver is SQLite's C source built through cgo. " +
-	"Try: install a C compiler (apt-get install gcc) and build with CGO_ENABLED=1, or use PostgreSQL (--db postgres://…)")
+var errNoCgo error = &HintError{
+	Err:  errors.New("this program was built without cgo, and cortex's SQLite driver is SQLite's C source built through cgo"),
+	Hint: "install a C compiler (apt-get install gcc) and build with CGO_ENABLED=1, or use PostgreSQL (--db postgres://…)",
+}
 
 type connector struct{}
 

@@ -203,7 +203,7 @@ func TestOpen_ReadOnlyFolder(t *testing.T) {
 	if !errors.Is(err, sqlitedb.ErrReadOnly) {
 		t.Fatalf("err = %v, want ErrReadOnly", err)
 	}
-	if !bytes.Contains([]byte(err.Error()), []byte("Try:")) {
+	if sqlitedb.Hint(err) == "" {
 		t.Fatalf("error %q does not say what to do", err)
 	}
 }
@@ -255,7 +255,7 @@ func TestOpen_DamagedWAL(t *testing.T) {
 	flip(img, frames/2)
 	before, _ := os.ReadFile(img + "-wal")
 	_, err := sqlitedb.Open(ctx, img, sqlitedb.Config{})
-	if !errors.Is(err, sqlitedb.ErrCorrupt) || !strings.Contains(err.Error(), "AcceptWALLoss") {
+	if !errors.Is(err, sqlitedb.ErrCorrupt) || !strings.Contains(sqlitedb.Hint(err), "AcceptWALLoss") {
 		t.Fatalf("open with a damaged WAL frame: %v, want ErrCorrupt naming the override", err)
 	}
 	if after, _ := os.ReadFile(img + "-wal"); !bytes.Equal(before, after) {

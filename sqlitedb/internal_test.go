@@ -47,7 +47,7 @@ func TestOpen_RefusesNetworkFilesystem(t *testing.T) {
 	if !errors.Is(err, ErrNetworkFS) {
 		t.Fatalf("err = %v, want ErrNetworkFS", err)
 	}
-	if !strings.Contains(err.Error(), "nfs") || !strings.Contains(err.Error(), "AllowNetworkFS") {
+	if !strings.Contains(err.Error(), "nfs") || !strings.Contains(Hint(err), "AllowNetworkFS") {
 		t.Fatalf("error %q should name the filesystem and the override", err)
 	}
 	db, err := Open(context.Background(), path, Config{AllowNetworkFS: true})

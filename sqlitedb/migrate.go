@@ -75,7 +75,7 @@ func (db *DB) Migrate(ctx context.Context, fsys fs.FS) (from, to int, err error)
 		return 0, 0, fmt.Errorf("read schema version: %w", err)
 	}
 	if from > len(ms) {
-		return from, from, fmt.Errorf("database schema version %d is newer than this program's %d. Try: upgrade cortex", from, len(ms))
+		return from, from, &HintError{Err: fmt.Errorf("database schema version %d is newer than this program's %d", from, len(ms)), Hint: "upgrade cortex"}
 	}
 	to = from
 	for _, m := range ms[from:] {
@@ -126,7 +126,7 @@ func checkPartialIndexes(ctx context.Context, tx *Tx) error {
 			continue
 		}
 		if where := sql[i:]; nonDeterministic.MatchString(where) {
-			return fmt.Errorf("partial index %s has a non-deterministic predicate (%s): SQLite would fail every INSERT into its table. Try: a deterministic predicate such as WHERE expires_at IS NOT NULL", name, strings.TrimSpace(where))
+			return &HintError{Err: fmt.Errorf("partial index %s has a non-deterministic predicate (%s): SQLite would fail every INSERT into its table", name, strings.TrimSpace(where)), Hint: "a deterministic predicate such as WHERE expires_at IS NOT NULL"}
 		}
 	}
 	return rows.Err()

@@ -582,7 +582,7 @@ func TestOpen_ReadOnlyFile(t *testing.T) {
 		t.Fatal(err)
 	}
 	_, err := sqlitedb.Open(ctx, path, sqlitedb.Config{})
-	if !errors.Is(err, sqlitedb.ErrReadOnly) || !strings.Contains(err.Error(), "Try:") {
+	if !errors.Is(err, sqlitedb.ErrReadOnly) || sqlitedb.Hint(err) == "" {
 		t.Fatalf("open a read-only file: %v, want ErrReadOnly with advice", err)
 	}
 }

@@ -73,17 +73,25 @@ type writer struct {
 // connection, and commits. It is safe for concurrent use.
 //
 // Concurrent calls are grouped: the writer takes every call waiting in its
-// queue (up to Config.MaxBatch), runs each fn inside its own SAVEPOINT of one
-// transaction, commits once, then answers each caller. An fn that returns an
-// error rolls back its own savepoint alone and its caller gets that error;
-// the others commit. A lone call commits at once: there is no artificial
-// delay.
+// queue (up to Config.MaxBatch), runs them in one transaction, commits once,
+// then answers each caller. A lone call commits at once: there is no
+// artificial delay. An fn that returns an error has none of its work
+// committed and its caller gets that error; the others commit.
 //
-// When SQLite reports the database busy (another process holds the lock past
+// fn may run more than once. A group first runs optimistically, without
+// savepoints (they cost two statements and a statement journal per call).
+// When one fn of the group fails, the whole transaction is rolled back and
+// the group runs again with each fn in its own SAVEPOINT (and so do the
+// next groups, for a while): the fns that ran before it, and the failing
+// fn itself, run a second time. When an fn's error breaks the transaction
+// (disk full, I/O), the others run again without it. And when SQLite
+// reports the database busy (another process holds the lock past
 // busy_timeout), the whole transaction is retried with exponential backoff
-// and jitter, at most Config.MaxRetries times and while ctx lasts, so fn may
-// run more than once and must not have side effects outside the transaction.
-// fn must not keep tx after it returns, nor call Write or Read.
+// and jitter, at most Config.MaxRetries times and while ctx lasts. Only
+// the last run's work inside tx is committed, once; anything fn does
+// outside tx (counters, messages, files) must be idempotent or deferred
+// until Write returns nil. fn must not keep tx after it returns, nor call
+// Write or Read.
 //
 // A caller whose ctx ends before the writer takes its request gets ctx.Err()
 // and fn never runs; once fn has started, Write waits for the outcome, so a

@@ -21,9 +21,9 @@ func storeErr(op string, err error) error {
 		errors.Is(err, sqlitedb.ErrPoolTimeout), errors.Is(err, sqlitedb.ErrQueueFull):
 		return fmt.Errorf("%s: %w: %w", op, state.ErrUnavailable, err)
 	case errors.Is(err, sqlitedb.ErrDiskFull):
-		return fmt.Errorf("%s: %w: %w", op, state.ErrStorageFull, err)
+		return &sqlitedb.HintError{Op: op, Err: fmt.Errorf("%w: %w", state.ErrStorageFull, err), Hint: "free space on the disk that holds the database (or raise its size limit), then retry"}
 	case errors.Is(err, sqlitedb.ErrCorrupt):
-		return fmt.Errorf("%s: %w: the database is damaged, restore it from a backup: %w", op, state.ErrUnavailable, err)
+		return &sqlitedb.HintError{Op: op, Err: fmt.Errorf("%w: the database is damaged: %w", state.ErrUnavailable, err), Hint: "restore it from a backup (cortex restore)"}
 	case errors.Is(err, sqlitedb.ErrReadOnly), errors.Is(err, sqlitedb.ErrIO):
 		return fmt.Errorf("%s: %w: %w", op, state.ErrUnavailable, err)
 	}

@@ -103,7 +103,7 @@ func (s *Store) fork(ctx context.Context, sourceID, newID string, atVersion int6
 		sess        state.Session
 	)
 	// Slice 1: check, and insert the new session hidden.
-	err := s.db.Write(ctx, func(tx *sqlitedb.Tx) error {
+	err := s.write(ctx, func(tx *sqlitedb.Tx) error {
 		now := s.writeNow()
 		var one int
 		err := tx.QueryRow(ctx, qSessionExists, newID, now.UnixNano()).Scan(&one)
@@ -169,7 +169,7 @@ func (s *Store) fork(ctx context.Context, sourceID, newID string, atVersion int6
 	for next > 0 {
 		base := copied
 		var held time.Duration
-		err := s.db.Write(ctx, func(tx *sqlitedb.Tx) error {
+		err := s.write(ctx, func(tx *sqlitedb.Tx) error {
 			clk := s.startSlice()
 			defer func() { held = clk.elapsed() }()
 			hi, n := next, int64(0)
@@ -211,7 +211,7 @@ func (s *Store) fork(ctx context.Context, sourceID, newID string, atVersion int6
 	}
 	// Last slice: the source must still be the session we copied, and the
 	// new id free (an expired holder is buried); then the fork appears.
-	err = s.db.Write(ctx, func(tx *sqlitedb.Tx) error {
+	err = s.write(ctx, func(tx *sqlitedb.Tx) error {
 		now := s.writeNow()
 		var one int
 		err := tx.QueryRow(ctx, qForkAlive, srcSid, sourceID, now.UnixNano()).Scan(&one)

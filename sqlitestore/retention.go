@@ -102,7 +102,7 @@ func (s *Store) PruneSlice(ctx context.Context, opts state.PruneOptions) (state.
 		res  state.SliceResult
 		done int
 	)
-	err := s.db.Write(ctx, func(tx *sqlitedb.Tx) (err error) {
+	err := s.write(ctx, func(tx *sqlitedb.Tx) (err error) {
 		clk := s.startSlice()
 		res, done = state.SliceResult{}, 0
 		defer func() { res.WriterTime = clk.elapsed() }()
@@ -154,7 +154,7 @@ type keepScan struct {
 // added meanwhile is found by a later call.
 func (s *Store) keepCandidates(ctx context.Context, after, keep, limit int64) (cands []int64, round bool, err error) {
 	var top int64
-	if err := s.db.ReadOne(ctx, func(tx *sqlitedb.Tx) error {
+	if err := s.readOne(ctx, func(tx *sqlitedb.Tx) error {
 		return tx.QueryRow(ctx, qMaxSid).Scan(&top)
 	}); err != nil {
 		return nil, false, err
@@ -172,7 +172,7 @@ func (s *Store) keepCandidates(ctx context.Context, after, keep, limit int64) (c
 			continue
 		}
 		hi := min(pos+s.slices.KeepScanRange, end)
-		err := s.db.ReadOne(ctx, func(tx *sqlitedb.Tx) error {
+		err := s.readOne(ctx, func(tx *sqlitedb.Tx) error {
 			rows, err := tx.Query(ctx, qPruneKeepScan, pos, hi, keep, limit-int64(len(cands)))
 			if err != nil {
 				return err
@@ -348,7 +348,7 @@ func (s *Store) reclaimSlice(ctx context.Context, max int) (state.SliceResult, e
 		res     state.SliceResult
 		expired []string // sessions found expired here, made tombstones
 	)
-	err := s.db.Write(ctx, func(tx *sqlitedb.Tx) error {
+	err := s.write(ctx, func(tx *sqlitedb.Tx) error {
 		clk := s.startSlice()
 		res, expired = state.SliceResult{}, nil
 		defer func() { res.WriterTime = clk.elapsed() }()

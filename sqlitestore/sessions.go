@@ -54,7 +54,7 @@ func (s *Store) CreateSession(ctx context.Context, in state.SessionInput) (state
 		ttl = *in.TTL
 	}
 	var sess state.Session
-	err = s.db.Write(ctx, func(tx *sqlitedb.Tx) error {
+	err = s.write(ctx, func(tx *sqlitedb.Tx) error {
 		sess = newSession(id, s.writeNow(), ttl, md)
 		if err := buryExpired(ctx, tx, id, sess.CreatedAt.UnixNano()); err != nil {
 			return err
@@ -137,7 +137,7 @@ func (s *Store) PutSession(ctx context.Context, id string, in state.SessionInput
 		sess    state.Session
 		created bool
 	)
-	err := s.db.Write(ctx, func(tx *sqlitedb.Tx) error {
+	err := s.write(ctx, func(tx *sqlitedb.Tx) error {
 		// This function may run twice (a group rerun), the second time
 		// finding what the first did not: it changes no captured variable
 		// it reads (md stays nil for "keep the metadata").
@@ -203,7 +203,7 @@ func (s *Store) GetSession(ctx context.Context, id string) (state.Session, error
 		return state.Session{}, err
 	}
 	var sess state.Session
-	err := s.db.ReadOne(ctx, func(tx *sqlitedb.Tx) (err error) {
+	err := s.readOne(ctx, func(tx *sqlitedb.Tx) (err error) {
 		sess, err = getSession(ctx, tx, id, s.now().UnixNano())
 		return err
 	})
@@ -217,7 +217,7 @@ func (s *Store) TouchSession(ctx context.Context, id string) (state.Session, err
 		return state.Session{}, err
 	}
 	var sess state.Session
-	err := s.db.Write(ctx, func(tx *sqlitedb.Tx) error {
+	err := s.write(ctx, func(tx *sqlitedb.Tx) error {
 		now := s.writeNow()
 		cur, err := getSession(ctx, tx, id, now.UnixNano())
 		if err != nil {
@@ -265,7 +265,7 @@ func (s *Store) ListSessions(ctx context.Context, opts state.ListOptions) (state
 		page state.SessionPage
 		more bool
 	)
-	err = s.db.Read(ctx, func(tx *sqlitedb.Tx) error {
+	err = s.read(ctx, func(tx *sqlitedb.Tx) error {
 		if filter != nil {
 			first, err := rarestKey(ctx, tx, filter)
 			if err != nil {
@@ -322,7 +322,7 @@ func (s *Store) DeleteSession(ctx context.Context, id string) error {
 	if err := state.ValidateID(id); err != nil {
 		return err
 	}
-	err := s.db.Write(ctx, func(tx *sqlitedb.Tx) error {
+	err := s.write(ctx, func(tx *sqlitedb.Tx) error {
 		res, err := tx.Exec(ctx, qSessionBury, id, nil, s.writeNow().UnixNano())
 		if err != nil {
 			return err

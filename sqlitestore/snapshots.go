@@ -157,7 +157,7 @@ func (s *Store) SnapshotByKey(ctx context.Context, sessionID, key string) (state
 		return state.Snapshot{}, err
 	}
 	var sn state.Snapshot
-	err := s.db.ReadOne(ctx, func(tx *sqlitedb.Tx) (err error) {
+	err := s.readOne(ctx, func(tx *sqlitedb.Tx) (err error) {
 		sn, err = scanSnapshot(tx.QueryRow(ctx, qSnapshotByKey, sessionID, s.now().UnixNano(), key), sessionID)
 		if errors.Is(err, sql.ErrNoRows) {
 			return notFound("snapshot with key %q of session %q", key, sessionID)
@@ -180,7 +180,7 @@ func (s *Store) AppendSnapshot(ctx context.Context, sessionID string, in state.A
 	}
 	fp := fingerprint(in, md)
 	var r state.AppendResult
-	err = s.db.Write(ctx, func(tx *sqlitedb.Tx) (err error) {
+	err = s.write(ctx, func(tx *sqlitedb.Tx) (err error) {
 		r, err = appendTx(ctx, tx, &s.hints, sessionID, in, md, fp, s.writeNow())
 		return err
 	})
@@ -223,7 +223,7 @@ func (s *Store) AppendBatch(ctx context.Context, items []state.BatchItem) ([]sta
 		}
 	}
 	results := make([]state.AppendResult, len(items))
-	err := s.db.Write(ctx, func(tx *sqlitedb.Tx) error {
+	err := s.write(ctx, func(tx *sqlitedb.Tx) error {
 		now := s.writeNow()
 		for i, it := range items {
 			r, err := appendTx(ctx, tx, &s.hints, it.SessionID, it.AppendInput, mds[i], fps[i], now)
@@ -250,7 +250,7 @@ func (s *Store) LatestSnapshot(ctx context.Context, sessionID string) (state.Sna
 		return state.Snapshot{}, err
 	}
 	var sn state.Snapshot
-	err := s.db.ReadOne(ctx, func(tx *sqlitedb.Tx) (err error) {
+	err := s.readOne(ctx, func(tx *sqlitedb.Tx) (err error) {
 		sn, err = scanSnapshot(tx.QueryRow(ctx, qLatest, sessionID, s.now().UnixNano()), sessionID)
 		if errors.Is(err, sql.ErrNoRows) {
 			return notFound("latest snapshot of session %q", sessionID)
@@ -269,7 +269,7 @@ func (s *Store) GetSnapshot(ctx context.Context, sessionID string, version int64
 		return state.Snapshot{}, err
 	}
 	var sn state.Snapshot
-	err := s.db.ReadOne(ctx, func(tx *sqlitedb.Tx) (err error) {
+	err := s.readOne(ctx, func(tx *sqlitedb.Tx) (err error) {
 		sn, err = scanSnapshot(tx.QueryRow(ctx, qSnapshotGet, sessionID, s.now().UnixNano(), version), sessionID)
 		if errors.Is(err, sql.ErrNoRows) {
 			return notFound("snapshot %d of session %q", version, sessionID)
@@ -331,7 +331,7 @@ func (s *Store) History(ctx context.Context, sessionID string, opts state.Histor
 		more bool // older snapshots remain after the page
 	)
 	now := s.now().UnixNano()
-	err = s.db.Read(ctx, func(tx *sqlitedb.Tx) error {
+	err = s.read(ctx, func(tx *sqlitedb.Tx) error {
 		page, more = state.SnapshotPage{Snapshots: make([]state.Snapshot, 0, min(limit, 64))}, false
 		var one int
 		if err := tx.QueryRow(ctx, qSessionExists, sessionID, now).Scan(&one); errors.Is(err, sql.ErrNoRows) {

@@ -138,7 +138,10 @@ type Store struct {
 	hub state.Hub
 
 	closeOnce sync.Once
-	closeErr  error
+	// closed is set by Close: every later call fails, whether or not the
+	// Store owns db.
+	closed   atomic.Bool
+	closeErr error
 }
 
 var _ state.Store = (*Store)(nil)
@@ -171,7 +174,9 @@ func Open(ctx context.Context, path string, cfg Config) (*Store, error) {
 }
 
 // New returns a Store on db, whose schema must be migrated (see Migrate).
-// The Store does not own db: its Close leaves db open.
+// The caller owns db: the Store's Close ends the Store (later calls fail
+// with state.ErrUnavailable) but leaves db open for the caller to close,
+// after every Store on it. Open, by contrast, owns the database it opens.
 func New(db *sqlitedb.DB, opts state.Options) *Store {
 	return &Store{db: db, opts: opts.WithDefaults(), slices: SliceConfig{}.withDefaults()}
 }
@@ -180,11 +185,13 @@ func New(db *sqlitedb.DB, opts state.Options) *Store {
 // checkpoints, backups).
 func (s *Store) DB() *sqlitedb.DB { return s.db }
 
-// Close closes the database if the Store opened it. It is idempotent; later
-// calls return the first one's result. Calls after Close fail with
-// state.ErrUnavailable.
+// Close ends the Store: calls after it fail with state.ErrUnavailable. It
+// closes the database only if the Store opened it (Open); a Store from New
+// leaves db open, its owner's to close. It is idempotent; later calls
+// return the first one's result.
 func (s *Store) Close() error {
 	s.closeOnce.Do(func() {
+		s.closed.Store(true)
 		if s.ownDB {
 			s.closeErr = s.db.Close()
 		}
@@ -204,3 +211,30 @@ func expiresAt(lastActive int64, ttl int64) sql.NullInt64 {
 	}
 	return sql.NullInt64{Int64: state.AddNanos(lastActive, ttl), Valid: true}
 }
+
+// write, read and readOne are db's Write, Read and ReadOne, refused with
+// sqlitedb.ErrClosed (state.ErrUnavailable through storeErr) once the Store
+// is closed, also when the Store does not own db and db is still open.
+func (s *Store) write(ctx context.Context, fn func(*sqlitedb.Tx) error) error {
+	if s.closed.Load() {
+		return errStoreClosed
+	}
+	return s.db.Write(ctx, fn)
+}
+
+func (s *Store) read(ctx context.Context, fn func(*sqlitedb.Tx) error) error {
+	if s.closed.Load() {
+		return errStoreClosed
+	}
+	return s.db.Read(ctx, fn)
+}
+
+func (s *Store) readOne(ctx context.Context, fn func(*sqlitedb.Tx) error) error {
+	if s.closed.Load() {
+		return errStoreClosed
+	}
+	return s.db.ReadOne(ctx, fn)
+}
+
+// errStoreClosed is the error of a call after Close.
+var errStoreClosed = fmt.Errorf("store is closed: %w", sqlitedb.ErrClosed)

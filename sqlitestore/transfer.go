@@ -24,7 +24,7 @@ func (s *Store) ExportSessions(ctx context.Context, after string, limit int) ([]
 		return nil, err
 	}
 	var out []state.Session
-	err := s.db.Read(ctx, func(tx *sqlitedb.Tx) error {
+	err := s.read(ctx, func(tx *sqlitedb.Tx) error {
 		sessions, err := querySessions(ctx, tx, make([]state.Session, 0, limit), qExportSessions, after, limit)
 		out = sessions
 		return err
@@ -44,7 +44,7 @@ func (s *Store) ExportSnapshots(ctx context.Context, afterSession string, afterV
 		return nil, err
 	}
 	var out []state.ExportedSnapshot
-	err := s.db.Read(ctx, func(tx *sqlitedb.Tx) error {
+	err := s.read(ctx, func(tx *sqlitedb.Tx) error {
 		out = make([]state.ExportedSnapshot, 0, limit)
 		// The rest of afterSession, then the sessions after it.
 		if err := exportSnapshots(ctx, tx, &out, qExportSnapshotsRest, afterSession, afterVersion, limit); err != nil {
@@ -95,7 +95,7 @@ func (s *Store) TallySessions(ctx context.Context, after string, limit int) ([]s
 		return nil, err
 	}
 	var out []state.SessionTally
-	err := s.db.Read(ctx, func(tx *sqlitedb.Tx) error {
+	err := s.read(ctx, func(tx *sqlitedb.Tx) error {
 		out = make([]state.SessionTally, 0, limit)
 		rows, err := tx.Query(ctx, qTallySessions, after, limit)
 		if err != nil {
@@ -127,7 +127,7 @@ func (s *Store) ImportSessions(ctx context.Context, sessions []state.Session) er
 			return fmt.Errorf("import session %d (%q): %w", i, sess.ID, err)
 		}
 	}
-	err := s.db.Write(ctx, func(tx *sqlitedb.Tx) error {
+	err := s.write(ctx, func(tx *sqlitedb.Tx) error {
 		for _, sess := range sessions {
 			var exp sql.NullInt64
 			if sess.ExpiresAt != nil {
@@ -153,7 +153,7 @@ func (s *Store) ImportSnapshots(ctx context.Context, snapshots []state.ExportedS
 			return fmt.Errorf("import snapshot %d (%q version %d): %w", i, sn.SessionID, sn.Version, err)
 		}
 	}
-	err := s.db.Write(ctx, func(tx *sqlitedb.Tx) error {
+	err := s.write(ctx, func(tx *sqlitedb.Tx) error {
 		sids := map[string]int64{}
 		for _, sn := range snapshots {
 			var key any

@@ -36,8 +36,8 @@ type benchCmd struct {
 	histLimit   int
 	configs     string
 	baseline    string
-	seedScript  string
-	python      string
+	seedResults string
+	seedSteps   []bench.Step
 	json        bool
 	svg         string
 	quiet       bool
@@ -52,7 +52,10 @@ on fresh SQLite files in --dir (or PostgreSQL with --db postgres://…);
 --mode http drives a running 'cortex serve' at --url. Baselines
 (--baseline naive,seed) run the same workload in the same run, and every
 figure gets its ratio to them. --configs compares several configurations:
-sqlite-normal, sqlite-full, postgres, http, naive, seed.
+sqlite-normal, sqlite-full, postgres, http, naive, seed. The seed baseline
+(the seed's Python reference) is not run by this binary: run
+'go run ./bench/cmd/seed' first, and bench reads the steps it wrote
+(--seed-results) at the same workload and concurrencies.
 --db reads no CORTEX_DB: bench makes its own SQLite files, and a
 CORTEX_DB exported for the other commands names one. --token reads
 CORTEX_API_TOKEN, as serve's --api-token does.`
@@ -79,8 +82,7 @@ func (c *benchCmd) flags(stderr io.Writer) *flag.FlagSet {
 	fs.IntVar(&c.histLimit, "history-limit", 20, "page size of history reads")
 	fs.StringVar(&c.configs, "configs", "", "comma-separated configurations to compare (default: the one --mode and --synchronous or --db select, plus --baseline)")
 	fs.StringVar(&c.baseline, "baseline", "", "comma-separated baselines to add: naive, seed")
-	fs.StringVar(&c.seedScript, "seed-script", "", "path of seed_reference.py (default: bench/seed_reference.py in the repository)")
-	fs.StringVar(&c.python, "python", "python3", "Python interpreter for the seed baseline")
+	fs.StringVar(&c.seedResults, "seed-results", "", "report of 'go run ./bench/cmd/seed' that the seed baseline reads (default: bench/seed-results.json in the repository)")
 	fs.BoolVar(&c.json, "json", false, "print the report as one JSON document")
 	fs.StringVar(&c.svg, "svg", "", "also draw throughput and p99 against concurrency into this SVG file")
 	fs.BoolVar(&c.quiet, "quiet", false, "no progress display")
@@ -130,6 +132,10 @@ func (c *benchCmd) run(ctx context.Context, args []string, stdout, stderr io.Wri
 	opts.Progress = pd.show
 	steps, runErr := bench.Run(ctx, opts, configs)
 	pd.finish()
+	if len(c.seedSteps) > 0 {
+		steps = bench.WithBaseline(steps, c.seedSteps)
+		rep.Settings.Configs = append(rep.Settings.Configs, "seed")
+	}
 	rep.Steps = steps
 	if runErr != nil {
 		rep.Error = runErr.Error()
@@ -194,43 +200,55 @@ func (c *benchCmd) configurations(dir string, stderr io.Writer) ([]bench.Configu
 		case n == "naive":
 			out = append(out, bench.NaiveConfiguration(dir))
 		case n == "seed":
-			so := bench.SeedOptions{Python: c.python, Script: c.seedScriptPath()}
-			if why := bench.SeedAvailable(so); why != "" {
-				fmt.Fprintf(stderr, "bench: skipping the seed baseline: %s\n", why)
+			steps, err := c.readSeedResults()
+			if err != nil {
+				fmt.Fprintf(stderr, "bench: skipping the seed baseline: %v\n", err)
 				continue
 			}
-			out = append(out, bench.SeedConfiguration(so))
+			c.seedSteps = steps
 		default:
 			return nil, fmt.Errorf("--configs: unknown configuration %q (want sqlite-normal, sqlite-full, postgres, http, naive or seed): %w", n, errUsage)
 		}
 	}
 	if len(out) == 0 {
-		return nil, fmt.Errorf("no configuration to run: %w", errUsage)
+		return nil, fmt.Errorf("no configuration to run (the seed baseline only adds figures to one): %w", errUsage)
 	}
 	return out, nil
 }
 
-// seedScriptPath is --seed-script, or bench/seed_reference.py under the
-// repository root (found from the working directory upwards).
-func (c *benchCmd) seedScriptPath() string {
-	if c.seedScript != "" {
-		return c.seedScript
+// readSeedResults reads the seed baseline's steps from --seed-results, or
+// bench/seed-results.json under the repository root (found from the
+// working directory upwards).
+func (c *benchCmd) readSeedResults() ([]bench.Step, error) {
+	path := c.seedResults
+	if path == "" {
+		path = "bench/seed-results.json"
+		if d, err := os.Getwd(); err == nil {
+			for {
+				if _, err := os.Stat(filepath.Join(d, "go.mod")); err == nil {
+					path = filepath.Join(d, path)
+					break
+				}
+				up := filepath.Dir(d)
+				if up == d {
+					break
+				}
+				d = up
+			}
+		}
 	}
-	const rel = "bench/seed_reference.py"
-	d, err := os.Getwd()
+	f, err := os.Open(path)
+	if errors.Is(err, os.ErrNotExist) {
+		return nil, fmt.Errorf("no results file %s (run 'go run ./bench/cmd/seed' to make it)", path)
+	} else if err != nil {
+		return nil, err
+	}
+	defer f.Close()
+	rep, err := bench.ReadReport(f)
 	if err != nil {
-		return rel
+		return nil, fmt.Errorf("%s: %w", path, err)
 	}
-	for {
-		if _, err := os.Stat(filepath.Join(d, "go.mod")); err == nil {
-			return filepath.Join(d, rel)
-		}
-		up := filepath.Dir(d)
-		if up == d {
-			return rel
-		}
-		d = up
-	}
+	return rep.Steps, nil
 }
 
 func splitList(s string) []string {

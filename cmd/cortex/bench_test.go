@@ -10,6 +10,8 @@ import (
 	"os"
 	"path/filepath"
 	"testing"
+
+	"github.com/cortex-db/cortex/bench"
 )
 
 func TestBench_JSONAndSVG(t *testing.T) {
@@ -100,5 +102,46 @@ func TestBench_UsageErrors(t *testing.T) {
 		if !errors.Is(err, errUsage) {
 			t.Errorf("bench %q: err = %v, want a usage error", args, err)
 		}
+	}
+}
+
+// TestBench_SeedResults: the seed baseline comes from the report that
+// `go run ./bench/cmd/seed` writes, never from running Python here; its
+// steps at the run's concurrencies get ratios, the others are left out.
+func TestBench_SeedResults(t *testing.T) {
+	dir := t.TempDir()
+	results := filepath.Join(dir, "seed-results.json")
+	seedRep := bench.Report{Steps: []bench.Step{
+		{Config: "seed", Baseline: true, Workload: bench.Append, Concurrency: 2, OpsPerSec: 100, Latency: bench.Latency{P99: 10}},
+		{Config: "seed", Baseline: true, Workload: bench.Append, Concurrency: 64, OpsPerSec: 100, Latency: bench.Latency{P99: 10}},
+	}}
+	var buf bytes.Buffer
+	if err := seedRep.WriteJSON(&buf); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(results, buf.Bytes(), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	var out, errOut bytes.Buffer
+	err := run(context.Background(), []string{"bench", "--concurrency", "2", "--duration", "200ms", "--warmup", "0s",
+		"--sessions", "20", "--quiet", "--json", "--dir", filepath.Join(dir, "db"), "--baseline", "seed", "--seed-results", results}, &out, &errOut)
+	if err != nil {
+		t.Fatalf("bench: %v\n%s", err, errOut.String())
+	}
+	rep, err := bench.ReadReport(&out)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(rep.Steps) != 2 || rep.Steps[1].Config != "seed" || len(rep.Steps[0].Ratios) != 1 || rep.Steps[0].Ratios[0].Baseline != "seed" || rep.Steps[0].Ratios[0].Throughput == 0 {
+		t.Fatalf("steps %+v: want sqlite-normal with a ratio to the seed's step at 2", rep.Steps)
+	}
+
+	// No results file: the baseline is skipped, with the command that makes it.
+	out.Reset()
+	errOut.Reset()
+	err = run(context.Background(), []string{"bench", "--concurrency", "2", "--duration", "200ms", "--warmup", "0s",
+		"--sessions", "20", "--quiet", "--dir", filepath.Join(dir, "db2"), "--baseline", "seed", "--seed-results", filepath.Join(dir, "none.json")}, &out, &errOut)
+	if err != nil || !bytes.Contains(errOut.Bytes(), []byte("go run ./bench/cmd/seed")) {
+		t.Fatalf("bench without results: %v, stderr %q", err, errOut.String())
 	}
 }

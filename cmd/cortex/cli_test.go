@@ -472,3 +472,20 @@ func TestProgress_PlainLines(t *testing.T) {
 		t.Fatalf("a phase done in one report printed\n%s\nwant one line: %s", b.String(), want)
 	}
 }
+
+// TestCLI_HintOnce: a library error's typed hint is shown once, as the
+// "Try:" line after the message, and is not inside the message.
+func TestCLI_HintOnce(t *testing.T) {
+	foreign := filepath.Join(t.TempDir(), "foreign.db")
+	if err := os.WriteFile(foreign, bytes.Repeat([]byte("not sqlite"), 500), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	var out, errOut bytes.Buffer
+	err := run(t.Context(), []string{"stats", "--db", foreign}, &out, &errOut)
+	if err == nil || state.Hint(err) == "" || strings.Contains(err.Error(), "Try:") {
+		t.Fatalf("stats on a foreign file: %v, want an error with a typed hint", err)
+	}
+	if text := errorText(err); strings.Count(text, "Try:") != 1 || !strings.HasSuffix(text, "\nTry: "+state.Hint(err)) {
+		t.Fatalf("shown as %q, want the hint once, on its own line at the end", text)
+	}
+}

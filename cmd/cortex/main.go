@@ -27,7 +27,6 @@ import (
 	"io"
 	"os"
 	"os/signal"
-	"strings"
 	"syscall"
 
 	"github.com/cortex-db/cortex/sqlitedb"
@@ -75,7 +74,7 @@ func main() {
 		code = 2
 	}
 	if !errors.Is(err, errSilent) {
-		fmt.Fprintln(os.Stderr, "Error:", strings.TrimSuffix(err.Error(), ": "+errUsage.Error()))
+		fmt.Fprintln(os.Stderr, "Error:", errorText(err))
 	}
 	os.Exit(code)
 }

@@ -11,6 +11,7 @@ import (
 	"text/tabwriter"
 
 	"github.com/cortex-db/cortex/sqlitedb"
+	"github.com/cortex-db/cortex/state"
 )
 
 // writeJSON prints v as indented JSON.
@@ -55,20 +56,36 @@ func openForOps(ctx context.Context, f *dbFlags, cmd string) (*sqlitedb.DB, erro
 	return db, nil
 }
 
-// openAdvice adds what to do to an Open error.
+// openAdvice adds what to do to an Open error that does not say it
+// already (the library's hints are typed: sqlitedb.HintError).
 func openAdvice(path string, err error) error {
-	if strings.Contains(err.Error(), "Try:") {
+	if state.Hint(err) != "" {
 		return err // the library already said what to do
 	}
+	hint := ""
 	switch {
 	case errors.Is(err, sqlitedb.ErrCorrupt):
-		return fmt.Errorf("%w\nTry: check that --db names the right file; if it does, restore it from a backup: cortex restore --db %s --from <backup>", err, path)
+		hint = "check that --db names the right file; if it does, restore it from a backup: cortex restore --db " + path + " --from <backup>"
 	case errors.Is(err, sqlitedb.ErrReadOnly):
-		return fmt.Errorf("%w\nTry: check the permissions of %s and its folder", err, path)
+		hint = "check the permissions of " + path + " and its folder"
 	case errors.Is(err, sqlitedb.ErrNetworkFS):
-		return fmt.Errorf("%w\nTry: move the database to a local disk (or --allow-network-fs, unsafe)", err)
+		hint = "move the database to a local disk (or --allow-network-fs, unsafe)"
 	case errors.Is(err, sqlitedb.ErrBusy):
-		return fmt.Errorf("%w\nTry: again, or raise --busy-timeout", err)
+		hint = "again, or raise --busy-timeout"
+	default:
+		return err
 	}
-	return err
+	return &sqlitedb.HintError{Err: err, Hint: hint}
+}
+
+// errorText is how the CLI shows err: its message, then the hint of the
+// first error in its chain that carries one as a "Try:" line. This is the
+// one place a typed hint becomes text (cmd's own usage errors may still
+// write their "Try:" line into the message: the CLI is their renderer).
+func errorText(err error) string {
+	msg := strings.TrimSuffix(err.Error(), ": "+errUsage.Error())
+	if h := state.Hint(err); h != "" {
+		msg += "\nTry: " + h
+	}
+	return msg
 }

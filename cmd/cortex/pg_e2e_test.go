@@ -199,6 +199,9 @@ func TestPG_E2E_ServeAdmin(t *testing.T) {
 	srv := e2e.StartServer(t, url)
 	if code, _, b := get(t, "GET", srv.Base+"/readyz", ""); code != 200 || !strings.Contains(string(b), `"healthy"`) {
 		t.Fatalf("/readyz: %d %s", code, b)
+	} else if !strings.Contains(string(b), `"reachable"`) || !strings.Contains(string(b), `"schema"`) {
+		// The report is pgstore's own Health (one vocabulary, the SQL in pgstore).
+		t.Fatalf("/readyz on PostgreSQL: %s, want pgstore's checks (reachable, schema, …)", b)
 	}
 	code, _, b := get(t, "GET", srv.Base+"/v1/admin/stats", "")
 	var stats struct {

@@ -4,7 +4,6 @@ import (
 	"context"
 	"fmt"
 	"log/slog"
-	"time"
 
 	"github.com/jackc/pgx/v5/pgxpool"
 
@@ -32,7 +31,7 @@ func openBackend(ctx context.Context, f *dbFlags, opts state.Options, log *slog.
 		if err != nil {
 			return nil, fmt.Errorf("%w\nTry: check that PostgreSQL is running and that --db (or CORTEX_DB) is right", err)
 		}
-		ops := &pgOps{pool: st.Pool(), janitor: janitor}
+		ops := &pgOps{store: st, pool: st.Pool(), janitor: janitor}
 		return &backend{store: st, ops: ops, figures: ops.figures}, nil
 	}
 	cfg := f.sqliteConfig()
@@ -48,6 +47,7 @@ func openBackend(ctx context.Context, f *dbFlags, opts state.Options, log *slog.
 // pgOps serves httpapi.Ops with a PostgreSQL pool. SQLite's file
 // operations have PostgreSQL counterparts the answers name.
 type pgOps struct {
+	store   *pgstore.Store
 	pool    *pgxpool.Pool
 	janitor func() janitorCounts
 }
@@ -79,13 +79,19 @@ type poolStats struct {
 }
 
 func (o *pgOps) Stats(ctx context.Context) (any, error) {
-	s := pgStats{Engine: "postgres"}
-	err := o.pool.QueryRow(ctx, `SELECT current_setting('server_version'), pg_database_size(current_database()),
-		coalesce((SELECT n_live_tup FROM pg_stat_user_tables WHERE relid = to_regclass('sessions')), 0),
-		coalesce((SELECT n_live_tup FROM pg_stat_user_tables WHERE relid = to_regclass('state_snapshots')), 0)`).
-		Scan(&s.ServerVersion, &s.SizeBytes, &s.SessionsEstimate, &s.SnapshotsEstimate)
+	// The SQL is pgstore's (Store.Stats); this answer keeps its own shape.
+	st, err := o.store.Stats(ctx)
 	if err != nil {
-		return nil, fmt.Errorf("%w: %w", state.ErrUnavailable, err)
+		return nil, err
+	}
+	s := pgStats{Engine: "postgres", ServerVersion: st.ServerVersion, SizeBytes: st.SizeBytes}
+	for _, t := range st.Tables {
+		switch t.Name {
+		case "sessions":
+			s.SessionsEstimate = t.Rows
+		case "state_snapshots":
+			s.SnapshotsEstimate = t.Rows
+		}
 	}
 	ps := o.pool.Stat()
 	s.Pool = poolStats{
@@ -96,30 +102,12 @@ func (o *pgOps) Stats(ctx context.Context) (any, error) {
 	return s, nil
 }
 
-// pgHealth is the PostgreSQL health report, shaped like SQLite's.
-type pgHealth struct {
-	Status httpapi.HealthStatus `json:"status"`
-	Checks []pgCheck            `json:"checks"`
-}
-
-type pgCheck struct {
-	Name   string               `json:"name"`
-	Status httpapi.HealthStatus `json:"status"`
-	Detail string               `json:"detail,omitempty"`
-}
-
+// Health is the store's own report (pgstore.Store.Health: reachable,
+// writable, schema, connections, pool), in state's health vocabulary.
 func (o *pgOps) Health(ctx context.Context, integrity string) (httpapi.HealthStatus, any) {
-	ctx, cancel := context.WithTimeout(ctx, 2*time.Second)
-	defer cancel()
-	h := pgHealth{Status: httpapi.Healthy}
-	if err := o.pool.Ping(ctx); err != nil {
-		h.Status = httpapi.Unhealthy
-		h.Checks = append(h.Checks, pgCheck{"connection", httpapi.Unhealthy, err.Error()})
-	} else {
-		h.Checks = append(h.Checks, pgCheck{"connection", httpapi.Healthy, ""})
-	}
+	h := o.store.Health(ctx)
 	if integrity != "" {
-		h.Checks = append(h.Checks, pgCheck{"integrity", h.Status, "PostgreSQL checks its pages itself (data checksums); use pg_amcheck for a full check"})
+		h.Checks = append(h.Checks, pgstore.Check{Name: "integrity", Status: h.Status, Detail: "PostgreSQL checks its pages itself (data checksums); use pg_amcheck for a full check"})
 	}
 	return h.Status, h
 }
@@ -152,7 +140,8 @@ func (o *pgOps) figures(ctx context.Context) (httpapi.Figures, error) {
 		ReaderWaitSeconds: ps.AcquireDuration().Seconds(),
 		ReaderTimeouts:    ps.CanceledAcquireCount(),
 	}
-	if err := o.pool.QueryRow(ctx, "SELECT pg_database_size(current_database())").Scan(&f.DBBytes); err != nil {
+	var err error
+	if f.DBBytes, err = o.store.DatabaseBytes(ctx); err != nil {
 		return f, err
 	}
 	if o.janitor != nil {

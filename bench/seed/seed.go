@@ -1,4 +1,9 @@
-package bench
+// Package seed runs the seed's Python reference implementation
+// (bench/seed_reference.py) as a baseline of package bench. It lives apart
+// from bench so that the cortex binary, which imports bench, never links a
+// runner of Python: run it with `go run ./bench/cmd/seed`, which writes a
+// report that `cortex bench --baseline seed` reads.
+package seed
 
 import (
 	"bytes"
@@ -10,10 +15,12 @@ import (
 	"sort"
 	"strconv"
 	"strings"
+
+	"github.com/cortex-db/cortex/bench"
 )
 
-// SeedOptions locate the seed's Python reference implementation.
-type SeedOptions struct {
+// Options locate the seed's Python reference implementation.
+type Options struct {
 	// Python is the interpreter (default "python3").
 	Python string
 	// Script is the path of seed_reference.py (required).
@@ -38,9 +45,9 @@ type seedResult struct {
 	ReadsPerS   float64          `json:"reads_per_s"`
 }
 
-// SeedAvailable reports why the seed baseline cannot run here (no python,
+// Available reports why the seed baseline cannot run here (no python,
 // no script), or "" when it can.
-func SeedAvailable(o SeedOptions) string {
+func Available(o Options) string {
 	py := o.Python
 	if py == "" {
 		py = "python3"
@@ -54,7 +61,7 @@ func SeedAvailable(o SeedOptions) string {
 	return ""
 }
 
-// SeedConfiguration is the baseline of the seed's Python reference
+// Configuration is the baseline of the seed's Python reference
 // implementation: each step runs
 //
 //	python3 seed_reference.py DIR --threads N --readers 0 --seconds S --sessions K --payload P
@@ -65,25 +72,25 @@ func SeedAvailable(o SeedOptions) string {
 // lookups. The script reports throughput, p50 and p99 only. (After its timed part the
 // script also times a 100,000-row batch insert, which adds a second or two
 // to each step's wall time but not to its figures.)
-func SeedConfiguration(o SeedOptions) Configuration {
+func Configuration(o Options) bench.Configuration {
 	if o.Python == "" {
 		o.Python = "python3"
 	}
-	return Configuration{Name: "seed", Baseline: true, External: func(ctx context.Context, s StepSpec) (Step, error) {
+	return bench.Configuration{Name: "seed", Baseline: true, External: func(ctx context.Context, s bench.StepSpec) (bench.Step, error) {
 		threads, readers := s.Concurrency, 0
 		switch s.Workload {
-		case Append, AppendLarge:
+		case bench.Append, bench.AppendLarge:
 		default:
 			// Its readers only find the snapshots its own writers made during
 			// the run: without writers they would time empty lookups, and
 			// with them their count depends on the writers' pace.
-			return Step{}, fmt.Errorf("seed: %w (the script measures appends only: its database starts with no snapshots to read)", ErrUnsupported)
+			return bench.Step{}, fmt.Errorf("seed: %w (the script measures appends only: its database starts with no snapshots to read)", bench.ErrUnsupported)
 		}
 		dir := o.Dir
 		if dir == "" {
 			d, err := os.MkdirTemp("", "cortex-bench-seed-")
 			if err != nil {
-				return Step{}, err
+				return bench.Step{}, err
 			}
 			defer os.RemoveAll(d)
 			dir = d
@@ -97,13 +104,13 @@ func SeedConfiguration(o SeedOptions) Configuration {
 		var stdout, stderr bytes.Buffer
 		cmd.Stdout, cmd.Stderr = &stdout, &stderr
 		if err := cmd.Run(); err != nil {
-			return Step{}, fmt.Errorf("run %s %s: %w: %s", o.Python, strings.Join(args, " "), err, lastLine(stderr.String()))
+			return bench.Step{}, fmt.Errorf("run %s %s: %w: %s", o.Python, strings.Join(args, " "), err, lastLine(stderr.String()))
 		}
 		var r seedResult
 		if err := json.Unmarshal(stdout.Bytes(), &r); err != nil {
-			return Step{}, fmt.Errorf("read seed script output: %w: %q", err, lastLine(stdout.String()))
+			return bench.Step{}, fmt.Errorf("read seed script output: %w: %q", err, lastLine(stdout.String()))
 		}
-		step := Step{Seconds: r.Seconds, Note: "seed_reference.py, SQLite " + r.SQLite,
+		step := bench.Step{Seconds: r.Seconds, Note: "seed_reference.py, SQLite " + r.SQLite,
 			OpsPerSec: r.WritesPerS, Errors: r.WriteErrors}
 		if r.WriteP50MS != nil {
 			step.Latency.P50 = *r.WriteP50MS
@@ -112,7 +119,7 @@ func SeedConfiguration(o SeedOptions) Configuration {
 			step.Latency.P99 = *r.WriteP99MS
 		}
 		for msg, n := range r.ErrorKinds {
-			step.ErrorSamples = append(step.ErrorSamples, ErrorSample{Message: msg, Count: n})
+			step.ErrorSamples = append(step.ErrorSamples, bench.ErrorSample{Message: msg, Count: n})
 		}
 		sort.Slice(step.ErrorSamples, func(i, j int) bool { return step.ErrorSamples[i].Count > step.ErrorSamples[j].Count })
 		step.Ops = int64(step.OpsPerSec * r.Seconds)
