@@ -35,6 +35,27 @@ func fileDigest(t *testing.T, path string) [32]byte {
 	return sha256.Sum256(b)
 }
 
+// openDamaged makes a database of 500 rows, overwrites 20 of its pages in
+// the middle with noise, and opens it again (skipping the test if Open
+// already refuses the damage). The caller closes it.
+func openDamaged(t *testing.T) *sqlitedb.DB {
+	t.Helper()
+	path := filepath.Join(t.TempDir(), "d.db")
+	db := testutil.MustOpenDBAt(t, path, sqlitedb.Config{})
+	fillRows(t, db, 500)
+	if err := db.Close(); err != nil {
+		t.Fatal(err)
+	}
+	f, _ := os.OpenFile(path, os.O_RDWR, 0)
+	f.WriteAt(bytes.Repeat([]byte{0xA5}, 4096*20), 4096*10)
+	f.Close()
+	db2, err := sqlitedb.Open(ctx, path, sqlitedb.Config{})
+	if err != nil {
+		t.Skipf("damage refused at open: %v", err)
+	}
+	return db2
+}
+
 func fillRows(t testing.TB, db *sqlitedb.DB, n int) {
 	t.Helper()
 	mustExec(t, db, "CREATE TABLE IF NOT EXISTS t(id INTEGER PRIMARY KEY, v BLOB)")

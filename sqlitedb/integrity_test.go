@@ -1,9 +1,7 @@
 package sqlitedb_test
 
 import (
-	"bytes"
 	"errors"
-	"os"
 	"path/filepath"
 	"testing"
 	"time"
@@ -102,19 +100,7 @@ func TestIntegrityJob_CloseStopsIt(t *testing.T) {
 
 // The verifier finds damaged table pages and reports them as problems.
 func TestIntegrityJob_VerifyFindsDamage(t *testing.T) {
-	path := filepath.Join(t.TempDir(), "d.db")
-	db := testutil.MustOpenDBAt(t, path, sqlitedb.Config{})
-	fillRows(t, db, 500)
-	if err := db.Close(); err != nil {
-		t.Fatal(err)
-	}
-	f, _ := os.OpenFile(path, os.O_RDWR, 0)
-	f.WriteAt(bytes.Repeat([]byte{0xA5}, 4096*20), 4096*10)
-	f.Close()
-	db2, err := sqlitedb.Open(ctx, path, sqlitedb.Config{})
-	if err != nil {
-		t.Skipf("damage refused at open: %v", err)
-	}
+	db2 := openDamaged(t)
 	defer db2.Close()
 	if _, err := db2.StartIntegrity(sqlitedb.IntegrityVerify, sqlitedb.VerifyConfig{Duty: 1}); err != nil {
 		t.Fatal(err)

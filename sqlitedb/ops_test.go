@@ -590,24 +590,12 @@ func TestOpen_ReadOnlyFile(t *testing.T) {
 // Once a query meets a damaged page, Health says so until the damage is
 // gone, without waiting for an integrity check.
 func TestHealth_LatchesCorruptionMetByQueries(t *testing.T) {
-	path := filepath.Join(t.TempDir(), "d.db")
-	db := testutil.MustOpenDBAt(t, path, sqlitedb.Config{})
-	fillRows(t, db, 500)
-	if err := db.Close(); err != nil {
-		t.Fatal(err)
-	}
-	f, _ := os.OpenFile(path, os.O_RDWR, 0)
-	f.WriteAt(bytes.Repeat([]byte{0xA5}, 4096*20), 4096*10)
-	f.Close()
-	db2, err := sqlitedb.Open(ctx, path, sqlitedb.Config{})
-	if err != nil {
-		t.Skipf("damage refused at open: %v", err)
-	}
+	db2 := openDamaged(t)
 	defer db2.Close()
 	if h := db2.Health(ctx, sqlitedb.HealthOptions{}); h.Status != sqlitedb.Healthy {
 		t.Fatalf("before any query met the damage: %+v", h)
 	}
-	err = readEvery(db2, "SELECT v FROM t")
+	err := readEvery(db2, "SELECT v FROM t")
 	if !errors.Is(err, sqlitedb.ErrCorrupt) {
 		t.Fatalf("read of damaged pages: %v", err)
 	}
