@@ -27,6 +27,18 @@ func NextEvent(t testing.TB, w *state.Watcher) state.Event {
 	return ev
 }
 
+// mustWatch starts watching session id after version after, failing t if
+// it cannot; the watcher is closed when the test ends.
+func mustWatch(t *testing.T, s state.Store, id string, after int64) *state.Watcher {
+	t.Helper()
+	w, err := s.Watch(bg, id, after)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { w.Close() })
+	return w
+}
+
 // wantSnapshot checks that ev reports version v without state.
 func wantSnapshot(t *testing.T, ev state.Event, v int64) {
 	t.Helper()
@@ -64,11 +76,7 @@ func (h *harness) runWatch(t *testing.T) {
 		mustCreate(t, s, "a")
 		mustAppend(t, s, "a", `1`)
 		mustAppend(t, s, "a", `2`)
-		w, err := s.Watch(bg, "a", 0)
-		if err != nil {
-			t.Fatal(err)
-		}
-		defer w.Close()
+		w := mustWatch(t, s, "a", 0)
 		ev := NextEvent(t, w)
 		wantKind(t, ev, state.EventSession)
 		if ev.Session.ID != "a" || ev.Session.Version != 2 {
@@ -106,11 +114,7 @@ func (h *harness) runWatch(t *testing.T) {
 		s, _ := h.store(t)
 		mustCreate(t, s, "a")
 		appendN(t, s, "a", 3)
-		w, err := s.Watch(bg, "a", 2)
-		if err != nil {
-			t.Fatal(err)
-		}
-		defer w.Close()
+		w := mustWatch(t, s, "a", 2)
 		wantKind(t, NextEvent(t, w), state.EventSession)
 		wantSnapshot(t, NextEvent(t, w), 3)
 		mustAppend(t, s, "a", `4`)
@@ -122,11 +126,7 @@ func (h *harness) runWatch(t *testing.T) {
 		// history, in order, once each.
 		s, _ := h.store(t)
 		mustCreate(t, s, "a")
-		w, err := s.Watch(bg, "a", 0)
-		if err != nil {
-			t.Fatal(err)
-		}
-		defer w.Close()
+		w := mustWatch(t, s, "a", 0)
 		wantKind(t, NextEvent(t, w), state.EventSession)
 		mustAppend(t, s, "a", `1`)
 		var items []state.BatchItem
@@ -157,11 +157,7 @@ func (h *harness) runWatch(t *testing.T) {
 		if _, err := s.Prune(bg, state.PruneOptions{KeepLast: 2}); err != nil {
 			t.Fatal(err)
 		}
-		w, err := s.Watch(bg, "a", 0)
-		if err != nil {
-			t.Fatal(err)
-		}
-		defer w.Close()
+		w := mustWatch(t, s, "a", 0)
 		wantKind(t, NextEvent(t, w), state.EventSession)
 		wantSnapshot(t, NextEvent(t, w), 4)
 		wantSnapshot(t, NextEvent(t, w), 5)
@@ -169,11 +165,7 @@ func (h *harness) runWatch(t *testing.T) {
 	t.Run("SessionChangesAndDelete", func(t *testing.T) {
 		s, _ := h.store(t)
 		mustCreate(t, s, "a")
-		w, err := s.Watch(bg, "a", 0)
-		if err != nil {
-			t.Fatal(err)
-		}
-		defer w.Close()
+		w := mustWatch(t, s, "a", 0)
 		wantKind(t, NextEvent(t, w), state.EventSession)
 		if _, err := s.TouchSession(bg, "a"); err != nil {
 			t.Fatal(err)
@@ -211,11 +203,7 @@ func (h *harness) runWatch(t *testing.T) {
 		if _, err := s.CreateSession(bg, state.SessionInput{ID: "a", TTL: &ttl}); err != nil {
 			t.Fatal(err)
 		}
-		w, err := s.Watch(bg, "a", 0)
-		if err != nil {
-			t.Fatal(err)
-		}
-		defer w.Close()
+		w := mustWatch(t, s, "a", 0)
 		wantKind(t, NextEvent(t, w), state.EventSession)
 		c.Advance(2 * time.Minute)
 		if n, err := s.ExpireSessions(bg, 0); err != nil || n != 1 {
@@ -248,11 +236,7 @@ func (h *harness) runWatch(t *testing.T) {
 			if i%2 == 1 {
 				id = "b"
 			}
-			w, err := s.Watch(bg, id, 0)
-			if err != nil {
-				t.Fatal(err)
-			}
-			defer w.Close()
+			w := mustWatch(t, s, id, 0)
 			wantKind(t, NextEvent(t, w), state.EventSession)
 			ws = append(ws, w)
 		}
