@@ -137,22 +137,7 @@ func runPowerLoss(t *testing.T, run powerLossRun, seed uint64) powerLossResult {
 	}
 
 	// The schema, outside the journal: the image before the first entry.
-	{
-		db, err := Open(ctx, path, Config{})
-		if err != nil {
-			t.Fatal(err)
-		}
-		if err := db.Write(ctx, func(tx *Tx) error {
-			_, err := tx.Exec(ctx, `CREATE TABLE t(k INTEGER PRIMARY KEY, v BLOB NOT NULL);
-				CREATE TABLE filler(i INTEGER PRIMARY KEY, v BLOB NOT NULL)`)
-			return err
-		}); err != nil {
-			t.Fatal(err)
-		}
-		if err := db.Close(); err != nil {
-			t.Fatal(err)
-		}
-	}
+	createPowerLossSchema(t, path)
 	initial := map[string][]byte{}
 	b, err := os.ReadFile(path)
 	if err != nil {
@@ -379,22 +364,7 @@ func runWALWriteError(t *testing.T, walbuf bool, after int) string {
 	t.Helper()
 	ctx := context.Background()
 	path := filepath.Join(t.TempDir(), "e.db")
-	{
-		db, err := Open(ctx, path, Config{})
-		if err != nil {
-			t.Fatal(err)
-		}
-		if err := db.Write(ctx, func(tx *Tx) error {
-			_, err := tx.Exec(ctx, `CREATE TABLE t(k INTEGER PRIMARY KEY, v BLOB NOT NULL);
-				CREATE TABLE filler(i INTEGER PRIMARY KEY, v BLOB NOT NULL)`)
-			return err
-		}); err != nil {
-			t.Fatal(err)
-		}
-		if err := db.Close(); err != nil {
-			t.Fatal(err)
-		}
-	}
+	createPowerLossSchema(t, path)
 	initial, err := os.ReadFile(path)
 	if err != nil {
 		t.Fatal(err)
@@ -485,4 +455,26 @@ func plSpill(ctx context.Context, tx *Tx) error {
 	}
 	_, err := tx.Exec(ctx, "UPDATE filler SET v = randomblob(100) WHERE i IN (SELECT i FROM filler ORDER BY i LIMIT 3)")
 	return err
+}
+
+// createPowerLossSchema makes the database the power-loss workloads write
+// to (tables t and filler), outside any journal being recorded, and closes
+// it.
+func createPowerLossSchema(t *testing.T, path string) {
+	t.Helper()
+	ctx := context.Background()
+	db, err := Open(ctx, path, Config{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := db.Write(ctx, func(tx *Tx) error {
+		_, err := tx.Exec(ctx, `CREATE TABLE t(k INTEGER PRIMARY KEY, v BLOB NOT NULL);
+			CREATE TABLE filler(i INTEGER PRIMARY KEY, v BLOB NOT NULL)`)
+		return err
+	}); err != nil {
+		t.Fatal(err)
+	}
+	if err := db.Close(); err != nil {
+		t.Fatal(err)
+	}
 }
