@@ -1,0 +1,106 @@
+// Package python_test runs the Python client's test suite (clients/python,
+// `python3 -m unittest`) against a real `cortex serve` on SQLite and on
+// PostgreSQL. The Python tests read the server from CORTEX_URL and
+// CORTEX_TOKEN; CORTEX_LIMITED_URL is a second server started with
+// --max-watchers 1, where the retry tests meet real 503 answers.
+//
+// Without python3 the tests skip, except with CI=true, where they fail.
+package python_test
+
+import (
+	"context"
+	"crypto/rand"
+	"encoding/hex"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/cortex-db/cortex/internal/e2e"
+	"github.com/cortex-db/cortex/internal/pgtest"
+)
+
+func TestMain(m *testing.M) {
+	code := m.Run()
+	e2e.Cleanup()
+	os.Exit(code)
+}
+
+// MinPython is the oldest Python the client supports (pyproject.toml's
+// requires-python).
+const MinPython = "3.9"
+
+// python returns the interpreter to run: $CORTEX_PYTHON, else python3 on the
+// PATH. It skips the test when there is none, or fails it when CI=true.
+func python(t *testing.T) string {
+	t.Helper()
+	name := os.Getenv("CORTEX_PYTHON")
+	if name == "" {
+		name = "python3"
+	}
+	path, err := exec.LookPath(name)
+	if err != nil {
+		msg := "the Python client's tests need " + name + " (" + MinPython + " or later) on the PATH: apt-get install python3"
+		if os.Getenv("CI") == "true" {
+			t.Fatal("CI=true: " + msg)
+		}
+		t.Skip("SKIPPED, NO PYTHON: " + msg)
+	}
+	out, err := exec.Command(path, "-c", "import sys; print(sys.version_info >= (3, 9), sys.version.split()[0])").CombinedOutput()
+	if err != nil {
+		t.Fatalf("%s: %v\n%s", path, err, out)
+	}
+	if !strings.HasPrefix(string(out), "True") {
+		t.Fatalf("%s is Python %s; the client needs %s or later", path, strings.Fields(string(out))[1], MinPython)
+	}
+	return path
+}
+
+func token(t *testing.T) string {
+	var b [16]byte
+	if _, err := rand.Read(b[:]); err != nil {
+		t.Fatal(err)
+	}
+	return hex.EncodeToString(b[:])
+}
+
+func TestPythonClientSQLite(t *testing.T) {
+	py := python(t)
+	dir := t.TempDir()
+	run(t, py, "sqlite", filepath.Join(dir, "cortex.db"), filepath.Join(dir, "limited.db"))
+}
+
+func TestPythonClientPostgres(t *testing.T) {
+	py := python(t)
+	run(t, py, "postgres", pgtest.NewDatabase(t), pgtest.NewDatabase(t))
+}
+
+// run starts the servers on the two databases and runs the whole Python
+// suite against them; every Python test must run (none may skip for want of
+// a server: CORTEX_REQUIRE_SERVER=1).
+func run(t *testing.T, py, engine, db, limitedDB string) {
+	tok := token(t)
+	srv := e2e.StartServer(t, db, "--api-token", tok)
+	limited := e2e.StartServer(t, limitedDB, "--max-watchers", "1")
+
+	ctx, cancel := context.WithTimeout(t.Context(), 5*time.Minute)
+	defer cancel()
+	cmd := exec.CommandContext(ctx, py, "-m", "unittest", "discover", "-s", "tests", "-t", ".", "-v")
+	cmd.Env = append(os.Environ(),
+		"CORTEX_URL="+srv.Base,
+		"CORTEX_TOKEN="+tok,
+		"CORTEX_LIMITED_URL="+limited.Base,
+		"CORTEX_ENGINE="+engine,
+		"CORTEX_REQUIRE_SERVER=1",
+		"PYTHONDONTWRITEBYTECODE=1",
+		"PYTHONWARNINGS=error::ResourceWarning",
+	)
+	out, err := cmd.CombinedOutput()
+	if err != nil {
+		log, _ := os.ReadFile(srv.Log)
+		t.Fatalf("python3 -m unittest (%s): %v\n%s\n--- server log (tail) ---\n%s", engine, err, out, e2e.Tail(log, 3000))
+	}
+	t.Logf("python3 -m unittest (%s):\n%s", engine, out)
+}
