@@ -91,6 +91,25 @@ class Answer:
         return self.headers.get(name.lower())
 
 
+def read_bounded(resp: http.client.HTTPResponse, limit: int) -> Optional[bytes]:
+    """The whole body, or None when it is longer than limit bytes. (Not
+    resp.read(limit + 1): before Python 3.10 that allocates limit bytes.)"""
+    if resp.length is not None:
+        if resp.length > limit:
+            return None
+        return resp.read()
+    parts: List[bytes] = []
+    total = 0
+    while True:
+        b = resp.read(64 << 10)
+        if not b:
+            return b"".join(parts)
+        total += len(b)
+        if total > limit:
+            return None
+        parts.append(b)
+
+
 def _dropped(sock: Optional[socket.socket]) -> bool:
     """True when an idle keep-alive connection was closed by the server (or
     holds unexpected bytes): readable while no request is outstanding."""
@@ -268,8 +287,8 @@ class Transport:
             sent = True
             conn.request(method, target, body=body, headers=dict(headers))
             resp = conn.getresponse()
-            data = resp.read(self.max_body_bytes + 1)
-            if len(data) > self.max_body_bytes:
+            data = read_bounded(resp, self.max_body_bytes)
+            if data is None:
                 conn.close()
                 raise _Attempt(ProtocolError(
                     f"{method} {self.base_url}{target}: answer larger than max_body_bytes ({self.max_body_bytes})"
@@ -308,7 +327,7 @@ class Transport:
             conn.request("GET", target, headers=hdrs)
             resp = conn.getresponse()
             if resp.status != 200:
-                data = resp.read(64 << 10)
+                data = read_bounded(resp, 1 << 20) or b""
                 raise error_from_answer(
                     resp.status, resp.reason, resp.getheader("Content-Type") or "", data,
                     retry_after=parse_retry_after(resp.getheader("Retry-After")),

@@ -110,6 +110,9 @@ class Proxy:
                 c, _ = self._ln.accept()
             except OSError:
                 return
+            if self._closed:
+                c.close()
+                return
             try:
                 up = socket.create_connection(self.upstream, timeout=10)
             except OSError:
@@ -141,6 +144,8 @@ class Proxy:
             pass
         _shut(src)
         _shut(dst)
+        src.close()
+        dst.close()
 
 
 def _shut(s: socket.socket) -> None:
