@@ -573,6 +573,10 @@ class Watch(Iterator[Event]):
                 sock.shutdown(socket.SHUT_RDWR)
             except OSError:
                 pass
+        try:
+            self._gen.close()  # a suspended watch: closes its connection now
+        except ValueError:
+            pass  # running in another thread: it sees the shut socket and ends
 
     def _run(self) -> Iterator[Event]:
         c = self._client
@@ -605,7 +609,7 @@ class Watch(Iterator[Event]):
                     return
             c._refresh_token()
             try:
-                conn, resp = t.open_stream(
+                conn, resp, sock = t.open_stream(
                     path, query=query, headers={"Last-Event-ID": str(self.last_version)},
                     timeout=self.stream_timeout,
                 )
@@ -625,9 +629,10 @@ class Watch(Iterator[Event]):
                 continue
             self.connections += 1
             with self._lock:
-                self._sock = conn.sock
+                self._sock = sock
                 closed = self._closed
             if closed:
+                resp.close()
                 conn.close()
                 return
             reader = SSEReader(resp.read1, self.max_event_bytes)
@@ -655,6 +660,7 @@ class Watch(Iterator[Event]):
             finally:
                 with self._lock:
                     self._sock = None
+                resp.close()
                 conn.close()
             if self._closed:
                 return

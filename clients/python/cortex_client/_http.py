@@ -315,16 +315,19 @@ class Transport:
         query: Optional[Query],
         headers: Optional[Mapping[str, str]],
         timeout: float,
-    ) -> Tuple[http.client.HTTPConnection, http.client.HTTPResponse]:
+    ) -> Tuple[http.client.HTTPConnection, http.client.HTTPResponse, Optional[socket.socket]]:
         """Open a GET whose body is read as it comes (an event stream) on a
-        connection of its own. Raises the CortexError of an error answer, or
-        the network error (no retry here: the caller reconnects)."""
+        connection of its own; returns the connection, the response and the
+        socket (to shut down from another thread). Raises the CortexError of
+        an error answer, or the network error (no retry here: the caller
+        reconnects)."""
         target = self.url(path, query)
         hdrs = self.headers(headers)
         hdrs["Accept"] = "text/event-stream, application/problem+json"
         conn = self.new_connection(timeout)
         try:
             conn.request("GET", target, headers=hdrs)
+            sock = conn.sock  # kept: getresponse may hand it to the response
             resp = conn.getresponse()
             if resp.status != 200:
                 data = read_bounded(resp, 1 << 20) or b""
@@ -336,7 +339,7 @@ class Transport:
         except BaseException:
             conn.close()
             raise
-        return conn, resp
+        return conn, resp, sock
 
 
 class _Attempt(Exception):
