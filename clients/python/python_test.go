@@ -32,30 +32,36 @@ func TestMain(m *testing.M) {
 // requires-python).
 const MinPython = "3.9"
 
-// python returns the interpreter to run: $CORTEX_PYTHON, else python3 on the
-// PATH. It skips the test when there is none, or fails it when CI=true.
-func python(t *testing.T) string {
+// pythons returns the interpreters to run the suite with: the names in
+// $CORTEX_PYTHON (space-separated, e.g. "python3.9 python3.13"), else
+// python3 on the PATH. It skips the test when one is missing, or fails it
+// when CI=true; an interpreter older than MinPython fails it.
+func pythons(t *testing.T) []string {
 	t.Helper()
-	name := os.Getenv("CORTEX_PYTHON")
-	if name == "" {
-		name = "python3"
+	names := strings.Fields(os.Getenv("CORTEX_PYTHON"))
+	if len(names) == 0 {
+		names = []string{"python3"}
 	}
-	path, err := exec.LookPath(name)
-	if err != nil {
-		msg := "the Python client's tests need " + name + " (" + MinPython + " or later) on the PATH: apt-get install python3"
-		if os.Getenv("CI") == "true" {
-			t.Fatal("CI=true: " + msg)
+	var paths []string
+	for _, name := range names {
+		path, err := exec.LookPath(name)
+		if err != nil {
+			msg := "the Python client's tests need " + name + " (" + MinPython + " or later) on the PATH: apt-get install python3"
+			if os.Getenv("CI") == "true" {
+				t.Fatal("CI=true: " + msg)
+			}
+			t.Skip("SKIPPED, NO PYTHON: " + msg)
 		}
-		t.Skip("SKIPPED, NO PYTHON: " + msg)
+		out, err := exec.Command(path, "-c", "import sys; print(sys.version_info >= (3, 9), sys.version.split()[0])").CombinedOutput()
+		if err != nil {
+			t.Fatalf("%s: %v\n%s", path, err, out)
+		}
+		if f := strings.Fields(string(out)); len(f) != 2 || f[0] != "True" {
+			t.Fatalf("%s is Python %s; the client needs %s or later", path, out, MinPython)
+		}
+		paths = append(paths, path)
 	}
-	out, err := exec.Command(path, "-c", "import sys; print(sys.version_info >= (3, 9), sys.version.split()[0])").CombinedOutput()
-	if err != nil {
-		t.Fatalf("%s: %v\n%s", path, err, out)
-	}
-	if !strings.HasPrefix(string(out), "True") {
-		t.Fatalf("%s is Python %s; the client needs %s or later", path, strings.Fields(string(out))[1], MinPython)
-	}
-	return path
+	return paths
 }
 
 func token(t *testing.T) string {
@@ -67,40 +73,40 @@ func token(t *testing.T) string {
 }
 
 func TestPythonClientSQLite(t *testing.T) {
-	py := python(t)
+	pys := pythons(t)
 	dir := t.TempDir()
-	run(t, py, "sqlite", filepath.Join(dir, "cortex.db"), filepath.Join(dir, "limited.db"))
+	run(t, pys, "sqlite", filepath.Join(dir, "cortex.db"), filepath.Join(dir, "limited.db"))
 }
 
 func TestPythonClientPostgres(t *testing.T) {
-	py := python(t)
-	run(t, py, "postgres", pgtest.NewDatabase(t), pgtest.NewDatabase(t))
+	pys := pythons(t)
+	run(t, pys, "postgres", pgtest.NewDatabase(t), pgtest.NewDatabase(t))
 }
 
 // run starts the servers on the two databases and runs the whole Python
-// suite against them; every Python test must run (none may skip for want of
-// a server: CORTEX_REQUIRE_SERVER=1).
-func run(t *testing.T, py, engine, db, limitedDB string) {
+// suite against them with each interpreter; every Python test must run
+// (none may skip for want of a server: CORTEX_REQUIRE_SERVER=1).
+func run(t *testing.T, pys []string, engine, db, limitedDB string) {
 	tok := token(t)
 	srv := e2e.StartServer(t, db, "--api-token", tok)
 	limited := e2e.StartServer(t, limitedDB, "--max-watchers", "1")
-
-	ctx, cancel := context.WithTimeout(t.Context(), 5*time.Minute)
-	defer cancel()
-	cmd := exec.CommandContext(ctx, py, "-m", "unittest", "discover", "-s", "tests", "-t", ".", "-v")
-	cmd.Env = append(os.Environ(),
-		"CORTEX_URL="+srv.Base,
-		"CORTEX_TOKEN="+tok,
-		"CORTEX_LIMITED_URL="+limited.Base,
-		"CORTEX_ENGINE="+engine,
-		"CORTEX_REQUIRE_SERVER=1",
-		"PYTHONDONTWRITEBYTECODE=1",
-		"PYTHONWARNINGS=error::ResourceWarning",
-	)
-	out, err := cmd.CombinedOutput()
-	if err != nil {
-		log, _ := os.ReadFile(srv.Log)
-		t.Fatalf("python3 -m unittest (%s): %v\n%s\n--- server log (tail) ---\n%s", engine, err, out, e2e.Tail(log, 3000))
+	for _, py := range pys {
+		ctx, cancel := context.WithTimeout(t.Context(), 5*time.Minute)
+		cmd := exec.CommandContext(ctx, py, "-m", "unittest", "discover", "-s", "tests", "-t", ".", "-v")
+		cmd.Env = append(os.Environ(),
+			"CORTEX_URL="+srv.Base,
+			"CORTEX_TOKEN="+tok,
+			"CORTEX_LIMITED_URL="+limited.Base,
+			"CORTEX_ENGINE="+engine,
+			"CORTEX_REQUIRE_SERVER=1",
+			"PYTHONDONTWRITEBYTECODE=1",
+		)
+		out, err := cmd.CombinedOutput()
+		cancel()
+		if err != nil {
+			log, _ := os.ReadFile(srv.Log)
+			t.Fatalf("%s -m unittest (%s): %v\n%s\n--- server log (tail) ---\n%s", py, engine, err, out, e2e.Tail(log, 3000))
+		}
+		t.Logf("%s -m unittest (%s):\n%s", py, engine, out)
 	}
-	t.Logf("python3 -m unittest (%s):\n%s", engine, out)
 }

@@ -232,11 +232,11 @@ class AuthHealthTest(unittest.TestCase):
         url = support.need(support.URL, "CORTEX_URL")
         if not support.TOKEN:
             self.skipTest("the server has no --api-token")
-        with self.assertRaises(UnauthorizedError) as cm:
-            Client(url, retry=support.FAST).get_session("x")
+        with Client(url, retry=support.FAST) as c, self.assertRaises(UnauthorizedError) as cm:
+            c.get_session("x")
         self.assertEqual((cm.exception.status, cm.exception.slug), (401, "unauthorized"))
-        with self.assertRaises(UnauthorizedError):
-            Client(url, token="wrong-token-wrong-token").get_session("x")
+        with Client(url, token="wrong-token-wrong-token") as c, self.assertRaises(UnauthorizedError):
+            c.get_session("x")
         with tempfile.TemporaryDirectory() as d:
             path = os.path.join(d, "token")
             with open(path, "w") as f:
