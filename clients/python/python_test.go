@@ -2,7 +2,8 @@
 // `python3 -m unittest`) against a real `cortex serve` on SQLite and on
 // PostgreSQL. The Python tests read the server from CORTEX_URL and
 // CORTEX_TOKEN; CORTEX_LIMITED_URL is a second server started with
-// --max-watchers 1, where the retry tests meet real 503 answers.
+// --max-watchers 1, where the retry tests meet real 503 answers. The tests
+// that need no server run once.
 //
 // Without python3 the tests skip, except with CI=true, where they fail.
 package python_test
@@ -72,6 +73,42 @@ func token(t *testing.T) string {
 	return hex.EncodeToString(b[:])
 }
 
+// The Python test modules: those that need the server under test, run once
+// per engine, and those that need none (hostile answers from a scripted
+// stand-in, the SSE parser, packaging), run once. TestPythonModulesListed
+// keeps these lists complete.
+var (
+	serverModules  = []string{"tests.test_api", "tests.test_watch", "tests.test_retry"}
+	offlineModules = []string{"tests.test_hostile", "tests.test_sse", "tests.test_compat", "tests.test_package"}
+)
+
+func TestPythonModulesListed(t *testing.T) {
+	files, err := filepath.Glob(filepath.Join("tests", "test_*.py"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	listed := map[string]bool{}
+	for _, m := range append(append([]string{}, serverModules...), offlineModules...) {
+		listed[m] = true
+	}
+	for _, f := range files {
+		m := "tests." + strings.TrimSuffix(filepath.Base(f), ".py")
+		if !listed[m] {
+			t.Errorf("%s is in neither serverModules nor offlineModules of python_test.go: add it to one", f)
+		}
+		delete(listed, m)
+	}
+	for m := range listed {
+		t.Errorf("%s is listed in python_test.go but has no file", m)
+	}
+}
+
+func TestPythonClientOffline(t *testing.T) {
+	for _, py := range pythons(t) {
+		unittest(t, py, "offline", offlineModules, nil, "")
+	}
+}
+
 func TestPythonClientSQLite(t *testing.T) {
 	pys := pythons(t)
 	dir := t.TempDir()
@@ -83,30 +120,40 @@ func TestPythonClientPostgres(t *testing.T) {
 	run(t, pys, "postgres", pgtest.NewDatabase(t), pgtest.NewDatabase(t))
 }
 
-// run starts the servers on the two databases and runs the whole Python
-// suite against them with each interpreter; every Python test must run
-// (none may skip for want of a server: CORTEX_REQUIRE_SERVER=1).
+// run starts the servers on the two databases and runs the server modules
+// against them with each interpreter; every Python test must run (none may
+// skip for want of a server: CORTEX_REQUIRE_SERVER=1).
 func run(t *testing.T, pys []string, engine, db, limitedDB string) {
 	tok := token(t)
 	srv := e2e.StartServer(t, db, "--api-token", tok)
 	limited := e2e.StartServer(t, limitedDB, "--max-watchers", "1")
-	for _, py := range pys {
-		ctx, cancel := context.WithTimeout(t.Context(), 5*time.Minute)
-		cmd := exec.CommandContext(ctx, py, "-m", "unittest", "discover", "-s", "tests", "-t", ".", "-v")
-		cmd.Env = append(os.Environ(),
-			"CORTEX_URL="+srv.Base,
-			"CORTEX_TOKEN="+tok,
-			"CORTEX_LIMITED_URL="+limited.Base,
-			"CORTEX_ENGINE="+engine,
-			"CORTEX_REQUIRE_SERVER=1",
-			"PYTHONDONTWRITEBYTECODE=1",
-		)
-		out, err := cmd.CombinedOutput()
-		cancel()
-		if err != nil {
-			log, _ := os.ReadFile(srv.Log)
-			t.Fatalf("%s -m unittest (%s): %v\n%s\n--- server log (tail) ---\n%s", py, engine, err, out, e2e.Tail(log, 3000))
-		}
-		t.Logf("%s -m unittest (%s):\n%s", py, engine, out)
+	env := []string{
+		"CORTEX_URL=" + srv.Base,
+		"CORTEX_TOKEN=" + tok,
+		"CORTEX_LIMITED_URL=" + limited.Base,
+		"CORTEX_ENGINE=" + engine,
+		"CORTEX_REQUIRE_SERVER=1",
 	}
+	for _, py := range pys {
+		unittest(t, py, engine, serverModules, env, srv.Log)
+	}
+}
+
+// unittest runs `py -m unittest -v modules...` in this folder and fails the
+// test, with its output and the server's log, when it fails.
+func unittest(t *testing.T, py, what string, modules, env []string, serverLog string) {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(t.Context(), 5*time.Minute)
+	defer cancel()
+	cmd := exec.CommandContext(ctx, py, append([]string{"-m", "unittest", "-v"}, modules...)...)
+	cmd.Env = append(append(os.Environ(), "PYTHONDONTWRITEBYTECODE=1"), env...)
+	out, err := cmd.CombinedOutput()
+	if err != nil {
+		var log []byte
+		if serverLog != "" {
+			log, _ = os.ReadFile(serverLog)
+		}
+		t.Fatalf("%s -m unittest (%s): %v\n%s\n--- server log (tail) ---\n%s", py, what, err, out, e2e.Tail(log, 3000))
+	}
+	t.Logf("%s -m unittest (%s):\n%s", py, what, out)
 }
