@@ -11,7 +11,7 @@ import time
 import urllib.parse
 import uuid
 from datetime import datetime
-from typing import Any, Dict, Iterator, List, Mapping, Optional, Sequence, Tuple, Union
+from typing import Any, Callable, Dict, Generator, Iterator, List, Mapping, Optional, Sequence, Tuple, Union, cast
 
 from ._errors import CortexError, NotFoundError, ProtocolError, TransportError
 from ._http import NETWORK_ERRORS, Answer, Query, RetryHook, RetryPolicy, Transport
@@ -31,7 +31,7 @@ Metadata = Mapping[str, Any]
 
 def _seg(s: str) -> str:
     """One path segment, escaped."""
-    if not isinstance(s, str) or not s:
+    if not s:
         raise ValueError(f"want a non-empty string id, got {s!r}")
     return urllib.parse.quote(s, safe="")
 
@@ -359,7 +359,7 @@ class Client:
         or several sessions); results are in the order of ``items``. Items
         without an ``idempotency_key`` get a random one, so that a retried batch
         appends once."""
-        out = []
+        out: List[Dict[str, Any]] = []
         for it in items:
             d: Dict[str, Any] = {"session_id": it.session_id, "state": it.state}
             if it.metadata is not None:
@@ -373,9 +373,10 @@ class Client:
         ans = self._do("POST", "/v1/snapshots:batch", body={"items": out}, has_body=True,
                        resend_safe=True, timeout=timeout, ok=(201,))
         doc = _loads(ans, "append batch")
-        if not isinstance(doc, dict) or not isinstance(doc.get("results"), list):
+        results: Any = cast(Dict[str, Any], doc).get("results") if isinstance(doc, dict) else None
+        if not isinstance(results, list):
             raise ProtocolError("append batch: want {\"results\": [...]}")
-        return [AppendResult.from_json(r) for r in doc["results"]]
+        return [AppendResult.from_json(r) for r in cast(List[Any], results)]
 
     def latest(self, session_id: str, *, timeout: Optional[float] = None) -> Snapshot:
         """The latest snapshot, with its state; NotFoundError when the session
@@ -487,8 +488,8 @@ class Client:
         gave, so nothing is lost or given twice. It ends after a ``deleted``
         event, on ``close()``, or raises when reconnecting fails ``retry.attempts``
         times in a row."""
-        return Watch(self, session_id, after_version=after_version, include_state=include_state,
-                     stream_timeout=stream_timeout, max_event_bytes=max_event_bytes)
+        return Watch(self._t, self._refresh_token, session_id, after_version=after_version,
+                     include_state=include_state, stream_timeout=stream_timeout, max_event_bytes=max_event_bytes)
 
     # --- health and admin -----------------------------------------------------
 
@@ -519,7 +520,7 @@ class Client:
         doc = _loads(ans, "stats")
         if not isinstance(doc, dict):
             raise ProtocolError("stats: want a JSON object")
-        return doc
+        return cast(Dict[str, Any], doc)
 
 
 class Watch(Iterator[Event]):
@@ -530,7 +531,8 @@ class Watch(Iterator[Event]):
 
     def __init__(
         self,
-        client: Client,
+        transport: Transport,
+        refresh_token: Callable[[], None],
         session_id: str,
         *,
         after_version: int,
@@ -538,7 +540,8 @@ class Watch(Iterator[Event]):
         stream_timeout: float,
         max_event_bytes: int,
     ) -> None:
-        self._client = client
+        self._t = transport
+        self._refresh_token = refresh_token
         self.session_id = session_id
         self.last_version = int(after_version)
         self.include_state = include_state
@@ -578,9 +581,8 @@ class Watch(Iterator[Event]):
         except ValueError:
             pass  # running in another thread: it sees the shut socket and ends
 
-    def _run(self) -> Iterator[Event]:
-        c = self._client
-        t = c._t
+    def _run(self) -> Generator[Event, None, None]:
+        t = self._t
         policy = t.retry
         path = "/v1/sessions/" + _seg(self.session_id) + "/events"
         query = [("include_state", "true")] if self.include_state else []
@@ -607,7 +609,7 @@ class Watch(Iterator[Event]):
                 time.sleep(wait)
                 if self._closed:
                     return
-            c._refresh_token()
+            self._refresh_token()
             try:
                 conn, resp, sock = t.open_stream(
                     path, query=query, headers={"Last-Event-ID": str(self.last_version)},

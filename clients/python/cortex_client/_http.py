@@ -279,7 +279,7 @@ class Transport:
         timeout: float,
         resend_safe: bool,
     ) -> Answer:
-        conn, reused = self._take(timeout)
+        conn, _ = self._take(timeout)
         sent = False
         try:
             if conn.sock is None:

@@ -10,7 +10,7 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta, timezone
-from typing import Any, Dict, List, Optional
+from typing import Any, Dict, List, Optional, cast
 
 from ._errors import ProtocolError
 
@@ -53,7 +53,7 @@ def format_time(t: datetime) -> str:
 def _obj(v: Any, what: str) -> Dict[str, Any]:
     if not isinstance(v, dict):
         raise ProtocolError(f"{what}: want a JSON object, got {type(v).__name__}")
-    return v
+    return cast(Dict[str, Any], v)
 
 
 def _str(d: Dict[str, Any], k: str, what: str) -> str:
@@ -83,7 +83,7 @@ def _list(d: Dict[str, Any], k: str, what: str) -> List[Any]:
         return []
     if not isinstance(v, list):
         raise ProtocolError(f"{what}.{k}: want a JSON array, got {type(v).__name__}")
-    return v
+    return cast(List[Any], v)
 
 
 @dataclass
@@ -271,9 +271,9 @@ class Health:
     @classmethod
     def from_json(cls, v: Any) -> "Health":
         d = _obj(v, "health")
-        checks = []
-        for c in _list(d, "checks", "health"):
-            c = _obj(c, "health.checks[]")
+        checks: List[HealthCheck] = []
+        for item in _list(d, "checks", "health"):
+            c = _obj(item, "health.checks[]")
             detail = c.get("detail")
             checks.append(HealthCheck(
                 name=_str(c, "name", "health.checks[]"),

@@ -45,7 +45,7 @@ class SSEReader:
         start = 0
         while True:
             if self._skip_lf and self._buf:
-                if self._buf[0:1] == b"\n":
+                if self._buf[0] == 0x0A:  # LF
                     del self._buf[0]
                 self._skip_lf = False
             i_n = self._buf.find(b"\n", start)
@@ -56,7 +56,7 @@ class SSEReader:
                 line = bytes(self._buf[:i])
                 if i == i_r:
                     if i + 1 < len(self._buf):
-                        drop = 2 if self._buf[i + 1:i + 2] == b"\n" else 1
+                        drop = 2 if self._buf[i + 1] == 0x0A else 1
                     else:
                         drop = 1
                         self._skip_lf = True

@@ -14,7 +14,7 @@ from cortex_client import (
     TransportError, UnavailableError,
 )
 
-from .support import Scripted, answer
+from .support import Handler, Scripted, answer
 
 FAST = RetryPolicy(attempts=3, base_delay=0.01, max_delay=0.05, deadline=30)
 
@@ -162,7 +162,7 @@ class HostileTest(unittest.TestCase):
                 c.get_session("x")
 
 
-def sse(body: bytes, status: int = 200) -> "callable":
+def sse(body: bytes, status: int = 200) -> Handler:
     def h(r: BaseHTTPRequestHandler) -> None:
         r.send_response(status)
         r.send_header("Content-Type", "text/event-stream")
