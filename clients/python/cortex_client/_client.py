@@ -550,6 +550,7 @@ class Watch(Iterator[Event]):
         #: Connections opened so far (1 + reconnects).
         self.connections = 0
         self._closed = False
+        self._stop = threading.Event()  # set by close(): ends a wait to reconnect
         self._sock: Optional[socket.socket] = None
         self._lock = threading.Lock()
         self._gen = self._run()
@@ -571,6 +572,7 @@ class Watch(Iterator[Event]):
         with self._lock:
             self._closed = True
             sock = self._sock
+        self._stop.set()
         if sock is not None:
             try:
                 sock.shutdown(socket.SHUT_RDWR)
@@ -606,9 +608,8 @@ class Watch(Iterator[Event]):
                     wait = max(wait, min(server_retry, policy.max_delay))
                 if t.on_retry is not None and last_err is not None:
                     t.on_retry(failures, last_err, wait)
-                time.sleep(wait)
-                if self._closed:
-                    return
+                if self._stop.wait(wait):
+                    return  # closed while waiting
             self._refresh_token()
             try:
                 conn, resp, sock = t.open_stream(

@@ -135,10 +135,12 @@ class ConflictError(CortexError):
     """409: an id or snapshot key taken, a batch version conflict, a job running."""
 
 
-class PreconditionFailedError(CortexError):
+class PreconditionFailedError(ConflictError):
     """412: the append's ``expected_version`` (``If-Match``) is not the latest.
 
-    ``expected_version`` and ``actual_version`` say which versions.
+    ``expected_version`` and ``actual_version`` say which versions. A
+    ConflictError too, so that ``except ConflictError`` catches every conflict
+    (as the Go client's IsConflict does).
     """
 
 

@@ -160,6 +160,7 @@ class SnapshotsTest(unittest.TestCase):
         e = cm.exception
         self.assertEqual((e.status, e.expected_version, e.actual_version), (412, 0, 1))
         self.assertTrue(e.is_version_conflict)
+        self.assertIsInstance(e, ConflictError)  # every conflict is one
         self.assertEqual(self.c.append(self.sid, {"v": 2}, expected_version=1).version, 2)
 
     def test_append_errors(self) -> None:
@@ -173,6 +174,29 @@ class SnapshotsTest(unittest.TestCase):
         with self.assertRaises(ValueError):
             self.c.append(self.sid, {"x": float("nan")})
         self.assertEqual(self.c.get_session(self.sid).version, 0)
+
+    def test_one_client_many_threads(self) -> None:
+        # One client shared by threads: its connections are pooled, each
+        # request on its own connection; every append lands once.
+        errors: list = []
+
+        def work(t: int) -> None:
+            try:
+                for i in range(10):
+                    self.c.append(self.sid, {"t": t, "i": i})
+            except BaseException as e:  # noqa: BLE001 - reported below
+                errors.append(e)
+
+        threads = [threading.Thread(target=work, args=(t,)) for t in range(8)]
+        for th in threads:
+            th.start()
+        for th in threads:
+            th.join(120)
+        self.assertEqual(errors, [])
+        snaps = list(self.c.history(self.sid, include_state=True, page_size=1000))
+        self.assertEqual([s.version for s in snaps], list(range(80, 0, -1)))
+        self.assertEqual(sorted((s.state["t"], s.state["i"]) for s in snaps),
+                         [(t, i) for t in range(8) for i in range(10)])
 
     def test_batch(self) -> None:
         other = uid("batch")

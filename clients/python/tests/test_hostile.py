@@ -6,6 +6,7 @@ server in the other files.)"""
 from __future__ import annotations
 
 import socket
+import threading
 import unittest
 from http.server import BaseHTTPRequestHandler
 
@@ -243,6 +244,22 @@ class HostileStreamTest(unittest.TestCase):
         c = self.serve(silent, sse(SESSION + b'event: deleted\ndata: {"session_id":"s"}\n\n'))
         got = [e.kind for e in c.watch("s", stream_timeout=0.3)]
         self.assertEqual(got, ["session", "session", "deleted"])
+
+    def test_close_ends_a_wait_to_reconnect(self) -> None:
+        s = Scripted(sse(SESSION))
+        self.addCleanup(s.close)
+        retrying = threading.Event()
+        c = Client(s.url, retry=RetryPolicy(attempts=5, base_delay=3600, max_delay=3600),
+                   on_retry=lambda n, err, wait: retrying.set())
+        self.addCleanup(c.close)
+        w = c.watch("s")
+        self.assertEqual(next(w).kind, "session")
+        done = threading.Event()
+        t = threading.Thread(target=lambda: (list(w), done.set()), daemon=True)
+        t.start()
+        self.assertTrue(retrying.wait(30))  # the stream ended; it waits an hour to reconnect
+        w.close()
+        self.assertTrue(done.wait(30))
 
     def test_error_answer_on_open(self) -> None:
         c = self.serve(answer(403, b'{"type":"urn:cortex:problem:forbidden","title":"Forbidden","status":403}',
