@@ -233,12 +233,12 @@ class Client:
 
     def delete_session(self, id: str, *, timeout: Optional[float] = None) -> None:
         """Delete the session and its snapshots. NotFoundError if absent —
-        except on a retry after a lost answer, where 404 means the first try
+        except on a retry after a lost answer, where 404 means the lost try
         deleted it."""
         try:
             self._do("DELETE", "/v1/sessions/" + _seg(id), resend_safe=True, timeout=timeout, ok=(204,))
         except NotFoundError as e:
-            if e.attempts <= 1:
+            if not e.after_lost_answer:
                 raise
 
     def list_sessions(

@@ -89,6 +89,9 @@ class CortexError(CortexClientError):
         #: How many times the request was sent before this answer (set by the
         #: client; more than 1 after retries).
         self.attempts = 1
+        #: True when an earlier attempt of the request was sent and its answer
+        #: lost: the server may have acted on it (a retried DELETE's 404).
+        self.after_lost_answer = False
         super().__init__(self._message())
 
     def _message(self) -> str:

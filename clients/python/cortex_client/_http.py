@@ -236,6 +236,7 @@ class Transport:
         policy = self.retry
         deadline = time.monotonic() + policy.deadline
         attempt = 0
+        lost = False  # an earlier attempt was sent and its answer lost
         while True:
             attempt += 1
             try:
@@ -244,6 +245,7 @@ class Transport:
                 err: BaseException = a.cause
                 retry_after: Optional[float] = None
                 retryable = a.retryable
+                lost = lost or a.sent
             else:
                 if ans.status in ok:
                     return ans
@@ -253,6 +255,7 @@ class Transport:
                     retry_after=ra, method=method, url=self.base_url + target,
                 )
                 cerr.attempts = attempt
+                cerr.after_lost_answer = lost
                 if not cerr.retryable:
                     raise cerr
                 err, retry_after, retryable = cerr, ra, True
@@ -301,7 +304,7 @@ class Transport:
             raise
         except NETWORK_ERRORS as e:
             conn.close()
-            raise _Attempt(e, retryable=resend_safe or not sent) from e
+            raise _Attempt(e, retryable=resend_safe or not sent, sent=sent) from e
         if resp.will_close:
             conn.close()
         else:
@@ -345,8 +348,9 @@ class Transport:
 class _Attempt(Exception):
     """One failed attempt: the cause and whether a retry is allowed."""
 
-    def __init__(self, cause: BaseException, *, retryable: bool) -> None:
+    def __init__(self, cause: BaseException, *, retryable: bool, sent: bool = False) -> None:
         super().__init__(str(cause))
         self.cause = cause
         self.retryable = retryable
+        self.sent = sent
 

@@ -117,6 +117,15 @@ class HostileTest(unittest.TestCase):
         with self.assertRaises(ProtocolError):
             c.get_session("x")
 
+    def test_delete_404_after_a_503_is_raised(self) -> None:
+        # The 503 was not acted on: the 404 that follows is the answer.
+        c = self.serve(answer(503, b"busy", "text/plain", {"Retry-After": "0"}),
+                       answer(404, b'{"type":"urn:cortex:problem:not-found","title":"Not found","status":404}',
+                              "application/problem+json"))
+        with self.assertRaises(NotFoundError) as cm:
+            c.delete_session("x")
+        self.assertEqual((cm.exception.attempts, cm.exception.after_lost_answer), (2, False))
+
     def test_429_then_success(self) -> None:
         ok = answer(200, b'{"id": "x", "created_at": "2026-01-01T00:00:00Z", "last_active": "2026-01-01T00:00:00Z"}')
         c = self.serve(answer(429, b"slow down", "text/plain", {"Retry-After": "0"}), ok)
