@@ -78,7 +78,7 @@ func token(t *testing.T) string {
 // stand-in, the SSE parser, packaging), run once. TestPythonModulesListed
 // keeps these lists complete.
 var (
-	serverModules  = []string{"tests.test_api", "tests.test_watch", "tests.test_retry"}
+	serverModules  = []string{"tests.test_api", "tests.test_watch", "tests.test_retry", "tests.test_readme"}
 	offlineModules = []string{"tests.test_hostile", "tests.test_sse", "tests.test_compat", "tests.test_package"}
 )
 
