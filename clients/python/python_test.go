@@ -78,7 +78,7 @@ func token(t *testing.T) string {
 // stand-in, the SSE parser, packaging), run once. TestPythonModulesListed
 // keeps these lists complete.
 var (
-	serverModules  = []string{"tests.test_api", "tests.test_watch", "tests.test_retry", "tests.test_readme"}
+	serverModules  = []string{"tests.test_api", "tests.test_watch", "tests.test_retry", "tests.test_readme", "tests.test_failover"}
 	offlineModules = []string{"tests.test_hostile", "tests.test_sse", "tests.test_compat", "tests.test_package"}
 )
 
@@ -112,18 +112,19 @@ func TestPythonClientOffline(t *testing.T) {
 func TestPythonClientSQLite(t *testing.T) {
 	pys := pythons(t)
 	dir := t.TempDir()
-	run(t, pys, "sqlite", filepath.Join(dir, "cortex.db"), filepath.Join(dir, "limited.db"))
+	run(t, pys, "sqlite", filepath.Join(dir, "cortex.db"), filepath.Join(dir, "limited.db"), filepath.Join(dir, "failover.db"))
 }
 
 func TestPythonClientPostgres(t *testing.T) {
 	pys := pythons(t)
-	run(t, pys, "postgres", pgtest.NewDatabase(t), pgtest.NewDatabase(t))
+	run(t, pys, "postgres", pgtest.NewDatabase(t), pgtest.NewDatabase(t), pgtest.NewDatabase(t))
 }
 
-// run starts the servers on the two databases and runs the server modules
-// against them with each interpreter; every Python test must run (none may
-// skip for want of a server: CORTEX_REQUIRE_SERVER=1).
-func run(t *testing.T, pys []string, engine, db, limitedDB string) {
+// run starts the servers on the first two databases and runs the server
+// modules against them with each interpreter; the failover test starts and
+// stops servers of its own on failoverDB. Every Python test must run (none
+// may skip for want of a server: CORTEX_REQUIRE_SERVER=1).
+func run(t *testing.T, pys []string, engine, db, limitedDB, failoverDB string) {
 	tok := token(t)
 	srv := e2e.StartServer(t, db, "--api-token", tok)
 	limited := e2e.StartServer(t, limitedDB, "--max-watchers", "1")
@@ -133,6 +134,8 @@ func run(t *testing.T, pys []string, engine, db, limitedDB string) {
 		"CORTEX_LIMITED_URL=" + limited.Base,
 		"CORTEX_ENGINE=" + engine,
 		"CORTEX_REQUIRE_SERVER=1",
+		"CORTEX_BIN=" + e2e.Binary(t),
+		"CORTEX_FAILOVER_DB=" + failoverDB,
 	}
 	for _, py := range pys {
 		unittest(t, py, engine, serverModules, env, srv.Log)
