@@ -104,18 +104,21 @@ func TestPythonModulesListed(t *testing.T) {
 }
 
 func TestPythonClientOffline(t *testing.T) {
+	t.Parallel()
 	for _, py := range pythons(t) {
 		unittest(t, py, "offline", offlineModules, nil, "")
 	}
 }
 
 func TestPythonClientSQLite(t *testing.T) {
+	t.Parallel()
 	pys := pythons(t)
 	dir := t.TempDir()
 	run(t, pys, "sqlite", filepath.Join(dir, "cortex.db"), filepath.Join(dir, "limited.db"), filepath.Join(dir, "failover.db"))
 }
 
 func TestPythonClientPostgres(t *testing.T) {
+	t.Parallel()
 	pys := pythons(t)
 	run(t, pys, "postgres", pgtest.NewDatabase(t), pgtest.NewDatabase(t), pgtest.NewDatabase(t))
 }

@@ -214,6 +214,15 @@ class HostileStreamTest(unittest.TestCase):
         self.assertEqual(self.server.requests[1][2].get("Last-Event-ID"), "1")
         self.assertEqual(self.server.requests[1][1], "/v1/sessions/s/events")
 
+    def test_end_event_reconnects(self) -> None:
+        # `end` (the server shutting down): the rest of that stream is not
+        # read; the watch reconnects after the last version.
+        c = self.serve(sse(SESSION + snap(1) + b'event: end\ndata: {"reason":"shutdown"}\n\n' + snap(9)),
+                       sse(SESSION + snap(2) + b'event: deleted\ndata: {"session_id":"s"}\n\n'))
+        got = [(e.kind, e.snapshot.version if e.snapshot else None) for e in c.watch("s")]
+        self.assertEqual(got, [("session", None), ("snapshot", 1), ("session", None), ("snapshot", 2), ("deleted", None)])
+        self.assertEqual(self.server.requests[1][2].get("Last-Event-ID"), "1")
+
     def test_duplicates_are_dropped(self) -> None:
         c = self.serve(sse(SESSION + snap(1) + snap(1) + snap(2) + b'event: deleted\ndata: {"session_id":"s"}\n\n'))
         got = [(e.kind, e.snapshot.version if e.snapshot else None) for e in c.watch("s")]
