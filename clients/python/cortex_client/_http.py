@@ -249,6 +249,13 @@ class Transport:
             else:
                 if ans.status in ok:
                     return ans
+                if ans.status < 400:
+                    where = ans.header("Location")
+                    raise ProtocolError(
+                        f"{method} {self.base_url}{target}: unexpected answer {ans.status} {ans.reason}"
+                        + (f" (Location: {where[:200]})" if where else "")
+                        + f"; want {' or '.join(map(str, ok))}"
+                    )
                 ra = parse_retry_after(ans.header("Retry-After"))
                 cerr = error_from_answer(
                     ans.status, ans.reason, ans.header("Content-Type") or "", ans.body,

@@ -77,6 +77,15 @@ class HostileTest(unittest.TestCase):
             with self.assertRaises(ProtocolError, msg=body):
                 c.get_session("x")
 
+    def test_unexpected_success_or_redirect(self) -> None:
+        c = self.serve(answer(200, b"{}"))  # a create answers 201
+        with self.assertRaises(ProtocolError):
+            c.create_session("x")
+        c = self.serve(answer(302, b"", "text/plain", {"Location": "https://login.example/"}))
+        with self.assertRaises(ProtocolError) as cm:
+            c.get_session("x")
+        self.assertIn("login.example", str(cm.exception))
+
     def test_unknown_members_are_kept_not_refused(self) -> None:
         c = self.serve(answer(200, b'{"id": "x", "created_at": "2026-01-01T00:00:00.123456789Z", '
                                    b'"last_active": "2026-01-01T01:00:00+01:00", "future": 1}'))
