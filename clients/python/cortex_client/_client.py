@@ -188,9 +188,12 @@ class Client:
         timeout: Optional[float] = None,
     ) -> Session:
         """Create a session (``POST /v1/sessions``); the server generates the id
-        (a UUIDv7) when none is given. An id in use raises ConflictError. Not
-        resent after a connection lost mid-request (it could create twice):
-        use :meth:`put_session` with your own id for a safe retry."""
+        (a UUIDv7) when none is given. An id in use raises ConflictError.
+        After a connection lost mid-request it is resent only with an ``id``
+        (it cannot create twice then; a ConflictError whose
+        ``after_lost_answer`` is True may mean the lost try created it);
+        without one, the TransportError comes back. :meth:`put_session`
+        creates idempotently."""
         body: Dict[str, Any] = {}
         if id is not None:
             body["id"] = id
@@ -198,7 +201,8 @@ class Client:
             body["metadata"] = dict(metadata)
         if ttl_seconds is not None:
             body["ttl_seconds"] = ttl_seconds
-        ans = self._do("POST", "/v1/sessions", body=body, has_body=True, resend_safe=False, timeout=timeout, ok=(201,))
+        ans = self._do("POST", "/v1/sessions", body=body, has_body=True, resend_safe=id is not None,
+                       timeout=timeout, ok=(201,))
         return Session.from_json(_loads(ans, "create session"))
 
     def put_session(
@@ -311,15 +315,15 @@ class Client:
         timeout: Optional[float] = None,
     ) -> Session:
         """A new session with a copy of ``id``'s history up to ``at_version``
-        (None: the latest). Not resent after a connection lost mid-request;
-        with ``new_id`` a repeat answers ConflictError instead of forking twice."""
+        (None: the latest). Resent after a connection lost mid-request only
+        with a ``new_id`` (as :meth:`create_session`)."""
         body: Dict[str, Any] = {}
         if new_id is not None:
             body["new_id"] = new_id
         if at_version is not None:
             body["at_version"] = at_version
         ans = self._do("POST", "/v1/sessions/" + _seg(id) + "/fork", body=body, has_body=True,
-                       resend_safe=False, timeout=timeout, ok=(201,))
+                       resend_safe=new_id is not None, timeout=timeout, ok=(201,))
         return Session.from_json(_loads(ans, "fork"))
 
     # --- snapshots ----------------------------------------------------------

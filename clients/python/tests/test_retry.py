@@ -10,7 +10,7 @@ import threading
 import unittest
 
 from cortex_client import (
-    BatchItem, Client, NotFoundError, RetryPolicy, TransportError, UnavailableError,
+    BatchItem, Client, ConflictError, NotFoundError, RetryPolicy, TransportError, UnavailableError,
 )
 
 from . import support
@@ -68,15 +68,25 @@ class LostAnswerTest(unittest.TestCase):
         with self.assertRaises(NotFoundError):
             self.direct.get_session(self.sid)
 
-    def test_create_is_not_resent(self) -> None:
-        # A create could create twice: the error comes back instead.
-        new = uid("create")
+    def test_create_without_id_is_not_resent(self) -> None:
+        # A create of a generated id could create twice: the error comes back.
         self.proxy.lose_answers(1)
         with self.assertRaises(TransportError) as cm:
-            self.c.create_session(new)
+            self.c.create_session(metadata={"lost": self.sid})
         self.assertEqual(cm.exception.attempts, 1)
         self.assertEqual(self.retries, [])
-        self.assertEqual(self.direct.get_session(new).id, new)  # it was created
+        # It was created, once.
+        self.assertEqual(len(list(self.direct.search_sessions({"lost": self.sid}))), 1)
+
+    def test_create_with_id_is_resent(self) -> None:
+        # It cannot create twice: the repeat says the id is taken, and that
+        # an answer was lost before it.
+        new = uid("create")
+        self.proxy.lose_answers(1)
+        with self.assertRaises(ConflictError) as cm:
+            self.c.create_session(new)
+        self.assertEqual((cm.exception.attempts, cm.exception.after_lost_answer), (2, True))
+        self.assertEqual(self.direct.get_session(new).id, new)
 
 
 class RefusedTest(unittest.TestCase):
@@ -106,7 +116,7 @@ class RefusedTest(unittest.TestCase):
         self.assertEqual(cm.exception.attempts, 2)
         self.assertIsInstance(cm.exception.__cause__, socket.timeout)
         with self.assertRaises(TransportError) as cm:
-            c.create_session("x")  # sent: not resent
+            c.create_session()  # sent, and could create twice: not resent
         self.assertEqual(cm.exception.attempts, 1)
 
 
