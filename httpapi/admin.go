@@ -74,7 +74,8 @@ func (s *Server) adminStats(w http.ResponseWriter, r *http.Request) {
 		s.fail(w, r, err, false)
 		return
 	}
-	writeJSON(w, http.StatusOK, st)
+	w.Header().Set("Cache-Control", "no-store")
+	writeJSON(w, http.StatusOK, withHTTPStats(st, s.httpStats(r)))
 }
 
 func (s *Server) adminHealth(w http.ResponseWriter, r *http.Request) {

@@ -14,6 +14,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/promhttp"
 
+	"github.com/cortex-db/cortex/httpapi/ui"
 	"github.com/cortex-db/cortex/state"
 )
 
@@ -127,6 +128,9 @@ type Server struct {
 	watchMetrics watchMetrics
 	closingCtx   context.Context // cancelled by CloseStreams
 	stopStreams  context.CancelFunc
+
+	// appended and reads count for HTTPStats (consolestats.go).
+	appended, reads atomic.Int64
 }
 
 // New builds a Server from cfg. It fails when Store is nil or the metrics
@@ -216,6 +220,12 @@ func (s *Server) routes() {
 	m.HandleFunc("GET /v1/admin/integrity/{id}", s.adminIntegrityJob)
 	m.HandleFunc("DELETE /v1/admin/integrity/{id}", s.adminIntegrityCancel)
 
+	// The operations console: static files (httpapi/ui).
+	m.Handle("GET /ui/", ui.Handler("/ui/"))
+	m.HandleFunc("GET /ui", func(w http.ResponseWriter, r *http.Request) {
+		http.Redirect(w, r, "/ui/", http.StatusMovedPermanently)
+	})
+
 	m.HandleFunc("GET /healthz", s.healthz)
 	m.HandleFunc("GET /readyz", s.readyz)
 	m.Handle("GET /metrics", promhttp.HandlerFor(s.cfg.Registry, promhttp.HandlerOpts{}))
@@ -250,6 +260,7 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		}
 		d := time.Since(start)
 		s.metrics.observe(route, status, d)
+		s.countRead(r, pattern, status)
 		// A line per successful request would be the bulk of the log
 		// (at 15k requests/s, 13 GB an hour), so those are DEBUG; the
 		// metrics count them. Refused requests are DEBUG too (a client

@@ -86,6 +86,7 @@ func (s *Server) appendSnapshot(w http.ResponseWriter, r *http.Request) {
 	if res.Replayed {
 		h.Set("Idempotent-Replayed", "true")
 	}
+	s.appended.Add(1)
 	writeJSON(w, http.StatusCreated, res)
 }
 
@@ -218,6 +219,7 @@ func (s *Server) appendBatch(w http.ResponseWriter, r *http.Request) {
 		s.fail(w, r, err, false)
 		return
 	}
+	s.appended.Add(int64(len(res)))
 	writeJSON(w, http.StatusCreated, batchResponse{Results: res})
 }
 

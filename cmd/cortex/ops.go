@@ -26,6 +26,9 @@ type sqliteOps struct {
 	// reported by Health; log receives its errors.
 	reserve *sqlitedb.Reserve
 	log     *slog.Logger
+	// retention, when set (cortex serve), adds the retention settings and
+	// the janitor's work to Stats (consolestats.go).
+	retention func() *retentionStats
 }
 
 // janitorCounts are the retention janitor's counters since start.
@@ -73,6 +76,7 @@ func (o *sqliteOps) Stats(ctx context.Context) (any, error) {
 	} else if ok {
 		out.Sessions = &c.Sessions
 	}
+	o.addServerStats(&out, st)
 	return out, nil
 }
 
@@ -81,6 +85,12 @@ func (o *sqliteOps) Stats(ctx context.Context) (any, error) {
 type sqliteStats struct {
 	sqlitedb.Stats
 	Sessions *int64 `json:"sessions,omitempty"`
+	// The serving process's figures (consolestats.go): retention and the
+	// janitor, the writer's histograms, the volume's free space.
+	Retention       *retentionStats `json:"retention,omitempty"`
+	CommitHistogram *histogramView  `json:"commit_seconds_histogram,omitempty"`
+	BatchHistogram  *histogramView  `json:"batch_size_histogram,omitempty"`
+	Disk            *diskStats      `json:"disk,omitempty"`
 }
 
 func (o *sqliteOps) Health(ctx context.Context, integrity string) (httpapi.HealthStatus, any) {

@@ -289,6 +289,13 @@ func (c *serveCmd) run(ctx context.Context, args []string, stdout, stderr io.Wri
 		Interval: c.janitorInterval, KeepLast: c.keepSnapshots, MaxAge: c.snapshotMaxAge, Logger: log,
 	})
 	jan.Store(j)
+	// Before the server answers anything: the stats answer reads it.
+	switch o := b.ops.(type) {
+	case *sqliteOps:
+		o.retention = c.retentionFunc(j)
+	case *pgOps:
+		o.retention = c.retentionFunc(j)
+	}
 	bg.Go(func() { j.Run(bgCtx) })
 	if b.sqlite != nil && b.sqlite.reserve != nil {
 		// Make the disk reserve again once there is room, also when no

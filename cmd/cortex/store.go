@@ -50,6 +50,9 @@ type pgOps struct {
 	store   *pgstore.Store
 	pool    *pgxpool.Pool
 	janitor func() janitorCounts
+	// retention, when set (cortex serve), adds the retention settings and
+	// the janitor's work to Stats (consolestats.go).
+	retention func() *retentionStats
 }
 
 var _ httpapi.Ops = (*pgOps)(nil)
@@ -65,6 +68,9 @@ type pgStats struct {
 	SessionsEstimate  int64     `json:"sessions_estimate"`
 	SnapshotsEstimate int64     `json:"snapshots_estimate"`
 	Pool              poolStats `json:"pool"`
+	// Retention: the serving process's settings and janitor
+	// (consolestats.go).
+	Retention *retentionStats `json:"retention,omitempty"`
 }
 
 type poolStats struct {
@@ -98,6 +104,9 @@ func (o *pgOps) Stats(ctx context.Context) (any, error) {
 		MaxConns: ps.MaxConns(), TotalConns: ps.TotalConns(), IdleConns: ps.IdleConns(), AcquiredConns: ps.AcquiredConns(),
 		Acquires: ps.AcquireCount(), EmptyAcquires: ps.EmptyAcquireCount(), WaitMS: ps.AcquireDuration().Milliseconds(),
 		Canceled: ps.CanceledAcquireCount(),
+	}
+	if o.retention != nil {
+		s.Retention = o.retention()
 	}
 	return s, nil
 }
