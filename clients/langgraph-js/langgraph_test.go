@@ -84,7 +84,9 @@ type buildError struct {
 	out     []byte
 }
 
-func (e *buildError) Error() string { return "tsc -p " + e.project + ": " + e.err.Error() + "\n" + string(e.out) }
+func (e *buildError) Error() string {
+	return "tsc -p " + e.project + ": " + e.err.Error() + "\n" + string(e.out)
+}
 
 // report is the part of vitest's JSON report the test reads.
 type report struct {
