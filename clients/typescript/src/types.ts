@@ -43,7 +43,11 @@ export interface AppendResult {
   created_at: string;
   size_bytes: number;
   key?: string;
-  /** True when the server answered an earlier identical request (Idempotent-Replayed). */
+  /**
+   * True when the server answered an earlier identical request
+   * (Idempotent-Replayed). Always false for `appendBatch`, whose answer
+   * does not say.
+   */
   replayed: boolean;
 }
 
