@@ -75,7 +75,7 @@ func runNodeTests(t *testing.T, base string) {
 	t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), 4*time.Minute)
 	defer cancel()
-	cmd := exec.CommandContext(ctx, "node", "--test", "--test-reporter=spec", "test/")
+	cmd := exec.CommandContext(ctx, "node", "--test", "--test-timeout=60000", "--test-reporter=spec", "test/")
 	cmd.Env = append(os.Environ(), "CORTEX_URL="+base, "CORTEX_TOKEN="+token)
 	out, err := cmd.CombinedOutput()
 	if err != nil {

@@ -321,7 +321,11 @@ export class Client {
           if (ev.retry !== undefined) retryMs = ev.retry;
           if (ev.event === "session") {
             failures = 0;
-            yield { type: "session", session: JSON.parse(ev.data) };
+            const session = JSON.parse(ev.data) as Session;
+            // Watching from now: a reopened stream resumes after the
+            // version the session had when the first one opened.
+            if (after === undefined) after = session.version;
+            yield { type: "session", session };
           } else if (ev.event === "snapshot") {
             const snap = JSON.parse(ev.data) as Snapshot<S>;
             after = snap.version;

@@ -360,6 +360,59 @@ test("watch reopens a dropped stream from the last version: nothing lost, nothin
   }
 });
 
+test("a watch from now, dropped before its first snapshot, resumes after the version it started at", async () => {
+  // A proxy that closes the first event stream right after its session event.
+  const target = new URL(base);
+  let streams = 0;
+  const srv = http.createServer((req, res) => {
+    const isEvents = req.url.includes("/events");
+    const first = isEvents && streams++ === 0;
+    const up = http.request(
+      { host: target.hostname, port: target.port, path: req.url, method: req.method, headers: req.headers },
+      (ur) => {
+        res.writeHead(ur.statusCode, ur.headers);
+        if (!first) return ur.pipe(res);
+        let text = "";
+        let closed = false;
+        ur.setEncoding("utf8");
+        ur.on("data", (chunk) => {
+          if (closed) return;
+          text += chunk;
+          const m = /event: session\n(?:[^\n]+\n)*\n/.exec(text);
+          if (!m) return;
+          closed = true;
+          res.end(text.slice(0, m.index + m[0].length));
+          ur.destroy();
+        });
+      },
+    );
+    req.pipe(up);
+  });
+  await new Promise((r) => srv.listen(0, "127.0.0.1", r));
+  try {
+    const c = new Client({ baseUrl: `http://127.0.0.1:${srv.address().port}`, token, retryBaseMs: 10 });
+    const direct = client();
+    const id = sid("wn");
+    await direct.putSession(id);
+    await direct.append(id, { i: 1 });
+    const versions = [];
+    for await (const ev of c.watch(id)) {
+      // While the generator waits here, its stream is already closed: the
+      // append lands between the two streams.
+      if (ev.type === "session" && streams === 1) await direct.append(id, { i: 2 });
+      if (ev.type === "snapshot") {
+        versions.push(ev.snapshot.version);
+        break;
+      }
+    }
+    assert.deepEqual(versions, [2], "the version appended between the streams, not the one before the watch");
+    assert.equal(streams, 2);
+  } finally {
+    srv.closeAllConnections();
+    await new Promise((r) => srv.close(r));
+  }
+});
+
 test("a watch of a missing session is a 404", async () => {
   const c = client();
   const it = c.watch(sid("nope"));
