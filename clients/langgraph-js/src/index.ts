@@ -89,6 +89,14 @@ export class CortexSaver extends BaseCheckpointSaver<string> {
   private known = new Set<string>();
   /** The next free pending-writes slot per checkpoint, a hint. */
   private nextWrite = new Map<string, number>();
+  /**
+   * Channel values by session and key, most recently used last. A stored
+   * channel version never changes (versions carry a random part), so a
+   * value read or written once is not read again; a thread deleted (here,
+   * or elsewhere: a 404 remakes its sessions) empties the cache.
+   */
+  private blobs = new Map<string, Stored>();
+  private static readonly maxBlobs = 4096;
 
   constructor(opts: CortexSaverOptions = {}) {
     super(opts.serde);
@@ -236,8 +244,13 @@ export class CortexSaver extends BaseCheckpointSaver<string> {
     const entries = await Promise.all(
       Object.entries(versions).map(async ([channel, version]) => {
         try {
-          const snap = await this.client.getSnapshotByKey<BlobState>(dataSession, await blobKey(channel, version));
-          const v = snap.state!.value;
+          const key = await blobKey(channel, version);
+          let v = this.cachedBlob(dataSession, key);
+          if (v === undefined) {
+            const snap = await this.client.getSnapshotByKey<BlobState>(dataSession, key);
+            v = snap.state!.value;
+            this.cacheBlob(dataSession, key, v);
+          }
           if (v.t === "empty") return undefined;
           return [channel, await this.decode(v)] as const;
         } catch (e) {
@@ -353,6 +366,9 @@ export class CortexSaver extends BaseCheckpointSaver<string> {
       metadata: filterableMetadata(metadata),
     });
     await this.withSessions(threadId, ns, () => this.client.appendBatch(items));
+    for (const it of items) {
+      if (it.sessionId === session.data) this.cacheBlob(session.data, it.key!, (it.state as unknown as BlobState).value);
+    }
     return { configurable: { thread_id: threadId, checkpoint_ns: ns, checkpoint_id: checkpoint.id } };
   }
 
@@ -415,6 +431,7 @@ export class CortexSaver extends BaseCheckpointSaver<string> {
       });
     }
     this.nextWrite.clear();
+    this.blobs.clear();
   }
 
   /**
@@ -441,6 +458,7 @@ export class CortexSaver extends BaseCheckpointSaver<string> {
     }
     this.known.clear();
     this.nextWrite.clear();
+    this.blobs.clear();
   }
 
   // ---- plumbing
@@ -464,7 +482,23 @@ export class CortexSaver extends BaseCheckpointSaver<string> {
     }
   }
 
+  private cachedBlob(session: string, key: string): Stored | undefined {
+    const k = `${session}\u0000${key}`;
+    const v = this.blobs.get(k);
+    if (v !== undefined) {
+      this.blobs.delete(k);
+      this.blobs.set(k, v);
+    }
+    return v;
+  }
+
+  private cacheBlob(session: string, key: string, v: Stored): void {
+    this.blobs.set(`${session}\u0000${key}`, v);
+    if (this.blobs.size > CortexSaver.maxBlobs) this.blobs.delete(this.blobs.keys().next().value!);
+  }
+
   private async makeSessions(threadId: string, ns: string, s: { checkpoints: string; data: string }): Promise<void> {
+    if (this.known.has(s.checkpoints)) this.blobs.clear(); // deleted elsewhere: its values may come back different
     const m: JsonObject = { lg_prefix: this.prefix, lg_thread: threadId, lg_ns: ns };
     await Promise.all([
       this.client.putSession(s.checkpoints, { metadata: { ...m, lg_role: "checkpoints" } }),

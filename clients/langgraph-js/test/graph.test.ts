@@ -125,3 +125,18 @@ test("thread ids and namespaces of any characters", async () => {
   for await (const x of cp.list({ configurable: { thread_id: weird } }, { limit: 2 })) listed.push(x);
   expect(listed).toHaveLength(2);
 });
+
+test("a thread deleted and run again by another saver is read afresh here", async () => {
+  const a = saver();
+  const b = saver();
+  const config = { configurable: { thread_id: "again-1" } };
+  await counter(a).invoke({ messages: ["first"] }, config);
+  await counter(a).invoke({ messages: ["second"] }, config);
+  expect((await counter(a).getState(config)).values.count).toBe(2);
+  await b.deleteThread("again-1");
+  await counter(b).invoke({ messages: ["other"] }, config);
+  // a's cached sessions and values are of the deleted thread.
+  expect((await counter(a).getState(config)).values).toEqual({ messages: ["other", "hello #1"], count: 1 });
+  const out = await counter(a).invoke({ messages: ["more"] }, config);
+  expect(out).toEqual({ messages: ["other", "hello #1", "more", "hello #2"], count: 2 });
+});
