@@ -283,8 +283,17 @@ export class Client {
    */
   async *watch<S = Json>(sessionId: string, opts: WatchOptions = {}): AsyncGenerator<WatchEvent<S>, void, undefined> {
     let after = opts.afterVersion;
+    // Reopenings in a row without progress: a stream that delivered a
+    // snapshot or lasted 10 s starts the count again.
     let failures = 0;
     let retryMs = 2000;
+    let opened = 0;
+    let progressed = false;
+    const settle = () => {
+      if (opened > 0 && (progressed || Date.now() - opened > 10_000)) failures = 0;
+      opened = 0;
+      progressed = false;
+    };
     for (;;) {
       throwIfAborted(opts.signal);
       const ac = new AbortController();
@@ -317,10 +326,10 @@ export class Client {
           throw e;
         }
         let ended = false;
+        opened = Date.now();
         for await (const ev of readEvents(res.body!)) {
           if (ev.retry !== undefined) retryMs = ev.retry;
           if (ev.event === "session") {
-            failures = 0;
             const session = JSON.parse(ev.data) as Session;
             // Watching from now: a reopened stream resumes after the
             // version the session had when the first one opened.
@@ -329,6 +338,7 @@ export class Client {
           } else if (ev.event === "snapshot") {
             const snap = JSON.parse(ev.data) as Snapshot<S>;
             after = snap.version;
+            progressed = true;
             yield { type: "snapshot", snapshot: snap };
           } else if (ev.event === "deleted") {
             const d = JSON.parse(ev.data);
@@ -342,14 +352,19 @@ export class Client {
         // The stream ended without `deleted`: the connection dropped or
         // the server is shutting down. Reopen from the last version.
         if (opts.signal?.aborted) throw opts.signal.reason;
+        settle();
         if (++failures > this.retries) {
           throw networkError("GET", "events", new Error(ended ? "the server ended the stream" : "the stream closed"));
         }
-        await sleep(Math.min(failures === 1 ? 0 : retryMs, this.maxRetryDelayMs), opts.signal);
+        // At once the first time (the server said where it stands); then
+        // the server's retry: or the backoff, whichever is longer.
+        const wait = failures === 1 ? 0 : Math.max(retryMs, this.backoff(failures - 1));
+        await sleep(Math.min(wait, this.maxRetryDelayMs), opts.signal);
       } catch (err) {
         if (opts.signal?.aborted) throw opts.signal.reason;
         if (err instanceof CortexError || !(err instanceof TypeError)) throw err;
         // A network failure while reading the stream: reopen.
+        settle();
         if (++failures > this.retries) throw networkError("GET", "events", err);
         await sleep(this.backoff(failures - 1), opts.signal);
       } finally {

@@ -315,6 +315,7 @@ test("watch reopens a dropped stream from the last version: nothing lost, nothin
       { host: target.hostname, port: target.port, path: req.url, method: req.method, headers: req.headers },
       (ur) => {
         res.writeHead(ur.statusCode, ur.headers);
+        res.on("close", () => ur.destroy());
         if (!req.url.includes("/events")) return ur.pipe(res);
         // Pass the stream through up to the end of its first snapshot
         // event, then close the connection.
@@ -371,6 +372,7 @@ test("a watch from now, dropped before its first snapshot, resumes after the ver
       { host: target.hostname, port: target.port, path: req.url, method: req.method, headers: req.headers },
       (ur) => {
         res.writeHead(ur.statusCode, ur.headers);
+        res.on("close", () => ur.destroy());
         if (!first) return ur.pipe(res);
         let text = "";
         let closed = false;
@@ -407,6 +409,48 @@ test("a watch from now, dropped before its first snapshot, resumes after the ver
     }
     assert.deepEqual(versions, [2], "the version appended between the streams, not the one before the watch");
     assert.equal(streams, 2);
+  } finally {
+    srv.closeAllConnections();
+    await new Promise((r) => srv.close(r));
+  }
+});
+
+test("a watch whose streams keep closing without progress gives up after its retries", async () => {
+  // A proxy that closes every event stream right after its session event.
+  const target = new URL(base);
+  let streams = 0;
+  const srv = http.createServer((req, res) => {
+    if (req.url.includes("/events")) streams++;
+    const up = http.request(
+      { host: target.hostname, port: target.port, path: req.url, method: req.method, headers: req.headers },
+      (ur) => {
+        res.writeHead(ur.statusCode, ur.headers);
+        res.on("close", () => ur.destroy());
+        if (!req.url.includes("/events")) return ur.pipe(res);
+        let text = "";
+        ur.setEncoding("utf8");
+        ur.on("data", (chunk) => {
+          text += chunk;
+          const m = /event: session\n(?:[^\n]+\n)*\n/.exec(text);
+          if (m && !res.writableEnded) res.end(text.slice(0, m.index + m[0].length));
+        });
+      },
+    );
+    req.pipe(up);
+  });
+  await new Promise((r) => srv.listen(0, "127.0.0.1", r));
+  try {
+    const c = new Client({ baseUrl: `http://127.0.0.1:${srv.address().port}`, token, retries: 2, maxRetryDelayMs: 50 });
+    const id = sid("wg");
+    await client().putSession(id);
+    let sessions = 0;
+    const e = await (async () => {
+      for await (const ev of c.watch(id)) if (ev.type === "session") sessions++;
+    })().catch((x) => x);
+    assert.ok(e instanceof CortexError, String(e));
+    assert.equal(e.status, 0);
+    assert.equal(streams, 3, "one stream and two reopenings");
+    assert.equal(sessions, 3);
   } finally {
     srv.closeAllConnections();
     await new Promise((r) => srv.close(r));
