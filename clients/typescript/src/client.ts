@@ -278,7 +278,8 @@ export class Client {
    * fetch): the session first, then one `snapshot` per append in version
    * order, `deleted` last. A dropped stream (or a server shutting down) is
    * reopened from the last version seen, so nothing is lost or repeated;
-   * `retries` failed reopenings in a row end the watch with an error.
+   * `retries` reopenings in a row without progress (no snapshot, and under
+   * 10 s each) end the watch with a CortexError.
    * Leaving the loop (break) or aborting `signal` closes the stream.
    */
   async *watch<S = Json>(sessionId: string, opts: WatchOptions = {}): AsyncGenerator<WatchEvent<S>, void, undefined> {
