@@ -1,6 +1,7 @@
 // Package langgraphjs_test runs LangGraph's checkpointer conformance suite
 // (@langchain/langgraph-checkpoint-validation 1.1.1, unmodified, all 718
-// tests) and the package's graph tests against CortexSaver on a real
+// tests), its opt-in getDeltaChannelHistory tests and the package's graph
+// tests against CortexSaver on a real
 // `cortex serve`, on a SQLite file and on PostgreSQL, with vitest. Set up
 // with `npm ci` in this folder; without node or the npm packages the test
 // skips, or fails when CI=true.
