@@ -74,7 +74,8 @@ type ReplicationStats struct {
 	// captured has waited (0 when it has every commit cortex made).
 	LagSeconds float64 `json:"lag_seconds"`
 	// Stalled: no position change for Config.ReplicationStallAfter while
-	// commits waited, or the WAL past Config.WALLimit; StalledSince when
+	// commits waited, or the WAL holding more than Config.WALLimit since
+	// it last started over; StalledSince when
 	// that began, StallReason why.
 	Stalled      bool       `json:"stalled"`
 	StalledSince *time.Time `json:"stalled_since,omitempty"`
@@ -272,7 +273,13 @@ func (m *replMonitor) observe(now time.Time) {
 	txid, found := litestreamPosition(cfg.LitestreamMetaDir)
 	commits := db.w.commits.Load()
 	wal := db.walBytes()
-	mx, _, _ := db.walIndex()
+	mx, _, idx := db.walIndex()
+	if idx && db.w.guard.frameBytes > 0 {
+		// What the WAL holds since it last started over: the file keeps
+		// the size of its longest run (Litestream restarts it without
+		// truncating), which says nothing about whether Litestream keeps up.
+		wal = db.walFramesBytes(mx)
+	}
 
 	m.mu.Lock()
 	defer m.mu.Unlock()
@@ -298,7 +305,7 @@ func (m *replMonitor) observe(now time.Time) {
 	case !m.unseenSince.IsZero() && now.Sub(m.unseenSince) >= cfg.ReplicationStallAfter:
 		reason = fmt.Sprintf("Litestream's position (txid %d) has not moved for %s while commits waited", m.txid, now.Sub(m.posAt).Round(time.Second))
 	case wal > cfg.WALLimit:
-		reason = fmt.Sprintf("the WAL is %d bytes, past --wal-limit %d: Litestream is not checkpointing", wal, cfg.WALLimit)
+		reason = fmt.Sprintf("the WAL holds %d bytes since it last started over, past --wal-limit %d: Litestream is not checkpointing", wal, cfg.WALLimit)
 	}
 	if reason == "" {
 		if !m.stalledSince.IsZero() {
@@ -364,14 +371,6 @@ const (
 // for the tests).
 var replAssistMax = 100 * time.Millisecond
 
-// EXPERIMENT (not for merge as is): CORTEX_REPL_YIELD picks the policy.
-var replYieldPolicy = func() string {
-	if v := os.Getenv("CORTEX_REPL_YIELD"); v != "" {
-		return v
-	}
-	return "ltx"
-}()
-
 // yieldWAL runs on the writer goroutine between groups, in the
 // replication mode.
 func (w *writer) yieldWAL() {
@@ -381,19 +380,11 @@ func (w *writer) yieldWAL() {
 	if !ok {
 		return
 	}
-	backpressure := db.cfg.WALLimit / 4 * 3
-	switch replYieldPolicy {
-	case "none":
+	if m.litestreamSynced() && mx >= litestreamCheckpointFrames && mx > backfill {
+		m.assistCheckpoint(db, mx)
 		return
-	case "fixed":
-		backpressure = db.cfg.WALLimit / 4
-	default:
-		if m.litestreamSynced() && mx >= litestreamCheckpointFrames && mx > backfill {
-			m.assistCheckpoint(db, mx)
-			return
-		}
 	}
-	if db.walFramesBytes(mx) <= backpressure {
+	if db.walFramesBytes(mx) <= db.cfg.WALLimit/4*3 {
 		return
 	}
 	m.yields.Add(1)

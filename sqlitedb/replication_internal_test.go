@@ -357,3 +357,65 @@ func TestReplication_WriterWaitsForLitestreamCheckpoint(t *testing.T) {
 		t.Fatalf("checkpoint waits %d, yields %d: want 1 and 0", st.WriterCheckpointWaits, st.WriterYields)
 	}
 }
+
+// Litestream restarts the WAL without truncating it: the -wal file keeps
+// the size of its longest run. Once Litestream has checkpointed and the
+// WAL started over, replication is not stalled, however large the file.
+func TestReplication_StartedOverWALIsNotStalled(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "r.db")
+	ctx := context.Background()
+	const limit = 256 << 10
+	db, err := Open(ctx, path, Config{
+		Replication: ReplicationLitestream, WALLimit: limit, ReplicationHardLimit: 1 << 40,
+		ReplicationStallAfter: time.Hour, CheckpointInterval: time.Hour,
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer db.Close()
+	if err := db.Write(ctx, func(tx *Tx) error {
+		_, err := tx.Exec(ctx, "CREATE TABLE t(v TEXT)")
+		return err
+	}); err != nil {
+		t.Fatal(err)
+	}
+	// Litestream's connection: no journal_size_limit, as in Litestream.
+	raw, err := sql.Open("sqlite3", "file:"+path+"?_busy_timeout=5000")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer raw.Close()
+	raw.SetMaxOpenConns(1)
+	rtx, err := raw.Begin()
+	if err != nil {
+		t.Fatal(err)
+	}
+	var n int
+	if err := rtx.QueryRow("SELECT count(*) FROM t").Scan(&n); err != nil {
+		t.Fatal(err)
+	}
+	for db.walBytes() <= 3*limit {
+		fillRows(t, db, 10)
+	}
+	waitStalled := func(want bool) {
+		t.Helper()
+		for deadline := time.Now().Add(time.Minute); db.replicationStats().Stalled != want; time.Sleep(time.Millisecond) {
+			if time.Now().After(deadline) {
+				t.Fatalf("stalled is not %v: %+v", want, db.replicationStats())
+			}
+		}
+	}
+	waitStalled(true)
+	// Litestream checkpoints, and its next write starts the WAL over.
+	_ = rtx.Rollback()
+	if _, err := raw.Exec("PRAGMA wal_checkpoint(PASSIVE)"); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := raw.Exec("INSERT INTO t(v) VALUES ('bump')"); err != nil {
+		t.Fatal(err)
+	}
+	if w := db.walBytes(); w <= limit {
+		t.Fatalf("the -wal file is %d bytes after the restart: the test wants it left past the limit", w)
+	}
+	waitStalled(false)
+}
