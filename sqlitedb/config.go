@@ -116,8 +116,8 @@ type Config struct {
 	Replication string
 	// ReplicationStallAfter is how long commits may wait with no change of
 	// Litestream's position before replication counts as stalled (default
-	// 30s): health degrades, saying since when and why. A WAL past
-	// WALLimit counts as stalled too.
+	// 30s): health degrades, saying since when and why. A WAL that holds
+	// more than WALLimit since it last started over counts as stalled too.
 	ReplicationStallAfter time.Duration
 	// ReplicationHardLimit is the WAL size past which, while replication
 	// is stalled, cortex takes checkpointing back (RESTART/TRUNCATE, as in

@@ -74,7 +74,8 @@ type ReplicationStats struct {
 	// captured has waited (0 when it has every commit cortex made).
 	LagSeconds float64 `json:"lag_seconds"`
 	// Stalled: no position change for Config.ReplicationStallAfter while
-	// commits waited, or the WAL past Config.WALLimit; StalledSince when
+	// commits waited, or the WAL holding more than Config.WALLimit since
+	// it last started over; StalledSince when
 	// that began, StallReason why.
 	Stalled      bool       `json:"stalled"`
 	StalledSince *time.Time `json:"stalled_since,omitempty"`
@@ -91,9 +92,21 @@ type ReplicationStats struct {
 	// WALResetAt is when cortex last saw the WAL start over (a checkpoint
 	// that completed: Litestream's, or cortex's own).
 	WALResetAt *time.Time `json:"wal_reset_at,omitempty"`
-	// WriterYields counts the writer's pauses between groups that leave
-	// Litestream the write lock while the WAL is long.
-	WriterYields int64 `json:"writer_yields"`
+	// WriterCheckpointWaits counts the writer's pauses that leave
+	// Litestream the write lock for its checkpoint, right after a sync of
+	// a WAL of 1,000 frames or more; WriterCheckpointWaitSeconds is their
+	// total time.
+	WriterCheckpointWaits       int64   `json:"writer_checkpoint_waits"`
+	WriterCheckpointWaitSeconds float64 `json:"writer_checkpoint_wait_seconds"`
+	// WriterYields counts the writer's 2 ms pauses between groups while
+	// the WAL is past three quarters of Config.WALLimit (Litestream behind
+	// the write rate: back-pressure); WriterYieldSeconds their total time.
+	WriterYields       int64   `json:"writer_yields"`
+	WriterYieldSeconds float64 `json:"writer_yield_seconds"`
+	// WriterLockWaitSeconds is the writer's total time in BEGIN IMMEDIATE,
+	// nearly all of it waiting for the write lock while Litestream held it
+	// (its checkpoint barrier and its _litestream_seq bumps).
+	WriterLockWaitSeconds float64 `json:"writer_lock_wait_seconds"`
 	// LastCompleteCheckpointAt is cortex's own last checkpoint that copied
 	// every frame.
 	LastCompleteCheckpointAt *time.Time `json:"last_complete_checkpoint_at,omitempty"`
@@ -121,11 +134,23 @@ type replMonitor struct {
 	loggedStall    bool
 	loggedTakeover bool
 
-	yields atomic.Int64 // pauses of the writer (yieldWAL)
+	// ltxDir is Litestream's level-0 LTX folder; nextTXID the transaction
+	// id of the LTX file the writer looks for next (writer goroutine only).
+	ltxDir   string
+	nextTXID uint64
+
+	// The writer's pauses (yieldWAL) and their total time: for
+	// Litestream's checkpoints, and back-pressure.
+	assists, assistNanos atomic.Int64
+	yields, yieldNanos   atomic.Int64
+	// beginNanos is the writer's total time in BEGIN IMMEDIATE: waiting
+	// for the write lock while Litestream holds it.
+	beginNanos atomic.Int64
 }
 
 func newReplMonitor(db *DB) *replMonitor {
-	return &replMonitor{db: db, quit: make(chan struct{}), done: make(chan struct{})}
+	return &replMonitor{db: db, quit: make(chan struct{}), done: make(chan struct{}),
+		ltxDir: filepath.Join(db.cfg.LitestreamMetaDir, "ltx", "0")}
 }
 
 func (m *replMonitor) stop() {
@@ -248,7 +273,13 @@ func (m *replMonitor) observe(now time.Time) {
 	txid, found := litestreamPosition(cfg.LitestreamMetaDir)
 	commits := db.w.commits.Load()
 	wal := db.walBytes()
-	mx, _, _ := db.walIndex()
+	mx, _, idx := db.walIndex()
+	if idx && db.w.guard.frameBytes > 0 {
+		// What the WAL holds since it last started over: the file keeps
+		// the size of its longest run (Litestream restarts it without
+		// truncating), which says nothing about whether Litestream keeps up.
+		wal = db.walFramesBytes(mx)
+	}
 
 	m.mu.Lock()
 	defer m.mu.Unlock()
@@ -274,7 +305,7 @@ func (m *replMonitor) observe(now time.Time) {
 	case !m.unseenSince.IsZero() && now.Sub(m.unseenSince) >= cfg.ReplicationStallAfter:
 		reason = fmt.Sprintf("Litestream's position (txid %d) has not moved for %s while commits waited", m.txid, now.Sub(m.posAt).Round(time.Second))
 	case wal > cfg.WALLimit:
-		reason = fmt.Sprintf("the WAL is %d bytes, past --wal-limit %d: Litestream is not checkpointing", wal, cfg.WALLimit)
+		reason = fmt.Sprintf("the WAL holds %d bytes since it last started over, past --wal-limit %d: Litestream is not checkpointing", wal, cfg.WALLimit)
 	}
 	if reason == "" {
 		if !m.stalledSince.IsZero() {
@@ -311,25 +342,106 @@ func (m *replMonitor) observe(now time.Time) {
 	}
 }
 
-// replYield is the pause the writer leaves between two groups while the
-// WAL is past a quarter of Config.WALLimit in the replication mode.
+// The writer's pauses in the replication mode (yieldWAL).
+//
 // Litestream checkpoints inside a write transaction (its _litestream_lock
 // barrier) and waits for the write lock with SQLite's busy handler, which
-// polls; a writer that takes the lock again the instant it commits starves
-// it, its checkpoints fail "database busy", and the WAL grows until the
-// fallback takes over. The pause lets one of its polls through.
-const replYield = 2 * time.Millisecond
+// polls (after 1, 2, 5, 10, … ms). A writer that takes the lock again the
+// instant it commits starves it: its checkpoints fail "database busy", the
+// WAL grows, and past --wal-limit health says replication stalled. So the
+// writer steps aside, but only when Litestream is about to ask: Litestream
+// checkpoints right after a sync that leaves min-checkpoint-page-count
+// (default 1000) frames in the WAL, and every sync writes a level-0 LTX
+// file. When the writer, between two groups, finds that file and the WAL
+// that long, it starts no group until Litestream's checkpoint has copied
+// the WAL (the WAL index shows backfill at mxFrame) or the WAL started
+// over, for at most replAssistMax. That costs the writer about one
+// checkpoint a second. Past three quarters of --wal-limit (Litestream
+// falling behind the write rate) it also pauses replYield between groups:
+// back-pressure that keeps the WAL under the limit.
+const (
+	// litestreamCheckpointFrames is Litestream v0.5's default
+	// min-checkpoint-page-count (DefaultMinCheckpointPageN).
+	litestreamCheckpointFrames = 1000
+	replAssistPoll             = 500 * time.Microsecond
+	replYield                  = 2 * time.Millisecond
+)
+
+// replAssistMax bounds one pause for Litestream's checkpoint (a variable
+// for the tests).
+var replAssistMax = 100 * time.Millisecond
 
 // yieldWAL runs on the writer goroutine between groups, in the
 // replication mode.
 func (w *writer) yieldWAL() {
 	db := w.db
-	mx, _, ok := db.walIndex()
-	if !ok || db.walFramesBytes(mx) <= db.cfg.WALLimit/4 {
+	m := db.repl
+	mx, backfill, ok := db.walIndex()
+	if !ok {
 		return
 	}
-	db.repl.yields.Add(1)
+	if m.litestreamSynced() && mx >= litestreamCheckpointFrames && mx > backfill {
+		m.assistCheckpoint(db, mx)
+		return
+	}
+	if db.walFramesBytes(mx) <= db.cfg.WALLimit/4*3 {
+		return
+	}
+	m.yields.Add(1)
+	t0 := time.Now()
 	time.Sleep(replYield)
+	m.yieldNanos.Add(int64(time.Since(t0)))
+}
+
+// litestreamSynced reports whether Litestream wrote a new level-0 LTX file
+// since the writer's last look, that is, finished a sync. One stat of the
+// next file's name (<txid>-<txid>.ltx, in hex) per group; writer goroutine
+// only.
+func (m *replMonitor) litestreamSynced() bool {
+	if m.nextTXID == 0 {
+		m.mu.Lock()
+		txid := m.txid
+		m.mu.Unlock()
+		if txid == 0 {
+			return false // Litestream not seen yet
+		}
+		m.nextTXID = txid + 1
+	}
+	found := false
+	for {
+		name := fmt.Sprintf("%016x-%016x.ltx", m.nextTXID, m.nextTXID)
+		if _, err := os.Stat(filepath.Join(m.ltxDir, name)); err != nil {
+			break
+		}
+		found = true
+		m.nextTXID++
+	}
+	if !found {
+		// Litestream may have moved on by a range (a snapshot after a
+		// restart): follow the monitor's position.
+		m.mu.Lock()
+		if m.txid >= m.nextTXID {
+			m.nextTXID = m.txid + 1
+		}
+		m.mu.Unlock()
+	}
+	return found
+}
+
+// assistCheckpoint pauses the writer while Litestream checkpoints: until
+// the WAL index shows every frame copied (backfill at mxFrame) or the WAL
+// started over, at most replAssistMax.
+func (m *replMonitor) assistCheckpoint(db *DB, mx0 int64) {
+	m.assists.Add(1)
+	t0 := time.Now()
+	for time.Since(t0) < replAssistMax {
+		time.Sleep(replAssistPoll)
+		mx, backfill, ok := db.walIndex()
+		if !ok || mx < mx0 || backfill >= mx {
+			break
+		}
+	}
+	m.assistNanos.Add(int64(time.Since(t0)))
 }
 
 // replicationStats fills ReplicationStats; nil when the mode is none.
@@ -367,7 +479,11 @@ func (db *DB) replicationStats() *ReplicationStats {
 	}
 	m.mu.Unlock()
 	s.WALBytes = db.walBytes()
+	s.WriterCheckpointWaits = m.assists.Load()
+	s.WriterCheckpointWaitSeconds = float64(m.assistNanos.Load()) / 1e9
 	s.WriterYields = m.yields.Load()
+	s.WriterYieldSeconds = float64(m.yieldNanos.Load()) / 1e9
+	s.WriterLockWaitSeconds = float64(m.beginNanos.Load()) / 1e9
 	s.LastCompleteCheckpointAt = db.ckstats.lastCompleteAt()
 	return s
 }

@@ -264,3 +264,158 @@ func mustWrite(t *testing.T, path string) {
 		t.Fatal(err)
 	}
 }
+
+// Right after Litestream finishes a sync of a WAL of 1,000 frames or more
+// (a new level-0 LTX file), its checkpoint asks for the write lock: the
+// writer starts no group until that checkpoint has copied the WAL. The
+// test plays Litestream: a reader that holds the WAL (so cortex's own
+// PASSIVE checkpoints cannot copy it), an LTX file, then the checkpoint.
+func TestReplication_WriterWaitsForLitestreamCheckpoint(t *testing.T) {
+	defer func(d time.Duration) { replAssistMax = d }(replAssistMax)
+	replAssistMax = time.Minute // the writer waits for the checkpoint, not a clock
+	dir := t.TempDir()
+	path, meta := filepath.Join(dir, "r.db"), filepath.Join(dir, "meta")
+	ctx := context.Background()
+	db, err := Open(ctx, path, Config{
+		Replication: ReplicationLitestream, LitestreamMetaDir: meta, CheckpointInterval: time.Hour,
+		ReplicationStallAfter: time.Hour, ReplicationHardLimit: 1 << 40,
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer db.Close()
+	if err := db.Write(ctx, func(tx *Tx) error {
+		_, err := tx.Exec(ctx, "CREATE TABLE t(v TEXT)")
+		return err
+	}); err != nil {
+		t.Fatal(err)
+	}
+	l0 := filepath.Join(meta, "ltx", "0")
+	mustMkdir(t, l0)
+	mustWrite(t, filepath.Join(l0, "0000000000000001-0000000000000001.ltx"))
+	for deadline := time.Now().Add(time.Minute); db.replicationStats().TXID != 1; time.Sleep(time.Millisecond) {
+		if time.Now().After(deadline) {
+			t.Fatal("the monitor never saw Litestream's first LTX file")
+		}
+	}
+	raw, err := sql.Open("sqlite3", "file:"+path+"?_busy_timeout=5000")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer raw.Close()
+	rtx, err := raw.Begin()
+	if err != nil {
+		t.Fatal(err)
+	}
+	var n int
+	if err := rtx.QueryRow("SELECT count(*) FROM t").Scan(&n); err != nil {
+		t.Fatal(err)
+	}
+	fillRows(t, db, 1200) // past 1,000 frames; no new LTX file: no pause
+	if got := db.repl.assists.Load(); got != 0 {
+		t.Fatalf("%d pauses before Litestream's sync, want none", got)
+	}
+	if mx, backfill, ok := db.walIndex(); !ok || mx < litestreamCheckpointFrames || backfill >= mx {
+		t.Fatalf("WAL index mx %d backfill %d ok %v: want %d frames or more, not all copied", mx, backfill, ok, litestreamCheckpointFrames)
+	}
+
+	// Litestream's sync ends: the next write waits for its checkpoint.
+	mustWrite(t, filepath.Join(l0, "0000000000000002-0000000000000002.ltx"))
+	type index struct{ mx, backfill int64 }
+	seen := make(chan index, 1)
+	errc := make(chan error, 1)
+	go func() {
+		errc <- db.Write(ctx, func(tx *Tx) error {
+			mx, backfill, _ := db.walIndex()
+			seen <- index{mx, backfill}
+			_, err := tx.Exec(ctx, "INSERT INTO t(v) VALUES ('after')")
+			return err
+		})
+	}()
+	for deadline := time.Now().Add(time.Minute); db.repl.assists.Load() == 0; time.Sleep(time.Millisecond) {
+		select {
+		case ix := <-seen:
+			t.Fatalf("the write ran before Litestream's checkpoint (WAL index mx %d backfill %d)", ix.mx, ix.backfill)
+		default:
+		}
+		if time.Now().After(deadline) {
+			t.Fatal("the writer never paused for Litestream's checkpoint")
+		}
+	}
+	// Litestream's checkpoint: its reader goes, PASSIVE copies the WAL.
+	_ = rtx.Rollback()
+	if _, err := raw.Exec("PRAGMA wal_checkpoint(PASSIVE)"); err != nil {
+		t.Fatal(err)
+	}
+	if err := <-errc; err != nil {
+		t.Fatal(err)
+	}
+	if ix := <-seen; ix.backfill < ix.mx {
+		t.Fatalf("the write ran with the WAL index at mx %d backfill %d: want it after the checkpoint", ix.mx, ix.backfill)
+	}
+	if st := db.replicationStats(); st.WriterCheckpointWaits != 1 || st.WriterYields != 0 {
+		t.Fatalf("checkpoint waits %d, yields %d: want 1 and 0", st.WriterCheckpointWaits, st.WriterYields)
+	}
+}
+
+// Litestream restarts the WAL without truncating it: the -wal file keeps
+// the size of its longest run. Once Litestream has checkpointed and the
+// WAL started over, replication is not stalled, however large the file.
+func TestReplication_StartedOverWALIsNotStalled(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "r.db")
+	ctx := context.Background()
+	const limit = 256 << 10
+	db, err := Open(ctx, path, Config{
+		Replication: ReplicationLitestream, WALLimit: limit, ReplicationHardLimit: 1 << 40,
+		ReplicationStallAfter: time.Hour, CheckpointInterval: time.Hour,
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer db.Close()
+	if err := db.Write(ctx, func(tx *Tx) error {
+		_, err := tx.Exec(ctx, "CREATE TABLE t(v TEXT)")
+		return err
+	}); err != nil {
+		t.Fatal(err)
+	}
+	// Litestream's connection: no journal_size_limit, as in Litestream.
+	raw, err := sql.Open("sqlite3", "file:"+path+"?_busy_timeout=5000")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer raw.Close()
+	raw.SetMaxOpenConns(1)
+	rtx, err := raw.Begin()
+	if err != nil {
+		t.Fatal(err)
+	}
+	var n int
+	if err := rtx.QueryRow("SELECT count(*) FROM t").Scan(&n); err != nil {
+		t.Fatal(err)
+	}
+	for db.walBytes() <= 3*limit {
+		fillRows(t, db, 10)
+	}
+	waitStalled := func(want bool) {
+		t.Helper()
+		for deadline := time.Now().Add(time.Minute); db.replicationStats().Stalled != want; time.Sleep(time.Millisecond) {
+			if time.Now().After(deadline) {
+				t.Fatalf("stalled is not %v: %+v", want, db.replicationStats())
+			}
+		}
+	}
+	waitStalled(true)
+	// Litestream checkpoints, and its next write starts the WAL over.
+	_ = rtx.Rollback()
+	if _, err := raw.Exec("PRAGMA wal_checkpoint(PASSIVE)"); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := raw.Exec("INSERT INTO t(v) VALUES ('bump')"); err != nil {
+		t.Fatal(err)
+	}
+	if w := db.walBytes(); w <= limit {
+		t.Fatalf("the -wal file is %d bytes after the restart: the test wants it left past the limit", w)
+	}
+	waitStalled(false)
+}

@@ -354,6 +354,10 @@ func (w *writer) call(r *writeReq) (err error) {
 }
 
 func (w *writer) begin() error {
+	if m := w.db.repl; m != nil {
+		t0 := time.Now()
+		defer func() { m.beginNanos.Add(int64(time.Since(t0))) }()
+	}
 	_, err := w.conn.exec(w.db.wctx, "BEGIN IMMEDIATE")
 	return classify(context.Background(), "begin immediate", err)
 }
