@@ -82,10 +82,12 @@
 //
 // # Process-wide settings
 //
-// Opening a database changes nothing outside it. Two calls change SQLite
-// or the C allocator for the whole process, and only a program that owns
-// its process should make them, first thing in main: LimitMallocArenas and
-// InstallPageCacheWrapper.
+// Importing this package or opening a database changes nothing outside
+// the databases it opens. LimitMallocArenas changes the C allocator for the
+// whole process, and only a program that owns its process should call it,
+// first thing in main. The opt-in page cache wrapper, which changes SQLite
+// for the whole process, is a package of its own that this one does not
+// import (sqlitedb/pcache).
 //
 // # Errors
 //

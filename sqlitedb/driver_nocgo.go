@@ -48,8 +48,6 @@ func startBackup(driver.Conn, driver.Conn) (*backup, error) { return nil, errNoC
 
 func driverCode(error) (int, bool) { return 0, false }
 
-func countCompiles(driver.Conn) (func() int, func(), error) { return nil, nil, errNoCgo }
-
 // SQLiteMemory reports -1: there is no SQLite in this build.
 func SQLiteMemory() int64 { return -1 }
 
@@ -71,9 +69,6 @@ func walbufIndex(string) (int64, int64, bool) { return 0, 0, false }
 
 // dbFilename is empty: there is no SQLite in this build.
 func dbFilename(driver.Conn) string { return "" }
-
-// InstallPageCacheWrapper reports false: there is no SQLite in this build.
-func InstallPageCacheWrapper() bool { return false }
 
 func prepareFirst(context.Context, driver.Conn, string) (bool, bool, string, error) {
 	return false, false, "", errNoCgo

@@ -605,33 +605,6 @@ func TestHealth_LatchesCorruptionMetByQueries(t *testing.T) {
 	}
 }
 
-// TestRecompiles: the statement shape SQLite recompiles on every new
-// binding is counted, the CAST form is not, and a write statement runs in
-// a transaction that is rolled back.
-func TestRecompiles(t *testing.T) {
-	db := testutil.MustOpenDB(t, sqlitedb.Config{})
-	mustExec(t, db, "CREATE TABLE t(a TEXT, b INTEGER, PRIMARY KEY (a, b)); INSERT INTO t VALUES('x', 1), ('y', 2)")
-	sets := [][]any{{"x"}, {"y"}, {"x"}}
-	n, err := db.Recompiles(ctx, "SELECT b FROM t WHERE a = ? ORDER BY b DESC LIMIT 1", sets...)
-	if err != nil || n == 0 {
-		t.Errorf("a = ? ORDER BY b: %d recompiles, %v; want some", n, err)
-	}
-	n, err = db.Recompiles(ctx, "SELECT b FROM t WHERE a = CAST(? AS TEXT) ORDER BY b DESC LIMIT 1", sets...)
-	if err != nil || n != 0 {
-		t.Errorf("a = CAST(? AS TEXT) ORDER BY b: %d recompiles, %v; want 0", n, err)
-	}
-	n, err = db.Recompiles(ctx, "DELETE FROM t WHERE a = ?", sets...)
-	if err != nil || n != 0 {
-		t.Errorf("DELETE: %d recompiles, %v; want 0", n, err)
-	}
-	if c := count(t, db, "SELECT count(*) FROM t"); c != 2 {
-		t.Errorf("%d rows after Recompiles ran a DELETE, want 2: it must roll back", c)
-	}
-	if _, err := db.Recompiles(ctx, "SELECT nope FROM t"); err == nil {
-		t.Error("a statement that does not compile: no error")
-	}
-}
-
 // TestWALIndexLocksSurvivePolling: reading the WAL's pending frames from
 // the -shm file (Stats, the checkpointer) must not drop SQLite's locks on
 // it. Closing any descriptor of a file drops all of the process's POSIX
