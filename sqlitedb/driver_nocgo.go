@@ -7,6 +7,7 @@ import (
 	"database/sql"
 	"database/sql/driver"
 	"errors"
+	"io/fs"
 	"net/url"
 )
 
@@ -63,6 +64,15 @@ func LibVersion() string { return "" }
 
 // walbufOver fails: there is no SQLite in this build.
 func walbufOver(string, bool) (string, error) { return "", errNoCgo }
+
+// openWALReadOnly finds no file: there is no SQLite in this build (and
+// Open fails before it would be called).
+func openWALReadOnly(string) (interface {
+	ReadAt([]byte, int64) (int, error)
+	Close() error
+}, error) {
+	return nil, fs.ErrNotExist
+}
 
 // walbufIndex finds nothing: there is no SQLite in this build.
 func walbufIndex(string) (int64, int64, bool) { return 0, 0, false }
