@@ -54,7 +54,7 @@ func TestRestoreVerifyOnly(t *testing.T) {
 		t.Fatal(err)
 	}
 	err = run(ctx, []string{"restore", "--verify-only", bad}, &out, &errOut)
-	if err == nil || !strings.Contains(err.Error(), "Try:") {
+	if err == nil || !strings.Contains(errorText(err), "Try:") {
 		t.Fatalf("verify a damaged file: %v, want a refusal with advice", err)
 	}
 
