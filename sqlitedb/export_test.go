@@ -10,3 +10,7 @@ func (db *DB) CancelIntegrity() bool {
 
 // FileUserVersion reads PRAGMA user_version of the file at path.
 var FileUserVersion = fileUserVersion
+
+// InUse reports whether another process has the database at path open
+// (through a descriptor of the test's own: see inUse).
+var InUse = inUse

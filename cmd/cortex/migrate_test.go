@@ -156,7 +156,7 @@ func TestMigrate_RefusesDestinationAhead(t *testing.T) {
 	}
 	var stdout, stderr bytes.Buffer
 	err := run(ctx, []string{"migrate", "--from", srcPath, "--to", dstPath}, &stdout, &stderr)
-	if !errors.Is(err, transfer.ErrDestinationAhead) || !strings.Contains(err.Error(), "session stray: only in the destination") || !strings.Contains(errorText(err), "Try:") {
+	if !errors.Is(err, transfer.ErrDestinationAhead) || !strings.Contains(errorText(err), "session stray: only in the destination") || !strings.Contains(errorText(err), "Try:") {
 		t.Fatalf("got %v, want ErrDestinationAhead naming the stray session, with a Try line", err)
 	}
 	st, err := sqlitestore.Open(ctx, dstPath, sqlitestore.Config{})

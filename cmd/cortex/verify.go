@@ -19,7 +19,7 @@ func verifyOnly(ctx context.Context, path string, asJSON bool, stdout io.Writer)
 	if _, err := os.Stat(path); err != nil {
 		return withHint(fmt.Errorf("verify %s: %w", path, err), "--verify-only <the restored file>")
 	}
-	inUse, err := sqlitedb.InUse(path)
+	inUse, err := sqlitedb.Held(ctx, path)
 	if err != nil {
 		return fmt.Errorf("verify %s: check whether it is in use: %w", path, err)
 	}
