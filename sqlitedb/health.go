@@ -107,9 +107,9 @@ func (db *DB) Health(ctx context.Context, opts HealthOptions) Health {
 	if db.cfg.JournalMode == "wal" {
 		wal := db.walBytes()
 		if wal > db.cfg.WALLimit {
-			add("wal", health.Degraded, fmt.Sprintf("WAL is %s, over its limit of %s: checkpoints are not keeping up", FormatBytes(wal), FormatBytes(db.cfg.WALLimit)))
+			add("wal", health.Degraded, fmt.Sprintf("WAL is %s, over its limit of %s: checkpoints are not keeping up", formatBytes(wal), formatBytes(db.cfg.WALLimit)))
 		} else {
-			add("wal", health.Healthy, fmt.Sprintf("%s of %s", FormatBytes(wal), FormatBytes(db.cfg.WALLimit)))
+			add("wal", health.Healthy, fmt.Sprintf("%s of %s", formatBytes(wal), formatBytes(db.cfg.WALLimit)))
 		}
 		if db.repl != nil {
 			h.Add(db.replicationCheck())
@@ -129,9 +129,9 @@ func (db *DB) Health(ctx context.Context, opts HealthOptions) Health {
 	if err := unix.Statfs(filepath.Dir(db.path), &st); err != nil {
 		add("disk", health.Degraded, err.Error())
 	} else if free := int64(st.Bavail) * st.Bsize; free < minFreeDisk {
-		add("disk", health.Degraded, fmt.Sprintf("%s free, under %s", FormatBytes(free), FormatBytes(minFreeDisk)))
+		add("disk", health.Degraded, fmt.Sprintf("%s free, under %s", formatBytes(free), formatBytes(minFreeDisk)))
 	} else {
-		add("disk", health.Healthy, fmt.Sprintf("%s free", FormatBytes(free)))
+		add("disk", health.Healthy, fmt.Sprintf("%s free", formatBytes(free)))
 	}
 
 	if bad, why := unsafeVersion(db.version); bad {
@@ -252,9 +252,9 @@ func checkRows(ctx context.Context, tx *Tx, pragma string) ([]string, error) {
 	return problems, rows.Err()
 }
 
-// FormatBytes prints a byte count with a binary unit, as `cortex stats`
+// formatBytes prints a byte count with a binary unit, as `cortex stats`
 // does: 512 B, 56.0 KiB, 64.0 MiB.
-func FormatBytes(n int64) string {
+func formatBytes(n int64) string {
 	const unit = 1024
 	if n < unit {
 		return fmt.Sprintf("%d B", n)
