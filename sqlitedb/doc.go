@@ -80,6 +80,15 @@
 // (TestPowerLoss*, docs/design-walbuf.md) checks both paths, with and
 // without the shim.
 //
+// # Operations
+//
+// Stats reads figures without side effects; Health runs checks that never
+// fail, each with a verdict in package health's vocabulary (shared with
+// cortex's stores and HTTP API) and, when something can be done, a hint.
+// Checkpoint, Backup, RestoreFile, StartIntegrity (background integrity
+// jobs), Explain, Migrate and VerifyFile cover the rest of a database's
+// life. Every one has a runnable example.
+//
 // # Process-wide settings
 //
 // Importing this package or opening a database changes nothing outside
