@@ -10,18 +10,20 @@ import (
 	"path/filepath"
 	"strings"
 
+	"github.com/cortex-db/cortex/health"
 	"github.com/cortex-db/cortex/state"
 )
 
-// HealthStatus is a health verdict: state's, the one vocabulary.
-type HealthStatus = state.HealthStatus
+// HealthStatus is a health verdict: package health's, the one vocabulary
+// (these names stay for the callers that use them).
+type HealthStatus = health.Status
 
 // Health verdicts, from best to worst. /readyz answers 200 for the first
 // two and 503 for Unhealthy.
 const (
-	Healthy   = state.Healthy
-	Degraded  = state.Degraded
-	Unhealthy = state.Unhealthy
+	Healthy   = health.Healthy
+	Degraded  = health.Degraded
+	Unhealthy = health.Unhealthy
 )
 
 // Ops are a storage engine's operations, served under /v1/admin and

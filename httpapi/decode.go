@@ -106,12 +106,14 @@ func readJSON(w http.ResponseWriter, r *http.Request, limit int64, optional bool
 	return body, nil
 }
 
-// decodeBody decodes one JSON value from body into dst, refusing unknown
-// fields, trailing data, and what checkStrict refuses: field names in
-// another case, a name twice in one object, lone surrogates.
+// decodeBody decodes one JSON value from body into dst, refusing trailing
+// data and what checkStrict refuses: unknown fields (names are exact, so
+// also a field name in another case), a name twice in one object, lone
+// surrogates. Unknown fields are found by checkStrict against dst's shape,
+// as a typed error (unknownFieldError), not by encoding/json, whose
+// DisallowUnknownFields error has no type to tell it by.
 func decodeBody(body []byte, dst any) error {
 	dec := json.NewDecoder(bytes.NewReader(body))
-	dec.DisallowUnknownFields()
 	if err := dec.Decode(dst); err != nil {
 		return jsonError(err)
 	}
@@ -136,9 +138,6 @@ func jsonError(err error) error {
 		return badRequest(field, "want a JSON %s, got %s", te.Type, te.Value)
 	case errors.Is(err, io.ErrUnexpectedEOF):
 		return badRequest("body", "the JSON body ends too early")
-	case strings.HasPrefix(err.Error(), "json: unknown field "):
-		name := strings.Trim(strings.TrimPrefix(err.Error(), "json: unknown field "), `"`)
-		return badRequest(name, "unknown field %q", name)
 	}
 	return badRequest("body", "invalid JSON: %v", err)
 }

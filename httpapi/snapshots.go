@@ -6,7 +6,6 @@ import (
 	"math"
 	"net/http"
 	"strconv"
-	"strings"
 
 	"github.com/cortex-db/cortex/state"
 )
@@ -282,9 +281,9 @@ func (s *Server) snapshotByKey(w http.ResponseWriter, r *http.Request) {
 // the state goes inside "state": {"step":1} is the usual mistake for
 // {"state":{"step":1}}.
 func stateWrapperHint(err error) error {
-	var ie *state.InvalidError
-	if errors.As(err, &ie) && strings.HasPrefix(ie.Reason, "unknown field ") {
-		return badRequest(ie.Field, `%s: the body is {"state": <your JSON>, "metadata": {…}}; wrap your state in "state"`, ie.Reason)
+	var uf *unknownFieldError
+	if errors.As(err, &uf) {
+		return badRequest(uf.inv.Field, `%s: the body is {"state": <your JSON>, "metadata": {…}}; wrap your state in "state"`, uf.inv.Reason)
 	}
 	return err
 }

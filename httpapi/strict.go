@@ -3,9 +3,12 @@ package httpapi
 import (
 	"bytes"
 	"encoding/json"
+	"fmt"
 	"reflect"
 	"sync"
 	"unicode/utf8"
+
+	"github.com/cortex-db/cortex/state"
 )
 
 // The strict checks every JSON body passes besides encoding/json's, which
@@ -182,7 +185,7 @@ func (c *strictScanner) object(i int, sh *shape) (int, error) {
 		if sh != nil && sh.fields != nil {
 			m, ok := sh.fields[string(key)]
 			if !ok {
-				return end, badRequest(string(key), "unknown field %q (field names are case-sensitive)", key)
+				return end, unknownField(string(key))
 			}
 			member = m
 		}
@@ -198,6 +201,19 @@ func (c *strictScanner) object(i int, sh *shape) (int, error) {
 		i = skipSpace(b, i+1) // past the comma
 	}
 }
+
+// unknownFieldError is the 400 for a member the request type does not
+// have: a *state.InvalidError naming it (errors.As finds it through
+// Unwrap), and a type of its own, so that a route can say more about it
+// (stateWrapperHint) without reading the message.
+type unknownFieldError struct{ inv *state.InvalidError }
+
+func unknownField(name string) error {
+	return &unknownFieldError{inv: &state.InvalidError{Field: name, Reason: fmt.Sprintf("unknown field %q (field names are case-sensitive)", name)}}
+}
+
+func (e *unknownFieldError) Error() string { return e.inv.Error() }
+func (e *unknownFieldError) Unwrap() error { return e.inv }
 
 func duplicateKey(key string) error {
 	return badRequest(key, "the name %q appears twice in one object; send each name once", key)

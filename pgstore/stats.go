@@ -5,7 +5,7 @@ import (
 	"fmt"
 	"time"
 
-	"github.com/cortex-db/cortex/state"
+	"github.com/cortex-db/cortex/health"
 	"github.com/jackc/pgx/v5/pgxpool"
 )
 
@@ -144,27 +144,10 @@ func (s *Store) Stats(ctx context.Context) (Stats, error) {
 	return st, nil
 }
 
-// Status is a health verdict: state's, the one vocabulary of every engine.
-type Status = state.HealthStatus
-
-// Health statuses, from best to worst.
-const (
-	Healthy   = state.Healthy
-	Degraded  = state.Degraded
-	Unhealthy = state.Unhealthy
-)
-
-// Check is one named health check.
-type Check struct {
-	Name   string `json:"name"`
-	Status Status `json:"status"`
-	Detail string `json:"detail,omitempty"`
-}
-
-// Health is the verdict, the checks behind it, and the figures they read.
+// Health is the verdict and the checks behind it (package health's
+// vocabulary), and the figures they read.
 type Health struct {
-	Status Status  `json:"status"`
-	Checks []Check `json:"checks"`
+	health.Report
 	// Reachable is true when PostgreSQL answered a query; LatencyMS is that
 	// round trip, pool wait included.
 	Reachable bool      `json:"reachable"`
@@ -181,10 +164,9 @@ const HealthTimeout = 2 * time.Second
 // spare. It never fails: a failing check makes the status Unhealthy and says
 // why. Safe for concurrent use.
 func (s *Store) Health(ctx context.Context) Health {
-	h := Health{Status: Healthy, Pool: s.PoolStats(), CheckedAt: s.now()}
-	add := func(name string, st Status, detail string) {
-		h.Checks = append(h.Checks, Check{Name: name, Status: st, Detail: detail})
-		h.Status = state.Worse(h.Status, st)
+	h := Health{Report: health.NewReport(), Pool: s.PoolStats(), CheckedAt: s.now()}
+	add := func(name string, st health.Status, detail string) {
+		h.Add(health.Check{Name: name, Status: st, Detail: detail})
 	}
 	ctx, cancel := context.WithTimeout(ctx, HealthTimeout)
 	defer cancel()
@@ -203,37 +185,37 @@ func (s *Store) Health(ctx context.Context) Health {
 		Scan(&readOnly, &schema, &backends, &max)
 	h.LatencyMS = float64(time.Since(start).Microseconds()) / 1000
 	if err != nil {
-		add("reachable", Unhealthy, translate("query PostgreSQL", err).Error())
+		add("reachable", health.Unhealthy, translate("query PostgreSQL", err).Error())
 		return h
 	}
 	h.Reachable = true
-	add("reachable", Healthy, fmt.Sprintf("answered in %.1f ms", h.LatencyMS))
+	add("reachable", health.Healthy, fmt.Sprintf("answered in %.1f ms", h.LatencyMS))
 
 	if readOnly {
-		add("writable", Unhealthy, "PostgreSQL is a standby in recovery and refuses writes; point --db at the primary")
+		add("writable", health.Unhealthy, "PostgreSQL is a standby in recovery and refuses writes; point --db at the primary")
 	} else {
-		add("writable", Healthy, "")
+		add("writable", health.Healthy, "")
 	}
 
 	switch want := SchemaVersion(); {
 	case schema == want:
-		add("schema", Healthy, fmt.Sprintf("version %d", schema))
+		add("schema", health.Healthy, fmt.Sprintf("version %d", schema))
 	case schema < want:
-		add("schema", Unhealthy, fmt.Sprintf("version %d, this build needs %d; restart cortex to migrate", schema, want))
+		add("schema", health.Unhealthy, fmt.Sprintf("version %d, this build needs %d; restart cortex to migrate", schema, want))
 	default:
-		add("schema", Degraded, fmt.Sprintf("version %d is newer than this build's %d; upgrade cortex", schema, want))
+		add("schema", health.Degraded, fmt.Sprintf("version %d is newer than this build's %d; upgrade cortex", schema, want))
 	}
 
 	if max > 0 && backends*10 >= max*9 {
-		add("server_connections", Degraded, fmt.Sprintf("%d of max_connections %d in use; raise max_connections or lower pool sizes", backends, max))
+		add("server_connections", health.Degraded, fmt.Sprintf("%d of max_connections %d in use; raise max_connections or lower pool sizes", backends, max))
 	} else {
-		add("server_connections", Healthy, fmt.Sprintf("%d of %d in use", backends, max))
+		add("server_connections", health.Healthy, fmt.Sprintf("%d of %d in use", backends, max))
 	}
 
 	if p := h.Pool; p.InUse >= p.MaxConns {
-		add("pool", Degraded, fmt.Sprintf("all %d connections in use; callers wait (raise the pool size if this persists)", p.MaxConns))
+		add("pool", health.Degraded, fmt.Sprintf("all %d connections in use; callers wait (raise the pool size if this persists)", p.MaxConns))
 	} else {
-		add("pool", Healthy, fmt.Sprintf("%d of %d connections in use", p.InUse, p.MaxConns))
+		add("pool", health.Healthy, fmt.Sprintf("%d of %d connections in use", p.InUse, p.MaxConns))
 	}
 	return h
 }

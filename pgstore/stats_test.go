@@ -8,6 +8,7 @@ import (
 
 	"github.com/jackc/pgx/v5"
 
+	"github.com/cortex-db/cortex/health"
 	"github.com/cortex-db/cortex/pgstore"
 	"github.com/cortex-db/cortex/state"
 )
@@ -52,7 +53,7 @@ func TestStore_Stats(t *testing.T) {
 func TestStore_Health(t *testing.T) {
 	st, url := openStore(t, pgstore.Config{})
 	h := st.Health(bg)
-	if h.Status != pgstore.Healthy || !h.Reachable {
+	if h.Status != health.Healthy || !h.Reachable {
 		t.Fatalf("health = %+v", h)
 	}
 
@@ -61,7 +62,7 @@ func TestStore_Health(t *testing.T) {
 		t.Fatal(err)
 	}
 	closed.Close()
-	if h := closed.Health(bg); h.Status != pgstore.Unhealthy || h.Reachable {
+	if h := closed.Health(bg); h.Status != health.Unhealthy || h.Reachable {
 		t.Fatalf("health of a closed store = %+v", h)
 	}
 }

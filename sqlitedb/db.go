@@ -375,9 +375,6 @@ func checkHeaderMode(path string, flag int) error {
 // Path returns the database file's absolute path.
 func (db *DB) Path() string { return db.path }
 
-// SQLiteVersion returns the linked SQLite library's version.
-func (db *DB) SQLiteVersion() string { return db.version }
-
 // Config returns the configuration in force, defaults filled in.
 func (db *DB) Config() Config { return db.cfg }
 

@@ -80,12 +80,23 @@
 // (TestPowerLoss*, docs/design-walbuf.md) checks both paths, with and
 // without the shim.
 //
+// # Operations
+//
+// Stats reads figures without side effects; Health runs checks that never
+// fail, each with a verdict in package health's vocabulary (shared with
+// cortex's stores and HTTP API) and, when something can be done, a hint.
+// Checkpoint, Backup, RestoreFile, StartIntegrity (background integrity
+// jobs), Explain, Migrate and VerifyFile cover the rest of a database's
+// life. Every one has a runnable example.
+//
 // # Process-wide settings
 //
-// Opening a database changes nothing outside it. Two calls change SQLite
-// or the C allocator for the whole process, and only a program that owns
-// its process should make them, first thing in main: LimitMallocArenas and
-// InstallPageCacheWrapper.
+// Importing this package or opening a database changes nothing outside
+// the databases it opens. LimitMallocArenas changes the C allocator for the
+// whole process, and only a program that owns its process should call it,
+// first thing in main. The opt-in page cache wrapper, which changes SQLite
+// for the whole process, is a package of its own that this one does not
+// import (sqlitedb/pcache).
 //
 // # Errors
 //

@@ -111,21 +111,6 @@ func driverCode(err error) (int, bool) {
 	return 0, false
 }
 
-// countCompiles makes dc count SQLite's calls to its authorizer, which
-// SQLite makes only while compiling a statement (never while running
-// one). stop removes the count; SQLite expires the connection's prepared
-// statements when the authorizer changes, so cached ones are compiled
-// again on their next use.
-func countCompiles(dc driver.Conn) (count func() int, stop func(), err error) {
-	c, ok := dc.(*sqlite3.SQLiteConn)
-	if !ok {
-		return nil, nil, fmt.Errorf("driver connection %T has no authorizer", dc)
-	}
-	n := 0
-	c.RegisterAuthorizer(func(int, string, string, string) int { n++; return sqlite3.SQLITE_OK })
-	return func() int { return n }, func() { c.RegisterAuthorizer(nil) }, nil
-}
-
 // driverMissing is nil: this build has the SQLite driver.
 func driverMissing() error { return nil }
 

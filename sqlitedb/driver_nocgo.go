@@ -7,6 +7,7 @@ import (
 	"database/sql"
 	"database/sql/driver"
 	"errors"
+	"io/fs"
 	"net/url"
 )
 
@@ -48,8 +49,6 @@ func startBackup(driver.Conn, driver.Conn) (*backup, error) { return nil, errNoC
 
 func driverCode(error) (int, bool) { return 0, false }
 
-func countCompiles(driver.Conn) (func() int, func(), error) { return nil, nil, errNoCgo }
-
 // SQLiteMemory reports -1: there is no SQLite in this build.
 func SQLiteMemory() int64 { return -1 }
 
@@ -66,14 +65,20 @@ func LibVersion() string { return "" }
 // walbufOver fails: there is no SQLite in this build.
 func walbufOver(string, bool) (string, error) { return "", errNoCgo }
 
+// openWALReadOnly finds no file: there is no SQLite in this build (and
+// Open fails before it would be called).
+func openWALReadOnly(string) (interface {
+	ReadAt([]byte, int64) (int, error)
+	Close() error
+}, error) {
+	return nil, fs.ErrNotExist
+}
+
 // walbufIndex finds nothing: there is no SQLite in this build.
 func walbufIndex(string) (int64, int64, bool) { return 0, 0, false }
 
 // dbFilename is empty: there is no SQLite in this build.
 func dbFilename(driver.Conn) string { return "" }
-
-// InstallPageCacheWrapper reports false: there is no SQLite in this build.
-func InstallPageCacheWrapper() bool { return false }
 
 func prepareFirst(context.Context, driver.Conn, string) (bool, bool, string, error) {
 	return false, false, "", errNoCgo

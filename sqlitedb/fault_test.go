@@ -14,6 +14,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/cortex-db/cortex/health"
 	"github.com/cortex-db/cortex/internal/testutil"
 	"github.com/cortex-db/cortex/sqlitedb"
 )
@@ -170,7 +171,7 @@ func TestHealth_DamagedPages(t *testing.T) {
 	}
 	defer db2.Close()
 	h := db2.Health(ctx, sqlitedb.HealthOptions{Integrity: sqlitedb.IntegrityQuick})
-	if h.Status != sqlitedb.Unhealthy {
+	if h.Status != health.Unhealthy {
 		t.Fatalf("health = %s, want unhealthy: %+v", h.Status, h.Checks)
 	}
 	// Reading damaged pages is ErrCorrupt, by code.

@@ -76,7 +76,7 @@ const (
 	lockSharedSize  = 510
 )
 
-// InUse reports whether another process has the database at path open. In
+// inUse reports whether another process has the database at path open. In
 // WAL mode every connection holds a SHARED lock on the database file for as
 // long as it is open (that is how the last one to close knows it may
 // checkpoint and delete the WAL), so a non-blocking attempt at the
@@ -85,7 +85,7 @@ const (
 // missing file is not in use. Call it from a process that does not have
 // the database open: closing its descriptor drops every POSIX lock the
 // calling process holds on the file, SQLite's included.
-func InUse(path string) (bool, error) {
+func inUse(path string) (bool, error) {
 	f, err := os.OpenFile(path, os.O_RDWR, 0)
 	if errors.Is(err, os.ErrNotExist) {
 		return false, nil

@@ -10,25 +10,9 @@ import (
 	"time"
 
 	"golang.org/x/sys/unix"
+
+	"github.com/cortex-db/cortex/health"
 )
-
-// Status is a health verdict.
-type Status string
-
-// Health statuses, from best to worst.
-const (
-	Healthy   Status = "healthy"
-	Degraded  Status = "degraded"
-	Unhealthy Status = "unhealthy"
-)
-
-func worse(a, b Status) Status {
-	rank := map[Status]int{Healthy: 0, Degraded: 1, Unhealthy: 2}
-	if rank[b] > rank[a] {
-		return b
-	}
-	return a
-}
 
 // IntegrityMode selects the integrity check Health runs.
 type IntegrityMode string
@@ -49,17 +33,11 @@ type HealthOptions struct {
 	Timeout time.Duration
 }
 
-// Check is one named health check.
-type Check struct {
-	Name   string `json:"name"`
-	Status Status `json:"status"`
-	Detail string `json:"detail,omitempty"`
-}
-
-// Health is the verdict and the checks behind it.
+// Health is the verdict and the checks behind it (package health's
+// vocabulary, shared with the stores and the HTTP API), with the
+// integrity and backup figures they read.
 type Health struct {
-	Status    Status           `json:"status"`
-	Checks    []Check          `json:"checks"`
+	health.Report
 	Integrity *IntegrityResult `json:"integrity,omitempty"`
 	// IntegrityAgeSeconds is how long ago Integrity (the last completed
 	// check) finished.
@@ -97,19 +75,21 @@ func (db *DB) Health(ctx context.Context, opts HealthOptions) Health {
 	if opts.Timeout <= 0 {
 		opts.Timeout = 2 * time.Second
 	}
-	h := Health{Status: Healthy}
-	add := func(name string, st Status, detail string) {
-		h.Checks = append(h.Checks, Check{Name: name, Status: st, Detail: detail})
-		h.Status = worse(h.Status, st)
+	h := Health{Report: health.NewReport()}
+	add := func(name string, st health.Status, detail string) {
+		h.Add(health.Check{Name: name, Status: st, Detail: detail})
+	}
+	addHint := func(name string, st health.Status, detail, hint string) {
+		h.Add(health.Check{Name: name, Status: st, Detail: detail, Hint: hint})
 	}
 	queryCheck := func(name string, run func(context.Context) error) {
 		cctx, cancel := context.WithTimeout(ctx, opts.Timeout)
 		defer cancel()
 		if err := run(cctx); err != nil {
-			add(name, Unhealthy, errDetail(err))
+			addHint(name, health.Unhealthy, err.Error(), errHint(err))
 			return
 		}
-		add(name, Healthy, "")
+		add(name, health.Healthy, "")
 	}
 	queryCheck("reader", func(ctx context.Context) error {
 		return db.Read(ctx, func(tx *Tx) error {
@@ -127,56 +107,55 @@ func (db *DB) Health(ctx context.Context, opts HealthOptions) Health {
 	if db.cfg.JournalMode == "wal" {
 		wal := db.walBytes()
 		if wal > db.cfg.WALLimit {
-			add("wal", Degraded, fmt.Sprintf("WAL is %s, over its limit of %s: checkpoints are not keeping up", FormatBytes(wal), FormatBytes(db.cfg.WALLimit)))
+			add("wal", health.Degraded, fmt.Sprintf("WAL is %s, over its limit of %s: checkpoints are not keeping up", formatBytes(wal), formatBytes(db.cfg.WALLimit)))
 		} else {
-			add("wal", Healthy, fmt.Sprintf("%s of %s", FormatBytes(wal), FormatBytes(db.cfg.WALLimit)))
+			add("wal", health.Healthy, fmt.Sprintf("%s of %s", formatBytes(wal), formatBytes(db.cfg.WALLimit)))
 		}
 		if db.repl != nil {
-			st, detail := db.replicationCheck()
-			add("replication", st, detail)
+			h.Add(db.replicationCheck())
 		}
 		if db.replicaHolds() {
 			// Litestream's read transaction keeps PASSIVE checkpoints
 			// short of the WAL's end by design: not starvation.
-			add("checkpoint", Healthy, "PASSIVE only: Litestream restarts the WAL")
+			add("checkpoint", health.Healthy, "PASSIVE only: Litestream restarts the WAL")
 		} else if n := db.ckstats.starvedNow(); n >= starvationThreshold {
-			add("checkpoint", Degraded, fmt.Sprintf("the last %d checkpoints could not complete: long read transactions hold old snapshots", n))
+			add("checkpoint", health.Degraded, fmt.Sprintf("the last %d checkpoints could not complete: long read transactions hold old snapshots", n))
 		} else {
-			add("checkpoint", Healthy, "")
+			add("checkpoint", health.Healthy, "")
 		}
 	}
 
 	var st unix.Statfs_t
 	if err := unix.Statfs(filepath.Dir(db.path), &st); err != nil {
-		add("disk", Degraded, err.Error())
+		add("disk", health.Degraded, err.Error())
 	} else if free := int64(st.Bavail) * st.Bsize; free < minFreeDisk {
-		add("disk", Degraded, fmt.Sprintf("%s free, under %s", FormatBytes(free), FormatBytes(minFreeDisk)))
+		add("disk", health.Degraded, fmt.Sprintf("%s free, under %s", formatBytes(free), formatBytes(minFreeDisk)))
 	} else {
-		add("disk", Healthy, fmt.Sprintf("%s free", FormatBytes(free)))
+		add("disk", health.Healthy, fmt.Sprintf("%s free", formatBytes(free)))
 	}
 
 	if bad, why := unsafeVersion(db.version); bad {
-		add("sqlite_version", Degraded, why)
+		add("sqlite_version", health.Degraded, why)
 	} else {
-		add("sqlite_version", Healthy, db.version)
+		add("sqlite_version", health.Healthy, db.version)
 	}
 
 	if opts.Integrity != IntegrityNone {
 		res, err := db.IntegrityCheck(ctx, opts.Integrity)
 		switch {
 		case err != nil:
-			add("integrity", Unhealthy, errDetail(err))
+			addHint("integrity", health.Unhealthy, err.Error(), errHint(err))
 		case !res.OK:
-			add("integrity", Unhealthy, strings.Join(res.Problems, "; "))
+			add("integrity", health.Unhealthy, strings.Join(res.Problems, "; "))
 		default:
-			add("integrity", Healthy, string(res.Mode)+" ok")
+			add("integrity", health.Healthy, string(res.Mode)+" ok")
 		}
 	}
 	if err := db.walErr(); err != nil {
-		add("wal_io", Unhealthy, err.Error())
+		add("wal_io", health.Unhealthy, err.Error())
 	}
 	if ev := db.corrupt.Load(); ev != nil {
-		add("corruption", Unhealthy, "a query met a damaged page at "+ev.at.Format(time.RFC3339)+": "+ev.err+". Try: restore from a backup (cortex restore)")
+		addHint("corruption", health.Unhealthy, "a query met a damaged page at "+ev.at.Format(time.RFC3339)+": "+ev.err, "restore from a backup (cortex restore)")
 	}
 	db.integrity.mu.Lock()
 	if db.integrity.last != nil {
@@ -185,7 +164,7 @@ func (db *DB) Health(ctx context.Context, opts HealthOptions) Health {
 		age := time.Since(last.CheckedAt).Seconds()
 		h.IntegrityAgeSeconds = &age
 		if !last.OK && opts.Integrity == IntegrityNone {
-			add("integrity", Unhealthy, "last check at "+last.CheckedAt.Format(time.RFC3339)+" failed: "+strings.Join(last.Problems, "; "))
+			add("integrity", health.Unhealthy, "last check at "+last.CheckedAt.Format(time.RFC3339)+" failed: "+strings.Join(last.Problems, "; "))
 		}
 	}
 	db.integrity.mu.Unlock()
@@ -198,11 +177,16 @@ func (db *DB) Health(ctx context.Context, opts HealthOptions) Health {
 	return h
 }
 
-func errDetail(err error) string {
-	if errors.Is(err, ErrCorrupt) {
-		return err.Error() + ". Try: restore from a backup"
+// errHint is what to do about a failed check's error: its own hint, or
+// for damage, a restore.
+func errHint(err error) string {
+	if h := Hint(err); h != "" {
+		return h
 	}
-	return err.Error()
+	if errors.Is(err, ErrCorrupt) {
+		return "restore from a backup"
+	}
+	return ""
 }
 
 // maxProblems bounds the problems an integrity check reports.
@@ -268,9 +252,9 @@ func checkRows(ctx context.Context, tx *Tx, pragma string) ([]string, error) {
 	return problems, rows.Err()
 }
 
-// FormatBytes prints a byte count with a binary unit, as `cortex stats`
+// formatBytes prints a byte count with a binary unit, as `cortex stats`
 // does: 512 B, 56.0 KiB, 64.0 MiB.
-func FormatBytes(n int64) string {
+func formatBytes(n int64) string {
 	const unit = 1024
 	if n < unit {
 		return fmt.Sprintf("%d B", n)

@@ -25,10 +25,6 @@ func TestMain(m *testing.M) {
 		}
 		os.Exit(0)
 	}
-	if os.Getenv("CORTEX_TEST_PCACHE") == "1" {
-		// TestPageCache's own process (see there).
-		sqlitedb.InstallPageCacheWrapper()
-	}
 	os.Exit(m.Run())
 }
 

@@ -156,7 +156,7 @@ func (j *integrityJobs) stop() {
 // StartIntegrity starts an integrity job in the background and returns its
 // first view: mode quick, full or verify (the paced verifier, with vc).
 // While a job runs it fails with an error wrapping ErrJobRunning that
-// names the running job. The job runs until done, until CancelIntegrity,
+// names the running job. The job runs until done, until CancelIntegrityJob,
 // or until Close.
 func (db *DB) StartIntegrity(mode IntegrityMode, vc VerifyConfig) (IntegrityJob, error) {
 	switch mode {
@@ -241,13 +241,6 @@ func (db *DB) WaitIntegrity(ctx context.Context) (IntegrityJob, bool) {
 	case <-ctx.Done():
 	}
 	return db.IntegrityJobByID(r.ID)
-}
-
-// CancelIntegrity stops the running job: a verify job can be resumed by
-// the next one. It reports whether a job was running.
-func (db *DB) CancelIntegrity() bool {
-	_, ok := db.CancelIntegrityJob("")
-	return ok
 }
 
 // CancelIntegrityJob stops the running job if its id is id (any running
@@ -484,17 +477,6 @@ func verifySlice(ctx context.Context, tx *Tx, table string, after int64, deadlin
 }
 
 func quoteIdent(s string) string { return `"` + strings.ReplaceAll(s, `"`, `""`) + `"` }
-
-// IntegrityAge is how long ago the last completed check finished; false
-// when none has.
-func (db *DB) IntegrityAge() (IntegrityResult, time.Duration, bool) {
-	db.integrity.mu.Lock()
-	defer db.integrity.mu.Unlock()
-	if db.integrity.last == nil {
-		return IntegrityResult{}, 0, false
-	}
-	return *db.integrity.last, time.Since(db.integrity.last.CheckedAt), true
-}
 
 // RunVerifier runs a verify job every interval (the first after one
 // interval) until ctx ends; a pass is skipped while another job runs.

@@ -6,6 +6,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/cortex-db/cortex/health"
 	"github.com/cortex-db/cortex/internal/testutil"
 	"github.com/cortex-db/cortex/sqlitedb"
 )
@@ -109,7 +110,7 @@ func TestIntegrityJob_VerifyFindsDamage(t *testing.T) {
 	if j.State != sqlitedb.JobDone || j.Result == nil || j.Result.OK || len(j.Result.Problems) == 0 {
 		t.Fatalf("verify of a damaged file: %+v", j)
 	}
-	if h := db2.Health(ctx, sqlitedb.HealthOptions{}); h.Status != sqlitedb.Unhealthy {
+	if h := db2.Health(ctx, sqlitedb.HealthOptions{}); h.Status != health.Unhealthy {
 		t.Fatalf("health after a failed verify: %s", h.Status)
 	}
 }

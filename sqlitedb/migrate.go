@@ -142,9 +142,9 @@ func (db *DB) UserVersion(ctx context.Context) (int, error) {
 	return v, err
 }
 
-// FileUserVersion reads PRAGMA user_version of the database file at path,
+// fileUserVersion reads PRAGMA user_version of the database file at path,
 // read-only, without opening it for use (a backup, before a restore).
-func FileUserVersion(ctx context.Context, path string) (int, error) {
+func fileUserVersion(ctx context.Context, path string) (int, error) {
 	d, err := openFileRO(path)
 	if err != nil {
 		return 0, err

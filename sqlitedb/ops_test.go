@@ -16,6 +16,7 @@ import (
 	"testing/fstest"
 	"time"
 
+	"github.com/cortex-db/cortex/health"
 	"github.com/cortex-db/cortex/internal/testutil"
 	"github.com/cortex-db/cortex/sqlitedb"
 )
@@ -412,18 +413,18 @@ func TestBackup_PrivateWhileWriting(t *testing.T) {
 func TestHealth(t *testing.T) {
 	db := testutil.MustOpenDB(t, sqlitedb.Config{CheckpointInterval: -1, WALLimit: 64 << 10})
 	h := db.Health(ctx, sqlitedb.HealthOptions{Integrity: sqlitedb.IntegrityFull})
-	if h.Status != sqlitedb.Healthy || h.Integrity == nil || !h.Integrity.OK {
+	if h.Status != health.Healthy || h.Integrity == nil || !h.Integrity.OK {
 		t.Fatalf("fresh database: %+v", h)
 	}
 	fillRows(t, db, 200) // ~200 KB of WAL, over the 64 KiB limit
 	h = db.Health(ctx, sqlitedb.HealthOptions{})
-	if h.Status != sqlitedb.Degraded {
+	if h.Status != health.Degraded {
 		t.Fatalf("WAL over its limit: %s, want degraded: %+v", h.Status, h.Checks)
 	}
 	if _, err := db.Checkpoint(ctx, sqlitedb.Truncate); err != nil {
 		t.Fatal(err)
 	}
-	if h := db.Health(ctx, sqlitedb.HealthOptions{}); h.Status != sqlitedb.Healthy {
+	if h := db.Health(ctx, sqlitedb.HealthOptions{}); h.Status != health.Healthy {
 		t.Fatalf("after truncate: %+v", h)
 	}
 }
@@ -485,13 +486,13 @@ func TestHealth_CheckpointStarvation(t *testing.T) {
 	}
 	h := db.Health(ctx, sqlitedb.HealthOptions{})
 	release()
-	var ck *sqlitedb.Check
+	var ck *health.Check
 	for i := range h.Checks {
 		if h.Checks[i].Name == "checkpoint" {
 			ck = &h.Checks[i]
 		}
 	}
-	if ck == nil || ck.Status != sqlitedb.Degraded || h.Status != sqlitedb.Degraded {
+	if ck == nil || ck.Status != health.Degraded || h.Status != health.Degraded {
 		t.Fatalf("with a pinned reader: %+v, want the checkpoint check degraded", h)
 	}
 	if st := mustStats(t, db); st.Checkpoint.Starved < 5 {
@@ -500,7 +501,7 @@ func TestHealth_CheckpointStarvation(t *testing.T) {
 	if _, err := db.Checkpoint(ctx, sqlitedb.Passive); err != nil {
 		t.Fatal(err)
 	}
-	if h := db.Health(ctx, sqlitedb.HealthOptions{}); h.Status != sqlitedb.Healthy {
+	if h := db.Health(ctx, sqlitedb.HealthOptions{}); h.Status != health.Healthy {
 		t.Fatalf("after the reader left and a checkpoint completed: %+v", h)
 	}
 }
@@ -592,7 +593,7 @@ func TestOpen_ReadOnlyFile(t *testing.T) {
 func TestHealth_LatchesCorruptionMetByQueries(t *testing.T) {
 	db2 := openDamaged(t)
 	defer db2.Close()
-	if h := db2.Health(ctx, sqlitedb.HealthOptions{}); h.Status != sqlitedb.Healthy {
+	if h := db2.Health(ctx, sqlitedb.HealthOptions{}); h.Status != health.Healthy {
 		t.Fatalf("before any query met the damage: %+v", h)
 	}
 	err := readEvery(db2, "SELECT v FROM t")
@@ -600,35 +601,8 @@ func TestHealth_LatchesCorruptionMetByQueries(t *testing.T) {
 		t.Fatalf("read of damaged pages: %v", err)
 	}
 	h := db2.Health(ctx, sqlitedb.HealthOptions{})
-	if h.Status != sqlitedb.Unhealthy {
+	if h.Status != health.Unhealthy {
 		t.Fatalf("after a query met damage: %+v", h)
-	}
-}
-
-// TestRecompiles: the statement shape SQLite recompiles on every new
-// binding is counted, the CAST form is not, and a write statement runs in
-// a transaction that is rolled back.
-func TestRecompiles(t *testing.T) {
-	db := testutil.MustOpenDB(t, sqlitedb.Config{})
-	mustExec(t, db, "CREATE TABLE t(a TEXT, b INTEGER, PRIMARY KEY (a, b)); INSERT INTO t VALUES('x', 1), ('y', 2)")
-	sets := [][]any{{"x"}, {"y"}, {"x"}}
-	n, err := db.Recompiles(ctx, "SELECT b FROM t WHERE a = ? ORDER BY b DESC LIMIT 1", sets...)
-	if err != nil || n == 0 {
-		t.Errorf("a = ? ORDER BY b: %d recompiles, %v; want some", n, err)
-	}
-	n, err = db.Recompiles(ctx, "SELECT b FROM t WHERE a = CAST(? AS TEXT) ORDER BY b DESC LIMIT 1", sets...)
-	if err != nil || n != 0 {
-		t.Errorf("a = CAST(? AS TEXT) ORDER BY b: %d recompiles, %v; want 0", n, err)
-	}
-	n, err = db.Recompiles(ctx, "DELETE FROM t WHERE a = ?", sets...)
-	if err != nil || n != 0 {
-		t.Errorf("DELETE: %d recompiles, %v; want 0", n, err)
-	}
-	if c := count(t, db, "SELECT count(*) FROM t"); c != 2 {
-		t.Errorf("%d rows after Recompiles ran a DELETE, want 2: it must roll back", c)
-	}
-	if _, err := db.Recompiles(ctx, "SELECT nope FROM t"); err == nil {
-		t.Error("a statement that does not compile: no error")
 	}
 }
 

@@ -16,6 +16,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/cortex-db/cortex/health"
 	"github.com/cortex-db/cortex/sqlitedb/internal/crashvfs"
 )
 
@@ -412,7 +413,7 @@ func runWALWriteError(t *testing.T, walbuf bool, after int) string {
 		if !errors.Is(err2, ErrWALFailed) {
 			t.Errorf("after=%d: a write after the I/O error returned %v, want ErrWALFailed", after, err2)
 		}
-		if h := db.Health(ctx, HealthOptions{}); h.Status != Unhealthy {
+		if h := db.Health(ctx, HealthOptions{}); h.Status != health.Unhealthy {
 			t.Errorf("after=%d: health is %s after an I/O error on the WAL, want unhealthy", after, h.Status)
 		}
 		break

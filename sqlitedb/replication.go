@@ -10,6 +10,8 @@ import (
 	"sync"
 	"sync/atomic"
 	"time"
+
+	"github.com/cortex-db/cortex/health"
 )
 
 // Replication modes (Config.Replication).
@@ -193,8 +195,8 @@ func (db *DB) logDetection(ctx context.Context) {
 		log.Info("replication: Litestream detected (tables _litestream_seq and _litestream_lock); cortex runs only PASSIVE checkpoints and leaves WAL restarts to Litestream",
 			"mode", db.cfg.Replication, "meta_dir", db.cfg.LitestreamMetaDir)
 	case found:
-		log.Warn("replication: Litestream's tables _litestream_seq and _litestream_lock are in this database, but the replication mode is none: cortex's RESTART/TRUNCATE checkpoints will wait on Litestream's read transaction. Try: --replication=litestream if Litestream replicates this database",
-			"path", db.path)
+		log.Warn("replication: Litestream's tables _litestream_seq and _litestream_lock are in this database, but the replication mode is none: cortex's RESTART/TRUNCATE checkpoints will wait on Litestream's read transaction",
+			"path", db.path, "hint", "--replication=litestream if Litestream replicates this database")
 	case db.cfg.Replication == ReplicationLitestream:
 		log.Info("replication: mode litestream, Litestream's tables are not in the database yet (it creates them when it starts replicating)",
 			"meta_dir", db.cfg.LitestreamMetaDir)
@@ -489,19 +491,22 @@ func (db *DB) replicationStats() *ReplicationStats {
 }
 
 // replicationCheck is the health check of the replication mode.
-func (db *DB) replicationCheck() (Status, string) {
+func (db *DB) replicationCheck() health.Check {
 	s := db.replicationStats()
 	if !s.Stalled {
-		return Healthy, fmt.Sprintf("Litestream at txid %d, lag %.1fs", s.TXID, s.LagSeconds)
+		return health.Check{Name: "replication", Status: health.Healthy, Detail: fmt.Sprintf("Litestream at txid %d, lag %.1fs", s.TXID, s.LagSeconds)}
 	}
-	detail := "replication stalled since " + s.StalledSince.Format(time.RFC3339) + ": " + s.StallReason
+	c := health.Check{Name: "replication", Status: health.Degraded, Detail: "replication stalled since " + s.StalledSince.Format(time.RFC3339) + ": " + s.StallReason}
 	switch {
 	case s.CortexCheckpointing:
-		detail += fmt.Sprintf("; the WAL passed its hard limit of %d bytes, so cortex checkpoints (RESTART/TRUNCATE) to bound it. Try: restart Litestream (it takes a new snapshot)", s.HardLimitBytes)
+		c.Detail += fmt.Sprintf("; the WAL passed its hard limit of %d bytes, so cortex checkpoints (RESTART/TRUNCATE) to bound it", s.HardLimitBytes)
+		c.Hint = "restart Litestream (it takes a new snapshot)"
 	case s.NeverTruncate && s.WALBytes > s.HardLimitBytes:
-		detail += fmt.Sprintf("; the WAL is %d bytes, past its hard limit of %d, and grows without bound (never-truncate is set). Try: restart Litestream now", s.WALBytes, s.HardLimitBytes)
+		c.Detail += fmt.Sprintf("; the WAL is %d bytes, past its hard limit of %d, and grows without bound (never-truncate is set)", s.WALBytes, s.HardLimitBytes)
+		c.Hint = "restart Litestream now"
 	default:
-		detail += fmt.Sprintf("; past %d bytes of WAL cortex takes checkpointing back. Try: check that litestream replicate runs and can reach its replica", s.HardLimitBytes)
+		c.Detail += fmt.Sprintf("; past %d bytes of WAL cortex takes checkpointing back", s.HardLimitBytes)
+		c.Hint = "check that litestream replicate runs and can reach its replica"
 	}
-	return Degraded, detail
+	return c
 }

@@ -11,6 +11,8 @@ import (
 	"sync"
 	"testing"
 	"time"
+
+	"github.com/cortex-db/cortex/health"
 )
 
 // syncBuf is a log sink safe for the DB's goroutines.
@@ -170,7 +172,7 @@ func TestReplication_StallAndTakeover(t *testing.T) {
 					detail = c.Detail
 				}
 			}
-			if h.Status != Degraded || !strings.Contains(detail, "replication stalled since") {
+			if h.Status != health.Degraded || !strings.Contains(detail, "replication stalled since") {
 				t.Fatalf("health %s, replication check %q: want degraded, replication stalled since …", h.Status, detail)
 			}
 			if never {

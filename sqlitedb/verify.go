@@ -11,5 +11,5 @@ func VerifyFile(ctx context.Context, path string) (schemaVersion int, err error)
 	if err := checkFile(ctx, path); err != nil {
 		return 0, err
 	}
-	return FileUserVersion(ctx, path)
+	return fileUserVersion(ctx, path)
 }

@@ -652,3 +652,52 @@ int cortex_walbuf_register(const char *name, const char *base, int buffer) {
 	}
 	return rc;
 }
+
+// Reading a file through SQLite's own VFS (checkWAL in walcheck.go): the
+// -wal file of a database no connection of this process has opened yet is
+// read with the default VFS's xOpen/xRead/xClose, the calls SQLite itself
+// makes, instead of a descriptor Go opens beside SQLite's.
+
+#define SQLITE_OPEN_READONLY 0x00000001
+#define SQLITE_IOERR_SHORT_READ (SQLITE_IOERR | (2 << 8))
+
+extern void sqlite3_free(void *) __attribute__((weak));
+
+// cortex_vfs_open_wal opens path read-only as a WAL file through SQLite's
+// default VFS and returns the open file, or 0 with *rc set (SQLITE_CANTOPEN
+// when it does not exist). path must stay valid until cortex_vfs_close.
+sqlite3_file *cortex_vfs_open_wal(const char *path, int *rc) {
+	sqlite3_vfs *vfs = sqlite3_vfs_find ? sqlite3_vfs_find(0) : 0;
+	if (vfs == 0 || sqlite3_malloc == 0) {
+		*rc = SQLITE_ERROR;
+		return 0;
+	}
+	sqlite3_file *f = sqlite3_malloc(vfs->szOsFile);
+	if (f == 0) {
+		*rc = SQLITE_NOMEM;
+		return 0;
+	}
+	memset(f, 0, vfs->szOsFile);
+	int out = 0;
+	*rc = vfs->xOpen(vfs, path, f, SQLITE_OPEN_READONLY | SQLITE_OPEN_WAL, &out);
+	if (*rc != SQLITE_OK) {
+		if (f->pMethods != 0) {
+			f->pMethods->xClose(f);
+		}
+		sqlite3_free(f);
+		return 0;
+	}
+	return f;
+}
+
+// cortex_vfs_read reads n bytes at off: SQLITE_OK, or
+// SQLITE_IOERR_SHORT_READ past the end of the file, or an error.
+int cortex_vfs_read(sqlite3_file *f, void *buf, int n, long long off) {
+	return f->pMethods->xRead(f, buf, n, off);
+}
+
+// cortex_vfs_close closes a file cortex_vfs_open_wal opened.
+void cortex_vfs_close(sqlite3_file *f) {
+	f->pMethods->xClose(f);
+	sqlite3_free(f);
+}

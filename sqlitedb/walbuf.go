@@ -8,10 +8,18 @@ package sqlitedb
 // void cortex_walbuf_counts(long long *writes, long long *calls);
 // void cortex_walbuf_break(int on);
 // int cortex_walbuf_version(void);
+// typedef struct sqlite3_file sqlite3_file;
+// sqlite3_file *cortex_vfs_open_wal(const char *path, int *rc);
+// int cortex_vfs_read(sqlite3_file *f, void *buf, int n, long long off);
+// void cortex_vfs_close(sqlite3_file *f);
 import "C"
 
 import (
+	"errors"
 	"fmt"
+	"io"
+	"io/fs"
+	"os"
 	"sync"
 	"unsafe"
 )
@@ -116,4 +124,54 @@ func walbufBreakForTest(on bool) {
 		v = 1
 	}
 	C.cortex_walbuf_break(C.int(v))
+}
+
+// vfsFile is a file opened read-only through SQLite's default VFS
+// (openWALReadOnly).
+type vfsFile struct {
+	f    *C.sqlite3_file
+	name *C.char
+}
+
+// openWALReadOnly opens path, a database's -wal file, read-only through
+// SQLite's default VFS: the xOpen, xRead and xClose SQLite itself makes.
+// A missing file is fs.ErrNotExist.
+func openWALReadOnly(path string) (*vfsFile, error) {
+	name := C.CString(path)
+	var rc C.int
+	f := C.cortex_vfs_open_wal(name, &rc)
+	if f == nil {
+		C.free(unsafe.Pointer(name))
+		if _, err := os.Lstat(path); errors.Is(err, fs.ErrNotExist) {
+			return nil, fs.ErrNotExist
+		}
+		return nil, fmt.Errorf("open %s through SQLite's VFS: result code %d", path, int(rc))
+	}
+	return &vfsFile{f: f, name: name}, nil
+}
+
+// ReadAt reads len(p) bytes at off; past the end of the file it returns
+// io.EOF.
+func (v *vfsFile) ReadAt(p []byte, off int64) (int, error) {
+	if len(p) == 0 {
+		return 0, nil
+	}
+	buf := C.malloc(C.size_t(len(p)))
+	defer C.free(buf)
+	switch rc := C.cortex_vfs_read(v.f, buf, C.int(len(p)), C.longlong(off)); rc {
+	case 0:
+		copy(p, unsafe.Slice((*byte)(buf), len(p)))
+		return len(p), nil
+	case 10 | 2<<8: // SQLITE_IOERR_SHORT_READ
+		return 0, io.EOF
+	default:
+		return 0, fmt.Errorf("read at %d through SQLite's VFS: result code %d", off, int(rc))
+	}
+}
+
+// Close closes the file.
+func (v *vfsFile) Close() error {
+	C.cortex_vfs_close(v.f)
+	C.free(unsafe.Pointer(v.name))
+	return nil
 }

@@ -4,9 +4,7 @@ import (
 	"encoding/binary"
 	"errors"
 	"fmt"
-	"io"
 	"io/fs"
-	"os"
 )
 
 // WAL file format constants. https://www.sqlite.org/walformat.html
@@ -33,11 +31,10 @@ type walDamage struct {
 // of the same WAL generation that include a commit means acknowledged
 // commits would vanish. It reads the file and writes nothing.
 func checkWAL(path string) (*walDamage, error) {
-	// Direct file access, before the first open: Open calls this before
-	// any connection of this DB exists, so SQLite holds no lock through
-	// this process to lose when the descriptor closes (one *DB per file
-	// per process, as Open documents).
-	f, err := os.Open(path + "-wal")
+	// Go opens no -wal file: it is read through SQLite's default VFS,
+	// with the xOpen/xRead/xClose SQLite itself uses (walbuf.go). Open
+	// calls this before any connection of this DB exists.
+	f, err := openWALReadOnly(path + "-wal")
 	if errors.Is(err, fs.ErrNotExist) {
 		return nil, nil
 	}
@@ -46,7 +43,7 @@ func checkWAL(path string) (*walDamage, error) {
 	}
 	defer f.Close()
 	var hdr [walHeaderSize]byte
-	if _, err := io.ReadFull(f, hdr[:]); err != nil {
+	if _, err := f.ReadAt(hdr[:], 0); err != nil {
 		return nil, nil // empty or shorter than a header: nothing to recover
 	}
 	magic := binary.BigEndian.Uint32(hdr[0:4])

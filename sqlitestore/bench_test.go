@@ -2,14 +2,31 @@ package sqlitestore_test
 
 import (
 	"context"
+	"os"
+	"path/filepath"
 	"testing"
 
+	"github.com/cortex-db/cortex/sqlitedb"
 	"github.com/cortex-db/cortex/sqlitestore"
 	"github.com/cortex-db/cortex/state"
 	"github.com/cortex-db/cortex/state/statetest"
 )
 
-func openBench(tb testing.TB) state.Store { return openStore(tb, state.Options{}) }
+// openBench opens the store the benchmarks measure; with
+// CORTEX_BENCH_NO_WALBUF=1 its connections do not use walbuf
+// (sqlitedb.Config.NoWALBuffer), for the paired walbuf-off figure.
+func openBench(tb testing.TB) state.Store {
+	if os.Getenv("CORTEX_BENCH_NO_WALBUF") != "1" {
+		return openStore(tb, state.Options{})
+	}
+	path := filepath.Join(tb.TempDir(), "cortex.db")
+	s, err := sqlitestore.Open(context.Background(), path, sqlitestore.Config{DB: sqlitedb.Config{NoWALBuffer: true}})
+	if err != nil {
+		tb.Fatalf("open %s: %v", path, err)
+	}
+	tb.Cleanup(func() { s.Close() })
+	return s
+}
 
 // sqliteFigures reports group commit size, WAL size and checkpoints over the
 // measured phase.

@@ -10,6 +10,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/cortex-db/cortex/internal/testutil"
 	"github.com/cortex-db/cortex/sqlitedb"
 )
 
@@ -202,7 +203,7 @@ func TestNoRecompile(t *testing.T) {
 	}
 	defer s.Close()
 	for name, q := range queries {
-		n, err := s.DB().Recompiles(context.Background(), q, recompileArgs(q)...)
+		n, err := testutil.Recompiles(context.Background(), s.DB(), q, recompileArgs(q)...)
 		if err != nil {
 			t.Errorf("%s: %v", name, err)
 			continue
@@ -222,7 +223,7 @@ func TestNoRecompileDetects(t *testing.T) {
 	}
 	defer s.Close()
 	q := `SELECT version FROM state_snapshots WHERE session_id = ? ORDER BY version DESC LIMIT 1`
-	n, err := s.DB().Recompiles(context.Background(), q, recompileArgs(q)...)
+	n, err := testutil.Recompiles(context.Background(), s.DB(), q, recompileArgs(q)...)
 	if err != nil || n == 0 {
 		t.Fatalf("Recompiles = %d, %v; want > 0 for %s", n, err, q)
 	}

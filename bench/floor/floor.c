@@ -4,7 +4,7 @@
 //
 // The statements, schema (every migration, in order), pragmas, WAL shim
 // (sqlitedb/walbuf.c) and, with FLOOR_PCACHE=1, page cache wrapper
-// (sqlitedb/pcache.c) are cortex's; the workload is BenchmarkAppend's: 512-byte states appended to
+// (sqlitedb/pcache/pcache.c) are cortex's; the workload is BenchmarkAppend's: 512-byte states appended to
 // random sessions of 1,000, in transactions of 33 (the group size the
 // 64-goroutine benchmark reaches). 2,000 warm-up transactions, 4,000
 // measured. Two ways to checkpoint:

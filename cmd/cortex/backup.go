@@ -39,16 +39,16 @@ func (c *backupCmd) run(ctx context.Context, args []string, stdout, stderr io.Wr
 		return err
 	}
 	if c.out == "" {
-		return fmt.Errorf("--out is required\nTry: cortex backup --db %s --out ./cortex-backup.db: %w", c.db.db, errUsage)
+		return withHint(fmt.Errorf("--out is required: %w", errUsage), fmt.Sprintf("cortex backup --db %s --out ./cortex-backup.db", c.db.db))
 	}
 	_, statErr := os.Lstat(c.out) // a dangling link is there too
 	exists := statErr == nil
 	if exists && !c.force {
-		return fmt.Errorf("%s exists\nTry: another --out, or --force to replace it", c.out)
+		return withHint(fmt.Errorf("%s exists", c.out), "another --out, or --force to replace it")
 	}
 	if abs, _ := filepath.Abs(c.out); abs != "" {
 		if dbAbs, _ := filepath.Abs(c.db.db); dbAbs == abs {
-			return fmt.Errorf("--out is the database itself\nTry: --out <another file>: %w", errUsage)
+			return withHint(fmt.Errorf("--out is the database itself: %w", errUsage), "--out <another file>")
 		}
 	}
 	db, err := openForOps(ctx, &c.db, "backup")
@@ -64,7 +64,7 @@ func (c *backupCmd) run(ctx context.Context, args []string, stdout, stderr io.Wr
 	if exists {
 		tmpDir, err := os.MkdirTemp(filepath.Dir(c.out), ".cortex-replace-*")
 		if err != nil {
-			return fmt.Errorf("backup to %s: %w\nTry: check that the folder of --out exists and is writable", c.out, err)
+			return withHint(fmt.Errorf("backup to %s: %w", c.out, err), "check that the folder of --out exists and is writable")
 		}
 		defer os.RemoveAll(tmpDir)
 		dest = filepath.Join(tmpDir, "backup.db")
@@ -85,7 +85,7 @@ func (c *backupCmd) run(ctx context.Context, args []string, stdout, stderr io.Wr
 		if errors.Is(err, context.Canceled) {
 			return fmt.Errorf("backup interrupted; %s was not written", c.out)
 		}
-		return fmt.Errorf("%w\nTry: check that the folder of --out exists and has room", err)
+		return withHint(err, "check that the folder of --out exists and has room")
 	}
 	if c.json {
 		return writeJSON(stdout, res)

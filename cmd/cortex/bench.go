@@ -107,7 +107,7 @@ func (c *benchCmd) run(ctx context.Context, args []string, stdout, stderr io.Wri
 		return fmt.Errorf("--concurrency: %v: %w", err, errUsage)
 	}
 	if c.db.db != "" && !c.db.isPostgres() {
-		return fmt.Errorf("--db %q: bench makes its own SQLite files\nTry: --dir to choose where, or --db postgres://… for PostgreSQL: %w", c.db.db, errUsage)
+		return withHint(fmt.Errorf("--db %q: bench makes its own SQLite files: %w", c.db.db, errUsage), "--dir to choose where, or --db postgres://… for PostgreSQL")
 	}
 	dir := c.dir
 	if dir == "" {

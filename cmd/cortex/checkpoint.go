@@ -28,7 +28,7 @@ func (c *checkpointCmd) run(ctx context.Context, args []string, stdout, stderr i
 	}
 	mode, err := sqlitedb.ParseCheckpointMode(c.mode)
 	if err != nil {
-		return fmt.Errorf("--mode: %v\nTry: cortex checkpoint --mode truncate: %w", err, errUsage)
+		return withHint(fmt.Errorf("--mode: %v: %w", err, errUsage), "cortex checkpoint --mode truncate")
 	}
 	db, err := openForOps(ctx, &c.db, "checkpoint")
 	if err != nil {
@@ -37,7 +37,7 @@ func (c *checkpointCmd) run(ctx context.Context, args []string, stdout, stderr i
 	defer db.Close()
 	rep, err := runCheckpoint(ctx, db, mode)
 	if err != nil {
-		return fmt.Errorf("checkpoint %s: %w\nTry: again later, or a PASSIVE checkpoint, which never waits", c.db.db, err)
+		return withHint(fmt.Errorf("checkpoint %s: %w", c.db.db, err), "again later, or a PASSIVE checkpoint, which never waits")
 	}
 	if c.json {
 		return writeJSON(stdout, rep)

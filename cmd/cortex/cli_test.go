@@ -78,7 +78,7 @@ func TestFlags_EnvTwins(t *testing.T) {
 	withEnv(t, map[string]string{"CORTEX_BUSY_TIMEOUT": "soon"})
 	var e serveCmd
 	err := parseFlags(e.flags(&bytes.Buffer{}), nil, 0)
-	if err == nil || !strings.Contains(err.Error(), "CORTEX_BUSY_TIMEOUT") {
+	if err == nil || !strings.Contains(errorText(err), "CORTEX_BUSY_TIMEOUT") {
 		t.Errorf("a bad env value: %v, want an error naming CORTEX_BUSY_TIMEOUT", err)
 	}
 }
@@ -105,7 +105,7 @@ func TestNewLogger(t *testing.T) {
 	if !strings.Contains(buf.String(), "201") {
 		t.Errorf("at debug: %q", buf.String())
 	}
-	if _, err := newLogger(&buf, "text", "loud"); !errors.Is(err, errUsage) || !strings.Contains(err.Error(), "--log-level") {
+	if _, err := newLogger(&buf, "text", "loud"); !errors.Is(err, errUsage) || !strings.Contains(errorText(err), "--log-level") {
 		t.Errorf("--log-level loud: %v", err)
 	}
 }
@@ -115,7 +115,7 @@ func TestServe_RefusesOpenAddrWithoutTokens(t *testing.T) {
 	db := filepath.Join(t.TempDir(), "c.db")
 	var out, errOut bytes.Buffer
 	err := run(t.Context(), []string{"serve", "--db", db, "--addr", "0.0.0.0:0"}, &out, &errOut)
-	if err == nil || !strings.Contains(err.Error(), "--api-token") || !strings.Contains(err.Error(), "Try:") {
+	if err == nil || !strings.Contains(errorText(err), "--api-token") || !strings.Contains(errorText(err), "Try:") {
 		t.Fatalf("serve on 0.0.0.0 without tokens: %v", err)
 	}
 	if _, err := os.Stat(db); err == nil {
@@ -139,7 +139,7 @@ func TestServe_RefusesUnsendableTokens(t *testing.T) {
 		db := filepath.Join(t.TempDir(), "c.db")
 		var out, errOut bytes.Buffer
 		err := run(t.Context(), append([]string{"serve", "--db", db, "--addr", "127.0.0.1:0"}, args...), &out, &errOut)
-		if !errors.Is(err, errUsage) || !strings.Contains(err.Error(), args[0]) || !strings.Contains(err.Error(), "Try:") {
+		if !errors.Is(err, errUsage) || !strings.Contains(errorText(err), args[0]) || !strings.Contains(errorText(err), "Try:") {
 			t.Errorf("serve %q: %v", args, err)
 		}
 		if _, err := os.Stat(db); err == nil {
@@ -156,7 +156,7 @@ func TestCLI_ErrorsNameTheCause(t *testing.T) {
 	var out, errOut bytes.Buffer
 	for _, args := range [][]string{{"--journal-mode", "bogus"}, {"--synchronous", "off"}} {
 		err := run(t.Context(), append([]string{"serve", "--db", db}, args...), &out, &errOut)
-		if !errors.Is(err, errUsage) || !strings.Contains(err.Error(), args[0][2:]) || strings.Contains(err.Error(), "config:") {
+		if !errors.Is(err, errUsage) || !strings.Contains(errorText(err), args[0][2:]) || strings.Contains(errorText(err), "config:") {
 			t.Errorf("serve %v: %v, want a usage error naming the flag", args, err)
 		}
 	}
@@ -164,7 +164,7 @@ func TestCLI_ErrorsNameTheCause(t *testing.T) {
 	foreign := filepath.Join(t.TempDir(), "foreign.db")
 	os.WriteFile(foreign, bytes.Repeat([]byte("not sqlite"), 500), 0o600)
 	err := run(t.Context(), []string{"restore", "--db", good, "--from", foreign}, &out, &errOut)
-	if err == nil || strings.Count(err.Error(), "Try:") != 1 || strings.Contains(err.Error(), "--db points") {
+	if err == nil || strings.Count(errorText(err), "Try:") != 1 || strings.Contains(errorText(err), "--db points") {
 		t.Errorf("restore from a foreign file: %v, want one Try line about the backup", err)
 	}
 }
@@ -256,7 +256,7 @@ func TestCLI_OpsCommands(t *testing.T) {
 		t.Fatalf("explain: %v\n%s", err, out)
 	}
 	_, _, err = cli("explain", "--db", db, "DELETE FROM sessions")
-	if err == nil || !strings.Contains(err.Error(), "Try:") {
+	if err == nil || !strings.Contains(errorText(err), "Try:") {
 		t.Fatalf("explain DELETE: %v", err)
 	}
 
@@ -266,7 +266,7 @@ func TestCLI_OpsCommands(t *testing.T) {
 		t.Fatalf("backup: %v\n%s\n%s", err, out, errOut)
 	}
 	_, _, err = cli("backup", "--db", db, "--out", backup)
-	if err == nil || !strings.Contains(err.Error(), "--force") {
+	if err == nil || !strings.Contains(errorText(err), "--force") {
 		t.Fatalf("backup over an existing file: %v", err)
 	}
 	for _, extra := range [][]string{nil, {"--compact"}} {
@@ -317,7 +317,7 @@ func TestCLI_OpsCommands(t *testing.T) {
 	if kept2, _ := filepath.Glob(db + ".replaced-*"); len(kept2) != 1 {
 		t.Fatalf("kept files after --discard-current: %v", kept2)
 	}
-	if _, _, err := cli("restore", "--db", db, "--from", backup, "--force"); !errors.Is(err, errUsage) || !strings.Contains(err.Error(), "stop the server") {
+	if _, _, err := cli("restore", "--db", db, "--from", backup, "--force"); !errors.Is(err, errUsage) || !strings.Contains(errorText(err), "stop the server") {
 		t.Fatalf("restore --force: %v, want a usage error saying to stop the server", err)
 	}
 
@@ -329,11 +329,11 @@ func TestCLI_OpsCommands(t *testing.T) {
 	}
 
 	_, _, err = cli("stats", "--db", filepath.Join(t.TempDir(), "missing.db"))
-	if err == nil || !strings.Contains(err.Error(), "Try:") {
+	if err == nil || !strings.Contains(errorText(err), "Try:") {
 		t.Fatalf("stats on a missing file: %v", err)
 	}
 	_, _, err = cli("stats", "--db", "postgres://localhost/x")
-	if err == nil || !strings.Contains(err.Error(), "PostgreSQL") {
+	if err == nil || !strings.Contains(errorText(err), "PostgreSQL") {
 		t.Fatalf("stats on PostgreSQL: %v", err)
 	}
 }
@@ -391,7 +391,7 @@ func TestCLI_HealthExitCodes(t *testing.T) {
 	// A usage error checks nothing: exit 3, not 2, which means unhealthy.
 	for _, args := range [][]string{{"--integrity", "bogus"}, {"--no-such-flag"}, {"extra-arg"}, {"--db", "postgres://u@h/db"}} {
 		err = run(t.Context(), append([]string{"health", "--db", db}, args...), &out, &errOut)
-		if !errors.As(err, &ee) || ee.code != 3 || !strings.Contains(err.Error(), "Try:") {
+		if !errors.As(err, &ee) || ee.code != 3 || !strings.Contains(errorText(err), "Try:") {
 			t.Errorf("health %v: %v, want exit 3 with a Try line", args, err)
 		}
 	}
@@ -416,7 +416,7 @@ func TestCLI_Help(t *testing.T) {
 		out.Reset()
 		errOut.Reset()
 		err = run(context.Background(), []string{cmd, "--no-such-flag"}, &out, &errOut)
-		if !errors.Is(err, errUsage) || !strings.Contains(err.Error(), "-no-such-flag") || !strings.Contains(err.Error(), "Try: cortex "+cmd+" -h") {
+		if !errors.Is(err, errUsage) || !strings.Contains(errorText(err), "-no-such-flag") || !strings.Contains(errorText(err), "Try: cortex "+cmd+" -h") {
 			t.Errorf("%s --no-such-flag: %v", cmd, err)
 		}
 		if errOut.Len() > 0 {

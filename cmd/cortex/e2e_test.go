@@ -61,13 +61,13 @@ func TestE2E_QuickStart(t *testing.T) {
 		t.Fatalf("stats --json: %v %s", err, out.String())
 	}
 	err := run(t.Context(), []string{"restore", "--db", db, "--from", filepath.Join(dir, "backups", "one.db")}, &out, &errOut)
-	if err == nil || !strings.Contains(err.Error(), "in use") {
+	if err == nil || !strings.Contains(errorText(err), "in use") {
 		t.Fatalf("restore under a running server: %v, want an in-use refusal", err)
 	}
 	// An integrity check of a server's file is the server's job.
 	err = run(t.Context(), []string{"health", "--db", db, "--integrity", "quick"}, &out, &errOut)
 	var ee *exitError
-	if !errors.As(err, &ee) || ee.code != 3 || !strings.Contains(err.Error(), "POST /v1/admin/integrity") {
+	if !errors.As(err, &ee) || ee.code != 3 || !strings.Contains(errorText(err), "POST /v1/admin/integrity") {
 		t.Fatalf("health --integrity under a running server: %v, want exit 3 naming the job route", err)
 	}
 	if b := e2e.MustDo(t, "POST", s.Base+"/v1/admin/integrity", `{"mode":"quick"}`, 202); !bytes.Contains(b, []byte(`"state":"running"`)) {
@@ -143,7 +143,7 @@ func testSignalDuringLoad(t *testing.T, sig syscall.Signal) {
 			t.Fatalf("error answer during %v: %v", sig, err)
 		}
 		var ne net.Error
-		if !errors.As(err, &ne) && !errors.Is(err, io.EOF) && !strings.Contains(err.Error(), "connection") && !strings.Contains(err.Error(), "EOF") {
+		if !errors.As(err, &ne) && !errors.Is(err, io.EOF) && !strings.Contains(errorText(err), "connection") && !strings.Contains(errorText(err), "EOF") {
 			t.Logf("client error during %v: %v", sig, err)
 		}
 	}

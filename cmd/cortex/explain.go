@@ -32,7 +32,7 @@ Times are Unix nanoseconds.`, stderr)
 	}
 	sql := strings.TrimSpace(strings.Join(fs.Args(), " "))
 	if sql == "" {
-		return fmt.Errorf("no statement given\nTry: cortex explain \"SELECT * FROM sessions WHERE id = 'x'\": %w", errUsage)
+		return withHint(fmt.Errorf("no statement given: %w", errUsage), "cortex explain \"SELECT * FROM sessions WHERE id = 'x'\"")
 	}
 	db, err := openForOps(ctx, &c.db, "explain")
 	if err != nil {
@@ -42,7 +42,7 @@ Times are Unix nanoseconds.`, stderr)
 	plan, err := db.Explain(ctx, sql)
 	if err != nil {
 		if errors.Is(err, sqlitedb.ErrNotReadOnly) {
-			return fmt.Errorf("%w\nTry: a single SELECT, VALUES or WITH … SELECT statement, without EXPLAIN", err)
+			return withHint(err, "a single SELECT, VALUES or WITH … SELECT statement, without EXPLAIN")
 		}
 		return fmt.Errorf("explain: %w", err)
 	}

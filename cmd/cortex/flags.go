@@ -176,7 +176,7 @@ func parseFlags(fs *flag.FlagSet, args []string, maxArgs int) error {
 			usage()
 			return &exitError{code: 0}
 		}
-		return fmt.Errorf("%s\nTry: cortex %s -h: %w", dashdash(err), fs.Name(), errUsage)
+		return withHint(fmt.Errorf("%s: %w", dashdash(err), errUsage), fmt.Sprintf("cortex %s -h", fs.Name()))
 	}
 	given := map[string]bool{}
 	fs.Visit(func(f *flag.Flag) { given[f.Name] = true })
@@ -187,7 +187,7 @@ func parseFlags(fs *flag.FlagSet, args []string, maxArgs int) error {
 		}
 		if v, ok := lookupEnv(env); ok {
 			if e := fs.Set(f.Name, v); e != nil {
-				err = fmt.Errorf("%s=%q: %v\nTry: fix or unset %s: %w", env, v, e, env, errUsage)
+				err = withHint(fmt.Errorf("%s=%q: %v: %w", env, v, e, errUsage), fmt.Sprintf("fix or unset %s", env))
 			}
 		}
 	})
@@ -195,7 +195,7 @@ func parseFlags(fs *flag.FlagSet, args []string, maxArgs int) error {
 		return err
 	}
 	if fs.NArg() > maxArgs {
-		return fmt.Errorf("unexpected argument %q\nTry: cortex %s -h: %w", fs.Arg(maxArgs), fs.Name(), errUsage)
+		return withHint(fmt.Errorf("unexpected argument %q: %w", fs.Arg(maxArgs), errUsage), fmt.Sprintf("cortex %s -h", fs.Name()))
 	}
 	return nil
 }

@@ -53,7 +53,7 @@ func TestServe_TokenFiles(t *testing.T) {
 		db := filepath.Join(t.TempDir(), "c.db")
 		var out, errOut bytes.Buffer
 		err := run(t.Context(), append([]string{"serve", "--db", db, "--addr", "127.0.0.1:0"}, c.args...), &out, &errOut)
-		if !errors.Is(err, errUsage) || !strings.Contains(err.Error(), c.want) || !strings.Contains(err.Error(), "Try:") {
+		if !errors.Is(err, errUsage) || !strings.Contains(errorText(err), c.want) || !strings.Contains(errorText(err), "Try:") {
 			t.Errorf("serve %q env %v: %v; want a usage error naming %s", c.args, c.env, err, c.want)
 		}
 		if _, err := os.Stat(db); err == nil {

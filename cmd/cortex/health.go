@@ -6,7 +6,10 @@ import (
 	"fmt"
 	"io"
 
+	"github.com/cortex-db/cortex/health"
 	"github.com/cortex-db/cortex/sqlitedb"
+	"github.com/cortex-db/cortex/sqlitestore"
+	"github.com/cortex-db/cortex/state"
 )
 
 // healthCmd is `cortex health`: exit 0 healthy, 1 degraded, 2 unhealthy
@@ -44,7 +47,7 @@ database.`, stderr)
 	switch c.integrity {
 	case "", "quick", "full":
 	default:
-		return &exitError{code: 3, err: fmt.Errorf("--integrity %q: want quick or full\nTry: cortex health --integrity quick: %w", c.integrity, errUsage)}
+		return &exitError{code: 3, err: withHint(fmt.Errorf("--integrity %q: want quick or full: %w", c.integrity, errUsage), "cortex health --integrity quick")}
 	}
 	if c.integrity != "" && !c.db.isPostgres() {
 		// A server's database is checked by the server, as a job it can
@@ -52,7 +55,7 @@ database.`, stderr)
 		// jobs exist to avoid.
 		held, err := sqlitedb.Held(ctx, c.db.db)
 		if err == nil && held {
-			return &exitError{code: 3, err: fmt.Errorf("%s is open in another process (a running cortex serve?): nothing was checked\nTry: ask the server: POST /v1/admin/integrity {\"mode\":\"%s\"}, then GET the job URL it answers (docs/operations-at-scale.md); or run this again with the server stopped", c.db.db, c.integrity)}
+			return &exitError{code: 3, err: withHint(fmt.Errorf("%s is open in another process (a running cortex serve?): nothing was checked", c.db.db), fmt.Sprintf("ask the server: POST /v1/admin/integrity {\"mode\":\"%s\"}, then GET the job URL it answers (docs/operations-at-scale.md); or run this again with the server stopped", c.integrity))}
 		}
 	}
 	db, err := openForOps(ctx, &c.db, "health")
@@ -63,7 +66,8 @@ database.`, stderr)
 		return &exitError{code: 2, err: err}
 	}
 	defer db.Close()
-	h := db.Health(ctx, sqlitedb.HealthOptions{Integrity: sqlitedb.IntegrityMode(c.integrity)})
+	// The store's report: the engine's checks and the schema's.
+	h := sqlitestore.New(db, state.Options{}).Health(ctx, sqlitedb.HealthOptions{Integrity: sqlitedb.IntegrityMode(c.integrity)})
 	if c.json {
 		if err := writeJSON(stdout, h); err != nil {
 			return err
@@ -73,15 +77,18 @@ database.`, stderr)
 		rows := [][2]string{{"CHECK", "STATUS\tDETAIL"}}
 		for _, ch := range h.Checks {
 			rows = append(rows, [2]string{ch.Name, string(ch.Status) + "\t" + ch.Detail})
+			if ch.Hint != "" {
+				rows = append(rows, [2]string{"", "\t" + tryLine(ch.Hint)})
+			}
 		}
 		if err := table(stdout, rows); err != nil {
 			return err
 		}
 	}
 	switch h.Status {
-	case sqlitedb.Healthy:
+	case health.Healthy:
 		return nil
-	case sqlitedb.Degraded:
+	case health.Degraded:
 		return &exitError{code: 1}
 	default:
 		return &exitError{code: 2}

@@ -46,12 +46,12 @@ func TestCLI_FlagsAfterArguments(t *testing.T) {
 	}
 	// After "--" everything is an argument: here a second word of the SQL.
 	_, _, err = clidb(t, "explain", "--db", db, "--", "SELECT", "--json")
-	if err == nil || strings.Contains(err.Error(), "flag") {
+	if err == nil || strings.Contains(errorText(err), "flag") {
 		t.Fatalf("explain -- SELECT --json: %v, want SQLite refusing the statement, not a flag error", err)
 	}
 	// A command without arguments refuses one, naming it, wherever it is.
 	_, _, err = clidb(t, "stats", "--db", db, "extra", "--json")
-	if !errors.Is(err, errUsage) || !strings.Contains(err.Error(), `"extra"`) {
+	if !errors.Is(err, errUsage) || !strings.Contains(errorText(err), `"extra"`) {
 		t.Fatalf("stats extra: %v, want a usage error naming the argument", err)
 	}
 }
@@ -70,7 +70,7 @@ func TestCLI_FlagErrorsUseDoubleDash(t *testing.T) {
 		{[]string{"stats", "--json=maybe"}, "for --json"},
 	} {
 		_, _, err := clidb(t, c.args...)
-		if !errors.Is(err, errUsage) || !strings.Contains(err.Error(), c.want) {
+		if !errors.Is(err, errUsage) || !strings.Contains(errorText(err), c.want) {
 			t.Errorf("%v: %v, want a usage error with %q", c.args, err, c.want)
 		}
 	}

@@ -33,7 +33,7 @@ func TestServe_RefusesOutOfRangeLimits(t *testing.T) {
 		ctx, cancel := context.WithCancel(t.Context())
 		cancel()
 		err := run(ctx, append([]string{"serve", "--db", db, "--addr", "127.0.0.1:0"}, tc.args...), &out, &errOut)
-		if !errors.Is(err, errUsage) || !strings.Contains(err.Error(), tc.args[0]) || !strings.Contains(err.Error(), tc.range_) {
+		if !errors.Is(err, errUsage) || !strings.Contains(errorText(err), tc.args[0]) || !strings.Contains(errorText(err), tc.range_) {
 			t.Errorf("serve %q: %v, want a usage error naming the flag and the range", tc.args, err)
 		}
 		if _, err := os.Stat(db); err == nil {

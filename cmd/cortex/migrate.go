@@ -50,21 +50,21 @@ func (c *migrateCmd) run(ctx context.Context, args []string, stdout, stderr io.W
 	}
 	switch {
 	case c.from == "" || c.to == "":
-		return fmt.Errorf("--from and --to are required\nTry: cortex migrate --from ./data/cortex.db --to postgres://user@host:5432/cortex: %w", errUsage)
+		return withHint(fmt.Errorf("--from and --to are required: %w", errUsage), "cortex migrate --from ./data/cortex.db --to postgres://user@host:5432/cortex")
 	case c.from == c.to:
-		return fmt.Errorf("--from and --to are the same database\nTry: --to <another database>: %w", errUsage)
+		return withHint(fmt.Errorf("--from and --to are the same database: %w", errUsage), "--to <another database>")
 	case c.batchSize < 1 || c.batchSize > 100000:
-		return fmt.Errorf("--batch-size %d is out of range\nTry: a value from 1 to 100000 (default %d): %w", c.batchSize, transfer.DefaultBatchSize, errUsage)
+		return withHint(fmt.Errorf("--batch-size %d is out of range: %w", c.batchSize, errUsage), fmt.Sprintf("a value from 1 to 100000 (default %d)", transfer.DefaultBatchSize))
 	}
 	if !isPostgresURL(c.from) {
 		if _, err := os.Stat(c.from); err != nil {
-			return fmt.Errorf("source database %s: %w\nTry: --from <path to an existing SQLite database> or a postgres:// URL", c.from, err)
+			return withHint(fmt.Errorf("source database %s: %w", c.from, err), "--from <path to an existing SQLite database> or a postgres:// URL")
 		}
 	}
 	if !isPostgresURL(c.to) {
 		if abs, _ := filepath.Abs(c.to); abs != "" {
 			if fromAbs, _ := filepath.Abs(c.from); fromAbs == abs {
-				return fmt.Errorf("--from and --to are the same file\nTry: --to <another file>: %w", errUsage)
+				return withHint(fmt.Errorf("--from and --to are the same file: %w", errUsage), "--to <another file>")
 			}
 		}
 	}
@@ -101,12 +101,12 @@ func (c *migrateCmd) run(ctx context.Context, args []string, stdout, stderr io.W
 	}
 	if err != nil {
 		if errors.Is(err, context.Canceled) {
-			return fmt.Errorf("migrate interrupted: %w\nTry: run the same command again; it copies everything again as upserts and duplicates nothing", err)
+			return withHint(fmt.Errorf("migrate interrupted: %w", err), "run the same command again; it copies everything again as upserts and duplicates nothing")
 		}
 		if errors.Is(err, transfer.ErrDestinationAhead) {
-			return fmt.Errorf("migrate %s → %s: %w\nTry: migrate into a new, empty database (stop the writers of both first); if the destination's own writes are unwanted, remove it and run again", redactDB(c.from), redactDB(c.to), err)
+			return withHint(fmt.Errorf("migrate %s → %s: %w", redactDB(c.from), redactDB(c.to), err), "migrate into a new, empty database (stop the writers of both first); if the destination's own writes are unwanted, remove it and run again")
 		}
-		return fmt.Errorf("migrate %s → %s: %w\nTry: fix the cause, then run the same command again; it duplicates nothing", redactDB(c.from), redactDB(c.to), err)
+		return withHint(fmt.Errorf("migrate %s → %s: %w", redactDB(c.from), redactDB(c.to), err), "fix the cause, then run the same command again; it duplicates nothing")
 	}
 
 	sum := migrateSummary{From: redactDB(c.from), To: redactDB(c.to), OK: res.Verify.OK(), Result: res}
@@ -138,10 +138,10 @@ func (c *migrateCmd) run(ctx context.Context, args []string, stdout, stderr io.W
 		}
 	}
 	if !sum.OK {
-		return &exitError{code: 1, err: fmt.Errorf("verification failed: %w (%d sessions differ; sessions %d/%d, snapshots %d/%d)\n"+
-			"Try: stop every writer of the source and of the destination, then run the same command again",
+		return &exitError{code: 1, err: withHint(fmt.Errorf("verification failed: %w (%d sessions differ; sessions %d/%d, snapshots %d/%d)",
 			transfer.ErrDifferent, res.Verify.DifferenceCount, res.Verify.SourceSessions, res.Verify.DestSessions,
-			res.Verify.SourceSnapshots, res.Verify.DestSnapshots)}
+			res.Verify.SourceSnapshots, res.Verify.DestSnapshots),
+			"stop every writer of the source and of the destination, then run the same command again")}
 	}
 	return nil
 }
@@ -164,7 +164,7 @@ func openMigrateStore(ctx context.Context, db, side string) (migrateStore, error
 	if isPostgresURL(db) {
 		st, err := pgstore.Open(ctx, db, pgstore.Config{})
 		if err != nil {
-			return nil, fmt.Errorf("open the %s %s: %w\nTry: check that PostgreSQL is running and the URL (user, password, database) is right; create the database first (createdb)", side, redactDB(db), err)
+			return nil, withHint(fmt.Errorf("open the %s %s: %w", side, redactDB(db), err), "check that PostgreSQL is running and the URL (user, password, database) is right; create the database first (createdb)")
 		}
 		return st, nil
 	}

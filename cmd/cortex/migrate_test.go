@@ -156,7 +156,7 @@ func TestMigrate_RefusesDestinationAhead(t *testing.T) {
 	}
 	var stdout, stderr bytes.Buffer
 	err := run(ctx, []string{"migrate", "--from", srcPath, "--to", dstPath}, &stdout, &stderr)
-	if !errors.Is(err, transfer.ErrDestinationAhead) || !strings.Contains(err.Error(), "session stray: only in the destination") || !strings.Contains(err.Error(), "Try:") {
+	if !errors.Is(err, transfer.ErrDestinationAhead) || !strings.Contains(errorText(err), "session stray: only in the destination") || !strings.Contains(errorText(err), "Try:") {
 		t.Fatalf("got %v, want ErrDestinationAhead naming the stray session, with a Try line", err)
 	}
 	st, err := sqlitestore.Open(ctx, dstPath, sqlitestore.Config{})
@@ -193,7 +193,7 @@ func TestMigrate_Usage(t *testing.T) {
 	} {
 		var stdout, stderr bytes.Buffer
 		err := run(ctx, append([]string{"migrate"}, tc.args...), &stdout, &stderr)
-		if err == nil || !strings.Contains(err.Error(), tc.want) {
+		if err == nil || !strings.Contains(errorText(err), tc.want) {
 			t.Errorf("migrate %v: got %v, want %q", tc.args, err, tc.want)
 		}
 	}

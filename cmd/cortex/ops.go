@@ -7,6 +7,7 @@ import (
 	"log/slog"
 	"time"
 
+	"github.com/cortex-db/cortex/health"
 	"github.com/cortex-db/cortex/httpapi"
 	"github.com/cortex-db/cortex/sqlitedb"
 	"github.com/cortex-db/cortex/sqlitestore"
@@ -16,6 +17,9 @@ import (
 // sqliteOps serves httpapi.Ops with a sqlitedb.DB.
 type sqliteOps struct {
 	db *sqlitedb.DB
+	// store, when set, is the store on db: health is its report (the
+	// engine's checks and the schema's).
+	store *sqlitestore.Store
 	// janitor, when set, adds the retention janitor's counters to Figures.
 	janitor func() janitorCounts
 	// verify paces verify jobs (--verify-duty).
@@ -94,7 +98,11 @@ type sqliteStats struct {
 }
 
 func (o *sqliteOps) Health(ctx context.Context, integrity string) (httpapi.HealthStatus, any) {
-	h := o.db.Health(ctx, sqlitedb.HealthOptions{Integrity: sqlitedb.IntegrityMode(integrity)})
+	store := o.store
+	if store == nil {
+		store = sqlitestore.New(o.db, state.Options{})
+	}
+	h := store.Health(ctx, sqlitedb.HealthOptions{Integrity: sqlitedb.IntegrityMode(integrity)})
 	if o.reserve == nil {
 		return httpapi.HealthStatus(h.Status), h
 	}
@@ -109,7 +117,7 @@ func (o *sqliteOps) Health(ctx context.Context, integrity string) (httpapi.Healt
 		rep.Reserve = "disk full, reserve in use"
 		if status == httpapi.Healthy {
 			status = httpapi.Degraded
-			rep.Status = sqlitedb.Degraded
+			rep.Status = health.Degraded
 		}
 	}
 	return status, rep

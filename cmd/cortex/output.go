@@ -36,11 +36,11 @@ func table(w io.Writer, rows [][2]string) error {
 // connections run no background checkpointer of their own.
 func openForOps(ctx context.Context, f *dbFlags, cmd string) (*sqlitedb.DB, error) {
 	if f.isPostgres() {
-		return nil, fmt.Errorf("cortex %s works on a SQLite file, and --db is a PostgreSQL URL\nTry: PostgreSQL has its own tools (psql, pg_dump, pg_stat_*); for the server's view use GET /v1/admin/stats or /v1/admin/health", cmd)
+		return nil, withHint(fmt.Errorf("cortex %s works on a SQLite file, and --db is a PostgreSQL URL", cmd), "PostgreSQL has its own tools (psql, pg_dump, pg_stat_*); for the server's view use GET /v1/admin/stats or /v1/admin/health")
 	}
 	if _, err := os.Stat(f.db); err != nil {
 		if errors.Is(err, os.ErrNotExist) {
-			return nil, fmt.Errorf("database %s does not exist\nTry: --db <path to the database> (or CORTEX_DB)", f.db)
+			return nil, withHint(fmt.Errorf("database %s does not exist", f.db), "--db <path to the database> (or CORTEX_DB)")
 		}
 		return nil, fmt.Errorf("database %s: %w", f.db, err)
 	}
@@ -78,14 +78,24 @@ func openAdvice(path string, err error) error {
 	return &sqlitedb.HintError{Err: err, Hint: hint}
 }
 
+// withHint gives err a hint: what the user can do, without a "Try:"
+// prefix. errorText prints it as the "Try:" line after the message; no
+// error message of cmd's holds one.
+func withHint(err error, hint string) error {
+	return &sqlitedb.HintError{Err: err, Hint: hint}
+}
+
 // errorText is how the CLI shows err: its message, then the hint of the
-// first error in its chain that carries one as a "Try:" line. This is the
-// one place a typed hint becomes text (cmd's own usage errors may still
-// write their "Try:" line into the message: the CLI is their renderer).
+// first error in its chain that carries one as a "Try:" line on its own.
+// This is the one place a typed hint becomes text.
 func errorText(err error) string {
 	msg := strings.TrimSuffix(err.Error(), ": "+errUsage.Error())
 	if h := state.Hint(err); h != "" {
-		msg += "\nTry: " + h
+		msg += "\n" + tryLine(h)
 	}
 	return msg
 }
+
+// tryLine renders a hint as the CLI shows it, on a line of its own after
+// the message (errorText) or a health check (cortex health).
+func tryLine(hint string) string { return "Try: " + hint }

@@ -40,10 +40,10 @@ func (c *restoreCmd) run(ctx context.Context, args []string, stdout, stderr io.W
 		return verifyOnly(ctx, c.verify, c.json, stdout)
 	}
 	if c.force {
-		return fmt.Errorf("--force is gone: a restore under a running server swapped the pages under its open connections and their cached state (statement caches, cached keys), and went through the WAL at twice the database's size: %w\nTry: stop the server, run cortex restore --db %s --from %s, start the server", errUsage, c.db.db, c.from)
+		return withHint(fmt.Errorf("--force is gone: a restore under a running server swapped the pages under its open connections and their cached state (statement caches, cached keys), and went through the WAL at twice the database's size: %w", errUsage), fmt.Sprintf("stop the server, run cortex restore --db %s --from %s, start the server", c.db.db, c.from))
 	}
 	if c.from == "" {
-		return fmt.Errorf("--from is required\nTry: cortex restore --db %s --from ./cortex-backup.db: %w", c.db.db, errUsage)
+		return withHint(fmt.Errorf("--from is required: %w", errUsage), fmt.Sprintf("cortex restore --db %s --from ./cortex-backup.db", c.db.db))
 	}
 	switch c.check {
 	case "quick", "full", "none":
@@ -51,10 +51,10 @@ func (c *restoreCmd) run(ctx context.Context, args []string, stdout, stderr io.W
 		return fmt.Errorf("--check %q: want quick, full or none: %w", c.check, errUsage)
 	}
 	if c.db.isPostgres() {
-		return fmt.Errorf("cortex restore works on a SQLite file, and --db is a PostgreSQL URL\nTry: pg_restore, or cortex migrate from a SQLite backup")
+		return withHint(fmt.Errorf("cortex restore works on a SQLite file, and --db is a PostgreSQL URL"), "pg_restore, or cortex migrate from a SQLite backup")
 	}
 	if _, err := os.Stat(c.from); err != nil {
-		return fmt.Errorf("backup %s: %w\nTry: --from <an existing backup file>", c.from, err)
+		return withHint(fmt.Errorf("backup %s: %w", c.from, err), "--from <an existing backup file>")
 	}
 	p := newCountProgress(stderr, c.json, "restore", "MiB")
 	res, err := sqlitedb.RestoreFile(ctx, c.db.db, c.from, sqlitedb.RestoreOptions{
@@ -66,13 +66,13 @@ func (c *restoreCmd) run(ctx context.Context, args []string, stdout, stderr io.W
 	if err != nil {
 		switch {
 		case errors.Is(err, sqlitedb.ErrInUse):
-			return fmt.Errorf("%w\nTry: stop the server (or whatever has %s open), then run this restore again; nothing was changed", err, c.db.db)
+			return withHint(err, fmt.Sprintf("stop the server (or whatever has %s open), then run this restore again; nothing was changed", c.db.db))
 		case errors.Is(err, sqlitedb.ErrDiskFull):
-			return fmt.Errorf("%w\nTry: free space beside %s; nothing was changed", err, c.db.db)
+			return withHint(err, fmt.Sprintf("free space beside %s; nothing was changed", c.db.db))
 		case errors.Is(err, sqlitedb.ErrCorrupt):
-			return fmt.Errorf("%w\nTry: an older backup, or --discard-current if the current database is the damaged one; %s was not changed", err, c.db.db)
+			return withHint(err, fmt.Sprintf("an older backup, or --discard-current if the current database is the damaged one; %s was not changed", c.db.db))
 		}
-		return fmt.Errorf("%w\nTry: check %s; the database was not changed", err, c.from)
+		return withHint(err, fmt.Sprintf("check %s; the database was not changed", c.from))
 	}
 	if c.json {
 		return writeJSON(stdout, res)

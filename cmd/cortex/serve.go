@@ -139,7 +139,7 @@ func (c *serveCmd) run(ctx context.Context, args []string, stdout, stderr io.Wri
 	}
 	loopback, err := isLoopback(c.addr)
 	if err != nil {
-		return fmt.Errorf("--addr %q: %v\nTry: --addr 127.0.0.1:8080: %w", c.addr, err, errUsage)
+		return withHint(fmt.Errorf("--addr %q: %v: %w", c.addr, err, errUsage), "--addr 127.0.0.1:8080")
 	}
 	if c.apiToken, err = tokenFromFile("--api-token", c.apiToken, c.apiTokenFile, log); err != nil {
 		return err
@@ -149,14 +149,14 @@ func (c *serveCmd) run(ctx context.Context, args []string, stdout, stderr io.Wri
 	}
 	for _, t := range []struct{ flag, token string }{{"--api-token", c.apiToken}, {"--admin-token", c.adminToken}} {
 		if err := checkToken(t.token); err != nil {
-			return fmt.Errorf("%s: %v\nTry: a long random token, such as the output of: openssl rand -hex 32: %w", t.flag, err, errUsage)
+			return withHint(fmt.Errorf("%s: %v: %w", t.flag, err, errUsage), "a long random token, such as the output of: openssl rand -hex 32")
 		}
 		if t.token != "" && len(t.token) < 16 {
 			log.Warn("a short token can be guessed; use 16 characters or more, such as the output of: openssl rand -hex 32", "flag", t.flag)
 		}
 	}
 	if !loopback && c.apiToken == "" && !c.insecure {
-		return fmt.Errorf("refusing to serve on %s, which is not a loopback address, without --api-token: anyone who can reach it could read and change every session\nTry: --api-token <secret> (and --admin-token <another>), or --insecure if the network is trusted", c.addr)
+		return withHint(fmt.Errorf("refusing to serve on %s, which is not a loopback address, without --api-token: anyone who can reach it could read and change every session", c.addr), "--api-token <secret> (and --admin-token <another>), or --insecure if the network is trusted")
 	}
 
 	if c.maxInflight > 0 {
@@ -244,7 +244,7 @@ func (c *serveCmd) run(ctx context.Context, args []string, stdout, stderr io.Wri
 
 	ln, err := net.Listen("tcp", c.addr)
 	if err != nil {
-		return fmt.Errorf("listen on %s: %w\nTry: another --addr, or stop what is using that port", c.addr, err)
+		return withHint(fmt.Errorf("listen on %s: %w", c.addr, err), "another --addr, or stop what is using that port")
 	}
 	srv := &http.Server{
 		Handler:           api,
@@ -264,7 +264,7 @@ func (c *serveCmd) run(ctx context.Context, args []string, stdout, stderr io.Wri
 		mln, err := net.Listen("tcp", c.metricsAddr)
 		if err != nil {
 			ln.Close()
-			return fmt.Errorf("listen on --metrics-addr %s: %w\nTry: another --metrics-addr, or stop what is using that port", c.metricsAddr, err)
+			return withHint(fmt.Errorf("listen on --metrics-addr %s: %w", c.metricsAddr, err), "another --metrics-addr, or stop what is using that port")
 		}
 		monSrv = &http.Server{
 			Handler:           api.MonitoringHandler(),
@@ -506,16 +506,15 @@ func tokenFromFile(flagName, token, file string, log *slog.Logger) (string, erro
 		return token, nil
 	}
 	if token != "" {
-		return "", fmt.Errorf("%s and %s-file both set a token for the same routes\nTry: keep only %s-file (or unset %s): %w",
-			flagName, flagName, flagName, envName(strings.TrimPrefix(flagName, "--")), errUsage)
+		return "", withHint(fmt.Errorf("%s and %s-file both set a token for the same routes: %w", flagName, flagName, errUsage), fmt.Sprintf("keep only %s-file (or unset %s)", flagName, envName(strings.TrimPrefix(flagName, "--"))))
 	}
 	b, err := os.ReadFile(file)
 	if err != nil {
-		return "", fmt.Errorf("%s-file: %w\nTry: a file readable by this user holding only the token: %w", flagName, err, errUsage)
+		return "", withHint(fmt.Errorf("%s-file: %w: %w", flagName, err, errUsage), "a file readable by this user holding only the token")
 	}
 	t := strings.TrimSuffix(strings.TrimSuffix(string(b), "\n"), "\r")
 	if t == "" {
-		return "", fmt.Errorf("%s-file %s is empty\nTry: write the token into it, such as: openssl rand -hex 32 > %s: %w", flagName, file, file, errUsage)
+		return "", withHint(fmt.Errorf("%s-file %s is empty: %w", flagName, file, errUsage), fmt.Sprintf("write the token into it, such as: openssl rand -hex 32 > %s", file))
 	}
 	if st, err := os.Stat(file); err == nil && st.Mode().Perm()&0o077 != 0 {
 		log.Warn("the token file can be read by other users; chmod 600 it", "flag", flagName+"-file", "path", file, "mode", fmt.Sprintf("%#o", st.Mode().Perm()))
@@ -535,7 +534,7 @@ func (c *serveCmd) openReserve(ops *sqliteOps, log *slog.Logger) (func() bool, e
 	}
 	r, err := sqlitedb.OpenReserve(c.db.db, size)
 	if err != nil {
-		return nil, fmt.Errorf("%w\nTry: --disk-reserve 0 to run without a reserve", err)
+		return nil, withHint(err, "--disk-reserve 0 to run without a reserve")
 	}
 	if r == nil {
 		return nil, nil

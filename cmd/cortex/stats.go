@@ -84,5 +84,17 @@ func statsRows(st sqlitedb.Stats) [][2]string {
 	return rows
 }
 
-// formatBytes prints a byte count with a binary unit, as health does.
-func formatBytes(n int64) string { return sqlitedb.FormatBytes(n) }
+// formatBytes prints a byte count with a binary unit, as sqlitedb's health
+// details do: 512 B, 56.0 KiB, 64.0 MiB.
+func formatBytes(n int64) string {
+	const unit = 1024
+	if n < unit {
+		return fmt.Sprintf("%d B", n)
+	}
+	div, exp := int64(unit), 0
+	for m := n / unit; m >= unit; m /= unit {
+		div *= unit
+		exp++
+	}
+	return fmt.Sprintf("%.1f %ciB", float64(n)/float64(div), "KMGTPE"[exp])
+}

@@ -7,6 +7,7 @@ import (
 
 	"github.com/jackc/pgx/v5/pgxpool"
 
+	"github.com/cortex-db/cortex/health"
 	"github.com/cortex-db/cortex/httpapi"
 	"github.com/cortex-db/cortex/pgstore"
 	"github.com/cortex-db/cortex/sqlitestore"
@@ -29,7 +30,7 @@ func openBackend(ctx context.Context, f *dbFlags, opts state.Options, log *slog.
 	if f.isPostgres() {
 		st, err := pgstore.Open(ctx, f.db, pgstore.Config{Options: opts, Logger: log})
 		if err != nil {
-			return nil, fmt.Errorf("%w\nTry: check that PostgreSQL is running and that --db (or CORTEX_DB) is right", err)
+			return nil, withHint(err, "check that PostgreSQL is running and that --db (or CORTEX_DB) is right")
 		}
 		ops := &pgOps{store: st, pool: st.Pool(), janitor: janitor}
 		return &backend{store: st, ops: ops, figures: ops.figures}, nil
@@ -40,7 +41,7 @@ func openBackend(ctx context.Context, f *dbFlags, opts state.Options, log *slog.
 	if err != nil {
 		return nil, openAdvice(f.db, err)
 	}
-	ops := &sqliteOps{db: st.DB(), janitor: janitor}
+	ops := &sqliteOps{db: st.DB(), store: st, janitor: janitor}
 	return &backend{store: st, ops: ops, figures: ops.figures, sqlite: ops}, nil
 }
 
@@ -112,11 +113,11 @@ func (o *pgOps) Stats(ctx context.Context) (any, error) {
 }
 
 // Health is the store's own report (pgstore.Store.Health: reachable,
-// writable, schema, connections, pool), in state's health vocabulary.
+// writable, schema, connections, pool), in package health's vocabulary.
 func (o *pgOps) Health(ctx context.Context, integrity string) (httpapi.HealthStatus, any) {
 	h := o.store.Health(ctx)
 	if integrity != "" {
-		h.Checks = append(h.Checks, pgstore.Check{Name: "integrity", Status: h.Status, Detail: "PostgreSQL checks its pages itself (data checksums); use pg_amcheck for a full check"})
+		h.Checks = append(h.Checks, health.Check{Name: "integrity", Status: h.Status, Detail: "PostgreSQL checks its pages itself (data checksums); use pg_amcheck for a full check"})
 	}
 	return h.Status, h
 }

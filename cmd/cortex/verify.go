@@ -17,14 +17,14 @@ import (
 // this cortex knows (an older one is upgraded when a server opens it).
 func verifyOnly(ctx context.Context, path string, asJSON bool, stdout io.Writer) error {
 	if _, err := os.Stat(path); err != nil {
-		return fmt.Errorf("verify %s: %w\nTry: --verify-only <the restored file>", path, err)
+		return withHint(fmt.Errorf("verify %s: %w", path, err), "--verify-only <the restored file>")
 	}
-	inUse, err := sqlitedb.InUse(path)
+	inUse, err := sqlitedb.Held(ctx, path)
 	if err != nil {
 		return fmt.Errorf("verify %s: check whether it is in use: %w", path, err)
 	}
 	if inUse {
-		return fmt.Errorf("verify %s: the file is in use by another process; --verify-only checks a restored copy before a server opens it\nTry: restore to a new path (litestream restore -o <path>), then verify that", path)
+		return withHint(fmt.Errorf("verify %s: the file is in use by another process; --verify-only checks a restored copy before a server opens it", path), "restore to a new path (litestream restore -o <path>), then verify that")
 	}
 	migs, err := sqlitedb.LoadMigrations(sqlitestore.Migrations())
 	if err != nil {
@@ -37,16 +37,16 @@ func verifyOnly(ctx context.Context, path string, asJSON bool, stdout io.Writer)
 	version, err := sqlitedb.VerifyFile(ctx, path)
 	if err != nil {
 		if errors.Is(err, sqlitedb.ErrCorrupt) {
-			return fmt.Errorf("verify %s: %w\nTry: restore again from the replica (an earlier -timestamp or -txid), or from a backup", path, err)
+			return withHint(fmt.Errorf("verify %s: %w", path, err), "restore again from the replica (an earlier -timestamp or -txid), or from a backup")
 		}
 		return fmt.Errorf("verify %s: %w", path, err)
 	}
 	res := map[string]any{"path": path, "integrity": "ok", "schema_version": version, "latest_schema_version": latest}
 	switch {
 	case version == 0:
-		return fmt.Errorf("verify %s: integrity ok but schema version 0: this is not a cortex database (or an empty one)\nTry: check the restore's source and -o path", path)
+		return withHint(fmt.Errorf("verify %s: integrity ok but schema version 0: this is not a cortex database (or an empty one)", path), "check the restore's source and -o path")
 	case version > latest:
-		return fmt.Errorf("verify %s: integrity ok but schema version %d is newer than this cortex knows (%d)\nTry: use the cortex release that wrote it", path, version, latest)
+		return withHint(fmt.Errorf("verify %s: integrity ok but schema version %d is newer than this cortex knows (%d)", path, version, latest), "use the cortex release that wrote it")
 	case version < latest:
 		res["note"] = fmt.Sprintf("schema %d is older: cortex serve upgrades it to %d when it opens the file", version, latest)
 	}

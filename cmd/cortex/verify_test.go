@@ -54,7 +54,7 @@ func TestRestoreVerifyOnly(t *testing.T) {
 		t.Fatal(err)
 	}
 	err = run(ctx, []string{"restore", "--verify-only", bad}, &out, &errOut)
-	if err == nil || !strings.Contains(err.Error(), "Try:") {
+	if err == nil || !strings.Contains(errorText(err), "Try:") {
 		t.Fatalf("verify a damaged file: %v, want a refusal with advice", err)
 	}
 
@@ -66,7 +66,7 @@ func TestRestoreVerifyOnly(t *testing.T) {
 	}
 	db.Close()
 	err = run(ctx, []string{"restore", "--verify-only", empty}, &out, &errOut)
-	if err == nil || !strings.Contains(err.Error(), "schema version 0") {
+	if err == nil || !strings.Contains(errorText(err), "schema version 0") {
 		t.Fatalf("verify a non-cortex file: %v, want schema version 0 refusal", err)
 	}
 }

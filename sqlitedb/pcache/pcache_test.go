@@ -1,18 +1,28 @@
 //go:build cgo
 
-package sqlitedb
+package pcache_test
 
 import (
 	"context"
+	"database/sql"
 	"errors"
 	"fmt"
 	"math/rand/v2"
-	"net/url"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"testing"
+
+	"github.com/cortex-db/cortex/sqlitedb"
+	"github.com/cortex-db/cortex/sqlitedb/pcache"
 )
+
+// TestMain installs the wrapper before anything opens a database: it is
+// process-wide and SQLite takes it only before it initializes, and this
+// package's tests run in a process of their own.
+func TestMain(m *testing.M) {
+	pcache.Install()
+	os.Exit(m.Run())
+}
 
 // TestPageCache: with pcache.c's wrapper over SQLite's page cache, a
 // workload of page splits, deletes, rolled-back growth and cache spills
@@ -21,43 +31,32 @@ import (
 // And the wrapper does skip truncates (the splits' scratch page no longer
 // makes every commit walk the cache) while passing on the rollbacks'.
 func TestPageCache(t *testing.T) {
-	if os.Getenv("CORTEX_TEST_PCACHE") != "1" {
-		// The wrapper is process-wide and must be installed before SQLite
-		// initializes: run this test in a process of its own, whose
-		// TestMain installs it first.
-		cmd := exec.Command(os.Args[0], "-test.run=^TestPageCache$", "-test.count=1")
-		cmd.Env = append(os.Environ(), "CORTEX_TEST_PCACHE=1")
-		if out, err := cmd.CombinedOutput(); err != nil {
-			t.Fatalf("TestPageCache in a process with the wrapper: %v\n%s", err, out)
-		}
-		return
-	}
-	if !pcacheInstalled() {
+	if !pcache.Installed() {
 		t.Fatal("the page cache wrapper could not be installed")
 	}
 	errRollback := errors.New("roll back")
 	for _, tc := range []struct {
 		name string
-		cfg  Config
+		cfg  sqlitedb.Config
 	}{
-		{"default", Config{}},
-		{"small-cache", Config{CacheSizeKiB: 64}},
+		{"default", sqlitedb.Config{}},
+		{"small-cache", sqlitedb.Config{CacheSizeKiB: 64}},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			ctx := context.Background()
 			path := filepath.Join(t.TempDir(), "p.db")
-			db, err := Open(ctx, path, tc.cfg)
+			db, err := sqlitedb.Open(ctx, path, tc.cfg)
 			if err != nil {
 				t.Fatal(err)
 			}
 			defer db.Close()
-			if err := db.Write(ctx, func(tx *Tx) error {
+			if err := db.Write(ctx, func(tx *sqlitedb.Tx) error {
 				_, err := tx.Exec(ctx, "CREATE TABLE t(k TEXT PRIMARY KEY, v BLOB NOT NULL)")
 				return err
 			}); err != nil {
 				t.Fatal(err)
 			}
-			passed0, skipped0 := pcacheCounts()
+			passed0, skipped0 := pcache.Counts()
 			r := rand.New(rand.NewPCG(3, 4))
 			model := map[string]int{} // key: length of its value
 			for i := range 300 {
@@ -68,7 +67,7 @@ func TestPageCache(t *testing.T) {
 				}
 				added := map[string]int{}
 				var deleted []string
-				err := db.Write(ctx, func(tx *Tx) error {
+				err := db.Write(ctx, func(tx *sqlitedb.Tx) error {
 					for range n {
 						k := fmt.Sprintf("%016x", r.Uint64())
 						v := make([]byte, 100+r.IntN(900))
@@ -117,7 +116,7 @@ func TestPageCache(t *testing.T) {
 				}
 				if i%25 == 24 || rollback {
 					var got map[string]int
-					if err := db.Write(ctx, func(tx *Tx) error {
+					if err := db.Write(ctx, func(tx *sqlitedb.Tx) error {
 						rows, err := tx.Query(ctx, pageCacheQuery)
 						if err != nil {
 							return err
@@ -131,7 +130,10 @@ func TestPageCache(t *testing.T) {
 					comparePageCacheModel(t, got, model, fmt.Sprintf("after transaction %d, the writer", i))
 				}
 			}
-			plain := openPool(path, url.Values{"vfs": {"unix"}, "mode": {"ro"}}, nil)
+			plain, err := sql.Open("sqlite3", "file:"+path+"?mode=ro&vfs=unix")
+			if err != nil {
+				t.Fatal(err)
+			}
 			defer plain.Close()
 			rows, err := plain.QueryContext(ctx, pageCacheQuery)
 			if err != nil {
@@ -147,7 +149,7 @@ func TestPageCache(t *testing.T) {
 			if err := plain.QueryRowContext(ctx, "PRAGMA integrity_check").Scan(&ok); err != nil || ok != "ok" {
 				t.Fatalf("integrity_check: %q, %v", ok, err)
 			}
-			passed, skipped := pcacheCounts()
+			passed, skipped := pcache.Counts()
 			t.Logf("truncates: %d passed on, %d skipped", passed-passed0, skipped-skipped0)
 			if skipped == skipped0 {
 				t.Error("no truncate was skipped: the wrapper does nothing")
