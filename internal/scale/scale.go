@@ -10,6 +10,7 @@ package scale
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"io"
 	"math/rand/v2"
@@ -225,7 +226,7 @@ func runSize(ctx context.Context, cfg Config, n int) ([]Row, error) {
 	// The baseline: appends alone.
 	base := load.run(ctx, store.DB(), cfg.Baseline, nil)
 	add(Row{Op: "appends alone (baseline)", Appends: true, Seconds: base.seconds, AppendsPerSec: base.rate, BaselinePerSec: base.rate,
-		ZeroWindows: base.zero, Windows: base.windows, P99MS: base.p99, MaxMS: base.max, HealthP99MS: base.hp99, HealthMaxMS: base.hmax})
+		ZeroWindows: base.zero, Windows: base.windows, P99MS: base.p99, MaxMS: base.max, HealthP99MS: base.hp99, HealthMaxMS: base.hmax, Note: base.note()})
 
 	var offline, destructive []Op
 	for _, op := range Ops() {
@@ -253,12 +254,16 @@ func runSize(ctx context.Context, cfg Config, n int) ([]Row, error) {
 		res := load.run(ctx, store.DB(), 0, func() {
 			note, opErr = op.Run(ctx, env)
 		})
+		if errors.Is(opErr, sqlitedb.ErrSnapshotHeld) {
+			// Stopped to bound the WAL: that is the result.
+			note, opErr = "STOPPED: "+opErr.Error(), nil
+		}
 		if opErr != nil {
 			store.Close()
 			return rows, fmt.Errorf("%s under appends: %w", op.Name, opErr)
 		}
 		add(Row{Op: op.Name, Appends: true, Seconds: res.seconds, AppendsPerSec: res.rate, BaselinePerSec: base.rate,
-			ZeroWindows: res.zero, Windows: res.windows, P99MS: res.p99, MaxMS: res.max, HealthP99MS: res.hp99, HealthMaxMS: res.hmax, Note: note})
+			ZeroWindows: res.zero, Windows: res.windows, P99MS: res.p99, MaxMS: res.max, HealthP99MS: res.hp99, HealthMaxMS: res.hmax, Note: joinNote(note, res.note())})
 	}
 	if err := store.Close(); err != nil {
 		return rows, err
@@ -306,7 +311,14 @@ func runDestructive(ctx context.Context, cfg Config, env *Env, op Op, load *load
 		return Row{}, fmt.Errorf("%s: %w", op.Name, opErr)
 	}
 	return Row{Op: op.Name, Appends: true, Seconds: res.seconds, AppendsPerSec: res.rate, BaselinePerSec: base.rate,
-		ZeroWindows: res.zero, Windows: res.windows, P99MS: res.p99, MaxMS: res.max, HealthP99MS: res.hp99, HealthMaxMS: res.hmax, Note: note}, nil
+		ZeroWindows: res.zero, Windows: res.windows, P99MS: res.p99, MaxMS: res.max, HealthP99MS: res.hp99, HealthMaxMS: res.hmax, Note: joinNote(note, res.note())}, nil
+}
+
+func joinNote(a, b string) string {
+	if a == "" {
+		return b
+	}
+	return a + "; " + b
 }
 
 // Build creates the database at path with n snapshots over n/200 sessions
@@ -378,6 +390,7 @@ func sessionIDs(ctx context.Context, store *sqlitestore.Store) ([]string, error)
 
 // load appends from several goroutines to sessions of its own.
 type load struct {
+	tail    time.Duration // appends go on this long after an operation
 	store   *sqlitestore.Store
 	writers int
 	ids     []string
@@ -388,10 +401,17 @@ type loadResult struct {
 	seconds, rate, p99, max float64
 	zero, windows           int
 	hp99, hmax              float64
+	maxAt                   float64 // when the slowest append began, seconds from the start
+	walMax                  int64   // the -wal file's largest size seen
+}
+
+// note describes where the slowest append fell and the WAL's peak.
+func (r loadResult) note() string {
+	return fmt.Sprintf("slowest append began at %.1f s; WAL peak %s", r.maxAt, sqlitedb.FormatBytes(r.walMax))
 }
 
 func newLoad(ctx context.Context, store *sqlitestore.Store, writers int) (*load, error) {
-	l := &load{store: store, writers: writers, state: makeState(rand.New(rand.NewPCG(2, 2)), 512)}
+	l := &load{tail: 2 * time.Second, store: store, writers: writers, state: makeState(rand.New(rand.NewPCG(2, 2)), 512)}
 	for i := range writers {
 		id := fmt.Sprintf("load-%d-%d", i, time.Now().UnixNano())
 		if _, err := store.CreateSession(ctx, state.SessionInput{ID: id}); err != nil {
@@ -410,6 +430,7 @@ func (l *load) run(ctx context.Context, db *sqlitedb.DB, d time.Duration, op fun
 	var mu sync.Mutex
 	var lats []time.Duration
 	var dones []time.Duration // completion offsets from start
+	var worst, worstAt time.Duration
 	var failed atomic.Int64
 	var wg sync.WaitGroup
 	for i := range l.writers {
@@ -428,6 +449,9 @@ func (l *load) run(ctx context.Context, db *sqlitedb.DB, d time.Duration, op fun
 					continue
 				}
 				mu.Lock()
+				if d := t1.Sub(t0); d > worst {
+					worst, worstAt = d, t0.Sub(start)
+				}
 				lats = append(lats, t1.Sub(t0))
 				dones = append(dones, t1.Sub(start))
 				mu.Unlock()
@@ -449,8 +473,29 @@ func (l *load) run(ctx context.Context, db *sqlitedb.DB, d time.Duration, op fun
 			hl = append(hl, time.Since(t0))
 		}
 	})
+	// The -wal file's largest size meanwhile (a stat, no descriptor).
+	var walMax atomic.Int64
+	wg.Go(func() {
+		t := time.NewTicker(50 * time.Millisecond)
+		defer t.Stop()
+		for {
+			if st, err := os.Stat(db.Path() + "-wal"); err == nil && st.Size() > walMax.Load() {
+				walMax.Store(st.Size())
+			}
+			select {
+			case <-stop:
+				return
+			case <-t.C:
+			}
+		}
+	})
+	opTime := d
 	if op != nil {
 		op()
+		opTime = time.Since(start)
+		// Appends go on for a while after the operation: what it leaves
+		// behind (a long WAL to copy back) counts as its effect.
+		time.Sleep(l.tail)
 	} else {
 		time.Sleep(d)
 	}
@@ -476,10 +521,11 @@ func (l *load) run(ctx context.Context, db *sqlitedb.DB, d time.Duration, op fun
 		}
 	}
 	return loadResult{
-		seconds: elapsed.Seconds(), rate: float64(n) / elapsed.Seconds(),
+		seconds: opTime.Seconds(), rate: float64(n) / elapsed.Seconds(), walMax: walMax.Load(),
 		p99: quantileMS(lats, 0.99), max: quantileMS(lats, 1),
 		zero: zero, windows: windows,
 		hp99: quantileMS(hl, 0.99), hmax: quantileMS(hl, 1),
+		maxAt: worstAt.Seconds(),
 	}
 }
 
