@@ -48,6 +48,8 @@ type Env struct {
 	// Sessions are the built sessions' ids; Snapshots their total.
 	Sessions  []string
 	Snapshots int
+	// Big is the session an operation's Setup made (delete's).
+	Big string
 }
 
 // Op is an operation the harness measures.
@@ -59,6 +61,9 @@ type Op struct {
 	// Destructive operations change the built database (delete,
 	// retention): the harness runs them last, on a copy.
 	Destructive bool
+	// Setup, when set, prepares the operation before the appends start
+	// (not measured).
+	Setup func(ctx context.Context, env *Env) error
 	// Run performs the operation once; note is printed in the table.
 	Run func(ctx context.Context, env *Env) (note string, err error)
 }
@@ -97,6 +102,10 @@ type Config struct {
 	Writers int
 	// Baseline is how long appends run alone first (default 5s).
 	Baseline time.Duration
+	// Tail is how long appends go on after each operation, counted in
+	// its figures: what it leaves behind (a long WAL to copy back) is its
+	// effect too (default 2s; <0: none).
+	Tail time.Duration
 	// Log receives progress lines.
 	Log io.Writer
 }
@@ -150,6 +159,9 @@ func Run(ctx context.Context, cfg Config) ([]Row, error) {
 	}
 	if cfg.Log == nil {
 		cfg.Log = io.Discard
+	}
+	if cfg.Tail == 0 {
+		cfg.Tail = 2 * time.Second
 	}
 	if err := os.MkdirAll(cfg.Dir, 0o700); err != nil {
 		return nil, err
@@ -211,7 +223,7 @@ func runSize(ctx context.Context, cfg Config, n int) ([]Row, error) {
 		store.Close()
 		return nil, err
 	}
-	load, err := newLoad(ctx, store, cfg.Writers)
+	load, err := newLoad(ctx, store, cfg.Writers, cfg.Tail)
 	if err != nil {
 		store.Close()
 		return nil, err
@@ -276,49 +288,54 @@ func runSize(ctx context.Context, cfg Config, n int) ([]Row, error) {
 		}
 		add(Row{Op: op.Name, Seconds: time.Since(t0).Seconds(), Note: note})
 	}
-	for _, op := range destructive {
-		r, err := runDestructive(ctx, cfg, env, op, load, base)
+	if len(destructive) > 0 {
+		r, err := runDestructive(ctx, cfg, env, destructive, base)
+		for _, x := range r {
+			add(x)
+		}
 		if err != nil {
 			return rows, err
 		}
-		add(r)
 	}
 	return rows, nil
 }
 
-// runDestructive runs op under appends on a copy of the database.
-func runDestructive(ctx context.Context, cfg Config, env *Env, op Op, load *load, base loadResult) (Row, error) {
+// runDestructive runs the destructive ops one after another under appends
+// on one copy of the database.
+func runDestructive(ctx context.Context, cfg Config, env *Env, ops []Op, base loadResult) ([]Row, error) {
 	cp := filepath.Join(env.Scratch, "destructive.db")
 	if out, err := exec.CommandContext(ctx, "cp", env.Path, cp).CombinedOutput(); err != nil {
-		return Row{}, fmt.Errorf("copy for %s: %v: %s", op.Name, err, out)
+		return nil, fmt.Errorf("copy for %s: %v: %s", ops[0].Name, err, out)
 	}
 	defer os.Remove(cp)
 	store, err := sqlitestore.Open(ctx, cp, sqlitestore.Config{})
 	if err != nil {
-		return Row{}, err
+		return nil, err
 	}
 	defer store.Close()
 	e2 := *env
 	e2.Store, e2.Path = store, cp
-	l2, err := newLoad(ctx, store, cfg.Writers)
+	l2, err := newLoad(ctx, store, cfg.Writers, cfg.Tail)
 	if err != nil {
-		return Row{}, err
+		return nil, err
 	}
-	var note string
-	var opErr error
-	res := l2.run(ctx, store.DB(), 0, func() { note, opErr = op.Run(ctx, &e2) })
-	if opErr != nil {
-		return Row{}, fmt.Errorf("%s: %w", op.Name, opErr)
+	var rows []Row
+	for _, op := range ops {
+		if op.Setup != nil {
+			if err := op.Setup(ctx, &e2); err != nil {
+				return rows, fmt.Errorf("%s: setup: %w", op.Name, err)
+			}
+		}
+		var note string
+		var opErr error
+		res := l2.run(ctx, store.DB(), 0, func() { note, opErr = op.Run(ctx, &e2) })
+		if opErr != nil {
+			return rows, fmt.Errorf("%s: %w", op.Name, opErr)
+		}
+		rows = append(rows, Row{Op: op.Name, Appends: true, Seconds: res.seconds, AppendsPerSec: res.rate, BaselinePerSec: base.rate,
+			ZeroWindows: res.zero, Windows: res.windows, P99MS: res.p99, MaxMS: res.max, HealthP99MS: res.hp99, HealthMaxMS: res.hmax, Note: joinNote(note, res.note())})
 	}
-	return Row{Op: op.Name, Appends: true, Seconds: res.seconds, AppendsPerSec: res.rate, BaselinePerSec: base.rate,
-		ZeroWindows: res.zero, Windows: res.windows, P99MS: res.p99, MaxMS: res.max, HealthP99MS: res.hp99, HealthMaxMS: res.hmax, Note: joinNote(note, res.note())}, nil
-}
-
-func joinNote(a, b string) string {
-	if a == "" {
-		return b
-	}
-	return a + "; " + b
+	return rows, nil
 }
 
 // Build creates the database at path with n snapshots over n/200 sessions
@@ -410,8 +427,8 @@ func (r loadResult) note() string {
 	return fmt.Sprintf("slowest append began at %.1f s; WAL peak %s", r.maxAt, sqlitedb.FormatBytes(r.walMax))
 }
 
-func newLoad(ctx context.Context, store *sqlitestore.Store, writers int) (*load, error) {
-	l := &load{tail: 2 * time.Second, store: store, writers: writers, state: makeState(rand.New(rand.NewPCG(2, 2)), 512)}
+func newLoad(ctx context.Context, store *sqlitestore.Store, writers int, tail time.Duration) (*load, error) {
+	l := &load{tail: max(tail, 0), store: store, writers: writers, state: makeState(rand.New(rand.NewPCG(2, 2)), 512)}
 	for i := range writers {
 		id := fmt.Sprintf("load-%d-%d", i, time.Now().UnixNano())
 		if _, err := store.CreateSession(ctx, state.SessionInput{ID: id}); err != nil {
@@ -572,4 +589,11 @@ func secPerGBCell(r Row) string {
 		return "–"
 	}
 	return fmt.Sprintf("%.2f", r.SecPerGB())
+}
+
+func joinNote(a, b string) string {
+	if a == "" {
+		return b
+	}
+	return a + "; " + b
 }

@@ -12,7 +12,7 @@ import (
 // runs with and without appends and lands in the table. Its figures are
 // not checked (timings are scripts/scale's, on a quiet machine).
 func TestScale_Tiny(t *testing.T) {
-	rows, err := scale.Run(t.Context(), scale.Config{Dir: t.TempDir(), Sizes: []int{1000}, Writers: 2, Baseline: 200 * time.Millisecond})
+	rows, err := scale.Run(t.Context(), scale.Config{Dir: t.TempDir(), Sizes: []int{1000}, Writers: 2, Baseline: 200 * time.Millisecond, Tail: -1})
 	if err != nil {
 		t.Fatal(err)
 	}
