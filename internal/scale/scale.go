@@ -408,7 +408,7 @@ func sessionIDs(ctx context.Context, store *sqlitestore.Store) ([]string, error)
 // load appends from several goroutines to sessions of its own.
 type load struct {
 	tail    time.Duration // appends go on this long after an operation
-	store   *sqlitestore.Store
+	store   state.Store
 	writers int
 	ids     []string
 	state   []byte
@@ -427,7 +427,7 @@ func (r loadResult) note() string {
 	return fmt.Sprintf("slowest append began at %.1f s; WAL peak %s", r.maxAt, sqlitedb.FormatBytes(r.walMax))
 }
 
-func newLoad(ctx context.Context, store *sqlitestore.Store, writers int, tail time.Duration) (*load, error) {
+func newLoad(ctx context.Context, store state.Store, writers int, tail time.Duration) (*load, error) {
 	l := &load{tail: max(tail, 0), store: store, writers: writers, state: makeState(rand.New(rand.NewPCG(2, 2)), 512)}
 	for i := range writers {
 		id := fmt.Sprintf("load-%d-%d", i, time.Now().UnixNano())
@@ -485,6 +485,9 @@ func (l *load) run(ctx context.Context, db *sqlitedb.DB, d time.Duration, op fun
 				return
 			case <-t.C:
 			}
+			if db == nil {
+				continue
+			}
 			t0 := time.Now()
 			db.Health(ctx, sqlitedb.HealthOptions{})
 			hl = append(hl, time.Since(t0))
@@ -496,6 +499,9 @@ func (l *load) run(ctx context.Context, db *sqlitedb.DB, d time.Duration, op fun
 		t := time.NewTicker(50 * time.Millisecond)
 		defer t.Stop()
 		for {
+			if db == nil {
+				return
+			}
 			if st, err := os.Stat(db.Path() + "-wal"); err == nil && st.Size() > walMax.Load() {
 				walMax.Store(st.Size())
 			}
