@@ -516,9 +516,17 @@ func (l *load) run(ctx context.Context, db *sqlitedb.DB, d time.Duration, op fun
 	if op != nil {
 		op()
 		opTime = time.Since(start)
-		// Appends go on for a while after the operation: what it leaves
-		// behind (a long WAL to copy back) counts as its effect.
+		// Appends go on for a while after the operation, and until the
+		// WAL is back under its limit (at most a minute): what it leaves
+		// behind (a long WAL to copy back) counts as its effect, and the
+		// next operation starts from a reset WAL.
 		time.Sleep(l.tail)
+		for end := time.Now().Add(time.Minute); db != nil && l.tail > 0 && time.Now().Before(end); {
+			if st, err := os.Stat(db.Path() + "-wal"); err != nil || st.Size() <= sqlitedb.DefaultWALLimit {
+				break
+			}
+			time.Sleep(100 * time.Millisecond) // polling the file's size
+		}
 	} else {
 		time.Sleep(d)
 	}
