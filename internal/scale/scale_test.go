@@ -1,10 +1,12 @@
 package scale_test
 
 import (
+	"io"
 	"strings"
 	"testing"
 	"time"
 
+	"github.com/cortex-db/cortex/internal/pgtest"
 	"github.com/cortex-db/cortex/internal/scale"
 )
 
@@ -24,4 +26,17 @@ func TestScale_Tiny(t *testing.T) {
 	}
 	// Whether appends completed while an operation ran depends on the
 	// machine's speed at a tiny size: not checked (scripts/scale's job).
+}
+
+// The PostgreSQL delete measurement at a tiny size, on the PostgreSQL of
+// scripts/test: both rows land beside the baseline.
+func TestScale_PGDeleteTiny(t *testing.T) {
+	url := pgtest.NewDatabase(t)
+	rows, err := scale.PGDelete(t.Context(), url, 2000, 2, io.Discard)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(rows) != 3 {
+		t.Fatalf("rows: %+v, want the baseline and two deletes", rows)
+	}
 }
