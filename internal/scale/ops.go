@@ -111,11 +111,18 @@ func integrity(mode sqlitedb.IntegrityMode, vc sqlitedb.VerifyConfig) func(conte
 			return "", err
 		}
 		j, _ := db.WaitIntegrity(ctx)
+		if j.State == sqlitedb.JobFailed && j.Progress.Restarts > 0 {
+			// Stopped each time for holding the WAL: that is the result.
+			return "", fmt.Errorf("%w: integrity %s after %d restarts: %s", sqlitedb.ErrSnapshotHeld, mode, j.Progress.Restarts, j.Error)
+		}
 		if j.State != sqlitedb.JobDone || j.Result == nil || !j.Result.OK {
 			return "", fmt.Errorf("integrity %s: %+v", mode, j)
 		}
 		if mode == sqlitedb.IntegrityVerify {
 			return fmt.Sprintf("%d slices", j.Progress.Slices), nil
+		}
+		if j.Progress.Restarts > 0 {
+			return fmt.Sprintf("started over %d times (WAL past the snapshot limit)", j.Progress.Restarts), nil
 		}
 		return "", nil
 	}
@@ -126,7 +133,19 @@ func integrity(mode sqlitedb.IntegrityMode, vc sqlitedb.VerifyConfig) func(conte
 func restore(ctx context.Context, env *Env) (string, error) {
 	src := filepath.Join(env.Scratch, "backup.db")
 	if _, err := os.Stat(src); err != nil {
-		return "", fmt.Errorf("restore needs the backup operation's file: %w", err)
+		// The backup operation did not run, or was stopped under
+		// appends: make one now, with nothing else running.
+		db, err := sqlitedb.Open(ctx, env.Path, sqlitedb.Config{})
+		if err != nil {
+			return "", err
+		}
+		_, err = db.BackupWith(ctx, src, sqlitedb.BackupOptions{Check: sqlitedb.CheckNone, NormalPriority: true})
+		if cerr := db.Close(); err == nil {
+			err = cerr
+		}
+		if err != nil {
+			return "", fmt.Errorf("restore: the backup to restore from: %w", err)
+		}
 	}
 	cpDest := filepath.Join(env.Scratch, "cp.db")
 	t0 := time.Now()
