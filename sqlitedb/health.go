@@ -121,7 +121,12 @@ func (db *DB) Health(ctx context.Context, opts HealthOptions) Health {
 	// (measured: health p99 75-380 ms under appends), while the commits
 	// that keep it waiting already prove the writer works. Idle, or
 	// after a failure, the probes run.
-	if ago, ok := freshSince(db.lastRead.Load()); ok {
+	// A closed DB answers from nothing: its probes fail with ErrClosed.
+	open := db.enter() == nil
+	if open {
+		db.ops.Done()
+	}
+	if ago, ok := freshSince(db.lastRead.Load()); ok && open {
 		add("reader", Healthy, "read "+ago+" ago")
 	} else {
 		queryCheck("reader", func(ctx context.Context) error {
@@ -131,7 +136,7 @@ func (db *DB) Health(ctx context.Context, opts HealthOptions) Health {
 			})
 		})
 	}
-	if ago, ok := freshSince(db.w.lastCommit.Load()); ok && db.walErr() == nil && db.w.lastErrAt.Load() < db.w.lastCommit.Load() {
+	if ago, ok := freshSince(db.w.lastCommit.Load()); ok && open && db.walErr() == nil && db.w.lastErrAt.Load() < db.w.lastCommit.Load() {
 		add("writer", Healthy, "committed "+ago+" ago")
 	} else {
 		queryCheck("writer", func(ctx context.Context) error {
