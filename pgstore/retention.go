@@ -2,6 +2,7 @@ package pgstore
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"time"
 
@@ -130,10 +131,19 @@ func (s *Store) Prune(ctx context.Context, opts state.PruneOptions) (int64, erro
 	return removed, nil
 }
 
-// ExpireSessions deletes up to limit (0: state.DefaultPruneLimit) sessions
-// whose expires_at is at or before the store's clock, with their snapshots,
-// and returns how many. Several janitors may run it at once (FOR UPDATE SKIP
-// LOCKED); a session touched while this runs is re-checked and kept.
+// reclaimChunk bounds the rows (snapshots, or idempotency keys) one
+// reclaim transaction deletes.
+const reclaimChunk = 1000
+
+// ExpireSessions reclaims up to limit (0: state.DefaultPruneLimit) sessions
+// that are deleted (tombstones, see DeleteSession) or whose expires_at is
+// at or before the store's clock, with their snapshots, and returns how
+// many. Each transaction deletes at most reclaimChunk rows of one session
+// (its oldest snapshots first, then its idempotency keys, and last its
+// row), so a session of any size goes in short transactions. Such sessions
+// are absent from every route already. Several janitors may run it at once
+// (FOR UPDATE SKIP LOCKED); a session touched while this runs is re-checked
+// and kept.
 func (s *Store) ExpireSessions(ctx context.Context, limit int) (int64, error) {
 	if limit < 0 {
 		return 0, fmt.Errorf("expire sessions: %w", state.Invalid("limit", "must not be negative"))
@@ -141,15 +151,52 @@ func (s *Store) ExpireSessions(ctx context.Context, limit int) (int64, error) {
 	if limit == 0 {
 		limit = state.DefaultPruneLimit
 	}
-	tag, err := s.pool.Exec(ctx, `
-		DELETE FROM sessions WHERE id IN (
-			SELECT id FROM sessions
-			WHERE expires_at IS NOT NULL AND expires_at <= $1
-			ORDER BY expires_at
-			LIMIT $2
-			FOR UPDATE SKIP LOCKED)`, s.now(), limit)
-	if err != nil {
-		return 0, translate("expire sessions", err)
+	now := s.now()
+	var n int64
+	for n < int64(limit) {
+		var (
+			id   string
+			gone bool
+		)
+		err := s.tx(ctx, "expire sessions", func(tx pgx.Tx) error {
+			id, gone = "", false
+			err := tx.QueryRow(ctx, `
+				SELECT id FROM sessions
+				WHERE expires_at IS NOT NULL AND expires_at <= $1
+				ORDER BY expires_at
+				LIMIT 1
+				FOR UPDATE SKIP LOCKED`, now).Scan(&id)
+			if errors.Is(err, pgx.ErrNoRows) {
+				return nil
+			}
+			if err != nil {
+				return err
+			}
+			tag, err := tx.Exec(ctx, `
+				DELETE FROM state_snapshots WHERE session_id = $1 AND version IN (
+					SELECT version FROM state_snapshots WHERE session_id = $1 ORDER BY version LIMIT $2)`, id, reclaimChunk)
+			if err != nil || tag.RowsAffected() == reclaimChunk {
+				return err
+			}
+			tag, err = tx.Exec(ctx, `
+				DELETE FROM snapshot_idempotency_keys WHERE session_id = $1 AND key IN (
+					SELECT key FROM snapshot_idempotency_keys WHERE session_id = $1 LIMIT $2)`, id, reclaimChunk)
+			if err != nil || tag.RowsAffected() == reclaimChunk {
+				return err
+			}
+			_, err = tx.Exec(ctx, `DELETE FROM sessions WHERE id = $1`, id)
+			gone = err == nil
+			return err
+		})
+		if err != nil {
+			return n, err
+		}
+		if id == "" {
+			break
+		}
+		if gone {
+			n++
+		}
 	}
-	return tag.RowsAffected(), nil
+	return n, nil
 }

@@ -335,19 +335,35 @@ func (s *Store) ListSessions(ctx context.Context, opts state.ListOptions) (state
 	return page, nil
 }
 
-// DeleteSession deletes a session; its snapshots and idempotency keys go with
-// it (ON DELETE CASCADE), in that one statement: PostgreSQL has no single
-// writer, so a large session holds only its own rows while it goes.
+// DeleteSession deletes a session: it is absent from every route at once
+// and its id free, and the janitor (ExpireSessions) reclaims its snapshots
+// and idempotency keys in chunks of reclaimChunk rows, each its own short
+// transaction. The delete itself is one UPDATE of the session row whatever
+// the session's size: its expires_at becomes the epoch (the tombstone that
+// every route's live predicate hides), and the "deleted" notification is
+// sent in the same transaction. Creating a session with the same id before
+// the reclaim ends deletes what is left in that create's transaction.
 // state.ErrNotFound if there is none (also if it is past its expiry).
 func (s *Store) DeleteSession(ctx context.Context, id string) error {
 	if err := state.ValidateID(id); err != nil {
 		return fmt.Errorf("delete session: %w", err)
 	}
-	tag, err := s.pool.Exec(ctx, `DELETE FROM sessions WHERE id = $1 AND `+liveAt(2), id, s.now())
+	var found bool
+	err := s.tx(ctx, fmt.Sprintf("delete session %s", id), func(tx pgx.Tx) error {
+		tag, err := tx.Exec(ctx, `UPDATE sessions SET expires_at = 'epoch'::timestamptz WHERE id = $1 AND `+liveAt(2), id, s.now())
+		if err != nil {
+			return err
+		}
+		if found = tag.RowsAffected() > 0; !found {
+			return nil
+		}
+		_, err = tx.Exec(ctx, `SELECT pg_notify('cortex_watch', json_build_object('k', 'd', 'id', $1::text)::text)`, id)
+		return err
+	})
 	if err != nil {
-		return translate(fmt.Sprintf("delete session %s", id), err)
+		return err
 	}
-	if tag.RowsAffected() == 0 {
+	if !found {
 		return fmt.Errorf("delete session %s: %w", id, state.ErrNotFound)
 	}
 	return nil

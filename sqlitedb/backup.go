@@ -123,11 +123,13 @@ func (db *DB) BackupWith(ctx context.Context, dest string, opts BackupOptions) (
 	}
 
 	var pages int64
-	db.backups.Add(1)
-	defer db.backups.Add(-1)
 	defer db.backupProgress.Store(nil)
 	floorHit := false
-	err = db.copyTo(ctx, tmp, opts, &pages, &floorHit)
+	// The copy holds one read snapshot: a long read, stopped with
+	// ErrSnapshotHeld if the WAL passes SnapshotWALLimit (longread.go).
+	lctx, endLong := db.beginLongRead(ctx, "backup")
+	err = heldErr(lctx, db.copyTo(lctx, tmp, opts, &pages, &floorHit))
+	endLong()
 	prio := lowPriority
 	if opts.NormalPriority || floorHit {
 		prio = func(fn func()) { fn() }
@@ -198,7 +200,14 @@ func (db *DB) copyTo(ctx context.Context, tmp string, opts BackupOptions, pages 
 			var copied int64
 			for {
 				run := lowPriority
-				if el := time.Since(t0); opts.NormalPriority || (opts.MinRateBytes > 0 && el > time.Second && float64(copied)/el.Seconds() < float64(opts.MinRateBytes)) {
+				// Behind the floor, or the WAL past half the snapshot
+				// limit (the copy must end before the limit stops it):
+				// normal priority.
+				behind := opts.MinRateBytes > 0 && time.Since(t0) > time.Second && float64(copied)/time.Since(t0).Seconds() < float64(opts.MinRateBytes)
+				if lim := db.snapshotWALLimit(); lim > 0 && db.walBytes() > lim/2 {
+					behind = true
+				}
+				if opts.NormalPriority || behind {
 					run = func(fn func()) { fn() }
 					*floorHit = *floorHit || !opts.NormalPriority
 				}

@@ -78,6 +78,15 @@ type Config struct {
 	// writer's waits (a backup, a long read), and then health reports
 	// degraded and the checkpointer escalates to TRUNCATE.
 	WALLimit int64
+	// SnapshotWALLimit bounds the -wal file while a long read holds one
+	// read snapshot (an online backup's copy, a quick or full integrity
+	// check): no checkpoint can reset the WAL meanwhile, so it grows by
+	// everything committed. Past this size the long read is stopped (a
+	// check starts over once the WAL is reset, a backup fails with
+	// ErrSnapshotHeld). Default: 1 GiB or a quarter of the database file,
+	// whichever is larger; <0 never stops them (the WAL then grows for as
+	// long as they run). Needs the background checkpointer.
+	SnapshotWALLimit int64
 	// MaxBatch bounds how many queued writes group commit runs in one
 	// transaction (default 512). 1 disables group commit.
 	MaxBatch int

@@ -62,6 +62,10 @@ type DB struct {
 	// for its whole run, so the writer's WAL guard leaves the WAL alone
 	// meanwhile.
 	backups atomic.Int64
+	// long tracks the long reads (longread.go).
+	long longReads
+	// lastRead is when a Read last succeeded (unix nanos), for Health.
+	lastRead atomic.Int64
 	// corrupt latches the first ErrCorrupt a Read or Write met, so that
 	// Health reports the damage until an integrity check passes or a
 	// Restore replaces the content.

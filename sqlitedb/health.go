@@ -50,9 +50,12 @@ type Health struct {
 
 // IntegrityResult is the last integrity check's outcome.
 type IntegrityResult struct {
-	Mode      IntegrityMode `json:"mode"`
-	OK        bool          `json:"ok"`
-	Problems  []string      `json:"problems,omitempty"`
+	Mode     IntegrityMode `json:"mode"`
+	OK       bool          `json:"ok"`
+	Problems []string      `json:"problems,omitempty"`
+	// Skipped names what a verify pass could not check this time (a
+	// WITHOUT ROWID table whose check was stopped for holding the WAL).
+	Skipped   []string      `json:"skipped,omitempty"`
 	CheckedAt time.Time     `json:"checked_at"`
 	Duration  time.Duration `json:"duration_ns"`
 }
@@ -65,8 +68,9 @@ type integrityCache struct {
 // minFreeDisk is the free space below which health is degraded.
 const minFreeDisk = 256 << 20
 
-// Health runs the health checks: a query on a reader, a transaction on the
-// writer, the WAL size against Config.WALLimit, checkpoint starvation, free
+// Health runs the health checks: a query on a reader and a transaction on
+// the writer (or, when either did its work successfully within the last
+// second, that work: health answers at once under load), the WAL size against Config.WALLimit, checkpoint starvation, free
 // disk space, the SQLite version, and, when asked, an integrity check. Any
 // failing query or a failed integrity check makes it Unhealthy; a large
 // WAL, starvation or low disk space Degraded. It never returns an error: a
@@ -91,18 +95,37 @@ func (db *DB) Health(ctx context.Context, opts HealthOptions) Health {
 		}
 		add(name, health.Healthy, "")
 	}
-	queryCheck("reader", func(ctx context.Context) error {
-		return db.Read(ctx, func(tx *Tx) error {
-			var n int
-			return tx.QueryRow(ctx, "SELECT count(*) FROM sqlite_schema").Scan(&n)
+	// The reader and the writer answer from what they did last when
+	// they did it within healthFresh: under load a probe write waits in
+	// the writer's queue behind whole groups and their checkpoints
+	// (measured: health p99 75-380 ms under appends), while the commits
+	// that keep it waiting already prove the writer works. Idle, or
+	// after a failure, the probes run.
+	// A closed DB answers from nothing: its probes fail with ErrClosed.
+	open := db.enter() == nil
+	if open {
+		db.ops.Done()
+	}
+	if ago, ok := freshSince(db.lastRead.Load()); ok && open {
+		add("reader", health.Healthy, "read "+ago+" ago")
+	} else {
+		queryCheck("reader", func(ctx context.Context) error {
+			return db.Read(ctx, func(tx *Tx) error {
+				var n int
+				return tx.QueryRow(ctx, "SELECT count(*) FROM sqlite_schema").Scan(&n)
+			})
 		})
-	})
-	queryCheck("writer", func(ctx context.Context) error {
-		return db.Write(ctx, func(tx *Tx) error {
-			var n int
-			return tx.QueryRow(ctx, "SELECT count(*) FROM sqlite_schema").Scan(&n)
+	}
+	if ago, ok := freshSince(db.w.lastCommit.Load()); ok && open && db.walErr() == nil && db.w.lastErrAt.Load() < db.w.lastCommit.Load() {
+		add("writer", health.Healthy, "committed "+ago+" ago")
+	} else {
+		queryCheck("writer", func(ctx context.Context) error {
+			return db.Write(ctx, func(tx *Tx) error {
+				var n int
+				return tx.QueryRow(ctx, "SELECT count(*) FROM sqlite_schema").Scan(&n)
+			})
 		})
-	})
+	}
 
 	if db.cfg.JournalMode == "wal" {
 		wal := db.walBytes()
@@ -177,6 +200,23 @@ func (db *DB) Health(ctx context.Context, opts HealthOptions) Health {
 	return h
 }
 
+// healthFresh is how recent a read or a commit must be for Health to
+// take it as the reader's or the writer's check (a variable for tests).
+var healthFresh = time.Second
+
+// freshSince reports how long ago the unix-nanosecond time ns was, and
+// whether that is within healthFresh.
+func freshSince(ns int64) (string, bool) {
+	if ns == 0 {
+		return "", false
+	}
+	ago := time.Since(time.Unix(0, ns))
+	if ago > healthFresh || ago < 0 {
+		return "", false
+	}
+	return ago.Round(time.Millisecond).String(), true
+}
+
 // errHint is what to do about a failed check's error: its own hint, or
 // for damage, a restore.
 func errHint(err error) string {
@@ -203,7 +243,10 @@ func (db *DB) recordIntegrity(res *IntegrityResult, start time.Time) {
 }
 
 // IntegrityCheck runs PRAGMA quick_check or integrity_check on a reader and
-// caches the result for Health.
+// caches the result for Health. It holds one read snapshot throughout: when
+// that snapshot holds the WAL past Config.SnapshotWALLimit, the check is
+// stopped with an error wrapping ErrSnapshotHeld (the integrity job then
+// starts it over).
 func (db *DB) IntegrityCheck(ctx context.Context, mode IntegrityMode) (IntegrityResult, error) {
 	pragma := "PRAGMA quick_check(" + fmt.Sprint(maxProblems) + ")"
 	if mode == IntegrityFull {
@@ -213,13 +256,17 @@ func (db *DB) IntegrityCheck(ctx context.Context, mode IntegrityMode) (Integrity
 	}
 	start := time.Now()
 	res := IntegrityResult{Mode: mode}
-	err := db.Read(ctx, func(tx *Tx) error {
-		lines, err := checkRows(ctx, tx, pragma)
+	// One read snapshot from start to end: a long read, stopped when it
+	// holds the WAL past Config.SnapshotWALLimit (longread.go).
+	lctx, end := db.beginLongRead(ctx, string(mode)+" check")
+	err := db.Read(lctx, func(tx *Tx) error {
+		lines, err := checkRows(lctx, tx, pragma)
 		res.Problems = lines
 		return err
 	})
+	end()
 	if err != nil && !errors.Is(err, ErrCorrupt) {
-		return res, err
+		return res, heldErr(lctx, err)
 	}
 	if err != nil {
 		res.Problems = append(res.Problems, err.Error())

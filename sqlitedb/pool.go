@@ -111,7 +111,11 @@ func (db *DB) read(ctx context.Context, single bool, fn func(*Tx) error) error {
 			}
 			return readOnce(ctx, &tx, fn)
 		})
-		if err == nil || !isBusy(err) || attempt+1 >= db.cfg.MaxRetries {
+		if err == nil {
+			db.lastRead.Store(time.Now().UnixNano())
+			return nil
+		}
+		if !isBusy(err) || attempt+1 >= db.cfg.MaxRetries {
 			return db.noteErr(err)
 		}
 		if !sleepCtx(ctx, backoff(attempt)) {

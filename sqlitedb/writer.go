@@ -63,6 +63,9 @@ type writer struct {
 	maxBatch    atomic.Int64
 	commitNanos atomic.Int64
 	lastCommit  atomic.Int64 // unix nanos
+	// lastErrAt is when a whole group last failed (its BEGIN or COMMIT):
+	// Health probes the writer again rather than trust lastCommit.
+	lastErrAt atomic.Int64 // unix nanos
 	// commitHist and batchHist are the distributions of commitNanos and
 	// batchedReqs (histogram.go), made on first use.
 	histOnce              sync.Once
@@ -320,6 +323,9 @@ func (w *writer) runGroup(reqs []*writeReq) {
 
 // finish answers each request: its own result, or err for all.
 func (w *writer) finish(reqs []*writeReq, results []error, err error) {
+	if err != nil {
+		w.lastErrAt.Store(time.Now().UnixNano())
+	}
 	for i, r := range reqs {
 		e := err
 		if results != nil {

@@ -299,6 +299,7 @@ type dbFlags struct {
 	replication           string
 	replicationStallAfter time.Duration
 	replicationHardLimit  byteSize
+	snapshotWALLimit      byteSize
 	replicationNoTruncate bool
 	litestreamMetaDir     string
 	walBuffer             string
@@ -341,6 +342,7 @@ func (f *dbFlags) registerServing(fs *flag.FlagSet) {
 	f.replication = sqlitedb.ReplicationNone
 	fs.Var(choice{&f.replication, []string{sqlitedb.ReplicationNone, sqlitedb.ReplicationLitestream}}, "replication", "none, or litestream: a Litestream sidecar replicates the database; cortex runs only PASSIVE checkpoints and leaves WAL restarts to it (docs/replication.md)")
 	fs.DurationVar(&f.replicationStallAfter, "replication-stall-after", sqlitedb.DefaultReplicationStallAfter, "with --replication: commits waiting this long with no Litestream progress make health degraded (replication stalled)")
+	fs.Var(&f.snapshotWALLimit, "snapshot-wal-limit", "WAL size past which a long read holding one snapshot (an online backup's copy, a quick or full integrity check) is stopped so the WAL can be reset: a check starts over (at most 3 times), a backup fails (0: 1 GiB or a quarter of the database file, whichever is larger)")
 	fs.Var(&f.replicationHardLimit, "replication-hard-limit", "with --replication: WAL size past which, while replication is stalled, cortex takes checkpointing back to bound the WAL (0: 2 × --wal-limit)")
 	fs.BoolVar(&f.replicationNoTruncate, "replication-never-truncate", false, "with --replication: never restart or truncate the WAL behind a stalled replica (the WAL grows without bound; health says so)")
 	fs.StringVar(&f.litestreamMetaDir, "litestream-meta-dir", "", "with --replication=litestream: Litestream's metadata folder, where cortex reads its position (empty: <dir>/.<file>-litestream, where Litestream keeps it unless its meta-path says otherwise)")
@@ -372,6 +374,7 @@ func (f *dbFlags) sqliteConfig() sqlitedb.Config {
 		Replication:              f.replication,
 		ReplicationStallAfter:    f.replicationStallAfter,
 		ReplicationHardLimit:     int64(f.replicationHardLimit),
+		SnapshotWALLimit:         int64(f.snapshotWALLimit),
 		ReplicationNeverTruncate: f.replicationNoTruncate,
 		LitestreamMetaDir:        f.litestreamMetaDir,
 		NoWALBuffer:              f.walBuffer == "off",

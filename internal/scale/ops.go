@@ -3,12 +3,14 @@ package scale
 import (
 	"context"
 	"fmt"
+	"math/rand/v2"
 	"os"
 	"os/exec"
 	"path/filepath"
 	"time"
 
 	"github.com/cortex-db/cortex/sqlitedb"
+	"github.com/cortex-db/cortex/state"
 )
 
 // The built-in operations. Delete and retention register themselves the
@@ -19,6 +21,73 @@ func init() {
 	Register(Op{Name: "integrity full", Run: integrity(sqlitedb.IntegrityFull, sqlitedb.VerifyConfig{})})
 	Register(Op{Name: "integrity verify (duty 1)", Run: integrity(sqlitedb.IntegrityVerify, sqlitedb.VerifyConfig{Duty: 1})})
 	Register(Op{Name: "restore (vs cp)", Offline: true, Run: restore})
+	Register(Op{Name: "delete a big session + reclaim", Destructive: true, Setup: setupBigSession, Run: deleteBig})
+	Register(Op{Name: "retention pass (keep last 140)", Destructive: true, Run: retention})
+}
+
+// bigSize is the big session's snapshot count: 100k, less on small
+// databases (the tiny test).
+func bigSize(env *Env) int { return min(100_000, env.Snapshots/2+1) }
+
+// setupBigSession appends a session of bigSize snapshots (not measured).
+func setupBigSession(ctx context.Context, env *Env) error {
+	id := fmt.Sprintf("big-%d", time.Now().UnixNano())
+	if _, err := env.Store.CreateSession(ctx, state.SessionInput{ID: id}); err != nil {
+		return err
+	}
+	st := makeState(rand.New(rand.NewPCG(3, 3)), stateBytes)
+	batch := make([]state.BatchItem, 0, state.MaxBatch)
+	for i := range bigSize(env) {
+		batch = append(batch, state.BatchItem{SessionID: id, AppendInput: state.AppendInput{State: st}})
+		if len(batch) == cap(batch) || i == bigSize(env)-1 {
+			if _, err := env.Store.AppendBatch(ctx, batch); err != nil {
+				return err
+			}
+			batch = batch[:0]
+		}
+	}
+	env.Big = id
+	return nil
+}
+
+// deleteBig deletes the big session (gone at once, its id free) and then
+// reclaims its rows as the janitor does, at its default writer share.
+func deleteBig(ctx context.Context, env *Env) (string, error) {
+	t0 := time.Now()
+	if err := env.Store.DeleteSession(ctx, env.Big); err != nil {
+		return "", err
+	}
+	del := time.Since(t0)
+	if _, err := env.Store.CreateSession(ctx, state.SessionInput{ID: env.Big}); err != nil {
+		return "", fmt.Errorf("the deleted id is not free at once: %w", err)
+	}
+	j := state.NewJanitor(env.Store, state.JanitorConfig{})
+	if err := passUntilDone(ctx, j); err != nil {
+		return "", err
+	}
+	st := j.Stats()
+	return fmt.Sprintf("%d snapshots: delete answered in %.1f ms, reclaim %d in %d slices (longest %.1f ms, writer %.1f s)",
+		bigSize(env), float64(del.Microseconds())/1e3, st.SnapshotsReclaimed, st.Slices, st.MaxSliceSeconds*1e3, st.WriterSeconds), nil
+}
+
+// retention runs a janitor pass keeping each session's last 140
+// snapshots (about 30% of the built ones go).
+func retention(ctx context.Context, env *Env) (string, error) {
+	j := state.NewJanitor(env.Store, state.JanitorConfig{KeepLast: 140})
+	if err := passUntilDone(ctx, j); err != nil {
+		return "", err
+	}
+	st := j.Stats()
+	return fmt.Sprintf("pruned %d in %d slices (longest %.1f ms, writer %.1f s, slept %.1f s)",
+		st.SnapshotsPruned, st.Slices, st.MaxSliceSeconds*1e3, st.WriterSeconds, st.SleepSeconds), nil
+}
+
+// passUntilDone runs one janitor pass: it goes on until a slice finds
+// nothing more (what the concurrent appends add meanwhile included), or
+// for at most a minute per phase.
+func passUntilDone(ctx context.Context, j *state.Janitor) error {
+	_, err := j.Pass(ctx)
+	return err
 }
 
 // BackupOp writes a backup into the scratch folder and keeps the last one
@@ -42,11 +111,18 @@ func integrity(mode sqlitedb.IntegrityMode, vc sqlitedb.VerifyConfig) func(conte
 			return "", err
 		}
 		j, _ := db.WaitIntegrity(ctx)
+		if j.State == sqlitedb.JobFailed && j.Progress.Restarts > 0 {
+			// Stopped each time for holding the WAL: that is the result.
+			return "", fmt.Errorf("%w: integrity %s after %d restarts: %s", sqlitedb.ErrSnapshotHeld, mode, j.Progress.Restarts, j.Error)
+		}
 		if j.State != sqlitedb.JobDone || j.Result == nil || !j.Result.OK {
 			return "", fmt.Errorf("integrity %s: %+v", mode, j)
 		}
 		if mode == sqlitedb.IntegrityVerify {
 			return fmt.Sprintf("%d slices", j.Progress.Slices), nil
+		}
+		if j.Progress.Restarts > 0 {
+			return fmt.Sprintf("started over %d times (WAL past the snapshot limit)", j.Progress.Restarts), nil
 		}
 		return "", nil
 	}
@@ -57,7 +133,19 @@ func integrity(mode sqlitedb.IntegrityMode, vc sqlitedb.VerifyConfig) func(conte
 func restore(ctx context.Context, env *Env) (string, error) {
 	src := filepath.Join(env.Scratch, "backup.db")
 	if _, err := os.Stat(src); err != nil {
-		return "", fmt.Errorf("restore needs the backup operation's file: %w", err)
+		// The backup operation did not run, or was stopped under
+		// appends: make one now, with nothing else running.
+		db, err := sqlitedb.Open(ctx, env.Path, sqlitedb.Config{})
+		if err != nil {
+			return "", err
+		}
+		_, err = db.BackupWith(ctx, src, sqlitedb.BackupOptions{Check: sqlitedb.CheckNone, NormalPriority: true})
+		if cerr := db.Close(); err == nil {
+			err = cerr
+		}
+		if err != nil {
+			return "", fmt.Errorf("restore: the backup to restore from: %w", err)
+		}
 	}
 	cpDest := filepath.Join(env.Scratch, "cp.db")
 	t0 := time.Now()

@@ -10,6 +10,7 @@ package scale
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"io"
 	"math/rand/v2"
@@ -47,6 +48,8 @@ type Env struct {
 	// Sessions are the built sessions' ids; Snapshots their total.
 	Sessions  []string
 	Snapshots int
+	// Big is the session an operation's Setup made (delete's).
+	Big string
 }
 
 // Op is an operation the harness measures.
@@ -58,6 +61,9 @@ type Op struct {
 	// Destructive operations change the built database (delete,
 	// retention): the harness runs them last, on a copy.
 	Destructive bool
+	// Setup, when set, prepares the operation before the appends start
+	// (not measured).
+	Setup func(ctx context.Context, env *Env) error
 	// Run performs the operation once; note is printed in the table.
 	Run func(ctx context.Context, env *Env) (note string, err error)
 }
@@ -96,6 +102,14 @@ type Config struct {
 	Writers int
 	// Baseline is how long appends run alone first (default 5s).
 	Baseline time.Duration
+	// Tail is how long appends go on after each operation, counted in
+	// its figures: what it leaves behind (a long WAL to copy back) is its
+	// effect too (default 2s; <0: none).
+	Tail time.Duration
+	// SkipAlone skips each online operation's run without appends (its
+	// time under appends still gives an upper bound of its cost per GB):
+	// halves a long run.
+	SkipAlone bool
 	// Log receives progress lines.
 	Log io.Writer
 }
@@ -149,6 +163,9 @@ func Run(ctx context.Context, cfg Config) ([]Row, error) {
 	}
 	if cfg.Log == nil {
 		cfg.Log = io.Discard
+	}
+	if cfg.Tail == 0 {
+		cfg.Tail = 2 * time.Second
 	}
 	if err := os.MkdirAll(cfg.Dir, 0o700); err != nil {
 		return nil, err
@@ -210,7 +227,7 @@ func runSize(ctx context.Context, cfg Config, n int) ([]Row, error) {
 		store.Close()
 		return nil, err
 	}
-	load, err := newLoad(ctx, store, cfg.Writers)
+	load, err := newLoad(ctx, store, cfg.Writers, cfg.Tail)
 	if err != nil {
 		store.Close()
 		return nil, err
@@ -225,7 +242,7 @@ func runSize(ctx context.Context, cfg Config, n int) ([]Row, error) {
 	// The baseline: appends alone.
 	base := load.run(ctx, store.DB(), cfg.Baseline, nil)
 	add(Row{Op: "appends alone (baseline)", Appends: true, Seconds: base.seconds, AppendsPerSec: base.rate, BaselinePerSec: base.rate,
-		ZeroWindows: base.zero, Windows: base.windows, P99MS: base.p99, MaxMS: base.max, HealthP99MS: base.hp99, HealthMaxMS: base.hmax})
+		ZeroWindows: base.zero, Windows: base.windows, P99MS: base.p99, MaxMS: base.max, HealthP99MS: base.hp99, HealthMaxMS: base.hmax, Note: base.note()})
 
 	var offline, destructive []Op
 	for _, op := range Ops() {
@@ -241,24 +258,31 @@ func runSize(ctx context.Context, cfg Config, n int) ([]Row, error) {
 			continue
 		}
 		// Alone: time per GB.
-		t0 := time.Now()
-		note, err := op.Run(ctx, env)
-		if err != nil {
-			store.Close()
-			return rows, fmt.Errorf("%s: %w", op.Name, err)
+		var note string
+		if !cfg.SkipAlone {
+			t0 := time.Now()
+			n, err := op.Run(ctx, env)
+			if err != nil {
+				store.Close()
+				return rows, fmt.Errorf("%s: %w", op.Name, err)
+			}
+			add(Row{Op: op.Name, Seconds: time.Since(t0).Seconds(), Note: n})
 		}
-		add(Row{Op: op.Name, Seconds: time.Since(t0).Seconds(), Note: note})
 		// Under appends: the effect on them.
 		var opErr error
 		res := load.run(ctx, store.DB(), 0, func() {
 			note, opErr = op.Run(ctx, env)
 		})
+		if errors.Is(opErr, sqlitedb.ErrSnapshotHeld) {
+			// Stopped to bound the WAL: that is the result.
+			note, opErr = "STOPPED: "+opErr.Error(), nil
+		}
 		if opErr != nil {
 			store.Close()
 			return rows, fmt.Errorf("%s under appends: %w", op.Name, opErr)
 		}
 		add(Row{Op: op.Name, Appends: true, Seconds: res.seconds, AppendsPerSec: res.rate, BaselinePerSec: base.rate,
-			ZeroWindows: res.zero, Windows: res.windows, P99MS: res.p99, MaxMS: res.max, HealthP99MS: res.hp99, HealthMaxMS: res.hmax, Note: note})
+			ZeroWindows: res.zero, Windows: res.windows, P99MS: res.p99, MaxMS: res.max, HealthP99MS: res.hp99, HealthMaxMS: res.hmax, Note: joinNote(note, res.note())})
 	}
 	if err := store.Close(); err != nil {
 		return rows, err
@@ -271,42 +295,54 @@ func runSize(ctx context.Context, cfg Config, n int) ([]Row, error) {
 		}
 		add(Row{Op: op.Name, Seconds: time.Since(t0).Seconds(), Note: note})
 	}
-	for _, op := range destructive {
-		r, err := runDestructive(ctx, cfg, env, op, load, base)
+	if len(destructive) > 0 {
+		r, err := runDestructive(ctx, cfg, env, destructive, base)
+		for _, x := range r {
+			add(x)
+		}
 		if err != nil {
 			return rows, err
 		}
-		add(r)
 	}
 	return rows, nil
 }
 
-// runDestructive runs op under appends on a copy of the database.
-func runDestructive(ctx context.Context, cfg Config, env *Env, op Op, load *load, base loadResult) (Row, error) {
+// runDestructive runs the destructive ops one after another under appends
+// on one copy of the database.
+func runDestructive(ctx context.Context, cfg Config, env *Env, ops []Op, base loadResult) ([]Row, error) {
 	cp := filepath.Join(env.Scratch, "destructive.db")
 	if out, err := exec.CommandContext(ctx, "cp", env.Path, cp).CombinedOutput(); err != nil {
-		return Row{}, fmt.Errorf("copy for %s: %v: %s", op.Name, err, out)
+		return nil, fmt.Errorf("copy for %s: %v: %s", ops[0].Name, err, out)
 	}
 	defer os.Remove(cp)
 	store, err := sqlitestore.Open(ctx, cp, sqlitestore.Config{})
 	if err != nil {
-		return Row{}, err
+		return nil, err
 	}
 	defer store.Close()
 	e2 := *env
 	e2.Store, e2.Path = store, cp
-	l2, err := newLoad(ctx, store, cfg.Writers)
+	l2, err := newLoad(ctx, store, cfg.Writers, cfg.Tail)
 	if err != nil {
-		return Row{}, err
+		return nil, err
 	}
-	var note string
-	var opErr error
-	res := l2.run(ctx, store.DB(), 0, func() { note, opErr = op.Run(ctx, &e2) })
-	if opErr != nil {
-		return Row{}, fmt.Errorf("%s: %w", op.Name, opErr)
+	var rows []Row
+	for _, op := range ops {
+		if op.Setup != nil {
+			if err := op.Setup(ctx, &e2); err != nil {
+				return rows, fmt.Errorf("%s: setup: %w", op.Name, err)
+			}
+		}
+		var note string
+		var opErr error
+		res := l2.run(ctx, store.DB(), 0, func() { note, opErr = op.Run(ctx, &e2) })
+		if opErr != nil {
+			return rows, fmt.Errorf("%s: %w", op.Name, opErr)
+		}
+		rows = append(rows, Row{Op: op.Name, Appends: true, Seconds: res.seconds, AppendsPerSec: res.rate, BaselinePerSec: base.rate,
+			ZeroWindows: res.zero, Windows: res.windows, P99MS: res.p99, MaxMS: res.max, HealthP99MS: res.hp99, HealthMaxMS: res.hmax, Note: joinNote(note, res.note())})
 	}
-	return Row{Op: op.Name, Appends: true, Seconds: res.seconds, AppendsPerSec: res.rate, BaselinePerSec: base.rate,
-		ZeroWindows: res.zero, Windows: res.windows, P99MS: res.p99, MaxMS: res.max, HealthP99MS: res.hp99, HealthMaxMS: res.hmax, Note: note}, nil
+	return rows, nil
 }
 
 // Build creates the database at path with n snapshots over n/200 sessions
@@ -378,7 +414,8 @@ func sessionIDs(ctx context.Context, store *sqlitestore.Store) ([]string, error)
 
 // load appends from several goroutines to sessions of its own.
 type load struct {
-	store   *sqlitestore.Store
+	tail    time.Duration // appends go on this long after an operation
+	store   state.Store
 	writers int
 	ids     []string
 	state   []byte
@@ -388,10 +425,17 @@ type loadResult struct {
 	seconds, rate, p99, max float64
 	zero, windows           int
 	hp99, hmax              float64
+	maxAt                   float64 // when the slowest append began, seconds from the start
+	walMax                  int64   // the -wal file's largest size seen
 }
 
-func newLoad(ctx context.Context, store *sqlitestore.Store, writers int) (*load, error) {
-	l := &load{store: store, writers: writers, state: makeState(rand.New(rand.NewPCG(2, 2)), 512)}
+// note describes where the slowest append fell and the WAL's peak.
+func (r loadResult) note() string {
+	return fmt.Sprintf("slowest append began at %.1f s; WAL peak %s", r.maxAt, fmt.Sprintf("%.1f MiB", float64(r.walMax)/(1<<20)))
+}
+
+func newLoad(ctx context.Context, store state.Store, writers int, tail time.Duration) (*load, error) {
+	l := &load{tail: max(tail, 0), store: store, writers: writers, state: makeState(rand.New(rand.NewPCG(2, 2)), 512)}
 	for i := range writers {
 		id := fmt.Sprintf("load-%d-%d", i, time.Now().UnixNano())
 		if _, err := store.CreateSession(ctx, state.SessionInput{ID: id}); err != nil {
@@ -410,6 +454,7 @@ func (l *load) run(ctx context.Context, db *sqlitedb.DB, d time.Duration, op fun
 	var mu sync.Mutex
 	var lats []time.Duration
 	var dones []time.Duration // completion offsets from start
+	var worst, worstAt time.Duration
 	var failed atomic.Int64
 	var wg sync.WaitGroup
 	for i := range l.writers {
@@ -428,6 +473,9 @@ func (l *load) run(ctx context.Context, db *sqlitedb.DB, d time.Duration, op fun
 					continue
 				}
 				mu.Lock()
+				if d := t1.Sub(t0); d > worst {
+					worst, worstAt = d, t0.Sub(start)
+				}
 				lats = append(lats, t1.Sub(t0))
 				dones = append(dones, t1.Sub(start))
 				mu.Unlock()
@@ -444,13 +492,48 @@ func (l *load) run(ctx context.Context, db *sqlitedb.DB, d time.Duration, op fun
 				return
 			case <-t.C:
 			}
+			if db == nil {
+				continue
+			}
 			t0 := time.Now()
 			db.Health(ctx, sqlitedb.HealthOptions{})
 			hl = append(hl, time.Since(t0))
 		}
 	})
+	// The -wal file's largest size meanwhile (a stat, no descriptor).
+	var walMax atomic.Int64
+	wg.Go(func() {
+		t := time.NewTicker(50 * time.Millisecond)
+		defer t.Stop()
+		for {
+			if db == nil {
+				return
+			}
+			if st, err := os.Stat(db.Path() + "-wal"); err == nil && st.Size() > walMax.Load() {
+				walMax.Store(st.Size())
+			}
+			select {
+			case <-stop:
+				return
+			case <-t.C:
+			}
+		}
+	})
+	opTime := d
 	if op != nil {
 		op()
+		opTime = time.Since(start)
+		// Appends go on for a while after the operation, and until the
+		// WAL is back under its limit (at most a minute): what it leaves
+		// behind (a long WAL to copy back) counts as its effect, and the
+		// next operation starts from a reset WAL.
+		time.Sleep(l.tail)
+		for end := time.Now().Add(time.Minute); db != nil && l.tail > 0 && time.Now().Before(end); {
+			if st, err := os.Stat(db.Path() + "-wal"); err != nil || st.Size() <= sqlitedb.DefaultWALLimit {
+				break
+			}
+			time.Sleep(100 * time.Millisecond) // polling the file's size
+		}
 	} else {
 		time.Sleep(d)
 	}
@@ -476,10 +559,11 @@ func (l *load) run(ctx context.Context, db *sqlitedb.DB, d time.Duration, op fun
 		}
 	}
 	return loadResult{
-		seconds: elapsed.Seconds(), rate: float64(n) / elapsed.Seconds(),
+		seconds: opTime.Seconds(), rate: float64(n) / elapsed.Seconds(), walMax: walMax.Load(),
 		p99: quantileMS(lats, 0.99), max: quantileMS(lats, 1),
 		zero: zero, windows: windows,
 		hp99: quantileMS(hl, 0.99), hmax: quantileMS(hl, 1),
+		maxAt: worstAt.Seconds(),
 	}
 }
 
@@ -526,4 +610,11 @@ func secPerGBCell(r Row) string {
 		return "–"
 	}
 	return fmt.Sprintf("%.2f", r.SecPerGB())
+}
+
+func joinNote(a, b string) string {
+	if a == "" {
+		return b
+	}
+	return a + "; " + b
 }

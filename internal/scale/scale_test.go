@@ -1,10 +1,12 @@
 package scale_test
 
 import (
+	"io"
 	"strings"
 	"testing"
 	"time"
 
+	"github.com/cortex-db/cortex/internal/pgtest"
 	"github.com/cortex-db/cortex/internal/scale"
 )
 
@@ -12,7 +14,7 @@ import (
 // runs with and without appends and lands in the table. Its figures are
 // not checked (timings are scripts/scale's, on a quiet machine).
 func TestScale_Tiny(t *testing.T) {
-	rows, err := scale.Run(t.Context(), scale.Config{Dir: t.TempDir(), Sizes: []int{1000}, Writers: 2, Baseline: 200 * time.Millisecond})
+	rows, err := scale.Run(t.Context(), scale.Config{Dir: t.TempDir(), Sizes: []int{1000}, Writers: 2, Baseline: 200 * time.Millisecond, Tail: -1})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -24,4 +26,17 @@ func TestScale_Tiny(t *testing.T) {
 	}
 	// Whether appends completed while an operation ran depends on the
 	// machine's speed at a tiny size: not checked (scripts/scale's job).
+}
+
+// The PostgreSQL delete measurement at a tiny size, on the PostgreSQL of
+// scripts/test: both rows land beside the baseline.
+func TestScale_PGDeleteTiny(t *testing.T) {
+	url := pgtest.NewDatabase(t)
+	rows, err := scale.PGDelete(t.Context(), url, 2000, 2, io.Discard)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(rows) != 3 {
+		t.Fatalf("rows: %+v, want the baseline and two deletes", rows)
+	}
 }

@@ -23,6 +23,9 @@ func main() {
 	baseline := flag.Duration("baseline", 5*time.Second, "how long appends run alone for the baseline")
 	candidates := flag.Bool("backup-candidates", false, "also measure the backup candidates (old step size, paced rates, VACUUM INTO)")
 	out := flag.String("out", "", "write the Markdown table to this file")
+	skipAlone := flag.Bool("skip-alone", false, "run each online operation only under appends (halves a long run; its time then bounds its cost per GB from above)")
+	pgURL := flag.String("pg", "", "also measure appends during a big session's delete on this PostgreSQL database (a postgres:// URL; its tables are created)")
+	pgSize := flag.Int("pg-size", 100_000, "with -pg: the deleted session's snapshots")
 	flag.Parse()
 	if *dir == "" {
 		*dir = os.TempDir() + "/cortex-scale"
@@ -41,11 +44,16 @@ func main() {
 	}
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt)
 	defer stop()
-	cfg := scale.Config{Dir: *dir, Sizes: ns, Writers: *writers, Baseline: *baseline, Log: os.Stderr}
+	cfg := scale.Config{Dir: *dir, Sizes: ns, Writers: *writers, Baseline: *baseline, SkipAlone: *skipAlone, Log: os.Stderr}
 	if *only != "" {
 		cfg.Only = strings.Split(*only, ",")
 	}
 	rows, err := scale.Run(ctx, cfg)
+	if *pgURL != "" && err == nil {
+		var pr []scale.Row
+		pr, err = scale.PGDelete(ctx, *pgURL, *pgSize, *writers, os.Stderr)
+		rows = append(rows, pr...)
+	}
 	table := scale.Markdown(rows)
 	fmt.Print(table)
 	if *out != "" {
