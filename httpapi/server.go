@@ -127,6 +127,9 @@ type Server struct {
 	watchMetrics watchMetrics
 	closingCtx   context.Context // cancelled by CloseStreams
 	stopStreams  context.CancelFunc
+
+	// patterns are the mux patterns registered, in order (openapi.go).
+	patterns []string
 }
 
 // New builds a Server from cfg. It fails when Store is nil or the metrics
@@ -188,7 +191,8 @@ func New(cfg Config) (*Server, error) {
 
 // routes registers every route of the v1 API table.
 func (s *Server) routes() {
-	m := s.mux
+	m := patternMux{s}
+	m.HandleFunc("GET /v1/openapi.json", s.openAPI) // openapi.go
 	m.HandleFunc("POST /v1/sessions", s.createSession)
 	m.HandleFunc("GET /v1/sessions", s.listSessions)
 	m.HandleFunc("PUT /v1/sessions/{id}", s.putSession)
