@@ -5,7 +5,6 @@ import (
 	"context"
 	crand "crypto/rand"
 	"encoding/hex"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
@@ -15,6 +14,8 @@ import (
 	"strconv"
 	"strings"
 	"time"
+
+	segjson "github.com/segmentio/encoding/json"
 )
 
 // Retry defaults (RetryPolicy's zero fields).
@@ -45,6 +46,7 @@ type RetryPolicy struct {
 type Client struct {
 	base      string
 	token     string
+	auth, ua  []string // header values made once
 	hc        *http.Client
 	retry     RetryPolicy
 	autoKeys  bool
@@ -92,6 +94,10 @@ func New(baseURL string, opts ...Option) (*Client, error) {
 	if c.hc == nil {
 		c.hc = &http.Client{}
 	}
+	if c.token != "" {
+		c.auth = []string{"Bearer " + c.token}
+	}
+	c.ua = []string{c.userAgent}
 	if c.retry.MaxAttempts <= 0 {
 		c.retry.MaxAttempts = DefaultMaxAttempts
 	}
@@ -108,7 +114,9 @@ func New(baseURL string, opts ...Option) (*Client, error) {
 type call struct {
 	method, path string // path: escaped, with its query
 	body         []byte // JSON; nil: none
-	header       http.Header
+	// ifMatch and idemKey are the If-Match and Idempotency-Key headers
+	// ("": none).
+	ifMatch, idemKey string
 	// idempotent: safe to send again after a network failure.
 	idempotent bool
 	// ok are the statuses that are answers (others are errors).
@@ -210,7 +218,7 @@ func (c *Client) once(ctx context.Context, cl call) (response, error) {
 		return response{}, fmt.Errorf("cortex client: %s %s: %w", cl.method, cl.path, networkError{err})
 	}
 	defer res.Body.Close()
-	b, err := io.ReadAll(res.Body)
+	b, err := readBody(res)
 	if err != nil {
 		if ctx.Err() != nil {
 			return response{}, fmt.Errorf("cortex client: %s %s: %w", cl.method, cl.path, ctx.Err())
@@ -225,17 +233,42 @@ func (c *Client) once(ctx context.Context, cl call) (response, error) {
 	return response{status: res.StatusCode, header: res.Header}, newError(cl.method, pathOnly(cl.path), res, b)
 }
 
+// Header values shared by every request (net/http never modifies them).
+var (
+	jsonType = []string{"application/json"}
+	sseType  = []string{"text/event-stream"}
+)
+
+// setHeaders sets a request's headers, straight into the map under their
+// canonical names: this is the load generator's hot path too.
 func (c *Client) setHeaders(req *http.Request, cl call) {
-	for k, v := range cl.header {
-		req.Header[k] = v
-	}
+	h := req.Header
 	if cl.body != nil {
-		req.Header.Set("Content-Type", "application/json")
+		h["Content-Type"] = jsonType
 	}
-	if c.token != "" {
-		req.Header.Set("Authorization", "Bearer "+c.token)
+	if c.auth != nil {
+		h["Authorization"] = c.auth
 	}
-	req.Header.Set("User-Agent", c.userAgent)
+	h["User-Agent"] = c.ua
+	if cl.ifMatch != "" {
+		h["If-Match"] = []string{cl.ifMatch}
+	}
+	if cl.idemKey != "" {
+		h["Idempotency-Key"] = []string{cl.idemKey}
+	}
+}
+
+// readBody reads an answer's body whole, into one buffer of its
+// Content-Length when it has one.
+func readBody(res *http.Response) ([]byte, error) {
+	if n := res.ContentLength; n >= 0 && n <= 64<<20 {
+		b := make([]byte, n)
+		if _, err := io.ReadFull(res.Body, b); err != nil {
+			return nil, err
+		}
+		return b, nil
+	}
+	return io.ReadAll(res.Body)
 }
 
 // pathOnly is a path without its query.
@@ -268,9 +301,12 @@ func newKey() string {
 	return "cx-" + hex.EncodeToString(b[:])
 }
 
-// decode unmarshals an answer's body into v.
+// decode unmarshals an answer's body into v. It parses with
+// github.com/segmentio/encoding/json (the module's JSON validator already),
+// several times faster than encoding/json, without copying: the body is
+// this answer's own buffer, so strings and raw messages point into it.
 func decode(res response, v any, method, path string) error {
-	if err := json.Unmarshal(res.body, v); err != nil {
+	if _, err := segjson.Parse(res.body, v, segjson.ZeroCopy); err != nil {
 		return fmt.Errorf("cortex client: %s %s: decode the answer: %w", method, pathOnly(path), err)
 	}
 	return nil

@@ -84,19 +84,16 @@ func (c *Client) Append(ctx context.Context, id string, in AppendInput) (AppendR
 	if err != nil {
 		return r, err
 	}
-	h := make(http.Header, 2)
+	cl := call{method: http.MethodPost, path: "/v1/sessions/" + esc(id) + "/snapshots", body: b, idemKey: in.IdempotencyKey, ok: created}
 	if in.ExpectedVersion != nil {
-		h["If-Match"] = []string{etag(*in.ExpectedVersion)}
+		cl.ifMatch = etag(*in.ExpectedVersion)
 	}
-	key := in.IdempotencyKey
-	if key == "" && c.autoKeys {
-		key = newKey()
+	if cl.idemKey == "" && c.autoKeys {
+		cl.idemKey = newKey()
 	}
-	if key != "" {
-		h["Idempotency-Key"] = []string{key}
-	}
-	p := "/v1/sessions/" + esc(id) + "/snapshots"
-	res, err := c.do(ctx, call{method: http.MethodPost, path: p, body: b, header: h, idempotent: key != "", ok: []int{http.StatusCreated}})
+	cl.idempotent = cl.idemKey != ""
+	p := cl.path
+	res, err := c.do(ctx, cl)
 	if err != nil {
 		return r, err
 	}
@@ -295,5 +292,8 @@ func (c *Client) AdminStats(ctx context.Context) (json.RawMessage, error) {
 	res, err := c.do(ctx, call{method: http.MethodGet, path: "/v1/admin/stats", idempotent: true, ok: []int{http.StatusOK}})
 	return res.body, err
 }
+
+// created is the ok statuses of a create (shared, never modified).
+var created = []int{http.StatusCreated}
 
 func etag(v int64) string { return `"` + strconv.FormatInt(v, 10) + `"` }

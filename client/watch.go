@@ -113,7 +113,7 @@ func (c *Client) watchOnce(ctx context.Context, id string, include bool, after *
 		return false, true, err
 	}
 	c.setHeaders(req, call{})
-	req.Header.Set("Accept", "text/event-stream")
+	req.Header["Accept"] = sseType
 	req.Header.Set("Last-Event-ID", strconv.FormatInt(*after, 10))
 	res, err := c.hc.Do(req)
 	if err != nil {
