@@ -5,7 +5,6 @@ import (
 	"go/ast"
 	"go/parser"
 	"go/token"
-	"io/fs"
 	"net/http"
 	"os"
 	"regexp"
@@ -188,9 +187,19 @@ func TestOpenAPI_EveryRouteRefuses(t *testing.T) {
 func parseRoutes(t *testing.T) map[string]route {
 	t.Helper()
 	fset := token.NewFileSet()
-	pkgs, err := parser.ParseDir(fset, ".", func(fi fs.FileInfo) bool { return !strings.HasSuffix(fi.Name(), "_test.go") }, 0)
+	entries, err := os.ReadDir(".")
 	if err != nil {
 		t.Fatal(err)
+	}
+	var files []*ast.File
+	for _, e := range entries {
+		if n := e.Name(); strings.HasSuffix(n, ".go") && !strings.HasSuffix(n, "_test.go") {
+			f, err := parser.ParseFile(fset, n, nil, 0)
+			if err != nil {
+				t.Fatal(err)
+			}
+			files = append(files, f)
+		}
 	}
 	type facts struct {
 		query, headers []string
@@ -199,7 +208,7 @@ func parseRoutes(t *testing.T) map[string]route {
 	}
 	funcs := map[string]*facts{}
 	var routesFn *ast.FuncDecl
-	for _, f := range pkgs["httpapi"].Files {
+	for _, f := range files {
 		for _, d := range f.Decls {
 			fd, ok := d.(*ast.FuncDecl)
 			if !ok || fd.Body == nil {

@@ -59,6 +59,8 @@ func TestCheck(t *testing.T) {
 			Body: []byte("event: renamed\ndata: {}\n\n")}, "not one of the documented events"},
 		{"snapshot event without a version", Exchange{Request: req("GET", "/v1/sessions/s/events", ""), Status: 200, Header: sse,
 			Body: []byte("id: 1\nevent: snapshot\ndata: {\"session_id\":\"s\",\"created_at\":\"2026-12-05T10:00:00Z\",\"metadata\":{},\"size_bytes\":2}\n\n")}, "version"},
+		{"a listener without the API (--metrics-addr)", Exchange{Request: req("GET", "/v1/sessions", ""), Status: 404, Header: problem,
+			Body: []byte(`{"type":"urn:cortex:problem:no-route","title":"Not found","status":404,"detail":"d"}`)}, ""},
 		{"no such route, 200", Exchange{Request: req("GET", "/v1/nothing", ""), Status: 200, Header: json, Body: []byte(`{}`)}, "no such operation"},
 		{"no such route, problem", Exchange{Request: req("GET", "/v1/nothing", ""), Status: 404, Header: problem,
 			Body: []byte(`{"type":"urn:cortex:problem:no-route","title":"Not found","status":404,"detail":"d"}`)}, ""},
