@@ -1,19 +1,17 @@
 package bench
 
 import (
-	"bytes"
 	"context"
 	"encoding/json"
 	"errors"
 	"fmt"
-	"io"
 	"net"
 	"net/http"
 	"net/url"
-	"strconv"
-	"strings"
 	"sync/atomic"
 	"time"
+
+	"github.com/cortex-db/cortex/client"
 )
 
 // HTTPOptions configure an HTTPTarget.
@@ -27,12 +25,16 @@ type HTTPOptions struct {
 	Client *http.Client
 }
 
-// HTTPTarget drives a cortex server over its HTTP API with keep-alive
-// connections. It is safe for concurrent use.
+// HTTPTarget drives a cortex server over its HTTP API, through the Go
+// client (package client) on keep-alive connections. It is safe for
+// concurrent use.
+//
+// The client is set up for measuring: no retries (a 503 is an error the
+// report counts, not a wait) and no automatic Idempotency-Key (the server
+// would store one per append, which is not the workload measured).
 type HTTPTarget struct {
-	base   string
-	token  string
-	client *http.Client
+	c  *client.Client
+	hc *http.Client
 	// noStats is set once GET /v1/admin/stats has failed: the WAL figures
 	// are then left out.
 	noStats atomic.Bool
@@ -54,9 +56,9 @@ func NewHTTPTarget(baseURL string, o HTTPOptions) (*HTTPTarget, error) {
 	if o.MaxConns <= 0 {
 		o.MaxConns = 1024
 	}
-	c := o.Client
-	if c == nil {
-		c = &http.Client{
+	hc := o.Client
+	if hc == nil {
+		hc = &http.Client{
 			Timeout: time.Minute,
 			Transport: &http.Transport{
 				Proxy:               nil, // a benchmark talks to the server, never through a proxy
@@ -69,7 +71,13 @@ func NewHTTPTarget(baseURL string, o HTTPOptions) (*HTTPTarget, error) {
 			},
 		}
 	}
-	return &HTTPTarget{base: strings.TrimSuffix(u.String(), "/"), token: o.Token, client: c}, nil
+	c, err := client.New(baseURL, client.WithHTTPClient(hc), client.WithToken(o.Token),
+		client.WithRetry(client.RetryPolicy{MaxAttempts: 1}), client.WithIdempotencyKeys(false),
+		client.WithUserAgent("cortex-bench"))
+	if err != nil {
+		return nil, err
+	}
+	return &HTTPTarget{c: c, hc: hc}, nil
 }
 
 // HTTPConfiguration runs the workload against the server at baseURL. The
@@ -80,72 +88,22 @@ func HTTPConfiguration(name, baseURL string, o HTTPOptions) Configuration {
 	}}
 }
 
-// do sends one request and reads the whole answer (so the connection is
-// reused); an answer other than want is an error naming the status and
-// the problem's title.
-func (t *HTTPTarget) do(ctx context.Context, method, path string, body []byte, want int, out any) error {
-	var rd io.Reader
-	if body != nil {
-		rd = bytes.NewReader(body)
-	}
-	req, err := http.NewRequestWithContext(ctx, method, t.base+path, rd)
-	if err != nil {
-		return err
-	}
-	if body != nil {
-		req.Header.Set("Content-Type", "application/json")
-	}
-	if t.token != "" {
-		req.Header.Set("Authorization", "Bearer "+t.token)
-	}
-	resp, err := t.client.Do(req)
-	if err != nil {
-		return err
-	}
-	defer resp.Body.Close()
-	if resp.StatusCode != want {
-		var p struct {
-			Title  string `json:"title"`
-			Detail string `json:"detail"`
-		}
-		b, _ := io.ReadAll(io.LimitReader(resp.Body, 4096))
-		if json.Unmarshal(b, &p) == nil && p.Title != "" {
-			return &statusError{code: resp.StatusCode, msg: fmt.Sprintf("%s %s: %d %s: %s", method, strings.SplitN(path, "?", 2)[0], resp.StatusCode, p.Title, p.Detail)}
-		}
-		return &statusError{code: resp.StatusCode, msg: fmt.Sprintf("%s %s: %s", method, strings.SplitN(path, "?", 2)[0], resp.Status)}
-	}
-	if out != nil {
-		return json.NewDecoder(resp.Body).Decode(out)
-	}
-	_, err = io.Copy(io.Discard, resp.Body)
-	return err
-}
-
 // Setup creates the sessions (PUT, from 16 connections), then appends
 // depth snapshots each through POST /v1/snapshots:batch.
 func (t *HTTPTarget) Setup(ctx context.Context, ids []string, st []byte, depth int) error {
 	err := parallel(ctx, len(ids), 16, func(i int) error {
-		err := t.do(ctx, http.MethodPut, "/v1/sessions/"+url.PathEscape(ids[i]), []byte("{}"), http.StatusCreated, nil)
-		if hasStatus(err, http.StatusOK) {
-			return nil
-		}
+		_, _, err := t.c.PutSession(ctx, ids[i], client.SessionInput{})
 		return err
 	})
 	if err != nil {
 		return fmt.Errorf("create sessions: %w", err)
 	}
 	for _, chunk := range batches(ids, len(st), depth) {
-		var b bytes.Buffer
-		b.WriteString(`{"items":[`)
+		items := make([]client.BatchItem, len(chunk))
 		for i, id := range chunk {
-			if i > 0 {
-				b.WriteByte(',')
-			}
-			q, _ := json.Marshal(id)
-			fmt.Fprintf(&b, `{"session_id":%s,"state":%s}`, q, st)
+			items[i] = client.BatchItem{SessionID: id, AppendInput: client.AppendInput{State: json.RawMessage(st)}}
 		}
-		b.WriteString("]}")
-		if err := t.do(ctx, http.MethodPost, "/v1/snapshots:batch", b.Bytes(), http.StatusCreated, nil); err != nil {
+		if _, err := t.c.AppendBatch(ctx, items); err != nil {
 			return fmt.Errorf("append initial snapshots: %w", err)
 		}
 	}
@@ -154,29 +112,29 @@ func (t *HTTPTarget) Setup(ctx context.Context, ids []string, st []byte, depth i
 
 // Append posts st as a new snapshot of session id.
 func (t *HTTPTarget) Append(ctx context.Context, id string, st []byte) error {
-	body := make([]byte, 0, len(st)+12)
-	body = append(append(append(body, `{"state":`...), st...), '}')
-	return t.do(ctx, http.MethodPost, "/v1/sessions/"+url.PathEscape(id)+"/snapshots", body, http.StatusCreated, nil)
+	_, err := t.c.Append(ctx, id, client.AppendInput{State: json.RawMessage(st)})
+	return err
 }
 
 // Latest gets session id's latest snapshot.
 func (t *HTTPTarget) Latest(ctx context.Context, id string) error {
-	return t.do(ctx, http.MethodGet, "/v1/sessions/"+url.PathEscape(id)+"/snapshots/latest", nil, http.StatusOK, nil)
+	_, err := t.c.Latest(ctx, id)
+	return err
 }
 
 // History gets the newest page of session id's history.
 func (t *HTTPTarget) History(ctx context.Context, id string, limit int) error {
-	return t.do(ctx, http.MethodGet, "/v1/sessions/"+url.PathEscape(id)+"/snapshots?limit="+strconv.Itoa(limit), nil, http.StatusOK, nil)
+	_, err := t.c.HistoryPage(ctx, id, client.HistoryOptions{Limit: limit})
+	return err
 }
 
 // Teardown deletes the sessions from the server.
 func (t *HTTPTarget) Teardown(ctx context.Context, ids []string) error {
 	err := parallel(ctx, len(ids), 16, func(i int) error {
-		err := t.do(ctx, http.MethodDelete, "/v1/sessions/"+url.PathEscape(ids[i]), nil, http.StatusNoContent, nil)
-		if hasStatus(err, http.StatusNotFound) {
-			return nil
+		if err := t.c.DeleteSession(ctx, ids[i]); err != nil && !client.IsNotFound(err) {
+			return err
 		}
-		return err
+		return nil
 	})
 	if err != nil {
 		return fmt.Errorf("delete the benchmark's sessions: %w", err)
@@ -202,7 +160,11 @@ func (t *HTTPTarget) Sample(ctx context.Context) (Sample, error) {
 			Writes  int64 `json:"writes"`
 		} `json:"writer"`
 	}
-	if err := t.do(ctx, http.MethodGet, "/v1/admin/stats", nil, http.StatusOK, &st); err != nil || st.WALBytes == nil {
+	b, err := t.c.AdminStats(ctx)
+	if err == nil {
+		err = json.Unmarshal(b, &st)
+	}
+	if err != nil || st.WALBytes == nil {
 		t.noStats.Store(true)
 		return Sample{}, errors.Join(ErrUnsupported, err)
 	}
@@ -215,20 +177,6 @@ func (t *HTTPTarget) Sample(ctx context.Context) (Sample, error) {
 
 // Close closes idle connections.
 func (t *HTTPTarget) Close() error {
-	t.client.CloseIdleConnections()
+	t.hc.CloseIdleConnections()
 	return nil
-}
-
-// statusError is an answer with a status other than the one wanted.
-type statusError struct {
-	code int
-	msg  string
-}
-
-func (e *statusError) Error() string { return e.msg }
-
-// hasStatus reports whether err is an answer with status code.
-func hasStatus(err error, code int) bool {
-	var se *statusError
-	return errors.As(err, &se) && se.code == code
 }

@@ -12,6 +12,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/cortex-db/cortex/httpapi"
+	"github.com/cortex-db/cortex/internal/apitest"
 	"github.com/cortex-db/cortex/sqlitestore"
 	"github.com/cortex-db/cortex/state"
 	"github.com/cortex-db/cortex/state/statetest"
@@ -34,7 +35,7 @@ func newClockEnv(t *testing.T, c *statetest.Clock) *env {
 		t.Fatal(err)
 	}
 	e := &env{t: t, store: st, cfg: cfg}
-	e.srv = httptest.NewServer(s)
+	e.srv = httptest.NewServer(apitest.Middleware(t, s))
 	t.Cleanup(e.srv.Close)
 	return e
 }

@@ -16,6 +16,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/cortex-db/cortex/httpapi"
+	"github.com/cortex-db/cortex/internal/apitest"
 	"github.com/cortex-db/cortex/sqlitedb"
 	"github.com/cortex-db/cortex/sqlitestore"
 	"github.com/cortex-db/cortex/state"
@@ -100,7 +101,7 @@ func FuzzServer(f *testing.F) {
 		}
 		before := dbDigest(t, st.DB())
 		w := httptest.NewRecorder()
-		srv.ServeHTTP(w, req)
+		apitest.Middleware(t, srv).ServeHTTP(w, req)
 		res := w.Result()
 		if res.StatusCode >= 500 {
 			t.Fatalf("%s %s (headers %q, body %q): %d %s", method, path, headers, body, res.StatusCode, w.Body)

@@ -16,6 +16,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/cortex-db/cortex/httpapi"
+	"github.com/cortex-db/cortex/internal/apitest"
 	"github.com/cortex-db/cortex/sqlitedb"
 	"github.com/cortex-db/cortex/sqlitestore"
 	"github.com/cortex-db/cortex/state"
@@ -103,7 +104,7 @@ func newEnv(t *testing.T, edit func(*httpapi.Config)) *env {
 	if err != nil {
 		t.Fatalf("httpapi.New: %v", err)
 	}
-	srv := httptest.NewServer(s)
+	srv := httptest.NewServer(apitest.Middleware(t, s))
 	t.Cleanup(srv.Close)
 	return &env{t: t, srv: srv, store: st, cfg: cfg}
 }

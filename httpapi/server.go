@@ -131,6 +131,9 @@ type Server struct {
 
 	// appended and reads count for HTTPStats (consolestats.go).
 	appended, reads atomic.Int64
+
+	// patterns are the mux patterns registered, in order (openapi.go).
+	patterns []string
 }
 
 // New builds a Server from cfg. It fails when Store is nil or the metrics
@@ -192,7 +195,8 @@ func New(cfg Config) (*Server, error) {
 
 // routes registers every route of the v1 API table.
 func (s *Server) routes() {
-	m := s.mux
+	m := patternMux{s}
+	m.HandleFunc("GET /v1/openapi.json", s.openAPI) // openapi.go
 	m.HandleFunc("POST /v1/sessions", s.createSession)
 	m.HandleFunc("GET /v1/sessions", s.listSessions)
 	m.HandleFunc("PUT /v1/sessions/{id}", s.putSession)

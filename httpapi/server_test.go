@@ -17,6 +17,7 @@ import (
 	"time"
 
 	"github.com/cortex-db/cortex/httpapi"
+	"github.com/cortex-db/cortex/internal/apitest"
 	"github.com/cortex-db/cortex/sqlitedb"
 	"github.com/cortex-db/cortex/state"
 )
@@ -788,7 +789,7 @@ func TestServer_AdminHasNoWriteDeadline(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	srv := httptest.NewUnstartedServer(s)
+	srv := httptest.NewUnstartedServer(apitest.Middleware(t, s))
 	srv.Config.WriteTimeout = time.Nanosecond
 	srv.Start()
 	defer srv.Close()

@@ -13,6 +13,7 @@ import (
 	"time"
 
 	"github.com/cortex-db/cortex/httpapi"
+	"github.com/cortex-db/cortex/internal/apitest"
 	"github.com/cortex-db/cortex/state"
 )
 
@@ -179,7 +180,7 @@ func TestEvents_HeartbeatShutdownAndNoWriteTimeout(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	srv := httptest.NewUnstartedServer(s)
+	srv := httptest.NewUnstartedServer(apitest.Middleware(t, s))
 	// The stream is not bound by the server's write timeout.
 	srv.Config.WriteTimeout = 50 * time.Millisecond
 	srv.Start()

@@ -125,7 +125,11 @@ func TestDocs_GrafanaDashboard(t *testing.T) {
 // pendingPages are pages other branches write, linked from the README
 // before they land. Once they are merged, empty this list: the test then
 // requires them like every other page.
-var pendingPages = map[string]bool{}
+var pendingPages = map[string]bool{
+	// docs/clients.md links them; the tsclient and pyclient branches write them.
+	"clients/typescript/README.md": true,
+	"clients/python/README.md":     true,
+}
 
 // TestDocs_Links: every relative link of README.md and docs/*.md names a
 // file of the repository (and an anchor of it, when it has one), and the

@@ -165,7 +165,7 @@ func TestE2E_TokensFromEnvAndScheduledBackups(t *testing.T) {
 	e2e.MustDo(t, "GET", s.Base+"/v1/sessions", "", http.StatusUnauthorized)
 	req, _ := http.NewRequest("GET", s.Base+"/v1/sessions", nil)
 	req.Header.Set("Authorization", "Bearer t0ken")
-	res, err := http.DefaultClient.Do(req)
+	res, err := e2e.HTTPClient(t).Do(req)
 	if err != nil || res.StatusCode != 200 {
 		t.Fatalf("with the env token: %v %v", res, err)
 	}
@@ -234,7 +234,7 @@ func TestE2E_AllowHost(t *testing.T) {
 		if host != "" {
 			req.Host = host
 		}
-		res, err := http.DefaultClient.Do(req)
+		res, err := e2e.HTTPClient(t).Do(req)
 		if err != nil {
 			t.Fatal(err)
 		}

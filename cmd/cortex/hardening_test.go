@@ -80,7 +80,7 @@ func TestServe_TokenFiles(t *testing.T) {
 		if c.token != "" {
 			req.Header.Set("Authorization", "Bearer "+strings.TrimSpace(c.token))
 		}
-		res, err := http.DefaultClient.Do(req)
+		res, err := e2e.HTTPClient(t).Do(req)
 		if err != nil {
 			t.Fatal(err)
 		}

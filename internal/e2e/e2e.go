@@ -24,6 +24,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/cortex-db/cortex/client"
+	"github.com/cortex-db/cortex/internal/apitest"
 	"github.com/cortex-db/cortex/sqlitedb"
 	"github.com/cortex-db/cortex/sqlitestore"
 	"github.com/cortex-db/cortex/state"
@@ -208,20 +210,48 @@ func (l *Load) FirstAck() <-chan struct{} {
 	return l.first
 }
 
-// NewLoad makes a Load with its own HTTP client.
+// NewLoad makes a Load with its own HTTP client. Its first 200 exchanges,
+// then one in 100, are checked against the OpenAPI document (a mismatch is
+// one of the Load's errors, starting "append", as an error answer is):
+// they are all appends of one shape, and a check costs about a millisecond
+// of CPU (ten under the race detector), which would slow the load itself.
 func NewLoad() *Load {
-	return &Load{Client: &http.Client{
-		Timeout:   30 * time.Second,
-		Transport: &http.Transport{MaxIdleConnsPerHost: 128, MaxConnsPerHost: 0},
-	}}
+	l := &Load{}
+	base := &http.Transport{MaxIdleConnsPerHost: 128, MaxConnsPerHost: 0}
+	checked := apitest.Transport(base, func(err error) {
+		l.Fail(fmt.Errorf("append: OpenAPI contract: %w", err))
+	})
+	var n atomic.Int64
+	l.Client = &http.Client{
+		Timeout: 30 * time.Second,
+		Transport: roundTripFunc(func(r *http.Request) (*http.Response, error) {
+			if i := n.Add(1); i <= 200 || i%100 == 0 {
+				return checked.RoundTrip(r)
+			}
+			return base.RoundTrip(r)
+		}),
+	}
+	return l
 }
 
+type roundTripFunc func(*http.Request) (*http.Response, error)
+
+func (f roundTripFunc) RoundTrip(r *http.Request) (*http.Response, error) { return f(r) }
+
 // Run starts clients that append until stop is closed; client i appends to
-// session sessions[i%len(sessions)]. A client stops at its first transport
-// error (the server is going away). Wait on the returned group.
+// session sessions[i%len(sessions)]. They go through the Go client (package
+// client) with retries off and no idempotency keys: an append is sent once,
+// and acknowledged or not. A client stops at its first transport error
+// (the server is going away). Wait on the returned group.
 func (l *Load) Run(base string, clients int, sessions []string, stop <-chan struct{}) *sync.WaitGroup {
 	var wg sync.WaitGroup
 	pad := strings.Repeat("p", l.StateBytes)
+	c, err := client.New(base, client.WithHTTPClient(l.Client),
+		client.WithRetry(client.RetryPolicy{MaxAttempts: 1}), client.WithIdempotencyKeys(false))
+	if err != nil {
+		l.Fail(err)
+		return &wg
+	}
 	for i := range clients {
 		wg.Go(func() {
 			sid := sessions[i%len(sessions)]
@@ -232,21 +262,16 @@ func (l *Load) Run(base string, clients int, sessions []string, stop <-chan stru
 				default:
 				}
 				n := l.seq.Add(1)
-				body := fmt.Sprintf(`{"state":{"client":%d,"n":%d,"pad":%q},"metadata":{"n":%d}}`, i, n, pad, n)
-				res, err := l.Client.Post(base+"/v1/sessions/"+sid+"/snapshots", "application/json", strings.NewReader(body))
+				st := fmt.Sprintf(`{"client":%d,"n":%d,"pad":%q}`, i, n, pad)
+				r, err := c.Append(context.Background(), sid, client.AppendInput{
+					State: json.RawMessage(st), Metadata: json.RawMessage(fmt.Sprintf(`{"n":%d}`, n)),
+				})
 				if err != nil {
-					l.Fail(err)
-					return // a refused connection: the server is going away
-				}
-				b, _ := io.ReadAll(res.Body)
-				res.Body.Close()
-				if res.StatusCode != http.StatusCreated {
-					l.Fail(fmt.Errorf("append: %d %s", res.StatusCode, b))
-					continue
-				}
-				var r state.AppendResult
-				if err := json.Unmarshal(b, &r); err != nil {
-					l.Fail(fmt.Errorf("append answer %s: %v", b, err))
+					if client.StatusOf(err) == 0 {
+						l.Fail(err)
+						return // a refused connection: the server is going away
+					}
+					l.Fail(fmt.Errorf("append: %w", err))
 					continue
 				}
 				l.mu.Lock()
@@ -284,15 +309,51 @@ func (l *Load) Errors() []error {
 	return append([]error(nil), l.Errs...)
 }
 
+// checkedClients are the HTTP clients of Do, one per test, whose every
+// request and answer is checked against the OpenAPI document.
+var checkedClients sync.Map // testing.TB → *http.Client
+
+// HTTPClient returns an HTTP client for t whose every request and answer
+// is checked against the OpenAPI document (internal/apitest): a mismatch
+// fails t.
+func HTTPClient(t testing.TB) *http.Client {
+	if c, ok := checkedClients.Load(t); ok {
+		return c.(*http.Client)
+	}
+	c := &http.Client{Transport: apitest.Transport(nil, func(err error) {
+		t.Errorf("OpenAPI contract: %v", err)
+	})}
+	if prev, loaded := checkedClients.LoadOrStore(t, c); loaded {
+		return prev.(*http.Client)
+	}
+	t.Cleanup(func() { checkedClients.Delete(t) })
+	return c
+}
+
+// Client returns a Go client (package client) of the server at base for
+// t, every exchange checked against the OpenAPI document; opts add to it
+// (a token).
+func Client(t testing.TB, base string, opts ...client.Option) *client.Client {
+	t.Helper()
+	c, err := client.New(base, append([]client.Option{client.WithHTTPClient(HTTPClient(t))}, opts...)...)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return c
+}
+
 // Do sends a request (a JSON body when body is not empty) and returns the
 // status, the content type and the body; a transport error fails the test.
+// The exchange is checked against the OpenAPI document. (It is for the
+// requests a test builds by hand, bad ones included; Client is the Go
+// client.)
 func Do(t testing.TB, method, url, body string) (int, string, []byte) {
 	t.Helper()
 	req, _ := http.NewRequest(method, url, strings.NewReader(body))
 	if body != "" {
 		req.Header.Set("Content-Type", "application/json")
 	}
-	res, err := http.DefaultClient.Do(req)
+	res, err := HTTPClient(t).Do(req)
 	if err != nil {
 		t.Fatalf("%s %s: %v", method, url, err)
 	}
@@ -311,13 +372,17 @@ func MustDo(t testing.TB, method, url, body string, want int) []byte {
 	return b
 }
 
-// MakeSessions creates n sessions load-0 … load-(n-1) over HTTP.
+// MakeSessions creates n sessions load-0 … load-(n-1) through the Go
+// client.
 func MakeSessions(t testing.TB, base string, n int) []string {
 	t.Helper()
+	c := Client(t, base)
 	ids := make([]string, n)
 	for i := range ids {
 		ids[i] = fmt.Sprintf("load-%d", i)
-		MustDo(t, "PUT", base+"/v1/sessions/"+ids[i], "", http.StatusCreated)
+		if _, created, err := c.PutSession(context.Background(), ids[i], client.SessionInput{}); err != nil || !created {
+			t.Fatalf("create session %s: created %v, %v", ids[i], created, err)
+		}
 	}
 	return ids
 }
