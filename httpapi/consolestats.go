@@ -40,8 +40,8 @@ func (s *Server) httpStats(r *http.Request) HTTPStats {
 		h.InflightBytes = s.inflight.used
 		s.inflight.mu.Unlock()
 		h.InflightLimitBytes = s.inflight.size
-		// What ServeHTTP charged this request (acquire's rounding).
-		own := min(max(s.requestCost(r, "GET /v1/admin/stats"), 1), s.inflight.size)
+		// What ServeHTTP charged this request.
+		own, _ := r.Context().Value(chargedKey{}).(int64)
 		h.InflightBytes = max(0, h.InflightBytes-own)
 	}
 	return h

@@ -315,11 +315,14 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	// not by the bytes-in-flight budget: a stream would hold its charge for
 	// its whole life. A long poll charges its answer once it has one.
 	if isAPI(r.URL.Path) && !isWatch(r, pattern) {
-		release, ok := s.charge(sw, r, s.requestCost(r, pattern))
+		release, got, ok := s.charge(sw, r, s.requestCost(r, pattern))
 		if !ok {
 			return
 		}
 		defer release()
+		// The stats answer leaves this request's own charge out of the
+		// bytes in flight it reports (consolestats.go).
+		r = r.WithContext(context.WithValue(r.Context(), chargedKey{}, got))
 	}
 	s.mux.ServeHTTP(sw, r)
 }
@@ -338,19 +341,23 @@ func isWatch(r *http.Request, pattern string) bool {
 // charge takes n bytes of the in-flight budget, waiting at most
 // InflightWait; past it, it answers 503 with Retry-After and reports false.
 // release gives the bytes back. Without a budget it charges nothing.
-func (s *Server) charge(w http.ResponseWriter, r *http.Request, n int64) (release func(), ok bool) {
+func (s *Server) charge(w http.ResponseWriter, r *http.Request, n int64) (release func(), got int64, ok bool) {
 	if s.inflight == nil {
-		return func() {}, true
+		return func() {}, 0, true
 	}
-	got, ok := s.inflight.acquire(r.Context(), n, s.cfg.InflightWait)
+	got, ok = s.inflight.acquire(r.Context(), n, s.cfg.InflightWait)
 	if !ok {
 		s.metrics.inflightRefused.Inc()
 		problem(w, http.StatusServiceUnavailable, "busy", "Server busy",
 			fmt.Sprintf("the server is at its budget of %d bytes of requests and answers in flight (--max-inflight-bytes); retry after the Retry-After seconds", s.cfg.MaxInflightBytes))
-		return nil, false
+		return nil, 0, false
 	}
-	return func() { s.inflight.release(got) }, true
+	return func() { s.inflight.release(got) }, got, true
 }
+
+// chargedKey is the request context key of the bytes ServeHTTP charged the
+// request to the in-flight budget.
+type chargedKey struct{}
 
 // unmatched answers a request no route matches with a problem: 404, or 405
 // with Allow when the path exists under another method.

@@ -318,7 +318,7 @@ func (s *Server) longPoll(w http.ResponseWriter, r *http.Request, id, wait strin
 		case state.EventSnapshot:
 			// The answer counts against the in-flight budget, as a plain
 			// read of the latest snapshot does (requestCost).
-			release, ok := s.charge(w, r, 4*(int64(s.cfg.MaxStateBytes)+answerItemBytes))
+			release, _, ok := s.charge(w, r, 4*(int64(s.cfg.MaxStateBytes)+answerItemBytes))
 			if !ok {
 				return
 			}
