@@ -27,7 +27,7 @@ let SqliteSaver;
 try {
   ({ SqliteSaver } = await import("@langchain/langgraph-checkpoint-sqlite"));
 } catch (e) {
-  console.error(`SqliteSaver not installed (npm install in clients/langgraph-js installs the optional dependencies): ${e.message}`);
+  console.error(`SqliteSaver not installed (npm install --no-save @langchain/langgraph-checkpoint-sqlite@1.0.4 better-sqlite3@~12.10.0 in clients/langgraph-js): ${e.message}`);
 }
 
 const dir = mkdtempSync(join(tmpdir(), "lg-bench-"));
