@@ -42,7 +42,7 @@ func TestCorpus_Malformed(t *testing.T) {
 	s := e2e.StartServer(t, filepath.Join(dir, "cortex.db"), "--max-state-bytes", "4096", "--backup-dir", filepath.Join(dir, "backups"))
 	e2e.MustDo(t, "PUT", s.Base+"/v1/sessions/s", `{"metadata":{"k":"v"}}`, 201)
 	e2e.MustDo(t, "POST", s.Base+"/v1/sessions/s/snapshots", `{"state":"first"}`, 201)
-	client := &http.Client{Timeout: 10 * time.Second}
+	client := checkedClient(t, 10*time.Second)
 	n := 0
 	for _, f := range files {
 		b, err := os.ReadFile(f)

@@ -91,7 +91,7 @@ func startOrRefuse(t *testing.T, db string) (*e2e.Server, string) {
 // count of error answers.
 func readAll(t *testing.T, base string, acks []e2e.Ack) (errorsSeen int) {
 	t.Helper()
-	c := &http.Client{Timeout: 10 * time.Second}
+	c := checkedClient(t, 10*time.Second)
 	for i, a := range acks {
 		if i%7 != 0 { // a sample keeps it quick under -race
 			continue
@@ -187,7 +187,7 @@ func refusedOrNoWrongData(t *testing.T, db string, acks []e2e.Ack, what string) 
 		refusedUntouched(t, db, out, before)
 		return
 	}
-	c := &http.Client{Timeout: 10 * time.Second}
+	c := checkedClient(t, 10*time.Second)
 	st, body := get(c, s.Base+"/readyz")
 	t.Logf("/readyz at start: %d %.300s", st, body)
 	errs := readAll(t, s.Base, acks)
@@ -278,7 +278,7 @@ func TestCorrupt_DamagedWAL(t *testing.T) {
 	// No checkpoints: every commit stays in the WAL until the kill.
 	s := e2e.StartServer(t, db, "--wal-autocheckpoint", "0", "--checkpoint-interval", "0")
 	sessions := e2e.MakeSessions(t, s.Base, 4)
-	c := &http.Client{Timeout: 10 * time.Second}
+	c := checkedClient(t, 10*time.Second)
 	var ledger []e2e.Ack // in commit order: one client, one append at a time
 	for n := int64(1); n <= 400; n++ {
 		sid := sessions[n%4]

@@ -34,7 +34,7 @@ func TestFullDisk_Tmpfs(t *testing.T) {
 	db := filepath.Join(mnt, "cortex.db")
 	s := e2e.StartServer(t, db, "--backup-dir", filepath.Join(dir, "backups"), "--wal-limit", "1MiB", "--checkpoint-interval", "100ms")
 	sessions := e2e.MakeSessions(t, s.Base, 4)
-	client := &http.Client{Timeout: 30 * time.Second}
+	client := checkedClient(t, 30*time.Second)
 
 	// Append 16 KiB states, one client per session, until the disk is full.
 	pad := strings.Repeat("x", 16<<10)

@@ -16,6 +16,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/cortex-db/cortex/internal/apitest"
 	"github.com/cortex-db/cortex/internal/e2e"
 	_ "github.com/cortex-db/cortex/sqlitedb" // registers the "sqlite" driver
 )
@@ -191,4 +192,13 @@ func execServe(t *testing.T, db, addr string, args ...string) *exec.Cmd {
 // written, no -wal or -shm is created or read.
 func sqlOpenRO(path string) (*sql.DB, error) {
 	return sql.Open("sqlite3", "file:"+path+"?mode=ro&immutable=1")
+}
+
+// checkedClient is an HTTP client whose every exchange is checked against
+// the OpenAPI document (internal/apitest): a fault must still be answered
+// as the contract says (a documented status, a problem document).
+func checkedClient(t *testing.T, timeout time.Duration) *http.Client {
+	return &http.Client{Timeout: timeout, Transport: apitest.Transport(nil, func(err error) {
+		t.Errorf("OpenAPI contract: %v", err)
+	})}
 }

@@ -35,7 +35,7 @@ func TestDiskReserve_Tmpfs(t *testing.T) {
 		t.Fatalf("reserve file: %v %v, want %d bytes", st, err, (16<<20)/20)
 	}
 	sessions := e2e.MakeSessions(t, s.Base, 8)
-	client := &http.Client{Timeout: 30 * time.Second}
+	client := checkedClient(t, 30*time.Second)
 
 	pad := strings.Repeat("x", 16<<10)
 	full := false
