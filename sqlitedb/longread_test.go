@@ -66,6 +66,10 @@ func TestLongRead_BackupStoppedPastSnapshotWALLimit(t *testing.T) {
 	db := testutil.MustOpenDB(t, sqlitedb.Config{WALLimit: testWALLimit, SnapshotWALLimit: testSnapshotLimit})
 	mustExec(t, db, "CREATE TABLE big(id INTEGER PRIMARY KEY, v BLOB)")
 	fillRows(t, db, 2000) // 2 MB to copy
+	// The fill's own WAL first goes back under the limit: a backup that
+	// starts over it is stopped at once (on a loaded machine the
+	// checkpointer can still be behind here).
+	waitWALUnder(t, db, testWALLimit)
 	// Paced to 16 KiB/s in 4-page steps: the copy would take minutes, so
 	// it is still running when the WAL passes the limit.
 	bctx, cancel := context.WithCancel(ctx)
@@ -76,7 +80,11 @@ func TestLongRead_BackupStoppedPastSnapshotWALLimit(t *testing.T) {
 		done <- err
 	}()
 	for _, running := db.BackupProgressNow(); !running; _, running = db.BackupProgressNow() {
-		time.Sleep(time.Millisecond) // waiting for the first step (an event)
+		select {
+		case err := <-done:
+			t.Fatalf("the backup ended before its first step was seen: %v", err)
+		case <-time.After(time.Millisecond): // waiting for the first step (an event)
+		}
 	}
 	appendUntilWAL(t, db, testSnapshotLimit)
 	peak := walSize(db)
