@@ -82,9 +82,11 @@ func TestJanitorPass(t *testing.T) {
 		t.Fatalf("pass removed %+v, want 45 snapshots and 5 sessions", r)
 	}
 	// 45 rows in batches of 7: 7 batches (the last one short), and 5
-	// sessions in batches of 7: 1.
-	if r.Batches != 7+1 {
-		t.Fatalf("batches = %d, want 8", r.Batches)
+	// sessions in batches of 7: 1. A slice also ends early when it passes
+	// its bound of writer time (a loaded machine), so there may be more,
+	// never fewer.
+	if r.Batches < 7+1 {
+		t.Fatalf("batches = %d, want at least 8", r.Batches)
 	}
 	for i := range 4 {
 		sess, err := s.GetSession(ctx, fmt.Sprintf("keep%d", i))
@@ -99,7 +101,7 @@ func TestJanitorPass(t *testing.T) {
 		t.Fatalf("expired session: %v", err)
 	}
 
-	if st := j.Stats(); st.Passes != 1 || st.SnapshotsPruned != 45 || st.SessionsExpired != 5 || st.Batches != 8 || st.Errors != 0 || st.LastPassAt == nil {
+	if st := j.Stats(); st.Passes != 1 || st.SnapshotsPruned != 45 || st.SessionsExpired != 5 || st.Batches != r.Batches || st.Errors != 0 || st.LastPassAt == nil {
 		t.Fatalf("stats %+v", st)
 	}
 
