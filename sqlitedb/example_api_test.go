@@ -208,11 +208,13 @@ func ExampleDB_StartIntegrity() {
 	db, _, done := exampleDB()
 	defer done()
 
-	if _, err := db.StartIntegrity(sqlitedb.IntegrityFull, sqlitedb.VerifyConfig{}); err != nil {
+	job, err := db.StartIntegrity(sqlitedb.IntegrityFull, sqlitedb.VerifyConfig{})
+	if err != nil {
 		fmt.Println(err)
 		return
 	}
-	job, _ := db.WaitIntegrity(ctx)
+	db.WaitIntegrity(ctx) // returns at once when the job has already ended
+	job, _ = db.IntegrityJobByID(job.ID)
 	fmt.Println(job.State, job.Result.OK)
 	// Output: done true
 }
