@@ -247,15 +247,21 @@ func (db *DB) RunningIntegrity() (IntegrityJob, bool) {
 	return j.view(j.running), true
 }
 
-// WaitIntegrity waits for the running job (if any) to end and returns it.
+// WaitIntegrity waits for the running job to end and returns it. With no
+// job running it returns the last one that ended (a job started just
+// before may already have ended), and false when there is none.
 func (db *DB) WaitIntegrity(ctx context.Context) (IntegrityJob, bool) {
 	j := &db.jobs
 	j.mu.Lock()
 	r, done := j.running, j.done
-	j.mu.Unlock()
 	if r == nil {
+		defer j.mu.Unlock()
+		if n := len(j.recent); n > 0 {
+			return *j.recent[n-1], true
+		}
 		return IntegrityJob{}, false
 	}
+	j.mu.Unlock()
 	select {
 	case <-done:
 	case <-ctx.Done():
