@@ -44,13 +44,7 @@ func need(t *testing.T) {
 			missing = append(missing, p+" (npm ci in clients/langgraph-js)")
 		}
 	}
-	if len(missing) == 0 {
-		return
-	}
-	if os.Getenv("CI") == "true" {
-		t.Fatalf("LangGraph checkpointer test: missing %s", strings.Join(missing, ", "))
-	}
-	t.Skipf("LangGraph checkpointer test: missing %s", strings.Join(missing, ", "))
+	e2e.Need(t, "LangGraph checkpointer test", missing)
 }
 
 var (

@@ -10,7 +10,6 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
-	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -42,13 +41,7 @@ func need(t *testing.T) {
 	if _, err := os.Stat(filepath.Join("node_modules", "typescript")); err != nil {
 		missing = append(missing, "typescript (npm ci in clients/typescript)")
 	}
-	if len(missing) == 0 {
-		return
-	}
-	if os.Getenv("CI") == "true" {
-		t.Fatalf("TypeScript client test: missing %s", strings.Join(missing, ", "))
-	}
-	t.Skipf("TypeScript client test: missing %s", strings.Join(missing, ", "))
+	e2e.Need(t, "TypeScript client test", missing)
 }
 
 var (

@@ -23,6 +23,7 @@ import (
 	"time"
 
 	"github.com/cortex-db/cortex/httpapi"
+	"github.com/cortex-db/cortex/internal/e2e"
 	"github.com/cortex-db/cortex/sqlitestore"
 	"github.com/cortex-db/cortex/state"
 )
@@ -52,13 +53,7 @@ func need(t *testing.T) {
 	if _, err := os.Stat(filepath.Join("node_modules", "playwright-core")); err != nil {
 		missing = append(missing, "playwright-core (npm ci in internal/browsertest)")
 	}
-	if len(missing) == 0 {
-		return
-	}
-	if os.Getenv("CI") == "true" {
-		t.Fatalf("browser test: missing %s", strings.Join(missing, ", "))
-	}
-	t.Skipf("browser test: missing %s", strings.Join(missing, ", "))
+	e2e.Need(t, "browser test", missing)
 }
 
 // browser is a page in chromium and the lines it reports.

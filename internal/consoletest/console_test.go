@@ -52,13 +52,7 @@ func need(t *testing.T) {
 	if _, err := os.Stat(filepath.Join("node_modules", "playwright-core")); err != nil {
 		missing = append(missing, "playwright-core (npm ci in internal/consoletest)")
 	}
-	if len(missing) == 0 {
-		return
-	}
-	if os.Getenv("CI") == "true" {
-		t.Fatalf("console test: missing %s", strings.Join(missing, ", "))
-	}
-	t.Skipf("console test: missing %s", strings.Join(missing, ", "))
+	e2e.Need(t, "console test", missing)
 }
 
 // target is one server run.mjs drives (CONSOLE_TARGETS).

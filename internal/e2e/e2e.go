@@ -438,3 +438,18 @@ func CheckAcks(t testing.TB, st state.Store, acks []Ack) {
 		}
 	}
 }
+
+// Need ends t when anything in missing (an outside dependency: a browser,
+// node, npm packages) is absent: it skips on a developer's machine and
+// fails when CI=true, where a missing dependency is a failure.
+func Need(t testing.TB, what string, missing []string) {
+	t.Helper()
+	if len(missing) == 0 {
+		return
+	}
+	msg := fmt.Sprintf("%s: missing %s", what, strings.Join(missing, ", "))
+	if os.Getenv("CI") == "true" {
+		t.Fatal(msg)
+	}
+	t.Skip(msg)
+}
