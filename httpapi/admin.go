@@ -77,7 +77,7 @@ func (s *Server) adminStats(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	w.Header().Set("Cache-Control", "no-store")
-	writeJSON(w, http.StatusOK, withHTTPStats(st, s.httpStats(r)))
+	writeJSON(w, http.StatusOK, withHTTPStats(st, s.httpStats(w)))
 }
 
 func (s *Server) adminHealth(w http.ResponseWriter, r *http.Request) {

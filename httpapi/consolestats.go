@@ -27,8 +27,9 @@ type HTTPStats struct {
 	MaxWatchers int   `json:"max_watchers"`
 }
 
-// httpStats reads the HTTP layer's figures for the stats request r.
-func (s *Server) httpStats(r *http.Request) HTTPStats {
+// httpStats reads the HTTP layer's figures for the stats request answered
+// through w.
+func (s *Server) httpStats(w http.ResponseWriter) HTTPStats {
 	h := HTTPStats{
 		Appends:     s.appended.Load(),
 		Reads:       s.reads.Load(),
@@ -41,7 +42,10 @@ func (s *Server) httpStats(r *http.Request) HTTPStats {
 		s.inflight.mu.Unlock()
 		h.InflightLimitBytes = s.inflight.size
 		// What ServeHTTP charged this request.
-		own, _ := r.Context().Value(chargedKey{}).(int64)
+		var own int64
+		if sw, ok := w.(*statusWriter); ok {
+			own = sw.charged
+		}
 		h.InflightBytes = max(0, h.InflightBytes-own)
 	}
 	return h

@@ -34,11 +34,11 @@ func (s *Server) openAPI(w http.ResponseWriter, r *http.Request) {
 type patternMux struct{ s *Server }
 
 func (m patternMux) HandleFunc(pattern string, h func(http.ResponseWriter, *http.Request)) {
-	m.s.patterns = append(m.s.patterns, pattern)
-	m.s.mux.HandleFunc(pattern, h)
+	m.Handle(pattern, http.HandlerFunc(h))
 }
 
 func (m patternMux) Handle(pattern string, h http.Handler) {
 	m.s.patterns = append(m.s.patterns, pattern)
 	m.s.mux.Handle(pattern, h)
+	m.s.router.Handle(pattern, m.s.newRoute(pattern, h)) // route.go
 }

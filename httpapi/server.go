@@ -8,6 +8,7 @@ import (
 	"net/http"
 	"path"
 	"strings"
+	"sync"
 	"sync/atomic"
 	"time"
 
@@ -110,10 +111,14 @@ type Config struct {
 
 // Server is the HTTP API: an http.Handler. It is safe for concurrent use.
 type Server struct {
-	cfg     Config
-	log     *slog.Logger
-	mux     *http.ServeMux
-	metrics *httpMetrics
+	cfg Config
+	log *slog.Logger
+	// mux holds the routes as registered; it tells unmatched requests
+	// 404 from 405 and redirects. router holds the same routes, each
+	// wrapped in its *route, and a catch-all: ServeHTTP matches a request
+	// once, through router (route.go).
+	mux, router *http.ServeMux
+	metrics     *httpMetrics
 	// refusals sums up the 4xx answers in the log.
 	refusals *refusalLog
 	// inflight is the budget of bytes in flight; nil without one.
@@ -134,6 +139,9 @@ type Server struct {
 
 	// patterns are the mux patterns registered, in order (openapi.go).
 	patterns []string
+	// unmatchedRoute stands for the requests no route matches, in the
+	// metrics and the log (route.go).
+	unmatchedRoute *route
 }
 
 // New builds a Server from cfg. It fails when Store is nil or the metrics
@@ -176,7 +184,7 @@ func New(cfg Config) (*Server, error) {
 	if err != nil {
 		return nil, fmt.Errorf("httpapi: register metrics: %w", err)
 	}
-	s := &Server{cfg: cfg, log: cfg.Logger, mux: http.NewServeMux(), metrics: m,
+	s := &Server{cfg: cfg, log: cfg.Logger, mux: http.NewServeMux(), router: http.NewServeMux(), metrics: m,
 		crossOrigin: http.NewCrossOriginProtection(),
 		refusals:    newRefusalLog(cfg.Logger, cfg.RefusalSummaryInterval)}
 	s.closingCtx, s.stopStreams = context.WithCancel(context.Background())
@@ -189,6 +197,7 @@ func New(cfg Config) (*Server, error) {
 			return nil, fmt.Errorf("httpapi: register metrics: %w", err)
 		}
 	}
+	s.unmatchedRoute = s.newRoute("", nil)
 	s.routes()
 	return s, nil
 }
@@ -233,19 +242,22 @@ func (s *Server) routes() {
 	m.HandleFunc("GET /healthz", s.healthz)
 	m.HandleFunc("GET /readyz", s.readyz)
 	m.Handle("GET /metrics", promhttp.HandlerFor(s.cfg.Registry, promhttp.HandlerOpts{}))
+	// Whatever no route matches (404, 405, the mux's redirects): the least
+	// specific pattern, so every route above wins over it.
+	s.router.HandleFunc("/", s.unmatched)
 }
 
 // ServeHTTP routes r, checks its credentials, and records its metrics and
-// log line.
+// log line. The request is matched once, by router, whose route wrappers
+// (route.ServeHTTP) run the checks before the route's handler.
 func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	start := time.Now()
-	sw := &statusWriter{ResponseWriter: w}
-	_, pattern := s.mux.Handler(r)
-	route := pattern
-	if route == "" || r.URL.Path != cleanPath(r.URL.Path) {
-		route = "unmatched"
-	}
+	sw := newStatusWriter(w)
 	defer func() {
+		if sw.budget != nil {
+			sw.budget.release(sw.charged)
+			sw.budget = nil
+		}
 		if v := recover(); v != nil {
 			if v == http.ErrAbortHandler {
 				panic(v)
@@ -263,8 +275,12 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 			status = StatusClientClosedRequest
 		}
 		d := time.Since(start)
-		s.metrics.observe(route, status, d)
-		s.countRead(r, pattern, status)
+		rt := sw.route
+		if rt == nil {
+			rt = s.unmatchedRoute
+		}
+		rt.observe(status, d)
+		s.countRead(r, rt.pattern, status)
 		// A line per successful request would be the bulk of the log
 		// (at 15k requests/s, 13 GB an hour), so those are DEBUG; the
 		// metrics count them. Refused requests are DEBUG too (a client
@@ -277,33 +293,43 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		case status >= 400 && status < 500:
 			s.refusals.add(status)
 		}
-		s.log.LogAttrs(r.Context(), level, "request",
-			slog.String("method", r.Method),
-			slog.String("path", r.URL.Path),
-			slog.String("route", route),
-			slog.Int("status", status),
-			slog.Int64("bytes", sw.bytes),
-			slog.Duration("duration", d),
-			slog.String("remote", r.RemoteAddr),
-		)
+		if s.log.Enabled(r.Context(), level) {
+			s.log.LogAttrs(r.Context(), level, "request",
+				slog.String("method", r.Method),
+				slog.String("path", r.URL.Path),
+				slog.String("route", rt.name),
+				slog.Int("status", status),
+				slog.Int64("bytes", sw.bytes),
+				slog.Duration("duration", d),
+				slog.String("remote", r.RemoteAddr),
+			)
+		}
+		sw.free()
 	}()
 
-	if pattern == "" || r.URL.Path != cleanPath(r.URL.Path) {
-		// No route, or the mux's redirect of a path that is not clean
-		// (for which Handler names the pattern after the redirect).
+	if r.URL.Path != cleanPath(r.URL.Path) {
+		// The mux's redirect of a path that is not clean.
 		s.unmatched(sw, r)
 		return
 	}
+	s.router.ServeHTTP(sw, r)
+}
+
+// guard runs ServeHTTP's checks of a matched request: cross-origin,
+// credentials, the admin routes' write deadline, and the in-flight charge,
+// which it records in sw. It reports whether the request may proceed; when
+// not, it has answered.
+func (s *Server) guard(sw *statusWriter, r *http.Request, pattern string) bool {
 	if err := s.crossOrigin.Check(r); err != nil || (isAPI(r.URL.Path) && r.Header.Get("Sec-Fetch-Site") == "cross-site") {
 		// Reads too: no page of another site has a use for this API (it
 		// answers no CORS), and a GET of /v1/admin/health?integrity=full
 		// reads the whole database.
 		problem(sw, http.StatusForbidden, "cross-origin", "Forbidden",
 			"a browser request from another origin may not change anything here; call the API from a program or a page of the same origin")
-		return
+		return false
 	}
 	if !s.authorize(sw, r) {
-		return
+		return false
 	}
 	if isAdmin(r.URL.Path) {
 		// A backup or a full integrity check takes as long as it takes:
@@ -315,16 +341,16 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	// not by the bytes-in-flight budget: a stream would hold its charge for
 	// its whole life. A long poll charges its answer once it has one.
 	if isAPI(r.URL.Path) && !isWatch(r, pattern) {
-		release, got, ok := s.charge(sw, r, s.requestCost(r, pattern))
+		got, ok := s.charge(sw, r, s.requestCost(r, pattern))
 		if !ok {
-			return
+			return false
 		}
-		defer release()
-		// The stats answer leaves this request's own charge out of the
-		// bytes in flight it reports (consolestats.go).
-		r = r.WithContext(context.WithValue(r.Context(), chargedKey{}, got))
+		// Given back by ServeHTTP after the handler; the stats answer
+		// leaves it out of the bytes in flight it reports
+		// (consolestats.go).
+		sw.charged, sw.budget = got, s.inflight
 	}
-	s.mux.ServeHTTP(sw, r)
+	return true
 }
 
 // isWatch reports whether r is an event stream or a long poll.
@@ -340,24 +366,21 @@ func isWatch(r *http.Request, pattern string) bool {
 
 // charge takes n bytes of the in-flight budget, waiting at most
 // InflightWait; past it, it answers 503 with Retry-After and reports false.
-// release gives the bytes back. Without a budget it charges nothing.
-func (s *Server) charge(w http.ResponseWriter, r *http.Request, n int64) (release func(), got int64, ok bool) {
+// The bytes charged (got) go back with s.inflight.release(got). Without a
+// budget it charges nothing.
+func (s *Server) charge(w http.ResponseWriter, r *http.Request, n int64) (got int64, ok bool) {
 	if s.inflight == nil {
-		return func() {}, 0, true
+		return 0, true
 	}
 	got, ok = s.inflight.acquire(r.Context(), n, s.cfg.InflightWait)
 	if !ok {
 		s.metrics.inflightRefused.Inc()
 		problem(w, http.StatusServiceUnavailable, "busy", "Server busy",
 			fmt.Sprintf("the server is at its budget of %d bytes of requests and answers in flight (--max-inflight-bytes); retry after the Retry-After seconds", s.cfg.MaxInflightBytes))
-		return nil, 0, false
+		return 0, false
 	}
-	return func() { s.inflight.release(got) }, got, true
+	return got, true
 }
-
-// chargedKey is the request context key of the bytes ServeHTTP charged the
-// request to the in-flight budget.
-type chargedKey struct{}
 
 // unmatched answers a request no route matches with a problem: 404, or 405
 // with Allow when the path exists under another method.
@@ -410,13 +433,35 @@ func (s *Server) fail(w http.ResponseWriter, r *http.Request, err error, conditi
 	writeProblem(w, p)
 }
 
-// statusWriter records the status and size of an answer.
+// statusWriter records the status and size of an answer, the route
+// matched, and the in-flight charge to give back. ServeHTTP takes one from
+// a pool and returns it once the request is answered.
 type statusWriter struct {
 	http.ResponseWriter
 	status      int
 	bytes       int64
 	wroteHeader bool
 	clientGone  bool
+	// route is the route matched (nil: none).
+	route *route
+	// charged bytes of budget, given back by free.
+	charged int64
+	budget  *inflight
+}
+
+var statusWriters = sync.Pool{New: func() any { return new(statusWriter) }}
+
+func newStatusWriter(w http.ResponseWriter) *statusWriter {
+	sw := statusWriters.Get().(*statusWriter)
+	sw.ResponseWriter = w
+	return sw
+}
+
+// free returns sw to the pool: the request is answered, its handler has
+// returned, its charge is given back.
+func (sw *statusWriter) free() {
+	*sw = statusWriter{}
+	statusWriters.Put(sw)
 }
 
 func (w *statusWriter) WriteHeader(code int) {

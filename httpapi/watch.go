@@ -318,11 +318,13 @@ func (s *Server) longPoll(w http.ResponseWriter, r *http.Request, id, wait strin
 		case state.EventSnapshot:
 			// The answer counts against the in-flight budget, as a plain
 			// read of the latest snapshot does (requestCost).
-			release, _, ok := s.charge(w, r, 4*(int64(s.cfg.MaxStateBytes)+answerItemBytes))
+			got, ok := s.charge(w, r, 4*(int64(s.cfg.MaxStateBytes)+answerItemBytes))
 			if !ok {
 				return
 			}
-			defer release()
+			if s.inflight != nil {
+				defer s.inflight.release(got)
+			}
 			snap, err := s.cfg.Store.LatestSnapshot(r.Context(), id)
 			if err != nil {
 				s.fail(w, r, err, false)
