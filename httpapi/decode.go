@@ -44,6 +44,10 @@ func errBodyTooLarge(limit int64) error {
 // isJSONType reports whether a Content-Type is application/json or a
 // +json type (parameters such as charset=utf-8 are allowed).
 func isJSONType(ct string) bool {
+	switch ct {
+	case "application/json", "application/json; charset=utf-8":
+		return true // what clients send, without ParseMediaType's map
+	}
 	mt, _, err := mime.ParseMediaType(ct)
 	if err != nil {
 		return false
@@ -77,14 +81,30 @@ func readJSON(w http.ResponseWriter, r *http.Request, limit int64, optional bool
 	// maxPresize: a client that claims a large body and sends nothing must
 	// not make the server hold that much.
 	buf := bytes.NewBuffer(make([]byte, 0, min(max(r.ContentLength, 0), maxPresize)+bytes.MinRead))
-	if _, err := buf.ReadFrom(http.MaxBytesReader(w, r.Body, limit)); err != nil {
+	// A body of a known length (at most limit, checked above) is already
+	// cut there by net/http; MaxBytesReader (an allocation) is for the
+	// others. The length check after reading covers a handler called
+	// without net/http.
+	body := io.Reader(r.Body)
+	if r.ContentLength <= 0 {
+		body = http.MaxBytesReader(w, r.Body, limit)
+	}
+	if _, err := buf.ReadFrom(body); err != nil {
 		var mbe *http.MaxBytesError
 		if errors.As(err, &mbe) {
 			return nil, errBodyTooLarge(limit)
 		}
 		return nil, badRequest("body", "reading the request body: %v", err)
 	}
-	body := buf.Bytes()
+	if int64(buf.Len()) > limit {
+		return nil, errBodyTooLarge(limit)
+	}
+	return checkJSONBody(r, buf.Bytes(), optional)
+}
+
+// checkJSONBody is readJSON's checks of the body read: its Content-Type,
+// emptiness and UTF-8.
+func checkJSONBody(r *http.Request, body []byte, optional bool) ([]byte, error) {
 	ct := r.Header.Get("Content-Type")
 	if len(bytes.TrimSpace(body)) == 0 {
 		// No body and no Content-Type is fine where the body is optional;

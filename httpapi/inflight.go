@@ -4,6 +4,7 @@ import (
 	"container/list"
 	"context"
 	"net/http"
+	"net/url"
 	"strconv"
 	"sync"
 	"time"
@@ -126,10 +127,13 @@ func (s *Server) requestCost(r *http.Request, pattern string) int64 {
 		}
 	}
 	answer := int64(maxSmallBody)
-	q := r.URL.Query()
+	var q url.Values
 	limit := int64(state.DefaultLimit)
-	if n, err := strconv.ParseInt(q.Get("limit"), 10, 64); err == nil && n > 0 && n <= state.MaxLimit {
-		limit = n
+	if r.URL.RawQuery != "" { // most requests have none: no parse, no map
+		q = r.URL.Query()
+		if n, err := strconv.ParseInt(q.Get("limit"), 10, 64); err == nil && n > 0 && n <= state.MaxLimit {
+			limit = n
+		}
 	}
 	// A page holds at most limit items and, past its first item, at most
 	// state.MaxPageStateBytes (the page byte budget, which counts metadata

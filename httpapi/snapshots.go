@@ -37,10 +37,13 @@ func (s *Server) decodeAppend(w http.ResponseWriter, r *http.Request) (in state.
 	var req appendRequest
 	var ok bool
 	if req.State, req.Metadata, ok = splitAppend(body); !ok {
-		// splitAppend gave nil for both: req is still empty.
-		if err := decodeBody(body, &req); err != nil {
+		// splitAppend gave nil for both. Decoded into a request of its
+		// own: &req would make every append allocate req.
+		var dec appendRequest
+		if err := decodeBody(body, &dec); err != nil {
 			return in, false, stateWrapperHint(err)
 		}
+		req = dec
 	} else if err := checkStrict(body, nil); err != nil {
 		// The names are exact and once each (splitAppend checked); the
 		// values may still repeat a name or hold a lone surrogate.
@@ -79,14 +82,8 @@ func (s *Server) appendSnapshot(w http.ResponseWriter, r *http.Request) {
 		s.fail(w, r, err, conditional)
 		return
 	}
-	h := w.Header()
-	h.Set("ETag", etag(res.Version))
-	h.Set("Location", "/v1/sessions/"+id+"/snapshots/"+strconv.FormatInt(res.Version, 10))
-	if res.Replayed {
-		h.Set("Idempotent-Replayed", "true")
-	}
 	s.appended.Add(1)
-	writeJSON(w, http.StatusCreated, res)
+	writeAppended(w, id, res) // answer.go
 }
 
 func (s *Server) latestSnapshot(w http.ResponseWriter, r *http.Request) {

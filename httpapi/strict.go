@@ -94,10 +94,18 @@ func cutComma(s string) (string, string, bool) {
 // checkStrict runs the strict checks on b, one valid JSON value (possibly
 // surrounded by whitespace), against sh.
 func checkStrict(b []byte, sh *shape) error {
-	c := strictScanner{b: b}
+	c := scanners.Get().(*strictScanner)
+	c.b = b
 	_, err := c.value(skipSpace(b, 0), sh)
+	clear(c.keys[:cap(c.keys)]) // no body kept alive by the pool
+	*c = strictScanner{keys: c.keys[:0]}
+	scanners.Put(c)
 	return err
 }
+
+// scanners keep their stacks of member names between requests: each
+// check would otherwise grow one anew.
+var scanners = sync.Pool{New: func() any { return &strictScanner{keys: make([][]byte, 0, 16)} }}
 
 type strictScanner struct {
 	b []byte
