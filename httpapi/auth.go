@@ -24,14 +24,18 @@ func (s *Server) authorize(w http.ResponseWriter, r *http.Request) bool {
 		return false
 	}
 	api, admin := s.cfg.APIToken, s.cfg.AdminToken
-	var accepted []string
+	// The tokens' hashes, made once by New (tokenHashes).
+	var accepted []*[sha256.Size]byte
 	switch {
 	case isAdmin(path) && admin != "":
-		accepted = []string{admin}
+		accepted = []*[sha256.Size]byte{&s.adminHash}
 	case isAdmin(path) && api != "":
-		accepted = []string{api}
+		accepted = []*[sha256.Size]byte{&s.apiHash}
 	case !isAdmin(path) && api != "":
-		accepted = []string{api, admin}
+		accepted = []*[sha256.Size]byte{&s.apiHash}
+		if admin != "" {
+			accepted = append(accepted, &s.adminHash)
+		}
 	default:
 		// No token configured for this route: only a loopback Host, so
 		// that a web page cannot reach the server through a DNS name
@@ -50,12 +54,13 @@ func (s *Server) authorize(w http.ResponseWriter, r *http.Request) bool {
 			"this route needs an Authorization: Bearer <token> header")
 		return false
 	}
-	for _, t := range accepted {
-		if t != "" && tokenEqual(got, t) {
+	g := sha256.Sum256([]byte(got))
+	for _, h := range accepted {
+		if hashEqual(&g, h) {
 			return true
 		}
 	}
-	if isAdmin(path) && admin != "" && api != "" && tokenEqual(got, api) {
+	if isAdmin(path) && admin != "" && api != "" && hashEqual(&g, &s.apiHash) {
 		problem(w, http.StatusForbidden, "forbidden", "Forbidden",
 			"the API token does not grant /v1/admin; use the admin token")
 		return false
@@ -110,10 +115,18 @@ func bearer(r *http.Request) (string, bool) {
 	return t, t != ""
 }
 
-// tokenEqual compares two tokens in constant time. Hashing first makes the
-// comparison's time independent of the tokens' lengths too.
-func tokenEqual(got, want string) bool {
-	a := sha256.Sum256([]byte(got))
-	b := sha256.Sum256([]byte(want))
+// Tokens are compared by their SHA-256 hashes in constant time: hashing
+// first makes the comparison's time independent of the tokens' lengths
+// too. The configured tokens are hashed once, by New (tokenHashes), the
+// request's once per request.
+
+// tokenHashes hashes the configured tokens for authorize.
+func (s *Server) tokenHashes() {
+	s.apiHash = sha256.Sum256([]byte(s.cfg.APIToken))
+	s.adminHash = sha256.Sum256([]byte(s.cfg.AdminToken))
+}
+
+// hashEqual compares two token hashes in constant time.
+func hashEqual(a, b *[sha256.Size]byte) bool {
 	return subtle.ConstantTimeCompare(a[:], b[:]) == 1
 }

@@ -142,6 +142,8 @@ type Server struct {
 	// unmatchedRoute stands for the requests no route matches, in the
 	// metrics and the log (route.go).
 	unmatchedRoute *route
+	// apiHash and adminHash are the tokens' SHA-256 (auth.go).
+	apiHash, adminHash [32]byte
 }
 
 // New builds a Server from cfg. It fails when Store is nil or the metrics
@@ -198,6 +200,7 @@ func New(cfg Config) (*Server, error) {
 		}
 	}
 	s.unmatchedRoute = s.newRoute("", nil)
+	s.tokenHashes()
 	s.routes()
 	return s, nil
 }
