@@ -35,6 +35,21 @@ const (
 // Replication defaults.
 const (
 	DefaultReplicationStallAfter = 30 * time.Second
+	// DefaultReplicationWALLimit is Config.WALLimit's default in the
+	// replication mode. Litestream copies the WAL once a second and
+	// checkpoints after the sync that finds DefaultLitestreamCheckpointPages
+	// frames (about 135 MB): the WAL then reaches about that plus one
+	// second of writes, which at 64 MiB made the writer slow down
+	// (back-pressure past three quarters of the limit) for 7-45% of its
+	// time at 16 clients (BENCHMARKS.md).
+	DefaultReplicationWALLimit = 512 << 20
+	// DefaultLitestreamCheckpointPages is Config.LitestreamCheckpointPages'
+	// default, the min-checkpoint-page-count of docs/replication.md's
+	// litestream.yml. Each of Litestream's checkpoints stops the writer for
+	// tens of milliseconds whatever its size (measured: 7-450 ms for 1,500
+	// to 13,600 frames, 100-160 ms for 33,000 to 41,000), so fewer, larger
+	// ones cost the writer less.
+	DefaultLitestreamCheckpointPages = 32768
 	// replPoll is how often the replication monitor looks at Litestream's
 	// position (a directory listing) and the WAL.
 	replPoll = 250 * time.Millisecond
@@ -96,7 +111,7 @@ type ReplicationStats struct {
 	WALResetAt *time.Time `json:"wal_reset_at,omitempty"`
 	// WriterCheckpointWaits counts the writer's pauses that leave
 	// Litestream the write lock for its checkpoint, right after a sync of
-	// a WAL of 1,000 frames or more; WriterCheckpointWaitSeconds is their
+	// a WAL of LitestreamCheckpointPages frames or more; WriterCheckpointWaitSeconds is their
 	// total time.
 	WriterCheckpointWaits       int64   `json:"writer_checkpoint_waits"`
 	WriterCheckpointWaitSeconds float64 `json:"writer_checkpoint_wait_seconds"`
@@ -200,6 +215,15 @@ func (db *DB) logDetection(ctx context.Context) {
 	case db.cfg.Replication == ReplicationLitestream:
 		log.Info("replication: mode litestream, Litestream's tables are not in the database yet (it creates them when it starts replicating)",
 			"meta_dir", db.cfg.LitestreamMetaDir)
+	}
+	if fb := db.w.guard.frameBytes; db.repl != nil && fb > 0 && db.walFramesBytes(int64(db.cfg.LitestreamCheckpointPages)) > db.cfg.WALLimit/4*3 {
+		// Litestream checkpoints only once the WAL holds this many frames,
+		// but the writer slows down past three quarters of the limit and
+		// health reports a stall past it.
+		log.Warn("replication: --wal-limit is too small for Litestream's checkpoints: the WAL grows to --litestream-checkpoint-pages frames and more before Litestream checkpoints, but the writer slows down past three quarters of --wal-limit",
+			"wal_limit_bytes", db.cfg.WALLimit, "litestream_checkpoint_pages", db.cfg.LitestreamCheckpointPages,
+			"checkpoint_wal_bytes", db.walFramesBytes(int64(db.cfg.LitestreamCheckpointPages)),
+			"hint", "raise --wal-limit above 4/3 of that plus a second of writes, or lower min-checkpoint-page-count in litestream.yml and --litestream-checkpoint-pages together")
 	}
 	if db.repl != nil {
 		db.repl.mu.Lock()
@@ -353,7 +377,7 @@ func (m *replMonitor) observe(now time.Time) {
 // WAL grows, and past --wal-limit health says replication stalled. So the
 // writer steps aside, but only when Litestream is about to ask: Litestream
 // checkpoints right after a sync that leaves min-checkpoint-page-count
-// (default 1000) frames in the WAL, and every sync writes a level-0 LTX
+// (Config.LitestreamCheckpointPages) frames in the WAL, and every sync writes a level-0 LTX
 // file. When the writer, between two groups, finds that file and the WAL
 // that long, it starts no group until Litestream's checkpoint has copied
 // the WAL (the WAL index shows backfill at mxFrame) or the WAL started
@@ -362,11 +386,8 @@ func (m *replMonitor) observe(now time.Time) {
 // falling behind the write rate) it also pauses replYield between groups:
 // back-pressure that keeps the WAL under the limit.
 const (
-	// litestreamCheckpointFrames is Litestream v0.5's default
-	// min-checkpoint-page-count (DefaultMinCheckpointPageN).
-	litestreamCheckpointFrames = 1000
-	replAssistPoll             = 500 * time.Microsecond
-	replYield                  = 2 * time.Millisecond
+	replAssistPoll = 500 * time.Microsecond
+	replYield      = 2 * time.Millisecond
 )
 
 // replAssistMax bounds one pause for Litestream's checkpoint (a variable
@@ -382,7 +403,7 @@ func (w *writer) yieldWAL() {
 	if !ok {
 		return
 	}
-	if m.litestreamSynced() && mx >= litestreamCheckpointFrames && mx > backfill {
+	if m.litestreamSynced() && mx >= int64(db.cfg.LitestreamCheckpointPages) && mx > backfill {
 		m.assistCheckpoint(db, mx)
 		return
 	}
