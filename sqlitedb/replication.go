@@ -150,6 +150,11 @@ type replMonitor struct {
 	walResetAt     time.Time
 	loggedStall    bool
 	loggedTakeover bool
+	// shortResetAt is when the WAL last started over short of
+	// LitestreamCheckpointPages frames while Litestream was live; two
+	// within replShortResets say its min-checkpoint-page-count is lower.
+	shortResetAt  time.Time
+	loggedPagesLo bool
 
 	// ltxDir is Litestream's level-0 LTX folder; nextTXID the transaction
 	// id of the LTX file the writer looks for next (writer goroutine only).
@@ -315,6 +320,7 @@ func (m *replMonitor) observe(now time.Time) {
 	}
 	if mx < m.lastMx {
 		m.walResetAt = now
+		m.noteReset(now, m.lastMx)
 	}
 	m.lastMx = mx
 	// A look that finds no LTX file (Litestream not started yet, or a
@@ -366,6 +372,38 @@ func (m *replMonitor) observe(now time.Time) {
 		cfg.Logger.Error("replication stalled and the WAL is past its hard limit: cortex takes checkpointing back (RESTART/TRUNCATE) to bound the WAL; Litestream takes a new snapshot when it returns",
 			"wal_bytes", wal, "hard_limit_bytes", cfg.ReplicationHardLimit, "since", m.stalledSince.Format(time.RFC3339))
 	}
+}
+
+// replShortResets: two WAL restarts short of LitestreamCheckpointPages
+// within this time are Litestream's checkpoints at a lower
+// min-checkpoint-page-count (its time-based checkpoint-interval comes at
+// most once a minute).
+const replShortResets = 20 * time.Second
+
+// noteReset looks at a WAL restart (the WAL held lastMx frames before it)
+// for a litestream.yml whose min-checkpoint-page-count is lower than
+// Config.LitestreamCheckpointPages (seen when the WAL starts over short of
+// half of them). Litestream's read transaction keeps
+// cortex's own PASSIVE checkpoints from completing while it runs, so
+// while its position moves and cortex has not taken checkpointing back,
+// a restart is Litestream's checkpoint. Its checkpoints then ask for the
+// write lock while the writer keeps it: they wait up to Litestream's
+// busy-timeout, delaying its syncs, and run at random moments. It logs a
+// warning once. m.mu is held.
+func (m *replMonitor) noteReset(now time.Time, lastMx int64) {
+	pages := int64(m.db.cfg.LitestreamCheckpointPages)
+	// Half: the monitor's last look before a restart may come before the
+	// WAL reached the pages (it looks every replPoll).
+	if m.takeover || m.loggedPagesLo || lastMx >= pages/2 || m.posAt.IsZero() || m.txid == 0 || now.Sub(m.posAt) > 5*time.Second {
+		return
+	}
+	if !m.shortResetAt.IsZero() && now.Sub(m.shortResetAt) < replShortResets {
+		m.loggedPagesLo = true
+		m.db.cfg.Logger.Warn("replication: Litestream checkpoints before the WAL holds --litestream-checkpoint-pages frames, so its checkpoints find the write lock taken (they wait, and delay its syncs); its min-checkpoint-page-count is lower than cortex's",
+			"frames_at_restart", lastMx, "litestream_checkpoint_pages", pages,
+			"hint", fmt.Sprintf("set min-checkpoint-page-count: %d in litestream.yml (docs/replication.md), or --litestream-checkpoint-pages to Litestream's value", pages))
+	}
+	m.shortResetAt = now
 }
 
 // The writer's pauses in the replication mode (yieldWAL).

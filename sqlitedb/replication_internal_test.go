@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"database/sql"
+	"fmt"
 	"log/slog"
 	"os"
 	"path/filepath"
@@ -513,4 +514,89 @@ func TestReplication_Defaults(t *testing.T) {
 	if err := (Config{Replication: ReplicationLitestream, LitestreamCheckpointPages: -1}).Validate(); err == nil || !strings.Contains(err.Error(), "LitestreamCheckpointPages") {
 		t.Fatalf("negative pages: %v", err)
 	}
+}
+
+// A litestream.yml without cortex's min-checkpoint-page-count (Litestream's
+// default 1000, e.g. one written for an older cortex) makes Litestream
+// checkpoint long before the writer steps aside: cortex sees the WAL start
+// over again and again short of LitestreamCheckpointPages while
+// Litestream's position moves, and says what to set. The test plays
+// Litestream: LTX files, and checkpoints (cortex's own PASSIVE ones, which
+// complete with no Litestream reader).
+func TestReplication_WarnsOfLowerLitestreamCheckpointPages(t *testing.T) {
+	const want = "its min-checkpoint-page-count is lower than cortex's"
+	// Restarts at ~150 frames: far short of 100,000 pages (warned); past
+	// half of 250 (Litestream's checkpoints, as configured: no warning).
+	if logs := restartsShortOf(t, 100000, func(l string) bool { return strings.Contains(l, want) }); strings.Count(logs, want) != 1 {
+		t.Fatalf("warned %d times, want once; log:\n%s", strings.Count(logs, want), logs)
+	}
+	if logs := restartsShortOf(t, 250, func(string) bool { return false }); strings.Contains(logs, want) {
+		t.Fatalf("warned with restarts past half of the pages; log:\n%s", logs)
+	}
+}
+
+// restartsShortOf restarts the WAL at about 150 frames, with Litestream's
+// position moving in between, until done(log) or 10 times, and returns
+// the log.
+func restartsShortOf(t *testing.T, pages int, done func(string) bool) string {
+	dir := t.TempDir()
+	path, meta := filepath.Join(dir, "r.db"), filepath.Join(dir, "meta")
+	ctx := context.Background()
+	logs := &syncBuf{}
+	db, err := Open(ctx, path, Config{
+		Replication: ReplicationLitestream, LitestreamMetaDir: meta, WALAutoCheckpoint: 100,
+		ReplicationStallAfter: time.Hour, LitestreamCheckpointPages: pages,
+		Logger: slog.New(slog.NewTextHandler(logs, nil)),
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer db.Close()
+	if err := db.Write(ctx, func(tx *Tx) error {
+		_, err := tx.Exec(ctx, "CREATE TABLE t(v TEXT)")
+		return err
+	}); err != nil {
+		t.Fatal(err)
+	}
+	l0 := filepath.Join(meta, "ltx", "0")
+	mustMkdir(t, l0)
+	for i := 1; i <= 10 && !done(logs.String()); i++ {
+		// Litestream syncs: a new LTX file; the monitor sees its position move.
+		mustWrite(t, filepath.Join(l0, fmt.Sprintf("%016x-%016x.ltx", i, i)))
+		for deadline := time.Now().Add(time.Minute); db.replicationStats().TXID != uint64(i); time.Sleep(time.Millisecond) {
+			if time.Now().After(deadline) {
+				t.Fatal("the monitor never saw the LTX file")
+			}
+		}
+		// The WAL grows; the monitor sees it long.
+		fillRows(t, db, 150)
+		for deadline := time.Now().Add(time.Minute); db.walLastMx() < 150; time.Sleep(time.Millisecond) {
+			if time.Now().After(deadline) {
+				t.Fatal("the monitor never saw the WAL grow")
+			}
+		}
+		// Litestream checkpoints (here cortex's PASSIVE, which completes
+		// with no reader) and the next write starts the WAL over.
+		reset := db.replicationStats().WALResetAt
+		if _, err := db.Checkpoint(ctx, Passive); err != nil {
+			t.Fatal(err)
+		}
+		fillRows(t, db, 1)
+		for deadline := time.Now().Add(time.Minute); ; time.Sleep(time.Millisecond) {
+			if r := db.replicationStats().WALResetAt; r != nil && (reset == nil || r.After(*reset)) {
+				break
+			}
+			if time.Now().After(deadline) {
+				t.Fatal("the monitor never saw the WAL start over")
+			}
+		}
+	}
+	return logs.String()
+}
+
+// walLastMx is the WAL length the replication monitor saw last.
+func (db *DB) walLastMx() int64 {
+	db.repl.mu.Lock()
+	defer db.repl.mu.Unlock()
+	return db.repl.lastMx
 }
