@@ -527,3 +527,37 @@ func TestFlags_WALLimitDefaultWithLitestream(t *testing.T) {
 		}
 	}
 }
+
+// The ops commands read a file Litestream replicates (its metadata folder
+// beside it) with the replication mode's WAL limit, unless --wal-limit is
+// given: a health probe would otherwise call Litestream's normal WAL
+// length (up to ~170 MB at its documented checkpoints) degraded.
+func TestCLI_OpsWALLimitBesideLitestream(t *testing.T) {
+	withEnv(t, nil)
+	db := seed(t)
+	limit := func(args ...string) int64 {
+		var out, errOut bytes.Buffer
+		if err := run(t.Context(), append([]string{"stats", "--db", db, "--json"}, args...), &out, &errOut); err != nil {
+			t.Fatalf("stats: %v\n%s", err, errOut.String())
+		}
+		var sj struct {
+			WALLimitBytes int64 `json:"wal_limit_bytes"`
+		}
+		if err := json.Unmarshal(out.Bytes(), &sj); err != nil {
+			t.Fatal(err)
+		}
+		return sj.WALLimitBytes
+	}
+	if got := limit(); got != sqlitedb.DefaultWALLimit {
+		t.Fatalf("no Litestream: WAL limit %d, want %d", got, sqlitedb.DefaultWALLimit)
+	}
+	if err := os.Mkdir(sqlitedb.LitestreamMetaDir(db), 0o700); err != nil {
+		t.Fatal(err)
+	}
+	if got := limit(); got != sqlitedb.DefaultReplicationWALLimit {
+		t.Fatalf("beside Litestream's folder: WAL limit %d, want %d", got, sqlitedb.DefaultReplicationWALLimit)
+	}
+	if got := limit("--wal-limit", "64MiB"); got != 64<<20 {
+		t.Fatalf("--wal-limit given: %d, want it kept", got)
+	}
+}
