@@ -332,7 +332,7 @@ func (f *dbFlags) register(fs *flag.FlagSet) {
 	fs.Var(choice{&f.synchronous, []string{"normal", "full"}}, "synchronous", "SQLite synchronous: normal (WAL: safe on process crash, the last commits may be lost on power loss) or full (fsync every commit)")
 	fs.DurationVar(&f.busyTimeout, "busy-timeout", sqlitedb.DefaultBusyTimeout, "how long SQLite waits for a lock held by another process")
 	fs.Var(&f.mmapSize, "mmap-size", "memory-mapped I/O size (0 disables it)")
-	fs.Var(&f.walLimit, "wal-limit", "bound on the -wal file: past half of it checkpoints end with a RESTART, past it a TRUNCATE shrinks the file and health degrades (with --replication=litestream, unless given: 512MiB, since Litestream's checkpoints set the WAL's length: docs/replication.md)")
+	fs.Var(&f.walLimit, "wal-limit", "bound on the -wal file: past half of it checkpoints end with a RESTART, past it a TRUNCATE shrinks the file and health degrades (512MiB unless given with --replication=litestream, and for a file with Litestream's metadata folder beside it: Litestream's checkpoints set the WAL's length, docs/replication.md)")
 	fs.BoolVar(&f.allowNetworkFS, "allow-network-fs", false, "open a WAL database on a network filesystem anyway (unsafe: WAL locking does not work across machines)")
 	fs.BoolVar(&f.acceptWALLoss, "accept-wal-loss", false, "open a database whose -wal has a damaged frame, letting recovery drop the commits after it (otherwise refused: restore a backup instead)")
 }
