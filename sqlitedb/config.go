@@ -70,7 +70,8 @@ type Config struct {
 	// <0 disables the background checkpointer altogether, and SQLite's own
 	// auto-checkpoint is then left at WALAutoCheckpoint frames).
 	CheckpointInterval time.Duration
-	// WALLimit bounds the -wal file, in bytes (default 64 MiB). Past half
+	// WALLimit bounds the -wal file, in bytes (default 64 MiB; 512 MiB
+	// with Replication litestream, DefaultReplicationWALLimit). Past half
 	// of it the checkpointer ends its rounds with a RESTART checkpoint, near
 	// it the writer runs one before its next transaction, so that the WAL
 	// starts over instead of growing under continuous reads; it is passed
@@ -142,6 +143,17 @@ type Config struct {
 	// where cortex reads its position (default <dir>/.<file>-litestream,
 	// Litestream's own default; set it when litestream.yml sets meta-path).
 	LitestreamMetaDir string
+	// LitestreamCheckpointPages is the min-checkpoint-page-count of
+	// litestream.yml, the WAL length in frames past which Litestream
+	// checkpoints right after a sync (default 32768,
+	// DefaultLitestreamCheckpointPages, the value docs/replication.md's
+	// litestream.yml sets; Litestream's own default is 1000). The writer
+	// steps aside for that checkpoint after a sync that leaves this many
+	// frames or more, so the two must match: set it lower than
+	// Litestream's and the writer pauses (at most 100 ms) for checkpoints
+	// that do not come; higher, and Litestream's checkpoints find the
+	// write lock taken until the WAL reaches this length.
+	LitestreamCheckpointPages int
 	// OnConnect, when set, runs on each new connection this DB opens (the
 	// writer, the checkpointer and every reader), after the pragmas and
 	// before any other use: to run SQL on it (through driver.ExecerContext)
@@ -202,8 +214,15 @@ func (c Config) withDefaults() Config {
 	if c.CheckpointInterval == 0 {
 		c.CheckpointInterval = DefaultCheckpointInterval
 	}
+	c.Replication = strings.ToLower(c.Replication)
 	if c.WALLimit == 0 {
 		c.WALLimit = DefaultWALLimit
+		if c.Replication == ReplicationLitestream {
+			c.WALLimit = DefaultReplicationWALLimit
+		}
+	}
+	if c.LitestreamCheckpointPages == 0 {
+		c.LitestreamCheckpointPages = DefaultLitestreamCheckpointPages
 	}
 	if c.MaxBatch == 0 {
 		c.MaxBatch = DefaultMaxBatch
@@ -217,7 +236,6 @@ func (c Config) withDefaults() Config {
 	if c.Logger == nil {
 		c.Logger = slog.New(slog.DiscardHandler)
 	}
-	c.Replication = strings.ToLower(c.Replication)
 	if c.Replication == "" {
 		c.Replication = ReplicationNone
 	}
@@ -268,6 +286,9 @@ func (c Config) Validate() error {
 	}
 	if c.ReplicationHardLimit < 0 {
 		return fmt.Errorf("config: ReplicationHardLimit %d: must not be negative", c.ReplicationHardLimit)
+	}
+	if c.LitestreamCheckpointPages < 0 {
+		return fmt.Errorf("config: LitestreamCheckpointPages %d: must not be negative", c.LitestreamCheckpointPages)
 	}
 	if c.MaxBatch < 1 {
 		return fmt.Errorf("config: MaxBatch %d: want at least 1", c.MaxBatch)

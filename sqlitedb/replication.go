@@ -35,6 +35,21 @@ const (
 // Replication defaults.
 const (
 	DefaultReplicationStallAfter = 30 * time.Second
+	// DefaultReplicationWALLimit is Config.WALLimit's default in the
+	// replication mode. Litestream copies the WAL once a second and
+	// checkpoints after the sync that finds DefaultLitestreamCheckpointPages
+	// frames (about 135 MB): the WAL then reaches about that plus one
+	// second of writes, which at 64 MiB made the writer slow down
+	// (back-pressure past three quarters of the limit) for 7-45% of its
+	// time at 16 clients (BENCHMARKS.md).
+	DefaultReplicationWALLimit = 512 << 20
+	// DefaultLitestreamCheckpointPages is Config.LitestreamCheckpointPages'
+	// default, the min-checkpoint-page-count of docs/replication.md's
+	// litestream.yml. Each of Litestream's checkpoints stops the writer for
+	// tens of milliseconds whatever its size (measured: 7-450 ms for 1,500
+	// to 13,600 frames, 100-160 ms for 33,000 to 41,000), so fewer, larger
+	// ones cost the writer less.
+	DefaultLitestreamCheckpointPages = 32768
 	// replPoll is how often the replication monitor looks at Litestream's
 	// position (a directory listing) and the WAL.
 	replPoll = 250 * time.Millisecond
@@ -96,7 +111,7 @@ type ReplicationStats struct {
 	WALResetAt *time.Time `json:"wal_reset_at,omitempty"`
 	// WriterCheckpointWaits counts the writer's pauses that leave
 	// Litestream the write lock for its checkpoint, right after a sync of
-	// a WAL of 1,000 frames or more; WriterCheckpointWaitSeconds is their
+	// a WAL of LitestreamCheckpointPages frames or more; WriterCheckpointWaitSeconds is their
 	// total time.
 	WriterCheckpointWaits       int64   `json:"writer_checkpoint_waits"`
 	WriterCheckpointWaitSeconds float64 `json:"writer_checkpoint_wait_seconds"`
@@ -135,6 +150,11 @@ type replMonitor struct {
 	walResetAt     time.Time
 	loggedStall    bool
 	loggedTakeover bool
+	// shortResetAt is when the WAL last started over short of
+	// LitestreamCheckpointPages frames while Litestream was live; two
+	// within replShortResets say its min-checkpoint-page-count is lower.
+	shortResetAt  time.Time
+	loggedPagesLo bool
 
 	// ltxDir is Litestream's level-0 LTX folder; nextTXID the transaction
 	// id of the LTX file the writer looks for next (writer goroutine only).
@@ -200,6 +220,15 @@ func (db *DB) logDetection(ctx context.Context) {
 	case db.cfg.Replication == ReplicationLitestream:
 		log.Info("replication: mode litestream, Litestream's tables are not in the database yet (it creates them when it starts replicating)",
 			"meta_dir", db.cfg.LitestreamMetaDir)
+	}
+	if fb := db.w.guard.frameBytes; db.repl != nil && fb > 0 && db.walFramesBytes(int64(db.cfg.LitestreamCheckpointPages)) > db.cfg.WALLimit/4*3 {
+		// Litestream checkpoints only once the WAL holds this many frames,
+		// but the writer slows down past three quarters of the limit and
+		// health reports a stall past it.
+		log.Warn("replication: --wal-limit is too small for Litestream's checkpoints: the WAL grows to --litestream-checkpoint-pages frames and more before Litestream checkpoints, but the writer slows down past three quarters of --wal-limit",
+			"wal_limit_bytes", db.cfg.WALLimit, "litestream_checkpoint_pages", db.cfg.LitestreamCheckpointPages,
+			"checkpoint_wal_bytes", db.walFramesBytes(int64(db.cfg.LitestreamCheckpointPages)),
+			"hint", "raise --wal-limit above 4/3 of that plus a second of writes, or lower min-checkpoint-page-count in litestream.yml and --litestream-checkpoint-pages together")
 	}
 	if db.repl != nil {
 		db.repl.mu.Lock()
@@ -291,6 +320,7 @@ func (m *replMonitor) observe(now time.Time) {
 	}
 	if mx < m.lastMx {
 		m.walResetAt = now
+		m.noteReset(now, m.lastMx)
 	}
 	m.lastMx = mx
 	// A look that finds no LTX file (Litestream not started yet, or a
@@ -344,6 +374,38 @@ func (m *replMonitor) observe(now time.Time) {
 	}
 }
 
+// replShortResets: two WAL restarts short of LitestreamCheckpointPages
+// within this time are Litestream's checkpoints at a lower
+// min-checkpoint-page-count (its time-based checkpoint-interval comes at
+// most once a minute).
+const replShortResets = 20 * time.Second
+
+// noteReset looks at a WAL restart (the WAL held lastMx frames before it)
+// for a litestream.yml whose min-checkpoint-page-count is lower than
+// Config.LitestreamCheckpointPages (seen when the WAL starts over short of
+// half of them). Litestream's read transaction keeps
+// cortex's own PASSIVE checkpoints from completing while it runs, so
+// while its position moves and cortex has not taken checkpointing back,
+// a restart is Litestream's checkpoint. Its checkpoints then ask for the
+// write lock while the writer keeps it: they wait up to Litestream's
+// busy-timeout, delaying its syncs, and run at random moments. It logs a
+// warning once. m.mu is held.
+func (m *replMonitor) noteReset(now time.Time, lastMx int64) {
+	pages := int64(m.db.cfg.LitestreamCheckpointPages)
+	// Half: the monitor's last look before a restart may come before the
+	// WAL reached the pages (it looks every replPoll).
+	if m.takeover || m.loggedPagesLo || lastMx >= pages/2 || m.posAt.IsZero() || m.txid == 0 || now.Sub(m.posAt) > 5*time.Second {
+		return
+	}
+	if !m.shortResetAt.IsZero() && now.Sub(m.shortResetAt) < replShortResets {
+		m.loggedPagesLo = true
+		m.db.cfg.Logger.Warn("replication: Litestream checkpoints before the WAL holds --litestream-checkpoint-pages frames, so its checkpoints find the write lock taken (they wait, and delay its syncs); its min-checkpoint-page-count is lower than cortex's",
+			"frames_at_restart", lastMx, "litestream_checkpoint_pages", pages,
+			"hint", fmt.Sprintf("set min-checkpoint-page-count: %d in litestream.yml (docs/replication.md), or --litestream-checkpoint-pages to Litestream's value", pages))
+	}
+	m.shortResetAt = now
+}
+
 // The writer's pauses in the replication mode (yieldWAL).
 //
 // Litestream checkpoints inside a write transaction (its _litestream_lock
@@ -353,7 +415,7 @@ func (m *replMonitor) observe(now time.Time) {
 // WAL grows, and past --wal-limit health says replication stalled. So the
 // writer steps aside, but only when Litestream is about to ask: Litestream
 // checkpoints right after a sync that leaves min-checkpoint-page-count
-// (default 1000) frames in the WAL, and every sync writes a level-0 LTX
+// (Config.LitestreamCheckpointPages) frames in the WAL, and every sync writes a level-0 LTX
 // file. When the writer, between two groups, finds that file and the WAL
 // that long, it starts no group until Litestream's checkpoint has copied
 // the WAL (the WAL index shows backfill at mxFrame) or the WAL started
@@ -362,11 +424,8 @@ func (m *replMonitor) observe(now time.Time) {
 // falling behind the write rate) it also pauses replYield between groups:
 // back-pressure that keeps the WAL under the limit.
 const (
-	// litestreamCheckpointFrames is Litestream v0.5's default
-	// min-checkpoint-page-count (DefaultMinCheckpointPageN).
-	litestreamCheckpointFrames = 1000
-	replAssistPoll             = 500 * time.Microsecond
-	replYield                  = 2 * time.Millisecond
+	replAssistPoll = 500 * time.Microsecond
+	replYield      = 2 * time.Millisecond
 )
 
 // replAssistMax bounds one pause for Litestream's checkpoint (a variable
@@ -382,7 +441,7 @@ func (w *writer) yieldWAL() {
 	if !ok {
 		return
 	}
-	if m.litestreamSynced() && mx >= litestreamCheckpointFrames && mx > backfill {
+	if m.litestreamSynced() && mx >= int64(db.cfg.LitestreamCheckpointPages) && mx > backfill {
 		m.assistCheckpoint(db, mx)
 		return
 	}

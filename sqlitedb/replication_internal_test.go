@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"database/sql"
+	"fmt"
 	"log/slog"
 	"os"
 	"path/filepath"
@@ -278,9 +279,11 @@ func TestReplication_WriterWaitsForLitestreamCheckpoint(t *testing.T) {
 	dir := t.TempDir()
 	path, meta := filepath.Join(dir, "r.db"), filepath.Join(dir, "meta")
 	ctx := context.Background()
+	const litestreamCheckpointFrames = 1000 // Litestream's own default
 	db, err := Open(ctx, path, Config{
 		Replication: ReplicationLitestream, LitestreamMetaDir: meta, CheckpointInterval: time.Hour,
 		ReplicationStallAfter: time.Hour, ReplicationHardLimit: 1 << 40,
+		LitestreamCheckpointPages: litestreamCheckpointFrames,
 	})
 	if err != nil {
 		t.Fatal(err)
@@ -360,6 +363,73 @@ func TestReplication_WriterWaitsForLitestreamCheckpoint(t *testing.T) {
 	}
 }
 
+// Litestream checkpoints after a sync only once the WAL holds its
+// min-checkpoint-page-count frames (LitestreamCheckpointPages): after a
+// sync of a shorter WAL no checkpoint comes, and the writer does not pause.
+func TestReplication_WriterPausesOnlyPastLitestreamCheckpointPages(t *testing.T) {
+	defer func(d time.Duration) { replAssistMax = d }(replAssistMax)
+	replAssistMax = time.Millisecond // a pause would end at once, and be counted
+	dir := t.TempDir()
+	path, meta := filepath.Join(dir, "r.db"), filepath.Join(dir, "meta")
+	ctx := context.Background()
+	const pages = 4000
+	db, err := Open(ctx, path, Config{
+		Replication: ReplicationLitestream, LitestreamMetaDir: meta, CheckpointInterval: time.Hour,
+		ReplicationStallAfter: time.Hour, ReplicationHardLimit: 1 << 40, LitestreamCheckpointPages: pages,
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer db.Close()
+	if err := db.Write(ctx, func(tx *Tx) error {
+		_, err := tx.Exec(ctx, "CREATE TABLE t(v TEXT)")
+		return err
+	}); err != nil {
+		t.Fatal(err)
+	}
+	l0 := filepath.Join(meta, "ltx", "0")
+	mustMkdir(t, l0)
+	mustWrite(t, filepath.Join(l0, "0000000000000001-0000000000000001.ltx"))
+	for deadline := time.Now().Add(time.Minute); db.replicationStats().TXID != 1; time.Sleep(time.Millisecond) {
+		if time.Now().After(deadline) {
+			t.Fatal("the monitor never saw Litestream's first LTX file")
+		}
+	}
+	// Litestream's reader holds the WAL, so nothing is copied.
+	raw, err := sql.Open("sqlite3", "file:"+path+"?_busy_timeout=5000")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer raw.Close()
+	rtx, err := raw.Begin()
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer rtx.Rollback()
+	var n int
+	if err := rtx.QueryRow("SELECT count(*) FROM t").Scan(&n); err != nil {
+		t.Fatal(err)
+	}
+	fillRows(t, db, 1200) // past Litestream's default of 1,000 frames, short of 4,000
+	mx, _, ok := db.walIndex()
+	if !ok || mx < 1000 || mx >= pages {
+		t.Fatalf("WAL index mx %d ok %v: want 1,000 to %d frames", mx, ok, pages)
+	}
+	// A sync ends: the next writes run without a pause.
+	mustWrite(t, filepath.Join(l0, "0000000000000002-0000000000000002.ltx"))
+	fillRows(t, db, 10)
+	if got := db.repl.assists.Load(); got != 0 {
+		t.Fatalf("the writer paused %d times for a checkpoint Litestream does not run below %d frames", got, pages)
+	}
+	// Past the pages, the sync's end makes it pause.
+	fillRows(t, db, pages-int(mx))
+	mustWrite(t, filepath.Join(l0, "0000000000000003-0000000000000003.ltx"))
+	fillRows(t, db, 1)
+	if got := db.repl.assists.Load(); got != 1 {
+		t.Fatalf("the writer paused %d times past %d frames after a sync, want 1", got, pages)
+	}
+}
+
 // Litestream restarts the WAL without truncating it: the -wal file keeps
 // the size of its longest run. Once Litestream has checkpointed and the
 // WAL started over, replication is not stalled, however large the file.
@@ -420,4 +490,113 @@ func TestReplication_StartedOverWALIsNotStalled(t *testing.T) {
 		t.Fatalf("the -wal file is %d bytes after the restart: the test wants it left past the limit", w)
 	}
 	waitStalled(false)
+}
+
+// In the replication mode the WAL limit's default fits Litestream's
+// checkpoint cadence: it checkpoints once the WAL holds
+// LitestreamCheckpointPages frames (docs/replication.md's litestream.yml),
+// and the writer must not slow down (past three quarters of the limit)
+// before that.
+func TestReplication_Defaults(t *testing.T) {
+	c := Config{Replication: "Litestream"}.withDefaults()
+	if c.WALLimit != DefaultReplicationWALLimit || c.ReplicationHardLimit != 2*DefaultReplicationWALLimit || c.LitestreamCheckpointPages != DefaultLitestreamCheckpointPages {
+		t.Fatalf("litestream defaults: WALLimit %d, hard limit %d, pages %d", c.WALLimit, c.ReplicationHardLimit, c.LitestreamCheckpointPages)
+	}
+	if frames := walHeaderBytes + int64(c.LitestreamCheckpointPages)*(4096+walFrameHeaderBytes); frames > c.WALLimit/4*3 {
+		t.Fatalf("Litestream checkpoints at %d bytes of WAL, past the writer's back-pressure at %d", frames, c.WALLimit/4*3)
+	}
+	if c := (Config{}).withDefaults(); c.WALLimit != DefaultWALLimit {
+		t.Fatalf("mode none: WALLimit %d, want %d", c.WALLimit, DefaultWALLimit)
+	}
+	if c := (Config{Replication: ReplicationLitestream, WALLimit: 1 << 20}).withDefaults(); c.WALLimit != 1<<20 || c.ReplicationHardLimit != 2<<20 {
+		t.Fatalf("a WALLimit given: %d (hard %d), want it kept", c.WALLimit, c.ReplicationHardLimit)
+	}
+	if err := (Config{Replication: ReplicationLitestream, LitestreamCheckpointPages: -1}).Validate(); err == nil || !strings.Contains(err.Error(), "LitestreamCheckpointPages") {
+		t.Fatalf("negative pages: %v", err)
+	}
+}
+
+// A litestream.yml without cortex's min-checkpoint-page-count (Litestream's
+// default 1000, e.g. one written for an older cortex) makes Litestream
+// checkpoint long before the writer steps aside: cortex sees the WAL start
+// over again and again short of LitestreamCheckpointPages while
+// Litestream's position moves, and says what to set. The test plays
+// Litestream: LTX files, and checkpoints (cortex's own PASSIVE ones, which
+// complete with no Litestream reader).
+func TestReplication_WarnsOfLowerLitestreamCheckpointPages(t *testing.T) {
+	const want = "its min-checkpoint-page-count is lower than cortex's"
+	// Restarts at ~150 frames: far short of 100,000 pages (warned); past
+	// half of 250 (Litestream's checkpoints, as configured: no warning).
+	if logs := restartsShortOf(t, 100000, func(l string) bool { return strings.Contains(l, want) }); strings.Count(logs, want) != 1 {
+		t.Fatalf("warned %d times, want once; log:\n%s", strings.Count(logs, want), logs)
+	}
+	if logs := restartsShortOf(t, 250, func(string) bool { return false }); strings.Contains(logs, want) {
+		t.Fatalf("warned with restarts past half of the pages; log:\n%s", logs)
+	}
+}
+
+// restartsShortOf restarts the WAL at about 150 frames, with Litestream's
+// position moving in between, until done(log) or 10 times, and returns
+// the log.
+func restartsShortOf(t *testing.T, pages int, done func(string) bool) string {
+	dir := t.TempDir()
+	path, meta := filepath.Join(dir, "r.db"), filepath.Join(dir, "meta")
+	ctx := context.Background()
+	logs := &syncBuf{}
+	db, err := Open(ctx, path, Config{
+		Replication: ReplicationLitestream, LitestreamMetaDir: meta, WALAutoCheckpoint: 100,
+		ReplicationStallAfter: time.Hour, LitestreamCheckpointPages: pages,
+		Logger: slog.New(slog.NewTextHandler(logs, nil)),
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer db.Close()
+	if err := db.Write(ctx, func(tx *Tx) error {
+		_, err := tx.Exec(ctx, "CREATE TABLE t(v TEXT)")
+		return err
+	}); err != nil {
+		t.Fatal(err)
+	}
+	l0 := filepath.Join(meta, "ltx", "0")
+	mustMkdir(t, l0)
+	for i := 1; i <= 10 && !done(logs.String()); i++ {
+		// Litestream syncs: a new LTX file; the monitor sees its position move.
+		mustWrite(t, filepath.Join(l0, fmt.Sprintf("%016x-%016x.ltx", i, i)))
+		for deadline := time.Now().Add(time.Minute); db.replicationStats().TXID != uint64(i); time.Sleep(time.Millisecond) {
+			if time.Now().After(deadline) {
+				t.Fatal("the monitor never saw the LTX file")
+			}
+		}
+		// The WAL grows; the monitor sees it long.
+		fillRows(t, db, 150)
+		for deadline := time.Now().Add(time.Minute); db.walLastMx() < 150; time.Sleep(time.Millisecond) {
+			if time.Now().After(deadline) {
+				t.Fatal("the monitor never saw the WAL grow")
+			}
+		}
+		// Litestream checkpoints (here cortex's PASSIVE, which completes
+		// with no reader) and the next write starts the WAL over.
+		reset := db.replicationStats().WALResetAt
+		if _, err := db.Checkpoint(ctx, Passive); err != nil {
+			t.Fatal(err)
+		}
+		fillRows(t, db, 1)
+		for deadline := time.Now().Add(time.Minute); ; time.Sleep(time.Millisecond) {
+			if r := db.replicationStats().WALResetAt; r != nil && (reset == nil || r.After(*reset)) {
+				break
+			}
+			if time.Now().After(deadline) {
+				t.Fatal("the monitor never saw the WAL start over")
+			}
+		}
+	}
+	return logs.String()
+}
+
+// walLastMx is the WAL length the replication monitor saw last.
+func (db *DB) walLastMx() int64 {
+	db.repl.mu.Lock()
+	defer db.repl.mu.Unlock()
+	return db.repl.lastMx
 }

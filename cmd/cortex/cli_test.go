@@ -71,7 +71,7 @@ func TestFlags_EnvTwins(t *testing.T) {
 	}
 	if d.db.db != "./data/cortex.db" || d.addr != "127.0.0.1:8080" || d.db.journalMode != "wal" || d.db.synchronous != "normal" ||
 		d.db.busyTimeout != 5*time.Second || d.db.mmapSize != 256<<20 || d.db.poolTimeout != 5*time.Second ||
-		d.db.walAutocheckpoint != 1000 || d.db.checkpointInterval != 5*time.Minute || d.db.walLimit != 64<<20 ||
+		d.db.walAutocheckpoint != 1000 || d.db.checkpointInterval != 5*time.Minute || d.db.walLimit.byteSize != 64<<20 ||
 		d.maxStateBytes != 1<<20 || d.logFormat != "text" || d.logLevel != "info" {
 		t.Errorf("defaults differ from DESIGN.md: %+v", d)
 	}
@@ -487,5 +487,77 @@ func TestCLI_HintOnce(t *testing.T) {
 	}
 	if text := errorText(err); strings.Count(text, "Try:") != 1 || !strings.HasSuffix(text, "\nTry: "+state.Hint(err)) {
 		t.Fatalf("shown as %q, want the hint once, on its own line at the end", text)
+	}
+}
+
+// With --replication=litestream an unset --wal-limit takes the mode's
+// default (sqlitedb.DefaultReplicationWALLimit, fitted to Litestream's
+// checkpoints); one given by flag or environment is kept.
+func TestFlags_WALLimitDefaultWithLitestream(t *testing.T) {
+	for _, tc := range []struct {
+		args []string
+		env  map[string]string
+		want int64
+	}{
+		{[]string{"--replication=litestream"}, nil, sqlitedb.DefaultReplicationWALLimit},
+		{[]string{"--replication=litestream", "--wal-limit", "64MiB"}, nil, 64 << 20},
+		{[]string{"--replication=litestream"}, map[string]string{"CORTEX_WAL_LIMIT": "128MiB"}, 128 << 20},
+		{nil, nil, sqlitedb.DefaultWALLimit},
+	} {
+		withEnv(t, tc.env)
+		var c serveCmd
+		if err := parseFlags(c.flags(&bytes.Buffer{}), tc.args, 0); err != nil {
+			t.Fatal(err)
+		}
+		cfg := c.db.sqliteConfig()
+		if err := cfg.Validate(); err != nil {
+			t.Fatal(err)
+		}
+		db, err := sqlitedb.Open(t.Context(), filepath.Join(t.TempDir(), "c.db"), cfg)
+		if err != nil {
+			t.Fatal(err)
+		}
+		st, err := db.Stats(t.Context())
+		db.Close()
+		if err != nil {
+			t.Fatal(err)
+		}
+		if got := st.WALLimitBytes; got != tc.want {
+			t.Errorf("%v env %v: WAL limit %d, want %d", tc.args, tc.env, got, tc.want)
+		}
+	}
+}
+
+// The ops commands read a file Litestream replicates (its metadata folder
+// beside it) with the replication mode's WAL limit, unless --wal-limit is
+// given: a health probe would otherwise call Litestream's normal WAL
+// length (up to ~170 MB at its documented checkpoints) degraded.
+func TestCLI_OpsWALLimitBesideLitestream(t *testing.T) {
+	withEnv(t, nil)
+	db := seed(t)
+	limit := func(args ...string) int64 {
+		var out, errOut bytes.Buffer
+		if err := run(t.Context(), append([]string{"stats", "--db", db, "--json"}, args...), &out, &errOut); err != nil {
+			t.Fatalf("stats: %v\n%s", err, errOut.String())
+		}
+		var sj struct {
+			WALLimitBytes int64 `json:"wal_limit_bytes"`
+		}
+		if err := json.Unmarshal(out.Bytes(), &sj); err != nil {
+			t.Fatal(err)
+		}
+		return sj.WALLimitBytes
+	}
+	if got := limit(); got != sqlitedb.DefaultWALLimit {
+		t.Fatalf("no Litestream: WAL limit %d, want %d", got, sqlitedb.DefaultWALLimit)
+	}
+	if err := os.Mkdir(sqlitedb.LitestreamMetaDir(db), 0o700); err != nil {
+		t.Fatal(err)
+	}
+	if got := limit(); got != sqlitedb.DefaultReplicationWALLimit {
+		t.Fatalf("beside Litestream's folder: WAL limit %d, want %d", got, sqlitedb.DefaultReplicationWALLimit)
+	}
+	if got := limit("--wal-limit", "64MiB"); got != 64<<20 {
+		t.Fatalf("--wal-limit given: %d, want it kept", got)
 	}
 }

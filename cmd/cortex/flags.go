@@ -82,7 +82,7 @@ func flagTypeName(f *flag.Flag) (name, usage string) {
 	switch v := f.Value.(type) {
 	case choice:
 		name = strings.Join(v.allowed, "|")
-	case *byteSize:
+	case *byteSize, *setSize:
 		name = "size"
 	}
 	if name == "value" {
@@ -239,6 +239,18 @@ func (b *byteSize) Set(s string) error {
 	return nil
 }
 
+// setSize is a byteSize that remembers whether it was given, by its flag
+// or its environment twin.
+type setSize struct {
+	byteSize
+	set bool
+}
+
+func (s *setSize) Set(v string) error {
+	s.set = true
+	return s.byteSize.Set(v)
+}
+
 var sizeUnits = []struct {
 	suffix string
 	mult   int64
@@ -292,7 +304,7 @@ type dbFlags struct {
 	poolTimeout        time.Duration
 	walAutocheckpoint  int
 	checkpointInterval time.Duration
-	walLimit           byteSize
+	walLimit           setSize
 	allowNetworkFS     bool
 	acceptWALLoss      bool
 	// replication (serving only)
@@ -302,6 +314,7 @@ type dbFlags struct {
 	snapshotWALLimit      byteSize
 	replicationNoTruncate bool
 	litestreamMetaDir     string
+	litestreamCkptPages   int
 	walBuffer             string
 }
 
@@ -312,14 +325,14 @@ const defaultDB = "./data/cortex.db"
 // opens one takes.
 func (f *dbFlags) register(fs *flag.FlagSet) {
 	f.mmapSize = sqlitedb.DefaultMmapSize
-	f.walLimit = sqlitedb.DefaultWALLimit
+	f.walLimit = setSize{byteSize: sqlitedb.DefaultWALLimit}
 	fs.StringVar(&f.db, "db", defaultDB, "database: a SQLite file path, or a postgres:// URL for PostgreSQL")
 	f.journalMode, f.synchronous = sqlitedb.DefaultJournalMode, sqlitedb.DefaultSynchronous
 	fs.Var(choice{&f.journalMode, []string{"wal", "delete", "memory"}}, "journal-mode", "SQLite journal mode: wal, delete or memory (memory is not durable)")
 	fs.Var(choice{&f.synchronous, []string{"normal", "full"}}, "synchronous", "SQLite synchronous: normal (WAL: safe on process crash, the last commits may be lost on power loss) or full (fsync every commit)")
 	fs.DurationVar(&f.busyTimeout, "busy-timeout", sqlitedb.DefaultBusyTimeout, "how long SQLite waits for a lock held by another process")
 	fs.Var(&f.mmapSize, "mmap-size", "memory-mapped I/O size (0 disables it)")
-	fs.Var(&f.walLimit, "wal-limit", "bound on the -wal file: past half of it checkpoints end with a RESTART, past it a TRUNCATE shrinks the file and health degrades")
+	fs.Var(&f.walLimit, "wal-limit", "bound on the -wal file: past half of it checkpoints end with a RESTART, past it a TRUNCATE shrinks the file and health degrades (512MiB unless given with --replication=litestream, and for a file with Litestream's metadata folder beside it: Litestream's checkpoints set the WAL's length, docs/replication.md)")
 	fs.BoolVar(&f.allowNetworkFS, "allow-network-fs", false, "open a WAL database on a network filesystem anyway (unsafe: WAL locking does not work across machines)")
 	fs.BoolVar(&f.acceptWALLoss, "accept-wal-loss", false, "open a database whose -wal has a damaged frame, letting recovery drop the commits after it (otherwise refused: restore a backup instead)")
 }
@@ -346,6 +359,7 @@ func (f *dbFlags) registerServing(fs *flag.FlagSet) {
 	fs.Var(&f.replicationHardLimit, "replication-hard-limit", "with --replication: WAL size past which, while replication is stalled, cortex takes checkpointing back to bound the WAL (0: 2 × --wal-limit)")
 	fs.BoolVar(&f.replicationNoTruncate, "replication-never-truncate", false, "with --replication: never restart or truncate the WAL behind a stalled replica (the WAL grows without bound; health says so)")
 	fs.StringVar(&f.litestreamMetaDir, "litestream-meta-dir", "", "with --replication=litestream: Litestream's metadata folder, where cortex reads its position (empty: <dir>/.<file>-litestream, where Litestream keeps it unless its meta-path says otherwise)")
+	fs.IntVar(&f.litestreamCkptPages, "litestream-checkpoint-pages", sqlitedb.DefaultLitestreamCheckpointPages, "with --replication=litestream: the min-checkpoint-page-count of litestream.yml (set both to the same value; docs/replication.md's litestream.yml sets 32768): after a Litestream sync that leaves this many WAL frames, the writer steps aside for Litestream's checkpoint")
 	f.walBuffer = "on"
 	fs.Var(choice{&f.walBuffer, []string{"on", "off"}}, "wal-buffer", "walbuf, the VFS shim that writes each commit's -wal frames in one call: on (used when the SQLite version is one it was tested with; stats say) or off (docs/design-walbuf.md)")
 }
@@ -367,21 +381,25 @@ func (f *dbFlags) sqliteConfig() sqlitedb.Config {
 		PoolTimeout:        f.poolTimeout,
 		WALAutoCheckpoint:  f.walAutocheckpoint,
 		CheckpointInterval: f.checkpointInterval,
-		WALLimit:           int64(f.walLimit),
+		WALLimit:           int64(f.walLimit.byteSize),
 		AllowNetworkFS:     f.allowNetworkFS,
 		AcceptWALLoss:      f.acceptWALLoss,
 
-		Replication:              f.replication,
-		ReplicationStallAfter:    f.replicationStallAfter,
-		ReplicationHardLimit:     int64(f.replicationHardLimit),
-		SnapshotWALLimit:         int64(f.snapshotWALLimit),
-		ReplicationNeverTruncate: f.replicationNoTruncate,
-		LitestreamMetaDir:        f.litestreamMetaDir,
-		NoWALBuffer:              f.walBuffer == "off",
+		Replication:               f.replication,
+		ReplicationStallAfter:     f.replicationStallAfter,
+		ReplicationHardLimit:      int64(f.replicationHardLimit),
+		SnapshotWALLimit:          int64(f.snapshotWALLimit),
+		ReplicationNeverTruncate:  f.replicationNoTruncate,
+		LitestreamMetaDir:         f.litestreamMetaDir,
+		LitestreamCheckpointPages: f.litestreamCkptPages,
+		NoWALBuffer:               f.walBuffer == "off",
 	}
 
 	if cfg.MmapSize == 0 {
 		cfg.MmapSize = -1
+	}
+	if f.replication == sqlitedb.ReplicationLitestream && !f.walLimit.set {
+		cfg.WALLimit = 0 // sqlitedb's default for the mode: DefaultReplicationWALLimit
 	}
 	if cfg.WALAutoCheckpoint == 0 {
 		cfg.WALAutoCheckpoint = -1

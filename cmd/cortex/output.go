@@ -49,6 +49,13 @@ func openForOps(ctx context.Context, f *dbFlags, cmd string) (*sqlitedb.DB, erro
 	cfg.WALAutoCheckpoint = -1
 	cfg.NoCloseCheckpoint = true
 	cfg.Readers = 2
+	if st, err := os.Stat(sqlitedb.LitestreamMetaDir(f.db)); err == nil && st.IsDir() && !f.walLimit.set {
+		// Litestream replicates this file (its metadata folder is beside
+		// it): the server runs with --replication=litestream, whose WAL
+		// limit is larger; held to the default one, health would call
+		// Litestream's normal WAL length degraded.
+		cfg.WALLimit = sqlitedb.DefaultReplicationWALLimit
+	}
 	db, err := sqlitedb.Open(ctx, f.db, cfg)
 	if err != nil {
 		return nil, openAdvice(f.db, err)

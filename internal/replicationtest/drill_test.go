@@ -24,6 +24,7 @@ import (
 	_ "github.com/mattn/go-sqlite3"
 
 	"github.com/cortex-db/cortex/internal/e2e"
+	"github.com/cortex-db/cortex/sqlitedb"
 )
 
 var (
@@ -90,10 +91,15 @@ func s3Replica(t *testing.T) replica {
 }
 
 // writeConfig writes litestream.yml: docs/replication.md's, with the
-// test's paths.
-func writeConfig(t *testing.T, db string, r replica) string {
+// test's paths, and its min-checkpoint-page-count (pages; 0:
+// docs/replication.md's, which matches cortex's --litestream-checkpoint-pages
+// default).
+func writeConfig(t *testing.T, db string, r replica, pages int) string {
 	cfg := filepath.Join(t.TempDir(), "litestream.yml")
-	yml := fmt.Sprintf("dbs:\n  - path: %s\n    replica:\n%s", db, r.yml)
+	if pages == 0 {
+		pages = sqlitedb.DefaultLitestreamCheckpointPages
+	}
+	yml := fmt.Sprintf("dbs:\n  - path: %s\n    min-checkpoint-page-count: %d\n    replica:\n%s", db, pages, r.yml)
 	if os.Getenv("CORTEX_LITESTREAM_DEBUG") != "" {
 		yml = "logging:\n  level: debug\n" + yml
 	}
@@ -414,7 +420,7 @@ func drill(t *testing.T, bin, kind string, round int) {
 	if kind == "s3" {
 		r = s3Replica(t)
 	}
-	cfg := writeConfig(t, db, r)
+	cfg := writeConfig(t, db, r, 0)
 	s := e2e.StartServer(t, db, "--replication=litestream")
 	ls := startLitestream(t, bin, cfg)
 	w := startWriters(t, s.Base, 16, "w")
@@ -464,7 +470,7 @@ func TestDrill_PointInTime(t *testing.T) {
 	bin := litestreamBin(t)
 	dir := t.TempDir()
 	db := filepath.Join(dir, "cortex.db")
-	cfg := writeConfig(t, db, fileReplica(t))
+	cfg := writeConfig(t, db, fileReplica(t), 0)
 	s := e2e.StartServer(t, db, "--replication=litestream")
 	startLitestream(t, bin, cfg)
 
@@ -580,9 +586,12 @@ func TestDrill_LitestreamDies(t *testing.T) {
 	bin := litestreamBin(t)
 	dir := t.TempDir()
 	db := filepath.Join(dir, "cortex.db")
-	cfg := writeConfig(t, db, fileReplica(t))
+	// Litestream's own checkpoint threshold (1,000 frames, 4 MB), on both
+	// sides: with a 1 MiB limit it checkpoints often enough to be seen
+	// keeping up again when it returns.
+	cfg := writeConfig(t, db, fileReplica(t), 1000)
 	const limit = 1 << 20
-	s := e2e.StartServer(t, db, "--replication=litestream", "--wal-limit", "1MiB", "--replication-stall-after", "1s")
+	s := e2e.StartServer(t, db, "--replication=litestream", "--litestream-checkpoint-pages", "1000", "--wal-limit", "1MiB", "--replication-stall-after", "1s")
 	ls := startLitestream(t, bin, cfg)
 	w := startWriters(t, s.Base, 16, "w")
 	<-w.after(200)
