@@ -6,6 +6,7 @@ import (
 	"database/sql/driver"
 	"fmt"
 	"strings"
+	"unsafe"
 )
 
 // maxCachedStmts bounds a connection's prepared-statement cache.
@@ -28,12 +29,15 @@ type conn struct {
 	// nv is reused for each statement's arguments: the driver binds them
 	// before the call returns and keeps none.
 	nv []driver.NamedValue
+	// xb holds the arguments of statements run through stmtExec.
+	xb execBuf
 }
 
 // stmt is a prepared statement; busy while its rows are open, so a nested
 // use of the same query text prepares a second one.
 type stmt struct {
 	s      driver.Stmt
+	raw    unsafe.Pointer // its sqlite3_stmt, for stmtExec; nil: the driver runs it
 	busy   bool
 	cached bool // in conn.stmts; otherwise closed on release
 }
@@ -75,6 +79,7 @@ func (c *conn) prepare(ctx context.Context, query string) (*stmt, error) {
 		c.clearStmts()
 	}
 	s.cached = true
+	s.raw = rawStmt(ds)
 	c.stmts[query] = s
 	return s, nil
 }
@@ -118,6 +123,19 @@ func (c *conn) exec(ctx context.Context, query string, args ...any) (driver.Resu
 	s, nv, err := c.bind(ctx, query, args)
 	if err != nil {
 		return nil, err
+	}
+	if s.raw != nil && ctx.Done() == nil {
+		// A cached statement on a context that cannot be cancelled (the
+		// writer's): no interrupt to watch for, so it runs in one cgo
+		// call (stmtexec.go) instead of the driver's one per argument.
+		res, ok, err := c.xb.stmtExec(s.raw, nv)
+		if ok {
+			c.release(s)
+			if err != nil {
+				return nil, err
+			}
+			return res, nil
+		}
 	}
 	res, err := s.s.(driver.StmtExecContext).ExecContext(ctx, nv)
 	c.release(s)
@@ -236,6 +254,7 @@ func (c *conn) namedValues(args []any) ([]driver.NamedValue, error) {
 func (c *conn) clearStmts() {
 	for q, s := range c.stmts {
 		s.cached = false
+		s.raw = nil
 		if !s.busy {
 			s.s.Close()
 		}

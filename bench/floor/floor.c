@@ -50,6 +50,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/resource.h>
 #include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
@@ -81,11 +82,29 @@ static const char *sqliteName; // the main file's name as SQLite has it
 // on the writer (1 PASSIVE tail, 2 RESTART) and waits until it ran, as
 // sqlitedb's checkpointOnWriter waits for its exclusive request.
 static pthread_mutex_t mu = PTHREAD_MUTEX_INITIALIZER;
+// ckMu serialises checkpoints, the checkpointer's and the writer's, as
+// sqlitedb's checkpointer.mu does: SQLite fails a checkpoint at once, or
+// sleeps in the busy handler, while another connection runs one.
+static pthread_mutex_t ckMu = PTHREAD_MUTEX_INITIALIZER;
 static pthread_cond_t cv = PTHREAD_COND_INITIALIZER;
 static int due;
 static atomic_long commits;
 static atomic_int stop;
 static atomic_llong walMax; // the largest -wal file the checkpointer saw
+
+// cpu is the process's CPU time (user + system), in seconds.
+static double cpu(void) {
+	struct rusage u;
+	getrusage(RUSAGE_SELF, &u);
+	return u.ru_utime.tv_sec + u.ru_utime.tv_usec / 1e6 + u.ru_stime.tv_sec + u.ru_stime.tv_usec / 1e6;
+}
+
+// threadCPU is the calling thread's CPU time, in seconds.
+static double threadCPU(void) {
+	struct timespec t;
+	clock_gettime(CLOCK_THREAD_CPUTIME_ID, &t);
+	return t.tv_sec + t.tv_nsec / 1e9;
+}
 
 static double now(void) {
 	struct timespec t;
@@ -113,11 +132,15 @@ static long long walBytes(void) {
 }
 
 // checkpoint runs PRAGMA wal_checkpoint(mode) through a cached statement,
-// as sqlitedb's runCheckpoint does, and returns its busy column.
+// as sqlitedb's runCheckpoint does, and returns its busy column, or 2
+// when frames remain.
 static int checkpoint(sqlite3 *db, sqlite3_stmt *s) {
 	int busy = 0;
 	if (sqlite3_step(s) == SQLITE_ROW) {
 		busy = sqlite3_column_int(s, 0);
+		if (!busy && sqlite3_column_int64(s, 1) > sqlite3_column_int64(s, 2)) {
+			busy = 2;
+		}
 	}
 	sqlite3_reset(s);
 	(void)db;
@@ -165,11 +188,12 @@ static void *checkpointer(void *arg) {
 			continue;
 		}
 		last = n;
-		int busy = checkpoint(c, passive);
+		pthread_mutex_lock(&ckMu);
+		int busy = checkpoint(c, passive) == 1;
 		walIndex(&mx, &backfill);
 		if (!overLimit && !busy && mx > backfill) {
 			for (int i = 0; i < tailPasses && mx - backfill > tailFrames && !halfFull(mx); i++) {
-				if ((busy = checkpoint(c, passive))) {
+				if ((busy = checkpoint(c, passive) == 1)) {
 					break;
 				}
 				walIndex(&mx, &backfill);
@@ -178,6 +202,7 @@ static void *checkpointer(void *arg) {
 				sqlite3_exec(c, "PRAGMA cortex_wal_sync", 0, 0, 0);
 			}
 		}
+		pthread_mutex_unlock(&ckMu);
 		if (overLimit || busy) {
 			continue;
 		}
@@ -369,7 +394,7 @@ int main(int argc, char **argv) {
 	double tStmts = 0, tCommit = 0, tCkpt = 0;
 	long done = 0, groups = 0, ckpts = 0;
 	unsigned lastMx = 0, step = 0, retryAt = 0;
-	double start = now();
+	double start = now(), cpu0 = cpu(), wcpu0 = threadCPU();
 	while (done < total) {
 		// the writer's walGuard, before each group.
 		if (cortexMode) {
@@ -384,15 +409,20 @@ int main(int argc, char **argv) {
 			lastMx = mx;
 			long long next = 32 + (long long)(mx + 2 * step) * frameBytes;
 			if (next > walLimit / 8 * 7 && mx >= retryAt) {
+				pthread_mutex_lock(&ckMu);
 				sqlite3_stmt *w;
 				check(sqlite3_prepare_v2(db, next > walLimit ? "PRAGMA busy_timeout=5000" : "PRAGMA busy_timeout=200", -1, &w, 0), db, "prepare");
 				sqlite3_step(w);
 				sqlite3_finalize(w);
 				if (checkpoint(db, restart)) {
 					retryAt = mx + (unsigned)(walLimit / 32 / frameBytes);
+				} else {
+					retryAt = 0;
+					lastMx = 0; // the next commit starts the WAL over
 				}
 				sqlite3_step(busyBack);
 				sqlite3_reset(busyBack);
+				pthread_mutex_unlock(&ckMu);
 				ckpts++;
 			}
 			pthread_mutex_lock(&mu);
@@ -401,6 +431,7 @@ int main(int argc, char **argv) {
 			if (d) {
 				// checkpointWaiting: RESTART with a short busy_timeout,
 				// the tail with the usual one.
+				pthread_mutex_lock(&ckMu);
 				if (d == 2) {
 					sqlite3_step(busyShort);
 					sqlite3_reset(busyShort);
@@ -410,6 +441,7 @@ int main(int argc, char **argv) {
 				} else {
 					checkpoint(db, passive);
 				}
+				pthread_mutex_unlock(&ckMu);
 				ckpts++;
 				pthread_mutex_lock(&mu);
 				due = 0;
@@ -449,7 +481,7 @@ int main(int argc, char **argv) {
 			checkpoint(db, restart);
 		}
 	}
-	double wall = now() - start;
+	double wall = now() - start, wcpu = threadCPU() - wcpu0, pcpu = cpu() - cpu0;
 	atomic_store(&stop, 1);
 	if (cortexMode) {
 		pthread_mutex_lock(&mu);
@@ -460,8 +492,8 @@ int main(int argc, char **argv) {
 	double n = (double)done;
 	double per = (tStmts + tCommit + tCkpt) / n * 1e6;
 	printf("floor %-12s sync=%-6s group %5.1f  key=%d  %7.2f µs per append (statements %.2f, COMMIT %.2f, checkpoints %.2f)"
-		"  %.2f statements/append  %ld writer checkpoints  wal %.1f MiB (max %.1f)  =  %.0f appends/s  (wall %.2f s, %ld appends)\n",
+		"  %.2f statements/append  %ld writer checkpoints  wal %.1f MiB (max %.1f)  =  %.0f appends/s  (wall %.2f s, %ld appends; CPU per append: writer %.2f µs, process %.2f µs)\n",
 		label, sync, n / groups, withKey, per, tStmts / n * 1e6, tCommit / n * 1e6, tCkpt / n * 1e6,
-		(double)stmts / n, ckpts, walBytes() / 1048576.0, atomic_load(&walMax) / 1048576.0, 1e6 / per, wall, done);
+		(double)stmts / n, ckpts, walBytes() / 1048576.0, atomic_load(&walMax) / 1048576.0, 1e6 / per, wall, done, wcpu / n * 1e6, pcpu / n * 1e6);
 	return 0;
 }
