@@ -4,6 +4,7 @@ import (
 	"context"
 	"os"
 	"path/filepath"
+	"runtime"
 	"syscall"
 	"testing"
 	"time"
@@ -39,8 +40,9 @@ func processCPU() time.Duration {
 	return time.Duration(u.Utime.Nano() + u.Stime.Nano())
 }
 
-// sqliteFigures reports group commit size, WAL size, checkpoints and the
-// process's CPU time per operation over the measured phase (cpu-µs/op:
+// sqliteFigures reports group commit size, WAL size, checkpoints, garbage
+// collections per 1,000 operations and the process's CPU time per
+// operation over the measured phase (cpu-µs/op:
 // the figure to compare with scripts/sqlite-floor's "process" CPU per
 // append when the machine is shared, as wall time then depends on the
 // other processes).
@@ -50,9 +52,13 @@ func sqliteFigures(tb testing.TB, st state.Store) func(*testing.B) {
 	if err != nil {
 		tb.Fatal(err)
 	}
+	var m0, m1 runtime.MemStats
+	runtime.ReadMemStats(&m0)
 	cpu0 := processCPU()
 	return func(b *testing.B) {
 		cpu := processCPU() - cpu0
+		runtime.ReadMemStats(&m1)
+		b.ReportMetric(float64(m1.NumGC-m0.NumGC)*1000/float64(b.N), "gc/kop")
 		after, err := s.DB().Stats(context.Background())
 		if err != nil || after.Writer.Commits <= before.Writer.Commits {
 			return

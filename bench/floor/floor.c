@@ -161,7 +161,7 @@ static void askWriter(int what) {
 static void *checkpointer(void *arg) {
 	sqlite3 *c;
 	(void)arg;
-	check(sqlite3_open_v2(dbPath, &c, SQLITE_OPEN_READWRITE, "cortex-walbuf"), c, "open checkpointer");
+	check(sqlite3_open_v2(dbPath, &c, SQLITE_OPEN_READWRITE | SQLITE_OPEN_NOMUTEX, "cortex-walbuf"), c, "open checkpointer");
 	char pragmas[512];
 	snprintf(pragmas, sizeof pragmas, "PRAGMA busy_timeout=%d; PRAGMA synchronous=%s; PRAGMA foreign_keys=1;"
 		" PRAGMA mmap_size=268435456; PRAGMA journal_size_limit=67108864; PRAGMA cache_size=-16384;"
@@ -281,7 +281,9 @@ int main(int argc, char **argv) {
 		return 1;
 	}
 	sqlite3 *db;
-	check(sqlite3_open_v2(dbPath, &db, SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE, "cortex-walbuf"), db, "open");
+	// NOMUTEX: sqlitedb opens every connection with _mutex=no (each is used by
+	// one goroutine at a time).
+	check(sqlite3_open_v2(dbPath, &db, SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE | SQLITE_OPEN_NOMUTEX, "cortex-walbuf"), db, "open");
 	sqliteName = sqlite3_db_filename(db, "main");
 	// sqlitedb's pragmas (Config.pragmas), in its order; journal_mode
 	// is set on the writer when the database is opened.
