@@ -6,6 +6,7 @@ import (
 	"database/sql/driver"
 	"fmt"
 	"strings"
+	"unsafe"
 )
 
 // maxCachedStmts bounds a connection's prepared-statement cache.
@@ -28,12 +29,32 @@ type conn struct {
 	// nv is reused for each statement's arguments: the driver binds them
 	// before the call returns and keeps none.
 	nv []driver.NamedValue
+	// xb holds the arguments of statements run through stmtExec.
+	xb execBuf
+	// hot finds the cached statements stmtExec runs without hashing
+	// their text: by where the text is (query texts are mostly
+	// constants), checked by comparing it, which for the same string is
+	// a pointer comparison. Two map lookups hashed the text (~250 bytes
+	// for an append's INSERT) twice per statement.
+	hot [64]hotStmt
+}
+
+// hotStmt is an entry of conn.hot.
+type hotStmt struct {
+	query string
+	s     *stmt
+}
+
+// hotSlot is query's entry in conn.hot.
+func hotSlot(query string) int {
+	return int((uintptr(unsafe.Pointer(unsafe.StringData(query)))>>3)^uintptr(len(query))) & 63
 }
 
 // stmt is a prepared statement; busy while its rows are open, so a nested
 // use of the same query text prepares a second one.
 type stmt struct {
 	s      driver.Stmt
+	raw    unsafe.Pointer // its sqlite3_stmt, for stmtExec; nil: the driver runs it
 	busy   bool
 	cached bool // in conn.stmts; otherwise closed on release
 }
@@ -75,6 +96,7 @@ func (c *conn) prepare(ctx context.Context, query string) (*stmt, error) {
 		c.clearStmts()
 	}
 	s.cached = true
+	s.raw = rawStmt(ds)
 	c.stmts[query] = s
 	return s, nil
 }
@@ -103,6 +125,27 @@ func (c *conn) bind(ctx context.Context, query string, args []any) (*stmt, []dri
 }
 
 func (c *conn) exec(ctx context.Context, query string, args ...any) (driver.Result, error) {
+	r, err := c.run(ctx, query, args)
+	if err != nil {
+		return nil, err
+	}
+	if r.res != nil {
+		return r.res, nil
+	}
+	return r.x, nil
+}
+
+// run is exec, its result as a Result: a statement run by stmtExec gives
+// its figures without an allocation.
+func (c *conn) run(ctx context.Context, query string, args []any) (Result, error) {
+	h := &c.hot[hotSlot(query)]
+	if h.s != nil && !h.s.busy && ctx.Done() == nil && h.query == query {
+		nv, err := c.namedValues(args)
+		if err != nil {
+			return Result{}, err
+		}
+		return c.runRaw(ctx, h.s, nv)
+	}
 	if !c.rowless(query) {
 		// The driver's Exec of a prepared statement takes one step and
 		// leaves a statement that returned a row active (holding its
@@ -111,17 +154,42 @@ func (c *conn) exec(ctx context.Context, query string, args ...any) (driver.Resu
 		// end and finalizes it.
 		nv, err := c.namedValues(args)
 		if err != nil {
-			return nil, err
+			return Result{}, err
 		}
-		return c.dc.(driver.ExecerContext).ExecContext(ctx, query, nv)
+		res, err := c.dc.(driver.ExecerContext).ExecContext(ctx, query, nv)
+		return Result{res: res}, err
 	}
 	s, nv, err := c.bind(ctx, query, args)
 	if err != nil {
-		return nil, err
+		return Result{}, err
+	}
+	if s.raw != nil && s.cached && ctx.Done() == nil {
+		*h = hotStmt{query: query, s: s}
+		s.busy = false
+		return c.runRaw(ctx, s, nv)
 	}
 	res, err := s.s.(driver.StmtExecContext).ExecContext(ctx, nv)
 	c.release(s)
-	return res, err
+	return Result{res: res}, err
+}
+
+// runRaw runs s, a cached statement with its sqlite3_stmt, on a context
+// that cannot be cancelled (the writer's): no interrupt to watch for, so
+// it runs in one cgo call (stmtexec.go) instead of the driver's one per
+// argument; through the driver when an argument is of a kind stmtExec
+// does not bind.
+func (c *conn) runRaw(ctx context.Context, s *stmt, nv []driver.NamedValue) (Result, error) {
+	s.busy = true
+	defer c.release(s)
+	x, ok, err := c.xb.stmtExec(s.raw, nv)
+	if !ok {
+		res, err := s.s.(driver.StmtExecContext).ExecContext(ctx, nv)
+		return Result{res: res}, err
+	}
+	if err != nil {
+		return Result{}, err
+	}
+	return Result{x: x}, nil
 }
 
 // rowless reports whether query is one statement that returns no rows,
@@ -234,8 +302,10 @@ func (c *conn) namedValues(args []any) ([]driver.NamedValue, error) {
 // clearStmts empties the cache; a statement in use is closed when it is
 // released.
 func (c *conn) clearStmts() {
+	clear(c.hot[:])
 	for q, s := range c.stmts {
 		s.cached = false
+		s.raw = nil
 		if !s.busy {
 			s.s.Close()
 		}

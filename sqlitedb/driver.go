@@ -108,6 +108,10 @@ func driverCode(err error) (int, bool) {
 	if errors.As(err, &pe) && pe != nil {
 		return int(pe.ExtendedCode), true
 	}
+	var xe *stmtError
+	if errors.As(err, &xe) {
+		return xe.extended, true
+	}
 	return 0, false
 }
 

@@ -9,6 +9,7 @@ import (
 	"errors"
 	"io/fs"
 	"net/url"
+	"unsafe"
 )
 
 // Built without cgo (CGO_ENABLED=0, or no C compiler found), there is no
@@ -82,4 +83,18 @@ func dbFilename(driver.Conn) string { return "" }
 
 func prepareFirst(context.Context, driver.Conn, string) (bool, bool, string, error) {
 	return false, false, "", errNoCgo
+}
+
+// The one-call statement path (stmtexec.go) needs cgo.
+type execBuf struct{}
+
+type execResult struct{ changes, rowid int64 }
+
+func (r execResult) LastInsertId() (int64, error) { return r.rowid, nil }
+func (r execResult) RowsAffected() (int64, error) { return r.changes, nil }
+
+func rawStmt(driver.Stmt) unsafe.Pointer { return nil }
+
+func (*execBuf) stmtExec(unsafe.Pointer, []driver.NamedValue) (execResult, bool, error) {
+	return execResult{}, false, nil
 }

@@ -47,11 +47,11 @@ func (tx *Tx) Exec(ctx context.Context, query string, args ...any) (Result, erro
 	if err := tx.check(ctx); err != nil {
 		return Result{}, err
 	}
-	res, err := tx.conn.exec(tx.ctx, query, args...)
+	res, err := tx.conn.run(tx.ctx, query, args)
 	if err != nil {
 		return Result{}, classify(ctx, "", err)
 	}
-	return Result{res: res}, nil
+	return res, nil
 }
 
 // Query runs a statement that returns rows. The caller must close them.
@@ -95,13 +95,14 @@ func (r *Row) Scan(dest ...any) error {
 
 // Result is the outcome of Exec.
 type Result struct {
-	res driver.Result
+	res driver.Result // the driver's; nil when x has the figures
+	x   execResult
 }
 
 // RowsAffected is the number of rows changed, inserted or deleted.
 func (r Result) RowsAffected() (int64, error) {
 	if r.res == nil {
-		return 0, nil
+		return r.x.RowsAffected()
 	}
 	return r.res.RowsAffected()
 }
@@ -109,7 +110,7 @@ func (r Result) RowsAffected() (int64, error) {
 // LastInsertId is the rowid of the last inserted row.
 func (r Result) LastInsertId() (int64, error) {
 	if r.res == nil {
-		return 0, nil
+		return r.x.LastInsertId()
 	}
 	return r.res.LastInsertId()
 }

@@ -4,7 +4,10 @@ import (
 	"context"
 	"os"
 	"path/filepath"
+	"runtime"
+	"syscall"
 	"testing"
+	"time"
 
 	"github.com/cortex-db/cortex/sqlitedb"
 	"github.com/cortex-db/cortex/sqlitestore"
@@ -28,19 +31,39 @@ func openBench(tb testing.TB) state.Store {
 	return s
 }
 
-// sqliteFigures reports group commit size, WAL size and checkpoints over the
-// measured phase.
+// processCPU is the process's CPU time so far (user + system).
+func processCPU() time.Duration {
+	var u syscall.Rusage
+	if syscall.Getrusage(syscall.RUSAGE_SELF, &u) != nil {
+		return 0
+	}
+	return time.Duration(u.Utime.Nano() + u.Stime.Nano())
+}
+
+// sqliteFigures reports group commit size, WAL size, checkpoints, garbage
+// collections per 1,000 operations and the process's CPU time per
+// operation over the measured phase (cpu-µs/op:
+// the figure to compare with scripts/sqlite-floor's "process" CPU per
+// append when the machine is shared, as wall time then depends on the
+// other processes).
 func sqliteFigures(tb testing.TB, st state.Store) func(*testing.B) {
 	s := st.(*sqlitestore.Store)
 	before, err := s.DB().Stats(context.Background())
 	if err != nil {
 		tb.Fatal(err)
 	}
+	var m0, m1 runtime.MemStats
+	runtime.ReadMemStats(&m0)
+	cpu0 := processCPU()
 	return func(b *testing.B) {
+		cpu := processCPU() - cpu0
+		runtime.ReadMemStats(&m1)
+		b.ReportMetric(float64(m1.NumGC-m0.NumGC)*1000/float64(b.N), "gc/kop")
 		after, err := s.DB().Stats(context.Background())
 		if err != nil || after.Writer.Commits <= before.Writer.Commits {
 			return
 		}
+		b.ReportMetric(float64(cpu.Microseconds())/float64(b.N), "cpu-µs/op")
 		b.ReportMetric(float64(after.Writer.Writes-before.Writer.Writes)/float64(after.Writer.Commits-before.Writer.Commits), "writes/commit")
 		b.ReportMetric(float64(after.WALBytes)/(1<<20), "wal-MiB")
 		b.ReportMetric(float64(after.Checkpoint.Count-before.Checkpoint.Count), "checkpoints")
@@ -51,6 +74,23 @@ func sqliteFigures(tb testing.TB, st state.Store) func(*testing.B) {
 //
 //	go test -run '^$' -bench Append -benchtime 5s ./sqlitestore/
 func BenchmarkAppend(b *testing.B) { statetest.BenchAppend(b, openBench, sqliteFigures) }
+
+// BenchmarkAppendFull: statetest.BenchAppend with synchronous=FULL (an
+// fsync of the -wal file per commit), against scripts/sqlite-floor's
+// "-sync full" floor.
+//
+//	go test -run '^$' -bench AppendFull -benchtime 5s ./sqlitestore/
+func BenchmarkAppendFull(b *testing.B) {
+	statetest.BenchAppend(b, func(tb testing.TB) state.Store {
+		path := filepath.Join(tb.TempDir(), "cortex.db")
+		s, err := sqlitestore.Open(context.Background(), path, sqlitestore.Config{DB: sqlitedb.Config{Synchronous: "full"}})
+		if err != nil {
+			tb.Fatalf("open %s: %v", path, err)
+		}
+		tb.Cleanup(func() { s.Close() })
+		return s
+	}, sqliteFigures)
+}
 
 // BenchmarkLatest: statetest.BenchLatest on SQLite.
 //

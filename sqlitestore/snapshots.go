@@ -10,6 +10,7 @@ import (
 	"math"
 	"strconv"
 	"time"
+	"unsafe"
 
 	"github.com/cortex-db/cortex/sqlitedb"
 	"github.com/cortex-db/cortex/state"
@@ -117,7 +118,7 @@ func appendTx(ctx context.Context, tx *sqlitedb.Tx, hints *keyHints, id string, 
 		return state.AppendResult{}, &state.ConflictError{Expected: *in.ExpectedVersion, Actual: cur}
 	}
 	r := state.AppendResult{SessionID: id, Version: k.version + 1, CreatedAt: now, SizeBytes: int64(len(in.State))}
-	if _, err := tx.Exec(ctx, qSnapshotInsert, k.sid, r.Version, at, string(in.State), string(md), r.SizeBytes, key, fp); err != nil {
+	if _, err := tx.Exec(ctx, qSnapshotInsert, k.sid, r.Version, at, textOf(in.State), textOf(md), r.SizeBytes, key, fp); err != nil {
 		return state.AppendResult{}, err
 	}
 	if in.Key != "" {
@@ -129,6 +130,15 @@ func appendTx(ctx context.Context, tx *sqlitedb.Tx, hints *keyHints, id string, 
 	hints.set(id, sessionKey{sid: k.sid, version: r.Version})
 	return r, nil
 }
+
+// textOf is b as a string without copying it, to bind as TEXT (a []byte
+// binds as a BLOB): string(b) copied each state (up to 1 MiB) on the
+// writer, the bound of every append, only for the driver to copy it
+// again. b must not change while the statement runs: it is the caller's
+// input, read only during the call, and neither the driver nor SQLite
+// keeps it after the statement (sqlitedb binds from its own buffer; the
+// driver's fallback binds SQLITE_TRANSIENT, a copy).
+func textOf(b []byte) string { return unsafe.String(unsafe.SliceData(b), len(b)) }
 
 // keyedAppend answers an append whose client key a snapshot of the
 // session already has: the same state and metadata replay it (found);
