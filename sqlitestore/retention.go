@@ -4,6 +4,7 @@ import (
 	"context"
 	"database/sql"
 	"errors"
+	"math"
 	"strings"
 	"sync"
 	"time"
@@ -87,170 +88,251 @@ func (s *Store) PruneSlice(ctx context.Context, opts state.PruneOptions) (state.
 	limit := pruneLimit(opts)
 	// Saturated, never wrapped.
 	cutoff := state.UnixNanos(s.now().Add(-opts.OlderThan))
-	var cands []int64 // sids
-	var round bool
+	var (
+		vs               []victim
+		lapDone, wrapped bool
+		lapFrom          int64
+	)
 	if opts.KeepLast > 0 {
-		// One KeepLast pass at a time: each resumes where the last ended.
+		// One KeepLast walk at a time: each call carries it on.
 		s.keep.mu.Lock()
 		defer s.keep.mu.Unlock()
+		lapFrom, wrapped = s.keep.lapFrom, s.keep.wrapped
 		var err error
-		if cands, round, err = s.keepCandidates(ctx, s.keep.after, int64(opts.KeepLast), limit); err != nil {
+		if vs, lapDone, err = s.keepVictims(ctx, int64(opts.KeepLast), limit); err != nil {
 			return state.SliceResult{}, storeErr("prune", err)
 		}
 	}
-	var (
-		res  state.SliceResult
-		done int
-	)
-	err := s.write(ctx, func(tx *sqlitedb.Tx) (err error) {
-		clk := s.startSlice()
-		res, done = state.SliceResult{}, 0
-		defer func() { res.WriterTime = clk.elapsed() }()
-		var cut bool
-		if len(cands) > 0 {
-			if res.Snapshots, done, cut, err = pruneKeepLast(ctx, tx, clk, cands, int64(opts.KeepLast), limit); err != nil {
-				return err
-			}
-		}
-		if opts.OlderThan > 0 && res.Snapshots < limit && !cut {
-			n, c, err := pruneOlderThan(ctx, tx, clk, cutoff, limit-res.Snapshots)
-			if err != nil {
-				return err
-			}
-			res.Snapshots += n
-			cut = c
-		}
-		res.More = cut || res.Snapshots >= limit
-		return nil
-	})
-	if err != nil {
-		return state.SliceResult{}, storeErr("prune", err)
+	// rollback puts the walk back to just before vs[i] (vs come from one
+	// stretch of the walk, without a wrap or a lap's end inside).
+	rollback := func(i int) {
+		s.keep.after, s.keep.lapFrom, s.keep.wrapped = vs[i].rowid-1, lapFrom, wrapped
 	}
-	switch {
-	case done < len(cands):
-		// The next call starts at the first session not finished.
-		s.keep.after = cands[done] - 1
-	case !round && len(cands) > 0:
-		s.keep.after = cands[len(cands)-1]
+	var (
+		res     state.SliceResult
+		through int
+	)
+	if len(vs) > 0 || opts.OlderThan > 0 {
+		err := s.write(ctx, func(tx *sqlitedb.Tx) (err error) {
+			clk := s.startSlice()
+			res, through = state.SliceResult{}, 0
+			defer func() { res.WriterTime = clk.elapsed() }()
+			var cut bool
+			if len(vs) > 0 {
+				if res.Snapshots, through, cut, err = pruneVictims(ctx, tx, clk, vs); err != nil {
+					return err
+				}
+			}
+			if opts.OlderThan > 0 && res.Snapshots < limit && !cut {
+				n, c, err := pruneOlderThan(ctx, tx, clk, cutoff, limit-res.Snapshots)
+				if err != nil {
+					return err
+				}
+				res.Snapshots += n
+				cut = c
+			}
+			res.More = cut || res.Snapshots >= limit
+			return nil
+		})
+		if err != nil {
+			if len(vs) > 0 {
+				rollback(0)
+			}
+			return state.SliceResult{}, storeErr("prune", err)
+		}
+	}
+	if through < len(vs) {
+		// Cut by the budget: the next call reads again from the first
+		// row not removed.
+		rollback(through)
+		lapDone = false
+	}
+	if opts.KeepLast > 0 && !lapDone {
+		res.More = true
 	}
 	return res, nil
 }
 
-// keepScan is where KeepLast retention's scans of the sessions table
-// resume: successive Prune calls walk the table round, rather than
-// reading its first rows again each time.
+// keepScan is where KeepLast retention's walk of the snapshots table
+// stands: successive PruneSlice calls carry it on, in rowid order (the
+// order of the rows in the file), round the table once per lap.
+//
+// Why in the file's order: a session's snapshots are spread over the whole
+// file when many sessions append at once, so removing them session by
+// session (the old way) touched one cold table page and one cold index
+// page per row, and each was read from disk on the writer: 0.7 ms of
+// writer time per pruned row at 5M snapshots (7.7 GB). Walking the table
+// in rowid order instead, the reader that finds the victims reads their
+// pages just before the writer removes them (sequential reads, off the
+// writer), and the rows removed together share pages: the writer's cost per
+// row falls to that of a session delete's reclaim.
 type keepScan struct {
-	mu    sync.Mutex
-	after int64 // sid
+	mu sync.Mutex
+	// after is the rowid the walk resumes after; lapFrom the rowid its
+	// lap began after, wrapped that it has passed the table's end since.
+	after, lapFrom int64
+	wrapped        bool
+	// keep is the KeepLast the cutoffs were found for.
+	keep int64
+	// cutoffs caches, per session (sid), the newest version the lap
+	// removes (its (keep+1)th newest when the session was first met in
+	// the lap; 0: none). Appends only add newer versions, so a cutoff found
+	// earlier in the lap stays safe: it never reaches the newest keep.
+	cutoffs map[int64]int64
 }
 
-// keepCandidates finds up to limit sessions (their sids) with more than
-// keep snapshots, scanning the sessions table in sid (rowid) order from just
-// after sid after to its end, then from its start up to after, in ranges
-// of SliceConfig.KeepScanRange sids, each on a read-only connection: no
-// index serves snapshot_count, because maintaining one would cost every
-// append (migration 0002), and this scan runs off the writer. round reports
-// that the scan went all the way round without reaching limit. A session
-// added meanwhile is found by a later call.
-func (s *Store) keepCandidates(ctx context.Context, after, keep, limit int64) (cands []int64, round bool, err error) {
-	var top int64
-	if err := s.readOne(ctx, func(tx *sqlitedb.Tx) error {
-		return tx.QueryRow(ctx, qMaxSid).Scan(&top)
-	}); err != nil {
-		return nil, false, err
+// maxCutoffs bounds keepScan.cutoffs; past it the cache starts over.
+const maxCutoffs = 1 << 20
+
+// keepScanBudget is the most snapshot rows one PruneSlice reads looking
+// for victims, so that a call on a table with none comes back soon.
+const keepScanBudget = 1 << 16
+
+// victim is a snapshot row KeepLast retention removes: its rowid, session,
+// version, the session's cutoff when it was found, and whether it has an
+// idempotency key to keep.
+type victim struct {
+	rowid, sid, version, cutoff int64
+	keyed                       bool
+}
+
+// keepVictims walks the snapshots table from s.keep.after in rowid order,
+// in read transactions of SliceConfig.KeepScanRange rows on the read-only
+// connections, and returns up to limit rows that KeepLast keep removes.
+// done reports that the walk finished its lap (the whole table since the
+// lap began) and starts a new one. It must hold s.keep.mu; it moves
+// s.keep.after past the rows it read.
+func (s *Store) keepVictims(ctx context.Context, keep, limit int64) (vs []victim, done bool, err error) {
+	k := &s.keep
+	if k.cutoffs == nil || k.keep != keep {
+		k.cutoffs, k.keep = map[int64]int64{}, keep
 	}
-	if after >= top {
-		after = 0
+	newLap := func() {
+		k.lapFrom, k.wrapped = k.after, false
+		clear(k.cutoffs)
 	}
-	pos, end, wrapped := after, top, false
-	for {
-		if pos >= end {
-			if wrapped || after == 0 {
-				return cands, true, nil
-			}
-			pos, end, wrapped = 0, after, true
-			continue
+	var scanned int64
+	for int64(len(vs)) < limit && scanned < keepScanBudget {
+		hi := int64(math.MaxInt64)
+		if k.wrapped {
+			hi = k.lapFrom
 		}
-		hi := min(pos+s.slices.KeepScanRange, end)
-		err := s.readOne(ctx, func(tx *sqlitedb.Tx) error {
-			rows, err := tx.Query(ctx, qPruneKeepScan, pos, hi, keep, limit-int64(len(cands)))
+		if k.after >= hi {
+			newLap()
+			return vs, true, nil
+		}
+		var n, last int64
+		base := len(vs)
+		err := s.read(ctx, func(tx *sqlitedb.Tx) error {
+			n, last, vs = 0, k.after, vs[:base] // as new, if run again
+			rows, err := tx.Query(ctx, qPruneScan, k.after, hi, s.slices.KeepScanRange)
 			if err != nil {
 				return err
 			}
-			defer rows.Close()
+			var page []victim
 			for rows.Next() {
-				var sid int64
-				if err := rows.Scan(&sid); err != nil {
+				var v victim
+				if err := rows.Scan(&v.rowid, &v.sid, &v.version, &v.keyed); err != nil {
+					rows.Close()
 					return err
 				}
-				cands = append(cands, sid)
+				page = append(page, v)
 			}
-			return rows.Err()
+			rows.Close()
+			if err := rows.Err(); err != nil {
+				return err
+			}
+			for _, v := range page {
+				if int64(len(vs)) >= limit {
+					break
+				}
+				c, ok := k.cutoffs[v.sid]
+				if !ok {
+					var cut sql.NullInt64
+					if err := tx.QueryRow(ctx, qPruneCutoff, v.sid, keep).Scan(&cut); err != nil && !errors.Is(err, sql.ErrNoRows) {
+						return err
+					}
+					if len(k.cutoffs) >= maxCutoffs {
+						clear(k.cutoffs)
+					}
+					c = cut.Int64 // NULL: nothing to remove
+					k.cutoffs[v.sid] = c
+				}
+				n++
+				last = v.rowid
+				if v.version <= c {
+					v.cutoff = c
+					vs = append(vs, v)
+				}
+			}
+			if len(page) < int(s.slices.KeepScanRange) && int64(len(vs)) < limit {
+				n = -1 // the range's end: nothing past last below hi
+			}
+			return nil
 		})
 		if err != nil {
 			return nil, false, err
 		}
-		if int64(len(cands)) >= limit {
-			return cands, false, nil
+		if n < 0 {
+			// Read to hi: the table's end (wrap round) or the lap's start.
+			if k.wrapped || k.lapFrom == 0 {
+				k.after = 0
+				if k.wrapped {
+					k.after = k.lapFrom
+				}
+				newLap()
+				return vs, true, nil
+			}
+			// The table's end: the rest of the lap is from its start,
+			// next call (vs stay one stretch of the walk).
+			k.after, k.wrapped = 0, true
+			return vs, false, nil
 		}
-		pos = hi
+		k.after = last
+		scanned += n
 	}
+	return vs, false, nil
 }
 
-// pruneChunk is the most snapshot rows one retention or reclaim statement
-// removes, so that a slice can stop soon after its budget.
-const pruneChunk = 16
-
-// pruneKeepLast removes the snapshots of the sessions cands (sids) beyond
-// the newest keep, up to limit in all, in cands' order, until the slice's
-// budget is used (cut). It returns how many it removed and how many of
-// cands it finished (a session cut short is not).
-func pruneKeepLast(ctx context.Context, tx *sqlitedb.Tx, clk sliceClock, cands []int64, keep, limit int64) (removed int64, done int, cut bool, err error) {
-	for _, sid := range cands {
-		if removed >= limit {
+// pruneVictims removes the rows vs (in rowid order, each only if it is
+// still its session's and at or below its cutoff), keeping their
+// idempotency keys, until the slice's budget is used (cut); it checks the
+// budget every pruneChunk rows. It returns how many rows it removed and how
+// many of vs it went through.
+func pruneVictims(ctx context.Context, tx *sqlitedb.Tx, clk sliceClock, vs []victim) (removed int64, through int, cut bool, err error) {
+	per := map[int64]int64{}
+	for i, v := range vs {
+		if i > 0 && i%pruneChunk == 0 && clk.over() {
+			cut = true
 			break
 		}
-		if removed > 0 && clk.over() {
-			return removed, done, true, nil
+		if v.keyed {
+			if _, err := tx.Exec(ctx, qPruneRowKeepKey, v.rowid, v.sid, v.cutoff); err != nil {
+				return 0, 0, false, err
+			}
 		}
-		var last int64
-		err := tx.QueryRow(ctx, qPruneKeepCutoff, sid, keep).Scan(&last)
-		if errors.Is(err, sql.ErrNoRows) {
-			done++ // no longer over (pruned, or deleted, since the scan)
-			continue
-		}
+		r, err := tx.Exec(ctx, qPruneRowDelete, v.rowid, v.sid, v.cutoff)
 		if err != nil {
-			return removed, done, false, err
+			return 0, 0, false, err
 		}
-		finished := false
-		for removed < limit {
-			budget := min(limit-removed, pruneChunk)
-			if _, err := tx.Exec(ctx, qPruneKeepKeys, sid, last, budget); err != nil {
-				return removed, done, false, err
-			}
-			res, err := tx.Exec(ctx, qPruneKeepDelete, sid, last, budget)
-			if err != nil {
-				return removed, done, false, err
-			}
-			n, _ := res.RowsAffected()
-			if _, err := tx.Exec(ctx, qUncount, n, sid); err != nil {
-				return removed, done, false, err
-			}
+		if n, _ := r.RowsAffected(); n > 0 {
+			per[v.sid] += n
 			removed += n
-			if n < budget {
-				finished = true
-				break
-			}
-			if clk.over() {
-				return removed, done, true, nil
-			}
 		}
-		if finished {
-			done++
+		through = i + 1
+	}
+	for sid, n := range per {
+		if _, err := tx.Exec(ctx, qUncount, n, sid); err != nil {
+			return 0, 0, false, err
 		}
 	}
-	return removed, done, false, nil
+	return removed, through, cut, nil
 }
+
+// pruneChunk is the most snapshot rows one reclaim statement removes, and
+// how often KeepLast retention looks at the slice's budget, so that a
+// slice can stop soon after its budget.
+const pruneChunk = 16
 
 // pruneOlderThan removes up to limit snapshots created before cutoff,
 // never a session's latest, until the slice's budget is used (cut).
