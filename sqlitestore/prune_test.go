@@ -105,7 +105,7 @@ func TestPruneKeepLast_Scan(t *testing.T) {
 	if n, err := s.Prune(ctx, state.PruneOptions{KeepLast: keep, Limit: limit}); err != nil || n != limit {
 		t.Fatalf("first call removed %d, %v; want its limit %d", n, err, limit)
 	}
-	if s.keep.after == 0 {
+	if s.keep.after == scanStart || s.keep.after == (scanPos{}) {
 		t.Fatal("the walk's cursor never moved: the calls would not resume")
 	}
 	got, calls := prune("first pass")

@@ -122,17 +122,19 @@ const (
 	qForkFinish = `UPDATE sessions SET id = ?1, created_at = ?2, last_active = ?2,
 		expires_at = CASE WHEN ttl > 0 THEN ?2 + ttl END, snapshot_count = ?3 WHERE sid = ?4`
 
-	// Retention. KeepLast walks the snapshots table in rowid order (the
-	// order of the rows in the file; see keepScan in retention.go):
-	// qPruneScan reads one range of it on a reader, args after rowid, up
-	// to rowid, limit; qPruneCutoff is a session's newest version to remove,
-	// its (KeepLast+1)th newest, NULL when it holds no more than KeepLast
-	// or is a tombstone (left to reclaim), args sid, keep. On the writer,
-	// qPruneRowDelete removes one of the rows found, if it is still that
-	// session's and at or below that cutoff (args rowid, sid, cutoff), and
-	// qPruneRowKeepKey first keeps its idempotency key.
-	qPruneScan = `SELECT rowid, session_id, version, idempotency_key IS NOT NULL FROM state_snapshots
-		WHERE rowid > ?1 AND rowid <= ?2 ORDER BY rowid LIMIT CAST(?3 AS INTEGER)`
+	// Retention. KeepLast walks state_snapshots_created_at in its order
+	// (the order the rows were written in; see keepScan in retention.go):
+	// qPruneScan reads one range of it on a reader, args after (created_at,
+	// session, version), up to (the same), limit; qPruneCutoff is a
+	// session's newest version to remove, its (KeepLast+1)th newest, NULL
+	// when it holds no more than KeepLast or is a tombstone (left to
+	// reclaim), args sid, keep. On the writer, qPruneRowDelete removes one
+	// of the rows found, if it is still that session's and at or below that
+	// cutoff (args rowid, sid, cutoff), and qPruneRowKeepKey first keeps its
+	// idempotency key.
+	qPruneScan = `SELECT created_at, session_id, version, rowid FROM state_snapshots INDEXED BY state_snapshots_created_at
+		WHERE (created_at, session_id, version) > (?1, ?2, ?3) AND (created_at, session_id, version) <= (?4, ?5, ?6)
+		ORDER BY created_at, session_id, version LIMIT CAST(?7 AS INTEGER)`
 	qPruneCutoff = `SELECT CASE WHEN snapshot_count > ?2 AND coalesce(expires_at, 1) <> 0 THEN
 		(SELECT version FROM state_snapshots WHERE session_id = CAST(?1 AS INTEGER) ORDER BY version DESC LIMIT 1 OFFSET CAST(?2 AS INTEGER)) END
 		FROM sessions WHERE sid = ?1`
