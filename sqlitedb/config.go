@@ -50,7 +50,10 @@ type Config struct {
 	MmapSize int64
 	// JournalSizeLimit bounds the WAL file left after a checkpoint resets it
 	// (default 64 MiB; <0 means no limit), so a RESTART or TRUNCATE
-	// checkpoint really gives the space back.
+	// checkpoint really gives the space back. While the -wal file is more
+	// than 64 MiB past it (a long read held the log), the writer's limit is
+	// lifted and the checkpointer cuts the file back in 64 MiB steps
+	// instead: SQLite would cut it in one call, on the writer.
 	JournalSizeLimit int64
 	// CacheSizeKiB is the page cache per connection in KiB (default 16 MiB).
 	CacheSizeKiB int

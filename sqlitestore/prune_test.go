@@ -7,14 +7,15 @@ import (
 	"path/filepath"
 	"testing"
 
+	"github.com/cortex-db/cortex/sqlitedb"
 	"github.com/cortex-db/cortex/state"
 )
 
-// TestPruneKeepLast_Scan: KeepLast finds the sessions over their limit by
-// scanning the sessions table in rowid ranges, resuming where the last
-// call stopped. With ranges of 5 rowids and a limit of 7 snapshots per
-// call, the calls start mid-table, wrap round, stop part-way through a
-// session and across gaps left by deleted sessions; sessions that go over
+// TestPruneKeepLast_Scan: KeepLast finds the snapshots over their
+// session's limit by walking the snapshots table in rowid ranges, resuming
+// where the last call stopped. With ranges of 5 rows and a limit of 7
+// snapshots per call, the calls start mid-table, wrap round, stop part-way
+// through a session and across gaps left by deleted sessions; sessions that go over
 // behind the cursor, and new ones past the table's old end, are found by
 // the next pass. After each pass every session keeps exactly its newest
 // min(count, keep) snapshots.
@@ -101,14 +102,18 @@ func TestPruneKeepLast_Scan(t *testing.T) {
 	}
 
 	want := excess()
+	if n, err := s.Prune(ctx, state.PruneOptions{KeepLast: keep, Limit: limit}); err != nil || n != limit {
+		t.Fatalf("first call removed %d, %v; want its limit %d", n, err, limit)
+	}
+	if s.keep.after == scanStart || s.keep.after == (scanPos{}) {
+		t.Fatal("the walk's cursor never moved: the calls would not resume")
+	}
 	got, calls := prune("first pass")
+	got += limit
 	if got != want {
 		t.Fatalf("first pass removed %d snapshots in %d calls, want %d", got, calls, want)
 	}
 	check("after the first pass")
-	if s.keep.after == 0 {
-		t.Fatal("the scan's cursor never moved: the calls did not resume")
-	}
 
 	// Over the limit again: sessions on both sides of the cursor, and new
 	// sessions past the old end of the table.
@@ -137,5 +142,102 @@ func TestPruneKeepLast_Scan(t *testing.T) {
 	check("after the second pass")
 	if n, err := s.Prune(ctx, state.PruneOptions{KeepLast: keep, Limit: limit}); err != nil || n != 0 {
 		t.Fatalf("a third pass removed %d, %v; want 0", n, err)
+	}
+}
+
+// TestPruneKeepLast_FileOrder: KeepLast removes rows in the order they lie
+// in the file (rowid order), across sessions, not session by session: the
+// rows one slice removes share pages, and the reader that found them has
+// just read those pages (at 5M snapshots the old per-session order cost a
+// cold page read on the writer per row). Three sessions appended in turn,
+// keep 2, a limit of 6: the six oldest rows of the file go, two of each.
+func TestPruneKeepLast_FileOrder(t *testing.T) {
+	ctx := context.Background()
+	s, err := Open(ctx, filepath.Join(t.TempDir(), "p.db"), Config{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close()
+	ids := []string{"a", "b", "c"}
+	for _, id := range ids {
+		if _, err := s.CreateSession(ctx, state.SessionInput{ID: id}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	for range 10 {
+		for _, id := range ids {
+			if _, err := s.AppendSnapshot(ctx, id, state.AppendInput{State: []byte(`{}`)}); err != nil {
+				t.Fatal(err)
+			}
+		}
+	}
+	n, err := s.Prune(ctx, state.PruneOptions{KeepLast: 2, Limit: 6})
+	if err != nil || n != 6 {
+		t.Fatalf("Prune removed %d, %v; want 6", n, err)
+	}
+	for _, id := range ids {
+		vs := versionsOf(t, s, id)
+		if len(vs) != 8 || vs[len(vs)-1] != 3 {
+			t.Fatalf("session %s keeps versions %v, want 10 down to 3 (the file's oldest rows go first)", id, vs)
+		}
+		sess, err := s.GetSession(ctx, id)
+		if err != nil || sess.SnapshotCount != 8 {
+			t.Fatalf("session %s: count %d, %v; want 8", id, sess.SnapshotCount, err)
+		}
+	}
+}
+
+// TestPruneKeepLast_StaleVictim: a row found on a reader is removed on the
+// writer only if it is still its session's and at or below the cutoff
+// found with it: a rowid SQLite gave again to another session's row (it
+// reuses the largest after a delete), or a cutoff past the session's
+// versions, removes nothing.
+func TestPruneKeepLast_StaleVictim(t *testing.T) {
+	ctx := context.Background()
+	s, err := Open(ctx, filepath.Join(t.TempDir(), "p.db"), Config{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close()
+	for _, id := range []string{"a", "b"} {
+		if _, err := s.CreateSession(ctx, state.SessionInput{ID: id}); err != nil {
+			t.Fatal(err)
+		}
+		for range 3 {
+			if _, err := s.AppendSnapshot(ctx, id, state.AppendInput{State: []byte(`{}`)}); err != nil {
+				t.Fatal(err)
+			}
+		}
+	}
+	var rowB1, sidA, sidB int64
+	err = s.DB().Read(ctx, func(tx *sqlitedb.Tx) error {
+		if err := tx.QueryRow(ctx, `SELECT sid FROM sessions WHERE id = 'a'`).Scan(&sidA); err != nil {
+			return err
+		}
+		if err := tx.QueryRow(ctx, `SELECT sid FROM sessions WHERE id = 'b'`).Scan(&sidB); err != nil {
+			return err
+		}
+		return tx.QueryRow(ctx, `SELECT rowid FROM state_snapshots WHERE session_id = ? AND version = 1`, sidB).Scan(&rowB1)
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	stale := []victim{
+		{rowid: rowB1, sid: sidA, version: 1, cutoff: 2}, // b's row, found as a's
+		{rowid: rowB1, sid: sidB, version: 1, cutoff: 0}, // below every version
+	}
+	var removed int64
+	err = s.DB().Write(ctx, func(tx *sqlitedb.Tx) error {
+		var err error
+		removed, _, _, err = pruneVictims(ctx, tx, s.startSlice(), stale)
+		return err
+	})
+	if err != nil || removed != 0 {
+		t.Fatalf("stale victims: removed %d, %v; want 0", removed, err)
+	}
+	for _, id := range []string{"a", "b"} {
+		if vs := versionsOf(t, s, id); len(vs) != 3 {
+			t.Fatalf("session %s keeps %v, want all 3", id, vs)
+		}
 	}
 }

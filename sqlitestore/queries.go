@@ -122,25 +122,26 @@ const (
 	qForkFinish = `UPDATE sessions SET id = ?1, created_at = ?2, last_active = ?2,
 		expires_at = CASE WHEN ttl > 0 THEN ?2 + ttl END, snapshot_count = ?3 WHERE sid = ?4`
 
-	// Retention. qPruneKeepScan finds the sessions holding more snapshots
-	// than KeepLast in one sid range of the sessions table, on a reader;
-	// no index serves snapshot_count (migration 0002); args after sid, up
-	// to sid, keep, limit. Tombstones (expires_at 0) are left to reclaim.
-	qPruneKeepScan = `SELECT sid FROM sessions
-		WHERE sid > ? AND sid <= ? AND snapshot_count > CAST(? AS INTEGER) AND coalesce(expires_at, 1) <> 0
-		ORDER BY sid LIMIT CAST(? AS INTEGER)`
-	qMaxSid = `SELECT coalesce(max(sid), 0) FROM sessions`
-	// qPruneKeepCutoff is the newest version to remove: the (KeepLast+1)th newest.
-	// Retention's statements name sessions by sid.
-	qPruneKeepCutoff = `SELECT version FROM state_snapshots WHERE session_id = CAST(? AS INTEGER) ORDER BY version DESC LIMIT 1 OFFSET CAST(? AS INTEGER)`
-	// qPruneKeepDelete: args sid, cutoff version, limit. qPruneKeepKeys
-	// first keeps the idempotency keys of the same rows.
-	qPruneKeepDelete = `DELETE FROM state_snapshots WHERE session_id = ?1 AND version IN
-		(SELECT version FROM state_snapshots WHERE session_id = CAST(?1 AS INTEGER) AND version <= ?2 ORDER BY version LIMIT CAST(?3 AS INTEGER))`
-	qPruneKeepKeys = `INSERT OR IGNORE INTO pruned_idempotency_keys (session_id, key, version, created_at, size_bytes, fingerprint)
+	// Retention. KeepLast walks state_snapshots_created_at in its order
+	// (the order the rows were written in; see keepScan in retention.go):
+	// qPruneScan reads one range of it on a reader, args after (created_at,
+	// session, version), up to (the same), limit; qPruneCutoff is a
+	// session's newest version to remove, its (KeepLast+1)th newest, NULL
+	// when it holds no more than KeepLast or is a tombstone (left to
+	// reclaim), args sid, keep. On the writer, qPruneRowDelete removes one
+	// of the rows found, if it is still that session's and at or below that
+	// cutoff (args rowid, sid, cutoff), and qPruneRowKeepKey first keeps its
+	// idempotency key.
+	qPruneScan = `SELECT created_at, session_id, version, rowid FROM state_snapshots INDEXED BY state_snapshots_created_at
+		WHERE (created_at, session_id, version) > (?1, ?2, ?3) AND (created_at, session_id, version) <= (?4, ?5, ?6)
+		ORDER BY created_at, session_id, version LIMIT CAST(?7 AS INTEGER)`
+	qPruneCutoff = `SELECT CASE WHEN snapshot_count > ?2 AND coalesce(expires_at, 1) <> 0 THEN
+		(SELECT version FROM state_snapshots WHERE session_id = CAST(?1 AS INTEGER) ORDER BY version DESC LIMIT 1 OFFSET CAST(?2 AS INTEGER)) END
+		FROM sessions WHERE sid = ?1`
+	qPruneRowDelete  = `DELETE FROM state_snapshots WHERE rowid = ?1 AND session_id = ?2 AND version <= ?3`
+	qPruneRowKeepKey = `INSERT OR IGNORE INTO pruned_idempotency_keys (session_id, key, version, created_at, size_bytes, fingerprint)
 		SELECT session_id, idempotency_key, version, created_at, size_bytes, idempotency_fp FROM state_snapshots
-		WHERE session_id = ?1 AND idempotency_key IS NOT NULL AND version IN
-		(SELECT version FROM state_snapshots WHERE session_id = CAST(?1 AS INTEGER) AND version <= ?2 ORDER BY version LIMIT CAST(?3 AS INTEGER))`
+		WHERE rowid = ?1 AND session_id = ?2 AND version <= ?3 AND idempotency_key IS NOT NULL`
 	// qPruneOld finds snapshots created before a time, except each
 	// session's latest; args cutoff, limit.
 	qPruneOld = `SELECT s.session_id, s.version FROM state_snapshots AS s
@@ -266,11 +267,10 @@ var queries = map[string]string{
 	"ForkCopy":        qForkCopy,
 	"ForkAlive":       qForkAlive,
 	"ForkFinish":      qForkFinish,
-	"PruneKeepScan":   qPruneKeepScan,
-	"MaxSid":          qMaxSid,
-	"PruneKeepCutoff": qPruneKeepCutoff,
-	"PruneKeepDelete": qPruneKeepDelete,
-	"PruneKeepKeys":   qPruneKeepKeys,
+	"PruneScan":       qPruneScan,
+	"PruneCutoff":     qPruneCutoff,
+	"PruneRowDelete":  qPruneRowDelete,
+	"PruneRowKeepKey": qPruneRowKeepKey,
 	"PruneOld":        qPruneOld,
 	"SnapshotDelete":  qSnapshotDelete,
 	"SnapshotKeepKey": qSnapshotKeepKey,

@@ -4,6 +4,7 @@ import (
 	"context"
 	"database/sql"
 	"errors"
+	"math"
 	"strings"
 	"sync"
 	"time"
@@ -87,170 +88,267 @@ func (s *Store) PruneSlice(ctx context.Context, opts state.PruneOptions) (state.
 	limit := pruneLimit(opts)
 	// Saturated, never wrapped.
 	cutoff := state.UnixNanos(s.now().Add(-opts.OlderThan))
-	var cands []int64 // sids
-	var round bool
+	var (
+		vs               []victim
+		lapDone, wrapped bool
+		lapFrom          scanPos
+	)
 	if opts.KeepLast > 0 {
-		// One KeepLast pass at a time: each resumes where the last ended.
+		// One KeepLast walk at a time: each call carries it on.
 		s.keep.mu.Lock()
 		defer s.keep.mu.Unlock()
+		lapFrom, wrapped = s.keep.lapFrom, s.keep.wrapped
 		var err error
-		if cands, round, err = s.keepCandidates(ctx, s.keep.after, int64(opts.KeepLast), limit); err != nil {
+		if vs, lapDone, err = s.keepVictims(ctx, int64(opts.KeepLast), limit); err != nil {
 			return state.SliceResult{}, storeErr("prune", err)
 		}
 	}
-	var (
-		res  state.SliceResult
-		done int
-	)
-	err := s.write(ctx, func(tx *sqlitedb.Tx) (err error) {
-		clk := s.startSlice()
-		res, done = state.SliceResult{}, 0
-		defer func() { res.WriterTime = clk.elapsed() }()
-		var cut bool
-		if len(cands) > 0 {
-			if res.Snapshots, done, cut, err = pruneKeepLast(ctx, tx, clk, cands, int64(opts.KeepLast), limit); err != nil {
-				return err
-			}
-		}
-		if opts.OlderThan > 0 && res.Snapshots < limit && !cut {
-			n, c, err := pruneOlderThan(ctx, tx, clk, cutoff, limit-res.Snapshots)
-			if err != nil {
-				return err
-			}
-			res.Snapshots += n
-			cut = c
-		}
-		res.More = cut || res.Snapshots >= limit
-		return nil
-	})
-	if err != nil {
-		return state.SliceResult{}, storeErr("prune", err)
+	// rollback puts the walk back to just before vs[i] (vs come from one
+	// stretch of the walk, without a wrap or a lap's end inside).
+	rollback := func(i int) {
+		s.keep.after, s.keep.lapFrom, s.keep.wrapped = vs[i].before, lapFrom, wrapped
 	}
-	switch {
-	case done < len(cands):
-		// The next call starts at the first session not finished.
-		s.keep.after = cands[done] - 1
-	case !round && len(cands) > 0:
-		s.keep.after = cands[len(cands)-1]
+	var (
+		res     state.SliceResult
+		through int
+	)
+	if len(vs) > 0 || opts.OlderThan > 0 {
+		err := s.write(ctx, func(tx *sqlitedb.Tx) (err error) {
+			clk := s.startSlice()
+			res, through = state.SliceResult{}, 0
+			defer func() { res.WriterTime = clk.elapsed() }()
+			var cut bool
+			if len(vs) > 0 {
+				if res.Snapshots, through, cut, err = pruneVictims(ctx, tx, clk, vs); err != nil {
+					return err
+				}
+			}
+			if opts.OlderThan > 0 && res.Snapshots < limit && !cut {
+				n, c, err := pruneOlderThan(ctx, tx, clk, cutoff, limit-res.Snapshots)
+				if err != nil {
+					return err
+				}
+				res.Snapshots += n
+				cut = c
+			}
+			res.More = cut || res.Snapshots >= limit
+			return nil
+		})
+		if err != nil {
+			if len(vs) > 0 {
+				rollback(0)
+			}
+			return state.SliceResult{}, storeErr("prune", err)
+		}
+	}
+	if through < len(vs) {
+		// Cut by the budget: the next call reads again from the first
+		// row not removed.
+		rollback(through)
+		lapDone = false
+	}
+	if opts.KeepLast > 0 && !lapDone {
+		res.More = true
 	}
 	return res, nil
 }
 
-// keepScan is where KeepLast retention's scans of the sessions table
-// resume: successive Prune calls walk the table round, rather than
-// reading its first rows again each time.
+// keepScan is where KeepLast retention's walk of the snapshots stands:
+// successive PruneSlice calls carry it on, in the order of the
+// state_snapshots_created_at index (created_at, session, version), round
+// the table once per lap.
+//
+// Why in that order: a session's snapshots are spread over the whole file
+// when many sessions append at once, so removing them session by session
+// (the old way) touched one cold table page and one cold index page per
+// row, each read from disk on the writer: 0.7 ms of writer time per
+// pruned row at 5M snapshots (7.7 GB) on a loaded machine. The created_at
+// order is the order the rows were written in, so the rows one slice
+// removes lie together in the file (the writer reads their pages in
+// ascending order, and they share pages), and the reader finds them by
+// walking that index alone (about 30 bytes an entry, not the 1.5 KB rows).
 type keepScan struct {
-	mu    sync.Mutex
-	after int64 // sid
+	mu sync.Mutex
+	// after is the entry the walk resumes after; lapFrom the entry its lap
+	// began after, wrapped that it has passed the index's end since.
+	after, lapFrom scanPos
+	wrapped        bool
+	// keep is the KeepLast the cutoffs were found for.
+	keep int64
+	// cutoffs caches, per session (sid), the newest version the lap
+	// removes (its (keep+1)th newest when the session was first met in
+	// the lap; 0: none). Appends only add newer versions, so a cutoff found
+	// earlier in the lap stays safe: it never reaches the newest keep.
+	cutoffs map[int64]int64
 }
 
-// keepCandidates finds up to limit sessions (their sids) with more than
-// keep snapshots, scanning the sessions table in sid (rowid) order from just
-// after sid after to its end, then from its start up to after, in ranges
-// of SliceConfig.KeepScanRange sids, each on a read-only connection: no
-// index serves snapshot_count, because maintaining one would cost every
-// append (migration 0002), and this scan runs off the writer. round reports
-// that the scan went all the way round without reaching limit. A session
-// added meanwhile is found by a later call.
-func (s *Store) keepCandidates(ctx context.Context, after, keep, limit int64) (cands []int64, round bool, err error) {
-	var top int64
-	if err := s.readOne(ctx, func(tx *sqlitedb.Tx) error {
-		return tx.QueryRow(ctx, qMaxSid).Scan(&top)
-	}); err != nil {
-		return nil, false, err
+// scanPos is an entry of state_snapshots_created_at.
+type scanPos struct{ at, sid, version int64 }
+
+// scanStart is before every entry; scanEnd after every entry.
+var (
+	scanStart = scanPos{math.MinInt64, math.MinInt64, math.MinInt64}
+	scanEnd   = scanPos{math.MaxInt64, math.MaxInt64, math.MaxInt64}
+)
+
+// maxCutoffs bounds keepScan.cutoffs; past it the cache starts over.
+const maxCutoffs = 1 << 20
+
+// keepScanBudget is the most index entries one PruneSlice reads looking
+// for victims, so that a call on a table with none comes back soon.
+const keepScanBudget = 1 << 16
+
+// victim is a snapshot row KeepLast retention removes: its rowid, session,
+// version, the session's cutoff when it was found, and the walk's position
+// just before it.
+type victim struct {
+	rowid, sid, version, cutoff int64
+	before                      scanPos
+}
+
+// keepVictims walks state_snapshots_created_at from s.keep.after, in read
+// transactions of SliceConfig.KeepScanRange entries on the read-only
+// connections, and returns up to limit rows that KeepLast keep removes,
+// from one stretch of the walk (none across the index's end or the lap's).
+// done reports that the walk finished its lap (the whole index since the
+// lap began) and starts a new one. It must hold s.keep.mu; it moves
+// s.keep.after past the entries it read.
+func (s *Store) keepVictims(ctx context.Context, keep, limit int64) (vs []victim, done bool, err error) {
+	k := &s.keep
+	if k.cutoffs == nil || k.keep != keep {
+		k.cutoffs, k.keep = map[int64]int64{}, keep
 	}
-	if after >= top {
-		after = 0
+	if k.after == (scanPos{}) {
+		k.after, k.lapFrom = scanStart, scanStart
 	}
-	pos, end, wrapped := after, top, false
-	for {
-		if pos >= end {
-			if wrapped || after == 0 {
-				return cands, true, nil
-			}
-			pos, end, wrapped = 0, after, true
-			continue
+	newLap := func() {
+		k.lapFrom, k.wrapped = k.after, false
+		clear(k.cutoffs)
+	}
+	var scanned int64
+	for int64(len(vs)) < limit && scanned < keepScanBudget {
+		hi := scanEnd
+		if k.wrapped {
+			hi = k.lapFrom
 		}
-		hi := min(pos+s.slices.KeepScanRange, end)
-		err := s.readOne(ctx, func(tx *sqlitedb.Tx) error {
-			rows, err := tx.Query(ctx, qPruneKeepScan, pos, hi, keep, limit-int64(len(cands)))
+		var (
+			n    int64
+			last scanPos
+			end  bool
+		)
+		base := len(vs)
+		err := s.read(ctx, func(tx *sqlitedb.Tx) error {
+			n, last, end, vs = 0, k.after, false, vs[:base] // as new, if run again
+			a := k.after
+			rows, err := tx.Query(ctx, qPruneScan, a.at, a.sid, a.version, hi.at, hi.sid, hi.version, s.slices.KeepScanRange)
 			if err != nil {
 				return err
 			}
-			defer rows.Close()
+			var page []victim
 			for rows.Next() {
-				var sid int64
-				if err := rows.Scan(&sid); err != nil {
+				var v victim
+				var p scanPos
+				if err := rows.Scan(&p.at, &v.sid, &v.version, &v.rowid); err != nil {
+					rows.Close()
 					return err
 				}
-				cands = append(cands, sid)
+				p.sid, p.version = v.sid, v.version
+				v.before = p // for now: this entry's own position
+				page = append(page, v)
 			}
-			return rows.Err()
+			rows.Close()
+			if err := rows.Err(); err != nil {
+				return err
+			}
+			for _, v := range page {
+				if int64(len(vs)) >= limit {
+					break
+				}
+				c, ok := k.cutoffs[v.sid]
+				if !ok {
+					var cut sql.NullInt64
+					if err := tx.QueryRow(ctx, qPruneCutoff, v.sid, keep).Scan(&cut); err != nil && !errors.Is(err, sql.ErrNoRows) {
+						return err
+					}
+					if len(k.cutoffs) >= maxCutoffs {
+						clear(k.cutoffs)
+					}
+					c = cut.Int64 // NULL: nothing to remove
+					k.cutoffs[v.sid] = c
+				}
+				here := v.before
+				v.before = last
+				n++
+				last = here
+				if v.version <= c {
+					v.cutoff = c
+					vs = append(vs, v)
+				}
+			}
+			end = len(page) < int(s.slices.KeepScanRange) && int64(len(vs)) < limit
+			return nil
 		})
 		if err != nil {
 			return nil, false, err
 		}
-		if int64(len(cands)) >= limit {
-			return cands, false, nil
+		k.after = last
+		scanned += n
+		if end {
+			// Read to hi: the index's end (wrap round) or the lap's start.
+			if k.wrapped || k.lapFrom == scanStart {
+				k.after = hi
+				if !k.wrapped {
+					k.after = scanStart
+				}
+				newLap()
+				return vs, true, nil
+			}
+			// The rest of the lap is from the index's start, next call
+			// (vs stay one stretch of the walk).
+			k.after, k.wrapped = scanStart, true
+			return vs, false, nil
 		}
-		pos = hi
 	}
+	return vs, false, nil
 }
 
-// pruneChunk is the most snapshot rows one retention or reclaim statement
-// removes, so that a slice can stop soon after its budget.
-const pruneChunk = 16
-
-// pruneKeepLast removes the snapshots of the sessions cands (sids) beyond
-// the newest keep, up to limit in all, in cands' order, until the slice's
-// budget is used (cut). It returns how many it removed and how many of
-// cands it finished (a session cut short is not).
-func pruneKeepLast(ctx context.Context, tx *sqlitedb.Tx, clk sliceClock, cands []int64, keep, limit int64) (removed int64, done int, cut bool, err error) {
-	for _, sid := range cands {
-		if removed >= limit {
+// pruneVictims removes the rows vs (in the walk's order, each only if it is
+// still its session's and at or below its cutoff), keeping their
+// idempotency keys, until the slice's budget is used (cut); it checks the
+// budget every pruneChunk rows. It returns how many rows it removed and how
+// many of vs it went through.
+func pruneVictims(ctx context.Context, tx *sqlitedb.Tx, clk sliceClock, vs []victim) (removed int64, through int, cut bool, err error) {
+	per := map[int64]int64{}
+	for i, v := range vs {
+		if i > 0 && i%pruneChunk == 0 && clk.over() {
+			cut = true
 			break
 		}
-		if removed > 0 && clk.over() {
-			return removed, done, true, nil
+		if _, err := tx.Exec(ctx, qPruneRowKeepKey, v.rowid, v.sid, v.cutoff); err != nil {
+			return 0, 0, false, err
 		}
-		var last int64
-		err := tx.QueryRow(ctx, qPruneKeepCutoff, sid, keep).Scan(&last)
-		if errors.Is(err, sql.ErrNoRows) {
-			done++ // no longer over (pruned, or deleted, since the scan)
-			continue
-		}
+		r, err := tx.Exec(ctx, qPruneRowDelete, v.rowid, v.sid, v.cutoff)
 		if err != nil {
-			return removed, done, false, err
+			return 0, 0, false, err
 		}
-		finished := false
-		for removed < limit {
-			budget := min(limit-removed, pruneChunk)
-			if _, err := tx.Exec(ctx, qPruneKeepKeys, sid, last, budget); err != nil {
-				return removed, done, false, err
-			}
-			res, err := tx.Exec(ctx, qPruneKeepDelete, sid, last, budget)
-			if err != nil {
-				return removed, done, false, err
-			}
-			n, _ := res.RowsAffected()
-			if _, err := tx.Exec(ctx, qUncount, n, sid); err != nil {
-				return removed, done, false, err
-			}
+		if n, _ := r.RowsAffected(); n > 0 {
+			per[v.sid] += n
 			removed += n
-			if n < budget {
-				finished = true
-				break
-			}
-			if clk.over() {
-				return removed, done, true, nil
-			}
 		}
-		if finished {
-			done++
+		through = i + 1
+	}
+	for sid, n := range per {
+		if _, err := tx.Exec(ctx, qUncount, n, sid); err != nil {
+			return 0, 0, false, err
 		}
 	}
-	return removed, done, false, nil
+	return removed, through, cut, nil
 }
+
+// pruneChunk is the most snapshot rows one reclaim statement removes, and
+// how often KeepLast retention looks at the slice's budget, so that a
+// slice can stop soon after its budget.
+const pruneChunk = 16
 
 // pruneOlderThan removes up to limit snapshots created before cutoff,
 // never a session's latest, until the slice's budget is used (cut).

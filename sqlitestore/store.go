@@ -93,8 +93,8 @@ type SliceConfig struct {
 	// a few snapshot rows, or copying one (a state is at most
 	// state.Options.MaxStateBytes).
 	Budget time.Duration
-	// KeepScanRange is the sids of the sessions table one read
-	// transaction of KeepLast retention's scan covers (0:
+	// KeepScanRange is the snapshot rows one read transaction of
+	// KeepLast retention's walk of the snapshots table reads (0:
 	// DefaultKeepScanRange): a few milliseconds of reading, so no reader
 	// holds an old snapshot (and the WAL) for long.
 	KeepScanRange int64
@@ -103,7 +103,7 @@ type SliceConfig struct {
 // Defaults of SliceConfig.
 const (
 	DefaultSliceBudget   = 10 * time.Millisecond
-	DefaultKeepScanRange = 16384
+	DefaultKeepScanRange = 4096
 )
 
 func (c SliceConfig) withDefaults() SliceConfig {

@@ -21,6 +21,7 @@ func main() {
 	only := flag.String("only", "", "comma-separated operation names to run (default: all)")
 	writers := flag.Int("writers", 4, "goroutines appending while an operation runs")
 	baseline := flag.Duration("baseline", 5*time.Second, "how long appends run alone for the baseline")
+	tail := flag.Duration("tail", 2*time.Second, "how long appends go on after each operation, counted in its figures (what it leaves behind, such as a long WAL to copy back and cut, is its effect too)")
 	candidates := flag.Bool("backup-candidates", false, "also measure the backup candidates (old step size, paced rates, VACUUM INTO)")
 	out := flag.String("out", "", "write the Markdown table to this file")
 	skipAlone := flag.Bool("skip-alone", false, "run each online operation only under appends (halves a long run; its time then bounds its cost per GB from above)")
@@ -44,7 +45,7 @@ func main() {
 	}
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt)
 	defer stop()
-	cfg := scale.Config{Dir: *dir, Sizes: ns, Writers: *writers, Baseline: *baseline, SkipAlone: *skipAlone, Log: os.Stderr}
+	cfg := scale.Config{Dir: *dir, Sizes: ns, Writers: *writers, Baseline: *baseline, Tail: *tail, SkipAlone: *skipAlone, Log: os.Stderr}
 	if *only != "" {
 		cfg.Only = strings.Split(*only, ",")
 	}
