@@ -1,0 +1,336 @@
+package scale
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"math/rand/v2"
+	"time"
+
+	"github.com/jackc/pgx/v5"
+
+	"github.com/cortex-db/cortex/pgstore"
+	"github.com/cortex-db/cortex/state"
+)
+
+// PGConfig says what PGOps measures on PostgreSQL.
+type PGConfig struct {
+	// URL is the PostgreSQL database (its tables are created).
+	URL string
+	// Big is the snapshots of the session forked and deleted (0: 100k).
+	Big int
+	// Sessions and PerSession size the retention set (0: 1000 and 200):
+	// each retention pass removes Prune (0: 30) snapshots of each.
+	Sessions, PerSession, Prune int
+	// Writers append to sessions of their own while each operation runs
+	// (0: 4); Baseline is how long they run alone first (0: 5 s).
+	Writers  int
+	Baseline time.Duration
+	// Log receives progress lines; nil discards them.
+	Log io.Writer
+}
+
+// PGOps measures, on PostgreSQL, concurrent appends during the
+// operations of issue 21 that touch a whole session or many: forking and
+// deleting (then reclaiming) a Big-snapshot session, and a retention
+// pass, each as pgstore does it now (in paced slices) and, in the same
+// run, as it did before (the fork one INSERT … SELECT in one transaction;
+// the reclaim and the retention pass in chunks of 1000 and 500 rows back
+// to back, their old SQL). The first row is the baseline: appends alone.
+func PGOps(ctx context.Context, cfg PGConfig) ([]Row, error) {
+	if cfg.Big == 0 {
+		cfg.Big = 100_000
+	}
+	if cfg.Sessions == 0 {
+		cfg.Sessions = 1000
+	}
+	if cfg.PerSession == 0 {
+		cfg.PerSession = 200
+	}
+	if cfg.Prune == 0 {
+		cfg.Prune = 30
+	}
+	if cfg.Writers == 0 {
+		cfg.Writers = 4
+	}
+	if cfg.Baseline == 0 {
+		cfg.Baseline = 5 * time.Second
+	}
+	if cfg.Log == nil {
+		cfg.Log = io.Discard
+	}
+	logf := func(format string, args ...any) { fmt.Fprintf(cfg.Log, "pgscale: "+format+"\n", args...) }
+	store, err := pgstore.Open(ctx, cfg.URL, pgstore.Config{})
+	if err != nil {
+		return nil, err
+	}
+	defer store.Close()
+	conn, err := pgx.Connect(ctx, cfg.URL)
+	if err != nil {
+		return nil, err
+	}
+	defer conn.Close(context.WithoutCancel(ctx))
+
+	tag := time.Now().UnixNano()
+	st := makeState(rand.New(rand.NewPCG(5, 5)), stateBytes)
+	fill := func(ids []string, n int) error {
+		batch := make([]state.BatchItem, 0, state.MaxBatch)
+		for _, id := range ids {
+			if _, err := store.CreateSession(ctx, state.SessionInput{ID: id}); err != nil {
+				return err
+			}
+		}
+		for range n {
+			for _, id := range ids {
+				batch = append(batch, state.BatchItem{SessionID: id, AppendInput: state.AppendInput{State: st}})
+				if len(batch) == cap(batch) {
+					if _, err := store.AppendBatch(ctx, batch); err != nil {
+						return err
+					}
+					batch = batch[:0]
+				}
+			}
+		}
+		if len(batch) > 0 {
+			_, err := store.AppendBatch(ctx, batch)
+			return err
+		}
+		return nil
+	}
+	t0 := time.Now()
+	big := fmt.Sprintf("pgbig-%d", tag)
+	if err := fill([]string{big}, cfg.Big); err != nil {
+		return nil, fmt.Errorf("build the big session: %w", err)
+	}
+	logf("built a %d-snapshot session in %.1f s", cfg.Big, time.Since(t0).Seconds())
+	t0 = time.Now()
+	var set []string
+	for i := range cfg.Sessions {
+		set = append(set, fmt.Sprintf("pgret-%d-%05d", tag, i))
+	}
+	for i := 0; i < len(set); i += 100 {
+		if err := fill(set[i:min(i+100, len(set))], cfg.PerSession); err != nil {
+			return nil, fmt.Errorf("build the retention set: %w", err)
+		}
+	}
+	logf("built %d sessions of %d snapshots in %.1f s", cfg.Sessions, cfg.PerSession, time.Since(t0).Seconds())
+	if _, err := conn.Exec(ctx, `VACUUM ANALYZE`); err != nil {
+		return nil, fmt.Errorf("vacuum: %w", err)
+	}
+
+	l, err := newLoad(ctx, store, cfg.Writers, time.Second)
+	if err != nil {
+		return nil, err
+	}
+	base := l.run(ctx, nil, cfg.Baseline, nil)
+	row := func(n int, op string, r loadResult, note string) Row {
+		return Row{Snapshots: n, Op: op, Appends: true, Writers: cfg.Writers, Seconds: r.seconds, AppendsPerSec: r.rate, BaselinePerSec: base.rate,
+			ZeroWindows: r.zero, Windows: r.windows, P99MS: r.p99, MaxMS: r.max, Note: joinNote(note, fmt.Sprintf("slowest append began at %.1f s", r.maxAt))}
+	}
+	rows := []Row{row(0, "pg: appends alone (baseline)", base, "")}
+	logf("%s", rows[0])
+	measure := func(n int, op string, fn func() (string, error)) error {
+		var (
+			note  string
+			opErr error
+		)
+		res := l.run(ctx, nil, 0, func() { note, opErr = fn() })
+		if opErr != nil {
+			return fmt.Errorf("%s: %w", op, opErr)
+		}
+		rows = append(rows, row(n, op, res, note))
+		logf("%s", rows[len(rows)-1])
+		return nil
+	}
+
+	// Fork: before (one transaction), then sliced.
+	forkOld, forkNew := big+"-f1", big+"-f2"
+	if err := measure(cfg.Big, fmt.Sprintf("pg: fork a %d-snapshot session (one transaction, before)", cfg.Big), func() (string, error) {
+		t := time.Now()
+		err := oldFork(ctx, conn, big, forkOld)
+		return fmt.Sprintf("fork answered in %.0f ms", ms(time.Since(t))), err
+	}); err != nil {
+		return rows, err
+	}
+	if err := measure(cfg.Big, fmt.Sprintf("pg: fork a %d-snapshot session (sliced)", cfg.Big), func() (string, error) {
+		t := time.Now()
+		_, err := store.ForkSession(ctx, big, state.ForkInput{NewID: forkNew})
+		return fmt.Sprintf("fork answered in %.0f ms", ms(time.Since(t))), err
+	}); err != nil {
+		return rows, err
+	}
+
+	// Delete and reclaim: the two forks, old reclaim then the janitor.
+	if err := measure(cfg.Big, fmt.Sprintf("pg: delete a %d-snapshot session, reclaim back to back (before)", cfg.Big), func() (string, error) {
+		t := time.Now()
+		if err := store.DeleteSession(ctx, forkOld); err != nil {
+			return "", err
+		}
+		del := time.Since(t)
+		n, err := oldReclaim(ctx, conn, time.Now())
+		return fmt.Sprintf("delete answered in %.1f ms; reclaim of %d session(s) in chunks of 1000 rows: %.0f ms", ms(del), n, ms(time.Since(t)-del)), err
+	}); err != nil {
+		return rows, err
+	}
+	if err := measure(cfg.Big, fmt.Sprintf("pg: delete a %d-snapshot session, janitor reclaims in paced slices", cfg.Big), func() (string, error) {
+		t := time.Now()
+		if err := store.DeleteSession(ctx, forkNew); err != nil {
+			return "", err
+		}
+		del := time.Since(t)
+		j := state.NewJanitor(store, state.JanitorConfig{})
+		if _, err := j.Pass(ctx); err != nil {
+			return "", err
+		}
+		s := j.Stats()
+		return fmt.Sprintf("delete answered in %.1f ms; janitor (share %.0f%%) reclaimed %d snapshots in %d slices in %.1f s (longest %.1f ms, slice time %.2f s, slept %.1f s)",
+			ms(del), 100*state.DefaultWriterShare, s.SnapshotsReclaimed, s.Slices, ms(time.Since(t)-del)/1e3, s.MaxSliceSeconds*1e3, s.WriterSeconds, s.SleepSeconds), nil
+	}); err != nil {
+		return rows, err
+	}
+
+	// Retention: each pass removes cfg.Prune snapshots of each session of
+	// the set. The big session and the load's sessions (long by now) go
+	// first, unmeasured, and a new load starts: KeepLast prunes every
+	// session.
+	for _, id := range append([]string{big}, l.ids...) {
+		if err := store.DeleteSession(ctx, id); err != nil {
+			return rows, err
+		}
+	}
+	for {
+		n, err := store.ExpireSessions(ctx, 0)
+		if err != nil {
+			return rows, err
+		}
+		if n == 0 {
+			break
+		}
+	}
+	if l, err = newLoad(ctx, store, cfg.Writers, time.Second); err != nil {
+		return rows, err
+	}
+	keep1, keep2 := cfg.PerSession-cfg.Prune, cfg.PerSession-2*cfg.Prune
+	total := cfg.Sessions * cfg.Prune
+	if err := measure(total, fmt.Sprintf("pg: retention pass pruning %d snapshots, 500 per transaction back to back (before)", total), func() (string, error) {
+		t := time.Now()
+		n, err := oldPrune(ctx, conn, keep1)
+		return fmt.Sprintf("pruned %d in %.1f s", n, time.Since(t).Seconds()), err
+	}); err != nil {
+		return rows, err
+	}
+	if err := measure(total, fmt.Sprintf("pg: retention pass pruning %d snapshots, janitor in paced slices", total), func() (string, error) {
+		t := time.Now()
+		j := state.NewJanitor(store, state.JanitorConfig{KeepLast: keep2})
+		if _, err := j.Pass(ctx); err != nil {
+			return "", err
+		}
+		s := j.Stats()
+		return fmt.Sprintf("janitor (share %.0f%%) pruned %d in %d slices in %.1f s (longest %.1f ms, slice time %.2f s, slept %.1f s)",
+			100*state.DefaultWriterShare, s.SnapshotsPruned, s.Slices, time.Since(t).Seconds(), s.MaxSliceSeconds*1e3, s.WriterSeconds, s.SleepSeconds), nil
+	}); err != nil {
+		return rows, err
+	}
+	return rows, nil
+}
+
+func ms(d time.Duration) float64 { return float64(d.Microseconds()) / 1e3 }
+
+// oldFork is pgstore's ForkSession before issue 21: one transaction that
+// holds the source FOR SHARE and copies its whole history in one INSERT …
+// SELECT.
+func oldFork(ctx context.Context, conn *pgx.Conn, src, id string) error {
+	return pgx.BeginFunc(ctx, conn, func(tx pgx.Tx) error {
+		var v int64
+		if err := tx.QueryRow(ctx, `SELECT version FROM sessions WHERE id = $1 FOR SHARE`, src).Scan(&v); err != nil {
+			return err
+		}
+		now := time.Now()
+		if _, err := tx.Exec(ctx, `INSERT INTO sessions (id, created_at, last_active, version) VALUES ($1, $2, $2, $3)`, id, now, v); err != nil {
+			return err
+		}
+		tag, err := tx.Exec(ctx, `INSERT INTO state_snapshots (session_id, version, created_at, state, metadata, size_bytes)
+			SELECT $1, version, created_at, state, metadata, size_bytes FROM state_snapshots WHERE session_id = $2 AND version <= $3`, id, src, v)
+		if err != nil {
+			return err
+		}
+		_, err = tx.Exec(ctx, `UPDATE sessions SET snapshot_count = $2 WHERE id = $1`, id, tag.RowsAffected())
+		return err
+	})
+}
+
+// oldReclaim is pgstore's ExpireSessions before issue 21: a transaction
+// per 1000 rows of one session, back to back.
+func oldReclaim(ctx context.Context, conn *pgx.Conn, now time.Time) (int, error) {
+	n := 0
+	for {
+		var id string
+		gone := false
+		err := pgx.BeginFunc(ctx, conn, func(tx pgx.Tx) error {
+			id = ""
+			err := tx.QueryRow(ctx, `SELECT id FROM sessions WHERE expires_at IS NOT NULL AND expires_at <= $1 AND fork_token IS NULL
+				ORDER BY expires_at LIMIT 1 FOR UPDATE SKIP LOCKED`, now).Scan(&id)
+			if errors.Is(err, pgx.ErrNoRows) {
+				return nil
+			}
+			if err != nil {
+				return err
+			}
+			tag, err := tx.Exec(ctx, `DELETE FROM state_snapshots WHERE session_id = $1 AND version IN (
+				SELECT version FROM state_snapshots WHERE session_id = $1 ORDER BY version LIMIT 1000)`, id)
+			if err != nil || tag.RowsAffected() == 1000 {
+				return err
+			}
+			if _, err := tx.Exec(ctx, `DELETE FROM snapshot_idempotency_keys WHERE session_id = $1`, id); err != nil {
+				return err
+			}
+			_, err = tx.Exec(ctx, `DELETE FROM sessions WHERE id = $1`, id)
+			gone = err == nil
+			return err
+		})
+		if err != nil || id == "" {
+			return n, err
+		}
+		if gone {
+			n++
+		}
+	}
+}
+
+// oldPrune is pgstore's Prune (KeepLast) before issue 21, called back to
+// back as the janitor did: 500 rows per transaction, the sessions scanned
+// from the first each time.
+func oldPrune(ctx context.Context, conn *pgx.Conn, keep int) (int64, error) {
+	var total int64
+	for {
+		var removed int64
+		err := pgx.BeginFunc(ctx, conn, func(tx pgx.Tx) error {
+			return tx.QueryRow(ctx, `
+				WITH se AS (
+					SELECT s.id, s.version FROM sessions s
+					WHERE EXISTS (
+						SELECT 1 FROM state_snapshots sn
+						WHERE sn.session_id = s.id AND sn.version < s.version AND sn.version <= s.version - $1)
+					ORDER BY s.id LIMIT 500 FOR UPDATE SKIP LOCKED
+				), cand AS (
+					SELECT sn.session_id, sn.version FROM se JOIN state_snapshots sn ON sn.session_id = se.id
+					WHERE sn.version < se.version AND sn.version <= se.version - $1
+					ORDER BY sn.session_id, sn.version LIMIT 500
+				), gone AS (
+					DELETE FROM state_snapshots sn USING cand
+					WHERE sn.session_id = cand.session_id AND sn.version = cand.version
+					RETURNING sn.session_id
+				), counted AS (
+					UPDATE sessions se SET snapshot_count = se.snapshot_count - g.n
+					FROM (SELECT session_id, count(*) AS n FROM gone GROUP BY session_id) g
+					WHERE se.id = g.session_id
+				)
+				SELECT count(*) FROM gone`, keep).Scan(&removed)
+		})
+		total += removed
+		if err != nil || removed < 500 {
+			return total, err
+		}
+	}
+}
