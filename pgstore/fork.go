@@ -138,8 +138,11 @@ func (f *fork) first(ctx context.Context, at int64) (k int64, done bool, sess st
 		)
 		// FOR SHARE for this slice only: the version checked is still
 		// there when the copy's first chunk reads it.
-		err := tx.QueryRow(ctx, `SELECT version, ttl, metadata::text, created_at FROM sessions WHERE id = $1 AND `+liveAt(2)+` FOR SHARE`, f.src, now).
-			Scan(&latest, &ttl, &md, &f.srcCreated)
+		// set_config: the copied rows are not announced (migration 0005),
+		// set here to spare the slice a round trip.
+		err := tx.QueryRow(ctx, `SELECT version, ttl, metadata::text, created_at, set_config('cortex.quiet', 'on', true)
+			FROM sessions WHERE id = $1 AND `+liveAt(2)+` FOR SHARE`, f.src, now).
+			Scan(&latest, &ttl, &md, &f.srcCreated, nil)
 		if errors.Is(err, pgx.ErrNoRows) {
 			return fmt.Errorf("source session: %w", state.ErrNotFound)
 		}
@@ -190,11 +193,14 @@ func (f *fork) slice(ctx context.Context) (k int64, done bool, sess state.Sessio
 	err = s.tx(ctx, "fork: copy", func(tx pgx.Tx) error {
 		clk := s.startSlice()
 		k, done, sess, f.next = 0, false, state.Session{}, next
-		tag, err := tx.Exec(ctx, `UPDATE sessions SET last_active = $3 WHERE id = $1 AND fork_token = $2`, f.id, f.token, s.now())
-		if err != nil {
+		// Locks the hidden row, renews its lease, and quiets the copy
+		// (migration 0005) in one round trip.
+		err := tx.QueryRow(ctx, `UPDATE sessions SET last_active = $3 WHERE id = $1 AND fork_token = $2
+			RETURNING set_config('cortex.quiet', 'on', true)`, f.id, f.token, s.now()).Scan(nil)
+		if err != nil && !errors.Is(err, pgx.ErrNoRows) {
 			return fmt.Errorf("lock the new session: %w", err)
 		}
-		if tag.RowsAffected() == 0 {
+		if err != nil {
 			// A create of the id buried the hidden row, or the janitor
 			// took it over after its lease ran out.
 			return fmt.Errorf("the new id was taken while the history was copied: %w", state.ErrExists)
@@ -207,13 +213,10 @@ func (f *fork) slice(ctx context.Context) (k int64, done bool, sess state.Sessio
 
 // copy copies chunks of the source's snapshots, newest first, from
 // f.next down, until the budget is used or none is left; then, in the same
-// transaction, it makes the fork visible.
+// transaction, it makes the fork visible. Its caller has set cortex.quiet
+// for the transaction.
 func (f *fork) copy(ctx context.Context, tx pgx.Tx, clk sliceClock) (k int64, done bool, sess state.Session, err error) {
 	s := f.s
-	// The copied rows are not announced (migration 0005).
-	if _, err := tx.Exec(ctx, `SET LOCAL cortex.quiet = 'on'`); err != nil {
-		return 0, false, state.Session{}, fmt.Errorf("quiet the copy: %w", err)
-	}
 	rows := int64(s.cfg.Slices.Rows)
 	for f.next > 0 {
 		var (
@@ -242,9 +245,6 @@ func (f *fork) copy(ctx context.Context, tx pgx.Tx, clk sliceClock) (k int64, do
 		if clk.over() {
 			return k, false, state.Session{}, nil
 		}
-	}
-	if _, err := tx.Exec(ctx, `SET LOCAL cortex.quiet = 'off'`); err != nil {
-		return 0, false, state.Session{}, fmt.Errorf("end the quiet copy: %w", err)
 	}
 	// The source must still be the session the copy started from: one
 	// deleted (or expired) meanwhile, even if created again, is gone.

@@ -74,27 +74,28 @@ func PGOps(ctx context.Context, cfg PGConfig) ([]Row, error) {
 
 	tag := time.Now().UnixNano()
 	st := makeState(rand.New(rand.NewPCG(5, 5)), stateBytes)
+	// The sessions are written in bulk, in SQL (the appends' own path
+	// is not what is measured here): sessions of n snapshots of
+	// stateBytes each, versions 1..n, a transaction per session, quiet
+	// (migration 0005).
 	fill := func(ids []string, n int) error {
-		batch := make([]state.BatchItem, 0, state.MaxBatch)
 		for _, id := range ids {
-			if _, err := store.CreateSession(ctx, state.SessionInput{ID: id}); err != nil {
+			err := pgx.BeginFunc(ctx, conn, func(tx pgx.Tx) error {
+				if _, err := tx.Exec(ctx, `SET LOCAL cortex.quiet = 'on'`); err != nil {
+					return err
+				}
+				now := time.Now()
+				if _, err := tx.Exec(ctx, `INSERT INTO sessions (id, created_at, last_active, version, snapshot_count) VALUES ($1, $2, $2, $3, $3)`, id, now, n); err != nil {
+					return err
+				}
+				_, err := tx.Exec(ctx, `INSERT INTO state_snapshots (session_id, version, created_at, state, size_bytes)
+					SELECT $1, g, $2::timestamptz + g * interval '1 microsecond', $3::json, $4 FROM generate_series(1, $5::bigint) g`,
+					id, now, string(st), len(st), n)
+				return err
+			})
+			if err != nil {
 				return err
 			}
-		}
-		for range n {
-			for _, id := range ids {
-				batch = append(batch, state.BatchItem{SessionID: id, AppendInput: state.AppendInput{State: st}})
-				if len(batch) == cap(batch) {
-					if _, err := store.AppendBatch(ctx, batch); err != nil {
-						return err
-					}
-					batch = batch[:0]
-				}
-			}
-		}
-		if len(batch) > 0 {
-			_, err := store.AppendBatch(ctx, batch)
-			return err
 		}
 		return nil
 	}
@@ -109,10 +110,8 @@ func PGOps(ctx context.Context, cfg PGConfig) ([]Row, error) {
 	for i := range cfg.Sessions {
 		set = append(set, fmt.Sprintf("pgret-%d-%05d", tag, i))
 	}
-	for i := 0; i < len(set); i += 100 {
-		if err := fill(set[i:min(i+100, len(set))], cfg.PerSession); err != nil {
-			return nil, fmt.Errorf("build the retention set: %w", err)
-		}
+	if err := fill(set, cfg.PerSession); err != nil {
+		return nil, fmt.Errorf("build the retention set: %w", err)
 	}
 	logf("built %d sessions of %d snapshots in %.1f s", cfg.Sessions, cfg.PerSession, time.Since(t0).Seconds())
 	if _, err := conn.Exec(ctx, `VACUUM ANALYZE`); err != nil {
@@ -124,24 +123,43 @@ func PGOps(ctx context.Context, cfg PGConfig) ([]Row, error) {
 		return nil, err
 	}
 	base := l.run(ctx, nil, cfg.Baseline, nil)
-	row := func(n int, op string, r loadResult, note string) Row {
+	row := func(n int, op string, r, base loadResult, note string) Row {
 		return Row{Snapshots: n, Op: op, Appends: true, Writers: cfg.Writers, Seconds: r.seconds, AppendsPerSec: r.rate, BaselinePerSec: base.rate,
 			ZeroWindows: r.zero, Windows: r.windows, P99MS: r.p99, MaxMS: r.max, Note: joinNote(note, fmt.Sprintf("slowest append began at %.1f s", r.maxAt))}
 	}
-	rows := []Row{row(0, "pg: appends alone (baseline)", base, "")}
+	rows := []Row{row(0, "pg: appends alone (baseline)", base, base, "")}
 	logf("%s", rows[0])
+	// Each operation is paired with a baseline of its own, measured just
+	// before it: on a shared machine the load of other work changes
+	// within minutes.
 	measure := func(n int, op string, fn func() (string, error)) error {
 		var (
 			note  string
 			opErr error
 		)
+		b := l.run(ctx, nil, cfg.Baseline, nil)
 		res := l.run(ctx, nil, 0, func() { note, opErr = fn() })
 		if opErr != nil {
 			return fmt.Errorf("%s: %w", op, opErr)
 		}
-		rows = append(rows, row(n, op, res, note))
+		note = joinNote(note, fmt.Sprintf("its baseline, just before: %.0f/s, p99 %.1f ms, max %.0f ms", b.rate, b.p99, b.max))
+		rows = append(rows, row(n, op, res, b, note))
 		logf("%s", rows[len(rows)-1])
 		return nil
+	}
+	// janitor runs passes until one finds nothing (a pass stops each of
+	// its phases after a minute).
+	janitor := func(cfg state.JanitorConfig) (state.JanitorStats, error) {
+		j := state.NewJanitor(store, cfg)
+		for {
+			r, err := j.Pass(ctx)
+			if err != nil {
+				return j.Stats(), err
+			}
+			if r.SnapshotsPruned+r.SnapshotsReclaimed+r.SessionsExpired == 0 {
+				return j.Stats(), nil
+			}
+		}
 	}
 
 	// Fork: before (one transaction), then sliced.
@@ -179,11 +197,10 @@ func PGOps(ctx context.Context, cfg PGConfig) ([]Row, error) {
 			return "", err
 		}
 		del := time.Since(t)
-		j := state.NewJanitor(store, state.JanitorConfig{})
-		if _, err := j.Pass(ctx); err != nil {
+		s, err := janitor(state.JanitorConfig{})
+		if err != nil {
 			return "", err
 		}
-		s := j.Stats()
 		return fmt.Sprintf("delete answered in %.1f ms; janitor (share %.0f%%) reclaimed %d snapshots in %d slices in %.1f s (longest %.1f ms, slice time %.2f s, slept %.1f s)",
 			ms(del), 100*state.DefaultWriterShare, s.SnapshotsReclaimed, s.Slices, ms(time.Since(t)-del)/1e3, s.MaxSliceSeconds*1e3, s.WriterSeconds, s.SleepSeconds), nil
 	}); err != nil {
@@ -222,11 +239,10 @@ func PGOps(ctx context.Context, cfg PGConfig) ([]Row, error) {
 	}
 	if err := measure(total, fmt.Sprintf("pg: retention pass pruning %d snapshots, janitor in paced slices", total), func() (string, error) {
 		t := time.Now()
-		j := state.NewJanitor(store, state.JanitorConfig{KeepLast: keep2})
-		if _, err := j.Pass(ctx); err != nil {
+		s, err := janitor(state.JanitorConfig{KeepLast: keep2})
+		if err != nil {
 			return "", err
 		}
-		s := j.Stats()
 		return fmt.Sprintf("janitor (share %.0f%%) pruned %d in %d slices in %.1f s (longest %.1f ms, slice time %.2f s, slept %.1f s)",
 			100*state.DefaultWriterShare, s.SnapshotsPruned, s.Slices, time.Since(t).Seconds(), s.MaxSliceSeconds*1e3, s.WriterSeconds, s.SleepSeconds), nil
 	}); err != nil {
