@@ -78,7 +78,7 @@ func PGOps(ctx context.Context, cfg PGConfig) ([]Row, error) {
 	// is not what is measured here): sessions of n snapshots of
 	// stateBytes each, versions 1..n, a transaction per session, quiet
 	// (migration 0005).
-	fill := func(ids []string, n int) error {
+	fill := func(ids []string, n int, base time.Time, step time.Duration) error {
 		for _, id := range ids {
 			err := pgx.BeginFunc(ctx, conn, func(tx pgx.Tx) error {
 				if _, err := tx.Exec(ctx, `SET LOCAL cortex.quiet = 'on'`); err != nil {
@@ -89,8 +89,8 @@ func PGOps(ctx context.Context, cfg PGConfig) ([]Row, error) {
 					return err
 				}
 				_, err := tx.Exec(ctx, `INSERT INTO state_snapshots (session_id, version, created_at, state, size_bytes)
-					SELECT $1, g, $2::timestamptz + g * interval '1 microsecond', $3::json, $4 FROM generate_series(1, $5::bigint) g`,
-					id, now, string(st), len(st), n)
+					SELECT $1, g, $2::timestamptz + g * $6::interval, $3::json, $4 FROM generate_series(1, $5::bigint) g`,
+					id, base, string(st), len(st), n, step)
 				return err
 			})
 			if err != nil {
@@ -101,7 +101,7 @@ func PGOps(ctx context.Context, cfg PGConfig) ([]Row, error) {
 	}
 	t0 := time.Now()
 	big := fmt.Sprintf("pgbig-%d", tag)
-	if err := fill([]string{big}, cfg.Big); err != nil {
+	if err := fill([]string{big}, cfg.Big, time.Now(), time.Microsecond); err != nil {
 		return nil, fmt.Errorf("build the big session: %w", err)
 	}
 	logf("built a %d-snapshot session in %.1f s", cfg.Big, time.Since(t0).Seconds())
@@ -110,7 +110,11 @@ func PGOps(ctx context.Context, cfg PGConfig) ([]Row, error) {
 	for i := range cfg.Sessions {
 		set = append(set, fmt.Sprintf("pgret-%d-%05d", tag, i))
 	}
-	if err := fill(set, cfg.PerSession); err != nil {
+	// The set's snapshots are an hour apart, long ago: retention by age
+	// (MaxAge) takes the oldest cfg.Prune of each per pass, and never the
+	// load's new ones.
+	setBase := time.Now().Add(-time.Duration(cfg.PerSession+24) * time.Hour).Truncate(time.Hour)
+	if err := fill(set, cfg.PerSession, setBase, time.Hour); err != nil {
 		return nil, fmt.Errorf("build the retention set: %w", err)
 	}
 	logf("built %d sessions of %d snapshots in %.1f s", cfg.Sessions, cfg.PerSession, time.Since(t0).Seconds())
@@ -147,34 +151,66 @@ func PGOps(ctx context.Context, cfg PGConfig) ([]Row, error) {
 		logf("%s", rows[len(rows)-1])
 		return nil
 	}
-	// janitor runs passes until one finds nothing (a pass stops each of
-	// its phases after a minute).
-	janitor := func(cfg state.JanitorConfig) (state.JanitorStats, error) {
+	// janitor runs passes until left, a count in SQL, is 0 (a pass stops
+	// each of its phases after a minute; the load's sessions, which
+	// retention prunes too, never run out).
+	janitor := func(cfg state.JanitorConfig, left string, args ...any) (state.JanitorStats, error) {
 		j := state.NewJanitor(store, cfg)
 		for {
-			r, err := j.Pass(ctx)
-			if err != nil {
+			if _, err := j.Pass(ctx); err != nil {
 				return j.Stats(), err
 			}
-			if r.SnapshotsPruned+r.SnapshotsReclaimed+r.SessionsExpired == 0 {
+			var n int64
+			if err := conn.QueryRow(ctx, left, args...).Scan(&n); err != nil {
+				return j.Stats(), err
+			}
+			if n == 0 {
 				return j.Stats(), nil
 			}
 		}
 	}
 
-	// Fork: before (one transaction), then sliced.
+	// Fork: before (one transaction), then sliced. Meanwhile one more
+	// goroutine appends to the source itself: its slowest append.
 	forkOld, forkNew := big+"-f1", big+"-f2"
-	if err := measure(cfg.Big, fmt.Sprintf("pg: fork a %d-snapshot session (one transaction, before)", cfg.Big), func() (string, error) {
+	onSource := func(fork func() error) (string, error) {
+		stop := make(chan struct{})
+		done := make(chan time.Duration)
+		go func() {
+			var worst time.Duration
+			for {
+				select {
+				case <-stop:
+					done <- worst
+					return
+				default:
+				}
+				t := time.Now()
+				if _, err := store.AppendSnapshot(ctx, big, state.AppendInput{State: l.state}); err != nil {
+					break
+				}
+				worst = max(worst, time.Since(t))
+			}
+			<-stop
+			done <- worst
+		}()
 		t := time.Now()
-		err := oldFork(ctx, conn, big, forkOld)
-		return fmt.Sprintf("fork answered in %.0f ms", ms(time.Since(t))), err
+		err := fork()
+		took := time.Since(t)
+		close(stop)
+		worst := <-done
+		return fmt.Sprintf("fork answered in %.0f ms; slowest append to the source meanwhile %.0f ms", ms(took), ms(worst)), err
+	}
+	if err := measure(cfg.Big, fmt.Sprintf("pg: fork a %d-snapshot session (one transaction, before)", cfg.Big), func() (string, error) {
+		return onSource(func() error { return oldFork(ctx, conn, big, forkOld) })
 	}); err != nil {
 		return rows, err
 	}
 	if err := measure(cfg.Big, fmt.Sprintf("pg: fork a %d-snapshot session (sliced)", cfg.Big), func() (string, error) {
-		t := time.Now()
-		_, err := store.ForkSession(ctx, big, state.ForkInput{NewID: forkNew})
-		return fmt.Sprintf("fork answered in %.0f ms", ms(time.Since(t))), err
+		return onSource(func() error {
+			_, err := store.ForkSession(ctx, big, state.ForkInput{NewID: forkNew})
+			return err
+		})
 	}); err != nil {
 		return rows, err
 	}
@@ -197,7 +233,7 @@ func PGOps(ctx context.Context, cfg PGConfig) ([]Row, error) {
 			return "", err
 		}
 		del := time.Since(t)
-		s, err := janitor(state.JanitorConfig{})
+		s, err := janitor(state.JanitorConfig{}, `SELECT count(*) FROM sessions WHERE id = $1`, forkNew)
 		if err != nil {
 			return "", err
 		}
@@ -207,39 +243,25 @@ func PGOps(ctx context.Context, cfg PGConfig) ([]Row, error) {
 		return rows, err
 	}
 
-	// Retention: each pass removes cfg.Prune snapshots of each session of
-	// the set. The big session and the load's sessions (long by now) go
-	// first, unmeasured, and a new load starts: KeepLast prunes every
-	// session.
-	for _, id := range append([]string{big}, l.ids...) {
-		if err := store.DeleteSession(ctx, id); err != nil {
-			return rows, err
-		}
-	}
-	for {
-		n, err := store.ExpireSessions(ctx, 0)
-		if err != nil {
-			return rows, err
-		}
-		if n == 0 {
-			break
-		}
-	}
-	if l, err = newLoad(ctx, store, cfg.Writers, time.Second); err != nil {
-		return rows, err
-	}
-	keep1, keep2 := cfg.PerSession-cfg.Prune, cfg.PerSession-2*cfg.Prune
+	// Retention by age: each pass removes the oldest cfg.Prune snapshots
+	// of each session of the set (an hour apart, so the minutes a pass
+	// takes do not move its cutoff past another one); the load's
+	// snapshots are new and stay.
 	total := cfg.Sessions * cfg.Prune
+	olderThan := func(k int) time.Duration {
+		return time.Since(setBase.Add(time.Duration(k)*time.Hour + 30*time.Minute))
+	}
 	if err := measure(total, fmt.Sprintf("pg: retention pass pruning %d snapshots, 500 per transaction back to back (before)", total), func() (string, error) {
 		t := time.Now()
-		n, err := oldPrune(ctx, conn, keep1)
+		n, err := oldPrune(ctx, conn, time.Now().Add(-olderThan(cfg.Prune)))
 		return fmt.Sprintf("pruned %d in %.1f s", n, time.Since(t).Seconds()), err
 	}); err != nil {
 		return rows, err
 	}
 	if err := measure(total, fmt.Sprintf("pg: retention pass pruning %d snapshots, janitor in paced slices", total), func() (string, error) {
 		t := time.Now()
-		s, err := janitor(state.JanitorConfig{KeepLast: keep2})
+		s, err := janitor(state.JanitorConfig{MaxAge: olderThan(2 * cfg.Prune)}, `SELECT count(*) FROM sessions WHERE id LIKE $1 AND snapshot_count > $2`,
+			fmt.Sprintf("pgret-%d-%%", tag), cfg.PerSession-2*cfg.Prune)
 		if err != nil {
 			return "", err
 		}
@@ -314,10 +336,10 @@ func oldReclaim(ctx context.Context, conn *pgx.Conn, now time.Time) (int, error)
 	}
 }
 
-// oldPrune is pgstore's Prune (KeepLast) before issue 21, called back to
+// oldPrune is pgstore's Prune (OlderThan) before issue 21, called back to
 // back as the janitor did: 500 rows per transaction, the sessions scanned
 // from the first each time.
-func oldPrune(ctx context.Context, conn *pgx.Conn, keep int) (int64, error) {
+func oldPrune(ctx context.Context, conn *pgx.Conn, cutoff time.Time) (int64, error) {
 	var total int64
 	for {
 		var removed int64
@@ -327,11 +349,11 @@ func oldPrune(ctx context.Context, conn *pgx.Conn, keep int) (int64, error) {
 					SELECT s.id, s.version FROM sessions s
 					WHERE EXISTS (
 						SELECT 1 FROM state_snapshots sn
-						WHERE sn.session_id = s.id AND sn.version < s.version AND sn.version <= s.version - $1)
+						WHERE sn.session_id = s.id AND sn.version < s.version AND sn.created_at < $1)
 					ORDER BY s.id LIMIT 500 FOR UPDATE SKIP LOCKED
 				), cand AS (
 					SELECT sn.session_id, sn.version FROM se JOIN state_snapshots sn ON sn.session_id = se.id
-					WHERE sn.version < se.version AND sn.version <= se.version - $1
+					WHERE sn.version < se.version AND sn.created_at < $1
 					ORDER BY sn.session_id, sn.version LIMIT 500
 				), gone AS (
 					DELETE FROM state_snapshots sn USING cand
@@ -342,7 +364,7 @@ func oldPrune(ctx context.Context, conn *pgx.Conn, keep int) (int64, error) {
 					FROM (SELECT session_id, count(*) AS n FROM gone GROUP BY session_id) g
 					WHERE se.id = g.session_id
 				)
-				SELECT count(*) FROM gone`, keep).Scan(&removed)
+				SELECT count(*) FROM gone`, cutoff).Scan(&removed)
 		})
 		total += removed
 		if err != nil || removed < 500 {
