@@ -123,6 +123,14 @@ func (s *Store) PruneSlice(ctx context.Context, opts state.PruneOptions) (state.
 		clk := s.startSlice()
 		res, after = state.SliceResult{}, s.pruneAfter
 		defer func() { res.WriterTime = clk.elapsed() }()
+		// Custom plans: with the rule's parameters known, each
+		// condition is an index range; a generic plan (which PostgreSQL
+		// picks for a prepared statement after five runs) cannot drop
+		// the unused rule and reads every snapshot of each session it
+		// looks at (seconds for a 100k-snapshot one).
+		if _, err := tx.Exec(ctx, `SET LOCAL plan_cache_mode = force_custom_plan`); err != nil {
+			return fmt.Errorf("plan: %w", err)
+		}
 		wrapped := after == ""
 		for res.Snapshots < limit {
 			n, last, err := pruneChunk(ctx, tx, keep, cutoff, after, min(int64(s.cfg.Slices.Rows), limit-res.Snapshots))
@@ -159,6 +167,10 @@ func (s *Store) PruneSlice(ctx context.Context, opts state.PruneOptions) (state.
 	return res, nil
 }
 
+// pruneSessions bounds the sessions one prune statement locks (and
+// whose candidates it sorts): appends to them wait for the slice.
+const pruneSessions = 16
+
 // pruneChunk removes up to rows snapshots of the sessions from id after
 // on (by id) that keep or cutoff select, each session's oldest first, and
 // returns how many and the last session it pruned ("" if none).
@@ -184,7 +196,7 @@ func pruneChunk(ctx context.Context, tx pgx.Tx, keep *int64, cutoff *time.Time, 
 				  AND (($1::bigint IS NOT NULL AND sn.version <= s.version - $1)
 				    OR ($2::timestamptz IS NOT NULL AND sn.created_at < $2)))
 			ORDER BY s.id
-			LIMIT $3
+			LIMIT $5
 			FOR UPDATE SKIP LOCKED
 		)
 		SELECT sn.session_id, sn.version
@@ -194,7 +206,7 @@ func pruneChunk(ctx context.Context, tx pgx.Tx, keep *int64, cutoff *time.Time, 
 		  AND (($1::bigint IS NOT NULL AND sn.version <= se.version - $1)
 		    OR ($2::timestamptz IS NOT NULL AND sn.created_at < $2))
 		ORDER BY sn.session_id, sn.version
-		LIMIT $3`, keep, cutoff, rows, after)
+		LIMIT $3`, keep, cutoff, rows, after, min(rows, pruneSessions))
 	if err != nil {
 		return 0, "", fmt.Errorf("find snapshots: %w", err)
 	}

@@ -19,6 +19,7 @@ func main() {
 	flag.IntVar(&cfg.Sessions, "sessions", 1000, "sessions of the retention set")
 	flag.IntVar(&cfg.PerSession, "per-session", 200, "snapshots of each session of the retention set")
 	flag.IntVar(&cfg.Prune, "prune", 30, "snapshots each retention pass removes from each session of the set")
+	flag.BoolVar(&cfg.SkipBig, "skip-big", false, "skip the fork and delete of the big session (retention passes only)")
 	flag.IntVar(&cfg.Writers, "writers", 4, "goroutines appending while an operation runs")
 	flag.DurationVar(&cfg.Baseline, "baseline", 5*time.Second, "how long appends run alone for the baseline")
 	out := flag.String("out", "", "write the Markdown table to this file")
