@@ -37,6 +37,62 @@ type Config struct {
 	// ConnectTimeout bounds Open's first connection and migrations; 0 means
 	// DefaultConnectTimeout.
 	ConnectTimeout time.Duration
+	// Slices bounds the work the store does in slices, each its own short
+	// transaction: reclaiming deleted and expired sessions, pruning,
+	// copying a fork. The zero value means the documented defaults.
+	Slices SliceConfig
+}
+
+// SliceConfig bounds each slice of the store's long work (reclaim,
+// retention, fork copies), so that no transaction of it holds locks, a
+// connection or the server's I/O for long, and other writes run between
+// slices. The zero value means DefaultSliceBudget, DefaultSliceRows,
+// DefaultForkShare and DefaultForkLease.
+type SliceConfig struct {
+	// Budget is the time one slice's transaction may work before it
+	// commits (0: DefaultSliceBudget). A slice stops at the first
+	// statement that ends past it, having done at least one, so it takes
+	// about Budget plus one statement of at most Rows rows.
+	Budget time.Duration
+	// Rows is the most rows one statement of a slice removes or copies
+	// (0: DefaultSliceRows).
+	Rows int
+	// ForkShare is the share of time a fork's copy works: after a copy
+	// slice that took w, the fork waits w·(1/ForkShare − 1) before the
+	// next (0: DefaultForkShare; 1: no wait). The janitor's share of
+	// reclaim and retention is state.JanitorConfig.WriterShare.
+	ForkShare float64
+	// ForkLease is how long the hidden row of a fork being copied stays
+	// its own after the fork's last slice (0: DefaultForkLease): a fork
+	// whose process died is reclaimed by the janitor once it has run out.
+	// Each slice renews it, so only a fork stalled longer than this
+	// between two slices loses its row (it then fails; nothing partial
+	// becomes visible).
+	ForkLease time.Duration
+}
+
+// Defaults of SliceConfig.
+const (
+	DefaultSliceBudget = 10 * time.Millisecond
+	DefaultSliceRows   = 64
+	DefaultForkShare   = 0.5
+	DefaultForkLease   = 5 * time.Minute
+)
+
+func (c SliceConfig) withDefaults() SliceConfig {
+	if c.Budget == 0 {
+		c.Budget = DefaultSliceBudget
+	}
+	if c.Rows == 0 {
+		c.Rows = DefaultSliceRows
+	}
+	if c.ForkShare == 0 {
+		c.ForkShare = DefaultForkShare
+	}
+	if c.ForkLease == 0 {
+		c.ForkLease = DefaultForkLease
+	}
+	return c
 }
 
 // DefaultConnectTimeout is Config.ConnectTimeout's default.
@@ -57,6 +113,14 @@ func (c Config) Validate() error {
 		return fmt.Errorf("pgstore: config ConnectTimeout %s is negative", c.ConnectTimeout)
 	case c.MaxStateBytes < 0:
 		return fmt.Errorf("pgstore: config MaxStateBytes %d is negative", c.MaxStateBytes)
+	case c.Slices.Budget < 0:
+		return fmt.Errorf("pgstore: config Slices.Budget %s is negative", c.Slices.Budget)
+	case c.Slices.Rows < 0:
+		return fmt.Errorf("pgstore: config Slices.Rows %d is negative", c.Slices.Rows)
+	case c.Slices.ForkShare < 0 || c.Slices.ForkShare > 1:
+		return fmt.Errorf("pgstore: config Slices.ForkShare %g is out of range: give a share in (0, 1], or 0 for %g", c.Slices.ForkShare, DefaultForkShare)
+	case c.Slices.ForkLease < 0:
+		return fmt.Errorf("pgstore: config Slices.ForkLease %s is negative", c.Slices.ForkLease)
 	}
 	return nil
 }
@@ -66,5 +130,6 @@ func (c Config) withDefaults() Config {
 	if c.ConnectTimeout == 0 {
 		c.ConnectTimeout = DefaultConnectTimeout
 	}
+	c.Slices = c.Slices.withDefaults()
 	return c
 }

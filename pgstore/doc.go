@@ -27,6 +27,14 @@
 // number of goroutines and processes, and an append cannot race a delete: it
 // either sees the session or fails with state.ErrNotFound. Prune and
 // ExpireSessions lock with SKIP LOCKED, so several janitors share the work.
+//
+// # Slices
+//
+// Work whose size grows with the data runs in slices (Config.Slices), each
+// its own short transaction: reclaiming deleted and expired sessions and
+// retention (state.Slicer, which state.Janitor paces to its share), and
+// the copy of ForkSession, under a hidden row that becomes the new session
+// in the copy's last slice. See docs/design-fork-and-delete.md.
 // Serialization failures and deadlocks are retried with backoff.
 //
 // # Errors

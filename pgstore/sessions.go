@@ -336,9 +336,9 @@ func (s *Store) ListSessions(ctx context.Context, opts state.ListOptions) (state
 }
 
 // DeleteSession deletes a session: it is absent from every route at once
-// and its id free, and the janitor (ExpireSessions) reclaims its snapshots
-// and idempotency keys in chunks of reclaimChunk rows, each its own short
-// transaction. The delete itself is one UPDATE of the session row whatever
+// and its id free, and the janitor (ReclaimSlice, ExpireSessions) reclaims
+// its snapshots and idempotency keys in slices (Config.Slices), each its
+// own short transaction. The delete itself is one UPDATE of the session row whatever
 // the session's size: its expires_at becomes the epoch (the tombstone that
 // every route's live predicate hides), and the "deleted" notification is
 // sent in the same transaction. Creating a session with the same id before

@@ -43,6 +43,15 @@ type Store struct {
 	bg          sync.WaitGroup
 
 	closeOnce sync.Once
+
+	// pruneAfter is where the next PruneSlice's scan of sessions (by id)
+	// resumes; see retention.go.
+	pruneMu    sync.Mutex
+	pruneAfter string
+
+	// forkHook, when set (tests), runs after each committed slice of a
+	// fork that is not its last, with the slice's number from 1.
+	forkHook func(ctx context.Context, id string, slice int) error
 }
 
 // Open connects to the PostgreSQL database at url (a postgres:// URL or a

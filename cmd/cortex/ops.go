@@ -38,9 +38,10 @@ type sqliteOps struct {
 // janitorCounts are the retention janitor's counters since start.
 type janitorCounts struct {
 	Runs, Pruned, Expired, Errors int64
-	// Slices, WriterSeconds and Reclaimed: the janitor's slices of writer
-	// time on SQLite (state.Slicer) and the deleted or expired sessions'
-	// snapshots they removed.
+	// Slices, WriterSeconds and Reclaimed: the janitor's slices
+	// (state.Slicer: writer time on SQLite, transaction time on
+	// PostgreSQL) and the deleted or expired sessions' snapshots they
+	// removed.
 	Slices, Reclaimed int64
 	WriterSeconds     float64
 }

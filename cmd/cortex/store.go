@@ -157,6 +157,8 @@ func (o *pgOps) figures(ctx context.Context) (httpapi.Figures, error) {
 	if o.janitor != nil {
 		j := o.janitor()
 		f.JanitorRuns, f.JanitorPrunedSnapshots, f.JanitorExpiredSessions, f.JanitorErrors = j.Runs, j.Pruned, j.Expired, j.Errors
+		// pgstore is a state.Slicer too (issue 21): its paced slices.
+		f.JanitorSlices, f.JanitorWriterSeconds, f.JanitorReclaimedSnapshots = j.Slices, j.WriterSeconds, j.Reclaimed
 	}
 	return f, nil
 }

@@ -89,12 +89,12 @@ func PGDelete(ctx context.Context, url string, size, writers int, log io.Writer)
 					break
 				}
 			}
-			note = fmt.Sprintf("DeleteSession answered in %.1f ms; reclaim of %d session(s) in chunks of 1000 rows: %.0f ms", float64(del.Microseconds())/1e3, n, float64((time.Since(t0)-del).Microseconds())/1e3)
+			note = fmt.Sprintf("DeleteSession answered in %.1f ms; reclaim of %d session(s) by ExpireSessions back to back (unpaced slices): %.0f ms", float64(del.Microseconds())/1e3, n, float64((time.Since(t0)-del).Microseconds())/1e3)
 		})
 		if opErr != nil {
 			return rows, opErr
 		}
-		name := fmt.Sprintf("pg: delete a %d-snapshot session (tombstone + chunked reclaim)", size)
+		name := fmt.Sprintf("pg: delete a %d-snapshot session (tombstone + unpaced sliced reclaim)", size)
 		if before {
 			name = fmt.Sprintf("pg: delete a %d-snapshot session (one DELETE, before)", size)
 		}

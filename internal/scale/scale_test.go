@@ -40,3 +40,16 @@ func TestScale_PGDeleteTiny(t *testing.T) {
 		t.Fatalf("rows: %+v, want the baseline and two deletes", rows)
 	}
 }
+
+// PGOps at a tiny size, on the PostgreSQL of scripts/test: the baseline
+// and each operation before and after issue 21 land in the table.
+func TestScale_PGOpsTiny(t *testing.T) {
+	url := pgtest.NewDatabase(t)
+	rows, err := scale.PGOps(t.Context(), scale.PGConfig{URL: url, Big: 1000, Sessions: 20, PerSession: 30, Prune: 5, Writers: 2, Baseline: 500 * time.Millisecond})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(rows) != 7 {
+		t.Fatalf("rows: %+v, want the baseline and three operations before and after", rows)
+	}
+}

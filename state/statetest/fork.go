@@ -184,4 +184,6 @@ func (h *harness) runFork(t *testing.T) {
 			t.Fatalf("append to fork: %+v", r)
 		}
 	})
+
+	t.Run("Concurrent", func(t *testing.T) { h.runForkConcurrent(t) })
 }

@@ -1,0 +1,46 @@
+// Command pgscale is scripts/scale-pg's driver: see scale.PGOps.
+package main
+
+import (
+	"context"
+	"flag"
+	"fmt"
+	"os"
+	"os/signal"
+	"time"
+
+	"github.com/cortex-db/cortex/internal/scale"
+)
+
+func main() {
+	var cfg scale.PGConfig
+	flag.StringVar(&cfg.URL, "pg", "", "the PostgreSQL database (a postgres:// URL; its tables are created); required")
+	flag.IntVar(&cfg.Big, "big", 100_000, "snapshots of the session forked and deleted")
+	flag.IntVar(&cfg.Sessions, "sessions", 1000, "sessions of the retention set")
+	flag.IntVar(&cfg.PerSession, "per-session", 200, "snapshots of each session of the retention set")
+	flag.IntVar(&cfg.Prune, "prune", 30, "snapshots each retention pass removes from each session of the set")
+	flag.BoolVar(&cfg.SkipBig, "skip-big", false, "skip the fork and delete of the big session (retention passes only)")
+	flag.IntVar(&cfg.Writers, "writers", 4, "goroutines appending while an operation runs")
+	flag.DurationVar(&cfg.Baseline, "baseline", 5*time.Second, "how long appends run alone for the baseline")
+	out := flag.String("out", "", "write the Markdown table to this file")
+	flag.Parse()
+	if cfg.URL == "" {
+		fmt.Fprintln(os.Stderr, "pgscale: -pg postgres://… is required (scripts/scale-pg starts a throwaway cluster when it is not given)")
+		os.Exit(2)
+	}
+	cfg.Log = os.Stderr
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt)
+	defer stop()
+	rows, err := scale.PGOps(ctx, cfg)
+	table := scale.Markdown(rows)
+	fmt.Print(table)
+	if *out != "" {
+		if werr := os.WriteFile(*out, []byte(table), 0o644); werr != nil {
+			fmt.Fprintln(os.Stderr, "pgscale:", werr)
+		}
+	}
+	if err != nil {
+		fmt.Fprintln(os.Stderr, "pgscale:", err)
+		os.Exit(1)
+	}
+}
