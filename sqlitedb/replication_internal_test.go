@@ -35,14 +35,16 @@ func (s *syncBuf) String() string {
 }
 
 // holdReader opens a read transaction on path from a connection of its
-// own, as Litestream does, and keeps it until the test ends.
-func holdReader(t *testing.T, path string) {
+// own, as Litestream does, and keeps it until the test ends. A test that
+// plays Litestream's checkpoint ends it early (tx.Rollback) and goes on
+// with raw.
+func holdReader(t *testing.T, path string) (raw *sql.DB, tx *sql.Tx) {
 	t.Helper()
 	raw, err := sql.Open("sqlite3", "file:"+path+"?_busy_timeout=5000")
 	if err != nil {
 		t.Fatal(err)
 	}
-	tx, err := raw.Begin()
+	tx, err = raw.Begin()
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -51,6 +53,56 @@ func holdReader(t *testing.T, path string) {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { _ = tx.Rollback(); _ = raw.Close() })
+	return raw, tx
+}
+
+// waitUntil polls cond until it holds, and fails the test with what after
+// a minute. The replication monitor reads Litestream's files and the WAL
+// index on its own schedule: the stats it publishes are the event.
+func waitUntil(t *testing.T, what string, cond func() bool) {
+	t.Helper()
+	for deadline := time.Now().Add(time.Minute); !cond(); time.Sleep(time.Millisecond) {
+		if time.Now().After(deadline) {
+			t.Fatal(what)
+		}
+	}
+}
+
+// openLitestream opens a database at dir/r.db in the Litestream mode, with
+// Litestream's files in dir/meta and cfg's other settings, creates table t,
+// and returns it with the folder of Litestream's level-0 LTX files.
+func openLitestream(t *testing.T, dir string, cfg Config) (db *DB, path, l0 string) {
+	t.Helper()
+	path, meta := filepath.Join(dir, "r.db"), filepath.Join(dir, "meta")
+	cfg.Replication, cfg.LitestreamMetaDir = ReplicationLitestream, meta
+	ctx := context.Background()
+	db, err := Open(ctx, path, cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = db.Close() })
+	if err := db.Write(ctx, func(tx *Tx) error {
+		_, err := tx.Exec(ctx, "CREATE TABLE t(v TEXT)")
+		return err
+	}); err != nil {
+		t.Fatal(err)
+	}
+	l0 = filepath.Join(meta, "ltx", "0")
+	mustMkdir(t, l0)
+	return db, path, l0
+}
+
+// ltxFile is the name Litestream gives level-0 LTX file i.
+func ltxFile(l0 string, i int) string {
+	return filepath.Join(l0, fmt.Sprintf("%016x-%016x.ltx", i, i))
+}
+
+// litestreamSynced plays the end of Litestream's sync i: its LTX file
+// appears, and the monitor sees the position move.
+func litestreamSynced(t *testing.T, db *DB, l0 string, i int) {
+	t.Helper()
+	mustWrite(t, ltxFile(l0, i))
+	waitUntil(t, "the monitor never saw Litestream's LTX file", func() bool { return db.replicationStats().TXID == uint64(i) })
 }
 
 func fillRows(t *testing.T, db *DB, n int) {
@@ -277,45 +329,14 @@ func TestReplication_WriterWaitsForLitestreamCheckpoint(t *testing.T) {
 	defer func(d time.Duration) { replAssistMax = d }(replAssistMax)
 	replAssistMax = time.Minute // the writer waits for the checkpoint, not a clock
 	dir := t.TempDir()
-	path, meta := filepath.Join(dir, "r.db"), filepath.Join(dir, "meta")
 	ctx := context.Background()
 	const litestreamCheckpointFrames = 1000 // Litestream's own default
-	db, err := Open(ctx, path, Config{
-		Replication: ReplicationLitestream, LitestreamMetaDir: meta, CheckpointInterval: time.Hour,
-		ReplicationStallAfter: time.Hour, ReplicationHardLimit: 1 << 40,
+	db, path, l0 := openLitestream(t, dir, Config{
+		CheckpointInterval: time.Hour, ReplicationStallAfter: time.Hour, ReplicationHardLimit: 1 << 40,
 		LitestreamCheckpointPages: litestreamCheckpointFrames,
 	})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer db.Close()
-	if err := db.Write(ctx, func(tx *Tx) error {
-		_, err := tx.Exec(ctx, "CREATE TABLE t(v TEXT)")
-		return err
-	}); err != nil {
-		t.Fatal(err)
-	}
-	l0 := filepath.Join(meta, "ltx", "0")
-	mustMkdir(t, l0)
-	mustWrite(t, filepath.Join(l0, "0000000000000001-0000000000000001.ltx"))
-	for deadline := time.Now().Add(time.Minute); db.replicationStats().TXID != 1; time.Sleep(time.Millisecond) {
-		if time.Now().After(deadline) {
-			t.Fatal("the monitor never saw Litestream's first LTX file")
-		}
-	}
-	raw, err := sql.Open("sqlite3", "file:"+path+"?_busy_timeout=5000")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer raw.Close()
-	rtx, err := raw.Begin()
-	if err != nil {
-		t.Fatal(err)
-	}
-	var n int
-	if err := rtx.QueryRow("SELECT count(*) FROM t").Scan(&n); err != nil {
-		t.Fatal(err)
-	}
+	litestreamSynced(t, db, l0, 1)
+	raw, rtx := holdReader(t, path)
 	fillRows(t, db, 1200) // past 1,000 frames; no new LTX file: no pause
 	if got := db.repl.assists.Load(); got != 0 {
 		t.Fatalf("%d pauses before Litestream's sync, want none", got)
@@ -325,7 +346,7 @@ func TestReplication_WriterWaitsForLitestreamCheckpoint(t *testing.T) {
 	}
 
 	// Litestream's sync ends: the next write waits for its checkpoint.
-	mustWrite(t, filepath.Join(l0, "0000000000000002-0000000000000002.ltx"))
+	mustWrite(t, ltxFile(l0, 2))
 	type index struct{ mx, backfill int64 }
 	seen := make(chan index, 1)
 	errc := make(chan error, 1)
@@ -337,16 +358,14 @@ func TestReplication_WriterWaitsForLitestreamCheckpoint(t *testing.T) {
 			return err
 		})
 	}()
-	for deadline := time.Now().Add(time.Minute); db.repl.assists.Load() == 0; time.Sleep(time.Millisecond) {
+	waitUntil(t, "the writer never paused for Litestream's checkpoint", func() bool {
 		select {
 		case ix := <-seen:
 			t.Fatalf("the write ran before Litestream's checkpoint (WAL index mx %d backfill %d)", ix.mx, ix.backfill)
 		default:
 		}
-		if time.Now().After(deadline) {
-			t.Fatal("the writer never paused for Litestream's checkpoint")
-		}
-	}
+		return db.repl.assists.Load() != 0
+	})
 	// Litestream's checkpoint: its reader goes, PASSIVE copies the WAL.
 	_ = rtx.Rollback()
 	if _, err := raw.Exec("PRAGMA wal_checkpoint(PASSIVE)"); err != nil {
@@ -370,60 +389,28 @@ func TestReplication_WriterPausesOnlyPastLitestreamCheckpointPages(t *testing.T)
 	defer func(d time.Duration) { replAssistMax = d }(replAssistMax)
 	replAssistMax = time.Millisecond // a pause would end at once, and be counted
 	dir := t.TempDir()
-	path, meta := filepath.Join(dir, "r.db"), filepath.Join(dir, "meta")
-	ctx := context.Background()
 	const pages = 4000
-	db, err := Open(ctx, path, Config{
-		Replication: ReplicationLitestream, LitestreamMetaDir: meta, CheckpointInterval: time.Hour,
-		ReplicationStallAfter: time.Hour, ReplicationHardLimit: 1 << 40, LitestreamCheckpointPages: pages,
+	db, path, l0 := openLitestream(t, dir, Config{
+		CheckpointInterval: time.Hour, ReplicationStallAfter: time.Hour, ReplicationHardLimit: 1 << 40,
+		LitestreamCheckpointPages: pages,
 	})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer db.Close()
-	if err := db.Write(ctx, func(tx *Tx) error {
-		_, err := tx.Exec(ctx, "CREATE TABLE t(v TEXT)")
-		return err
-	}); err != nil {
-		t.Fatal(err)
-	}
-	l0 := filepath.Join(meta, "ltx", "0")
-	mustMkdir(t, l0)
-	mustWrite(t, filepath.Join(l0, "0000000000000001-0000000000000001.ltx"))
-	for deadline := time.Now().Add(time.Minute); db.replicationStats().TXID != 1; time.Sleep(time.Millisecond) {
-		if time.Now().After(deadline) {
-			t.Fatal("the monitor never saw Litestream's first LTX file")
-		}
-	}
+	litestreamSynced(t, db, l0, 1)
 	// Litestream's reader holds the WAL, so nothing is copied.
-	raw, err := sql.Open("sqlite3", "file:"+path+"?_busy_timeout=5000")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer raw.Close()
-	rtx, err := raw.Begin()
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer rtx.Rollback()
-	var n int
-	if err := rtx.QueryRow("SELECT count(*) FROM t").Scan(&n); err != nil {
-		t.Fatal(err)
-	}
+	holdReader(t, path)
 	fillRows(t, db, 1200) // past Litestream's default of 1,000 frames, short of 4,000
 	mx, _, ok := db.walIndex()
 	if !ok || mx < 1000 || mx >= pages {
 		t.Fatalf("WAL index mx %d ok %v: want 1,000 to %d frames", mx, ok, pages)
 	}
 	// A sync ends: the next writes run without a pause.
-	mustWrite(t, filepath.Join(l0, "0000000000000002-0000000000000002.ltx"))
+	mustWrite(t, ltxFile(l0, 2))
 	fillRows(t, db, 10)
 	if got := db.repl.assists.Load(); got != 0 {
 		t.Fatalf("the writer paused %d times for a checkpoint Litestream does not run below %d frames", got, pages)
 	}
 	// Past the pages, the sync's end makes it pause.
 	fillRows(t, db, pages-int(mx))
-	mustWrite(t, filepath.Join(l0, "0000000000000003-0000000000000003.ltx"))
+	mustWrite(t, ltxFile(l0, 3))
 	fillRows(t, db, 1)
 	if got := db.repl.assists.Load(); got != 1 {
 		t.Fatalf("the writer paused %d times past %d frames after a sync, want 1", got, pages)
@@ -452,30 +439,14 @@ func TestReplication_StartedOverWALIsNotStalled(t *testing.T) {
 		t.Fatal(err)
 	}
 	// Litestream's connection: no journal_size_limit, as in Litestream.
-	raw, err := sql.Open("sqlite3", "file:"+path+"?_busy_timeout=5000")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer raw.Close()
+	raw, rtx := holdReader(t, path)
 	raw.SetMaxOpenConns(1)
-	rtx, err := raw.Begin()
-	if err != nil {
-		t.Fatal(err)
-	}
-	var n int
-	if err := rtx.QueryRow("SELECT count(*) FROM t").Scan(&n); err != nil {
-		t.Fatal(err)
-	}
 	for db.walBytes() <= 3*limit {
 		fillRows(t, db, 10)
 	}
 	waitStalled := func(want bool) {
 		t.Helper()
-		for deadline := time.Now().Add(time.Minute); db.replicationStats().Stalled != want; time.Sleep(time.Millisecond) {
-			if time.Now().After(deadline) {
-				t.Fatalf("stalled is not %v: %+v", want, db.replicationStats())
-			}
-		}
+		waitUntil(t, fmt.Sprintf("replication's stalled is never %v", want), func() bool { return db.replicationStats().Stalled == want })
 	}
 	waitStalled(true)
 	// Litestream checkpoints, and its next write starts the WAL over.
@@ -540,41 +511,18 @@ func TestReplication_WarnsOfLowerLitestreamCheckpointPages(t *testing.T) {
 // the log.
 func restartsShortOf(t *testing.T, pages int, done func(string) bool) string {
 	dir := t.TempDir()
-	path, meta := filepath.Join(dir, "r.db"), filepath.Join(dir, "meta")
 	ctx := context.Background()
 	logs := &syncBuf{}
-	db, err := Open(ctx, path, Config{
-		Replication: ReplicationLitestream, LitestreamMetaDir: meta, WALAutoCheckpoint: 100,
-		ReplicationStallAfter: time.Hour, LitestreamCheckpointPages: pages,
+	db, _, l0 := openLitestream(t, dir, Config{
+		WALAutoCheckpoint: 100, ReplicationStallAfter: time.Hour, LitestreamCheckpointPages: pages,
 		Logger: slog.New(slog.NewTextHandler(logs, nil)),
 	})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer db.Close()
-	if err := db.Write(ctx, func(tx *Tx) error {
-		_, err := tx.Exec(ctx, "CREATE TABLE t(v TEXT)")
-		return err
-	}); err != nil {
-		t.Fatal(err)
-	}
-	l0 := filepath.Join(meta, "ltx", "0")
-	mustMkdir(t, l0)
 	for i := 1; i <= 10 && !done(logs.String()); i++ {
 		// Litestream syncs: a new LTX file; the monitor sees its position move.
-		mustWrite(t, filepath.Join(l0, fmt.Sprintf("%016x-%016x.ltx", i, i)))
-		for deadline := time.Now().Add(time.Minute); db.replicationStats().TXID != uint64(i); time.Sleep(time.Millisecond) {
-			if time.Now().After(deadline) {
-				t.Fatal("the monitor never saw the LTX file")
-			}
-		}
+		litestreamSynced(t, db, l0, i)
 		// The WAL grows; the monitor sees it long.
 		fillRows(t, db, 150)
-		for deadline := time.Now().Add(time.Minute); db.walLastMx() < 150; time.Sleep(time.Millisecond) {
-			if time.Now().After(deadline) {
-				t.Fatal("the monitor never saw the WAL grow")
-			}
-		}
+		waitUntil(t, "the monitor never saw the WAL grow", func() bool { return db.walLastMx() >= 150 })
 		// Litestream checkpoints (here cortex's PASSIVE, which completes
 		// with no reader) and the next write starts the WAL over.
 		reset := db.replicationStats().WALResetAt
@@ -582,14 +530,10 @@ func restartsShortOf(t *testing.T, pages int, done func(string) bool) string {
 			t.Fatal(err)
 		}
 		fillRows(t, db, 1)
-		for deadline := time.Now().Add(time.Minute); ; time.Sleep(time.Millisecond) {
-			if r := db.replicationStats().WALResetAt; r != nil && (reset == nil || r.After(*reset)) {
-				break
-			}
-			if time.Now().After(deadline) {
-				t.Fatal("the monitor never saw the WAL start over")
-			}
-		}
+		waitUntil(t, "the monitor never saw the WAL start over", func() bool {
+			r := db.replicationStats().WALResetAt
+			return r != nil && (reset == nil || r.After(*reset))
+		})
 	}
 	return logs.String()
 }
