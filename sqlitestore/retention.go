@@ -57,21 +57,7 @@ func (s *Store) Prune(ctx context.Context, opts state.PruneOptions) (int64, erro
 	if err := validPrune(opts); err != nil {
 		return 0, err
 	}
-	limit := pruneLimit(opts)
-	var removed int64
-	for removed < limit {
-		o := opts
-		o.Limit = int(limit - removed)
-		r, err := s.PruneSlice(ctx, o)
-		removed += r.Snapshots
-		if err != nil {
-			return removed, err
-		}
-		if !r.More {
-			break
-		}
-	}
-	return removed, nil
+	return state.PruneInSlices(ctx, opts, s.PruneSlice)
 }
 
 // PruneSlice removes some of the snapshots that opts selects (at most
@@ -409,21 +395,7 @@ func (s *Store) ExpireSessions(ctx context.Context, limit int) (int64, error) {
 	if limit < 0 {
 		return 0, state.Invalid("limit", "must not be negative")
 	}
-	if limit == 0 {
-		limit = state.DefaultPruneLimit
-	}
-	var n int64
-	for n < int64(limit) {
-		r, err := s.reclaimSlice(ctx, int(int64(limit)-n))
-		n += r.Sessions
-		if err != nil {
-			return n, err
-		}
-		if !r.More {
-			break
-		}
-	}
-	return n, nil
+	return state.ReclaimInSlices(ctx, limit, s.reclaimSlice)
 }
 
 // reclaimBatch is the most sessions one ReclaimSlice looks at.

@@ -46,6 +46,55 @@ type SliceResult struct {
 	More bool
 }
 
+// ReclaimInSlices is ExpireSessions over a store's sliced reclaim: it calls
+// slice, each time with the number of sessions still to reclaim, until
+// limit sessions (0: DefaultPruneLimit) are reclaimed or a slice says no
+// more remain, and returns how many. A negative limit is the caller's to
+// refuse.
+func ReclaimInSlices(ctx context.Context, limit int, slice func(ctx context.Context, max int) (SliceResult, error)) (int64, error) {
+	if limit == 0 {
+		limit = DefaultPruneLimit
+	}
+	var n int64
+	for n < int64(limit) {
+		r, err := slice(ctx, int(int64(limit)-n))
+		n += r.Sessions
+		if err != nil {
+			return n, err
+		}
+		if !r.More {
+			break
+		}
+	}
+	return n, nil
+}
+
+// PruneInSlices is Prune over a store's PruneSlice: it calls slice, each
+// time with opts.Limit set to the snapshots still to remove, until
+// opts.Limit snapshots (0: DefaultPruneLimit) are removed or a slice says
+// no more remain, and returns how many. Invalid options are the caller's
+// to refuse.
+func PruneInSlices(ctx context.Context, opts PruneOptions, slice func(ctx context.Context, opts PruneOptions) (SliceResult, error)) (int64, error) {
+	limit := int64(opts.Limit)
+	if limit == 0 {
+		limit = DefaultPruneLimit
+	}
+	var removed int64
+	for removed < limit {
+		o := opts
+		o.Limit = int(limit - removed)
+		r, err := slice(ctx, o)
+		removed += r.Snapshots
+		if err != nil {
+			return removed, err
+		}
+		if !r.More {
+			break
+		}
+	}
+	return removed, nil
+}
+
 // JanitorConfig says what retention removes. The zero value expires
 // sessions past their TTL every DefaultJanitorInterval, in batches of
 // DefaultPruneLimit, and prunes no snapshots.
