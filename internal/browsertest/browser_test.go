@@ -31,29 +31,11 @@ import (
 //go:embed page.html
 var page string
 
-// chromium is the browser's path ($CHROMIUM, else Debian's).
-func chromium() string {
-	if p := os.Getenv("CHROMIUM"); p != "" {
-		return p
-	}
-	return "/usr/bin/chromium"
-}
-
 // need skips (or, with CI=true, fails) when the browser or the npm
 // packages are missing.
 func need(t *testing.T) {
 	t.Helper()
-	var missing []string
-	if _, err := os.Stat(chromium()); err != nil {
-		missing = append(missing, "chromium (apt-get install chromium)")
-	}
-	if _, err := exec.LookPath("node"); err != nil {
-		missing = append(missing, "node")
-	}
-	if _, err := os.Stat(filepath.Join("node_modules", "playwright-core")); err != nil {
-		missing = append(missing, "playwright-core (npm ci in internal/browsertest)")
-	}
-	e2e.Need(t, "browser test", missing)
+	e2e.NeedBrowser(t, "browser test", "internal/browsertest")
 }
 
 // browser is a page in chromium and the lines it reports.
@@ -68,7 +50,7 @@ func open(t *testing.T, url string) *browser {
 	t.Helper()
 	ctx, cancel := context.WithCancel(context.Background())
 	cmd := exec.CommandContext(ctx, "node", "run.mjs", url)
-	cmd.Env = append(os.Environ(), "CHROMIUM="+chromium())
+	cmd.Env = append(os.Environ(), "CHROMIUM="+e2e.Chromium())
 	cmd.Stderr = os.Stderr
 	stdin, err := cmd.StdinPipe()
 	if err != nil {

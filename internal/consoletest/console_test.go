@@ -30,29 +30,11 @@ func TestMain(m *testing.M) {
 	os.Exit(code)
 }
 
-// chromium is the browser's path ($CHROMIUM, else Debian's).
-func chromium() string {
-	if p := os.Getenv("CHROMIUM"); p != "" {
-		return p
-	}
-	return "/usr/bin/chromium"
-}
-
 // need skips (or, with CI=true, fails) when the browser or the npm
 // packages are missing.
 func need(t *testing.T) {
 	t.Helper()
-	var missing []string
-	if _, err := os.Stat(chromium()); err != nil {
-		missing = append(missing, "chromium (apt-get install chromium)")
-	}
-	if _, err := exec.LookPath("node"); err != nil {
-		missing = append(missing, "node")
-	}
-	if _, err := os.Stat(filepath.Join("node_modules", "playwright-core")); err != nil {
-		missing = append(missing, "playwright-core (npm ci in internal/consoletest)")
-	}
-	e2e.Need(t, "console test", missing)
+	e2e.NeedBrowser(t, "console test", "internal/consoletest")
 }
 
 // target is one server run.mjs drives (CONSOLE_TARGETS).
@@ -121,7 +103,7 @@ func runConsole(t *testing.T, targets []target) {
 	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Minute)
 	defer cancel()
 	cmd := exec.CommandContext(ctx, "node", "run.mjs")
-	cmd.Env = append(os.Environ(), "CHROMIUM="+chromium(), "CONSOLE_TARGETS="+string(tj))
+	cmd.Env = append(os.Environ(), "CHROMIUM="+e2e.Chromium(), "CONSOLE_TARGETS="+string(tj))
 	out, err := cmd.CombinedOutput()
 	t.Logf("run.mjs:\n%s", out)
 	if err != nil || !strings.HasSuffix(strings.TrimSpace(string(out)), "ok") {

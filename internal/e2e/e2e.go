@@ -453,3 +453,29 @@ func Need(t testing.TB, what string, missing []string) {
 	}
 	t.Skip(msg)
 }
+
+// Chromium is the headless browser's path ($CHROMIUM, else Debian's).
+func Chromium() string {
+	if p := os.Getenv("CHROMIUM"); p != "" {
+		return p
+	}
+	return "/usr/bin/chromium"
+}
+
+// NeedBrowser ends t as Need does when chromium, node or the
+// playwright-core package that drives the browser (npm ci in dir, the
+// test's own folder) is missing.
+func NeedBrowser(t testing.TB, what, dir string) {
+	t.Helper()
+	var missing []string
+	if _, err := os.Stat(Chromium()); err != nil {
+		missing = append(missing, "chromium (apt-get install chromium)")
+	}
+	if _, err := exec.LookPath("node"); err != nil {
+		missing = append(missing, "node")
+	}
+	if _, err := os.Stat(filepath.Join("node_modules", "playwright-core")); err != nil {
+		missing = append(missing, "playwright-core (npm ci in "+dir+")")
+	}
+	Need(t, what, missing)
+}
