@@ -211,8 +211,12 @@ func withQuery(p string, q url.Values) string {
 
 // ListSessions reads one page of sessions (GET /v1/sessions).
 func (c *Client) ListSessions(ctx context.Context, o ListOptions) (SessionPage, error) {
-	p := withQuery("/v1/sessions", o.query())
-	var page SessionPage
+	return getJSON[SessionPage](ctx, c, withQuery("/v1/sessions", o.query()))
+}
+
+// getJSON reads the JSON answer of a GET of p (a page, a snapshot).
+func getJSON[P any](ctx context.Context, c *Client, p string) (P, error) {
+	var page P
 	res, err := c.do(ctx, call{method: http.MethodGet, path: p, idempotent: true, ok: []int{http.StatusOK}})
 	if err != nil {
 		return page, err
@@ -226,22 +230,35 @@ func (c *Client) ListSessions(ctx context.Context, o ListOptions) (SessionPage, 
 // Sessions iterates over every session o selects, page after page. An
 // error ends the sequence, yielded once with a zero Session.
 func (c *Client) Sessions(ctx context.Context, o ListOptions) iter.Seq2[Session, error] {
-	return func(yield func(Session, error) bool) {
+	return pages(func(cursor string) ([]Session, string, error) {
+		o.Cursor = cursor
+		page, err := c.ListSessions(ctx, o)
+		return page.Sessions, page.NextCursor, err
+	}, o.Cursor)
+}
+
+// pages iterates over the items of a cursor-paged listing, starting at
+// cursor: next reads the page at a cursor and gives its items and the
+// next cursor ("" after the last page). An error ends the sequence,
+// yielded once with a zero item.
+func pages[T any](next func(cursor string) ([]T, string, error), cursor string) iter.Seq2[T, error] {
+	return func(yield func(T, error) bool) {
 		for {
-			page, err := c.ListSessions(ctx, o)
+			items, nextCursor, err := next(cursor)
 			if err != nil {
-				yield(Session{}, err)
+				var zero T
+				yield(zero, err)
 				return
 			}
-			for _, s := range page.Sessions {
-				if !yield(s, nil) {
+			for _, it := range items {
+				if !yield(it, nil) {
 					return
 				}
 			}
-			if page.NextCursor == "" {
+			if nextCursor == "" {
 				return
 			}
-			o.Cursor = page.NextCursor
+			cursor = nextCursor
 		}
 	}
 }

@@ -165,15 +165,7 @@ func (c *Client) AppendBatch(ctx context.Context, items []BatchItem) ([]AppendRe
 }
 
 func (c *Client) snapshot(ctx context.Context, p string) (Snapshot, error) {
-	var s Snapshot
-	res, err := c.do(ctx, call{method: http.MethodGet, path: p, idempotent: true, ok: []int{http.StatusOK}})
-	if err != nil {
-		return s, err
-	}
-	if err := decode(res, &s, http.MethodGet, p); err != nil {
-		return s, err
-	}
-	return s, nil
+	return getJSON[Snapshot](ctx, c, p)
 }
 
 // Latest reads a session's latest snapshot, with its state; a session
@@ -245,39 +237,17 @@ func (o HistoryOptions) query() url.Values {
 
 // HistoryPage reads one page of a session's history, newest first.
 func (c *Client) HistoryPage(ctx context.Context, id string, o HistoryOptions) (SnapshotPage, error) {
-	p := withQuery("/v1/sessions/"+esc(id)+"/snapshots", o.query())
-	var page SnapshotPage
-	res, err := c.do(ctx, call{method: http.MethodGet, path: p, idempotent: true, ok: []int{http.StatusOK}})
-	if err != nil {
-		return page, err
-	}
-	if err := decode(res, &page, http.MethodGet, p); err != nil {
-		return page, err
-	}
-	return page, nil
+	return getJSON[SnapshotPage](ctx, c, withQuery("/v1/sessions/"+esc(id)+"/snapshots", o.query()))
 }
 
 // History iterates over a session's history, newest first, page after
 // page. An error ends the sequence, yielded once with a zero Snapshot.
 func (c *Client) History(ctx context.Context, id string, o HistoryOptions) iter.Seq2[Snapshot, error] {
-	return func(yield func(Snapshot, error) bool) {
-		for {
-			page, err := c.HistoryPage(ctx, id, o)
-			if err != nil {
-				yield(Snapshot{}, err)
-				return
-			}
-			for _, s := range page.Snapshots {
-				if !yield(s, nil) {
-					return
-				}
-			}
-			if page.NextCursor == "" {
-				return
-			}
-			o.Cursor = page.NextCursor
-		}
-	}
+	return pages(func(cursor string) ([]Snapshot, string, error) {
+		o.Cursor = cursor
+		page, err := c.HistoryPage(ctx, id, o)
+		return page.Snapshots, page.NextCursor, err
+	}, o.Cursor)
 }
 
 // OpenAPI returns the server's OpenAPI document (GET /v1/openapi.json).
