@@ -35,16 +35,8 @@ const validationTests = 718
 
 func need(t *testing.T) {
 	t.Helper()
-	var missing []string
-	if _, err := exec.LookPath("node"); err != nil {
-		missing = append(missing, "node")
-	}
-	for _, p := range []string{"vitest", "typescript", filepath.Join("@langchain", "langgraph-checkpoint-validation"), filepath.Join("@langchain", "langgraph")} {
-		if _, err := os.Stat(filepath.Join("node_modules", p)); err != nil {
-			missing = append(missing, p+" (npm ci in clients/langgraph-js)")
-		}
-	}
-	e2e.Need(t, "LangGraph checkpointer test", missing)
+	e2e.NeedNode(t, "LangGraph checkpointer test", "clients/langgraph-js", []string{"node"},
+		"vitest", "typescript", "@langchain/langgraph-checkpoint-validation", "@langchain/langgraph")
 }
 
 var (

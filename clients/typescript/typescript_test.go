@@ -32,16 +32,7 @@ const token = "ts-client-test-token-0123456789"
 // the lock file are missing.
 func need(t *testing.T) {
 	t.Helper()
-	var missing []string
-	for _, bin := range []string{"node", "npm"} {
-		if _, err := exec.LookPath(bin); err != nil {
-			missing = append(missing, bin)
-		}
-	}
-	if _, err := os.Stat(filepath.Join("node_modules", "typescript")); err != nil {
-		missing = append(missing, "typescript (npm ci in clients/typescript)")
-	}
-	e2e.Need(t, "TypeScript client test", missing)
+	e2e.NeedNode(t, "TypeScript client test", "clients/typescript", []string{"node", "npm"}, "typescript")
 }
 
 var (

@@ -471,11 +471,28 @@ func NeedBrowser(t testing.TB, what, dir string) {
 	if _, err := os.Stat(Chromium()); err != nil {
 		missing = append(missing, "chromium (apt-get install chromium)")
 	}
-	if _, err := exec.LookPath("node"); err != nil {
-		missing = append(missing, "node")
+	Need(t, what, append(missing, missingNode(dir, []string{"node"}, []string{"playwright-core"})...))
+}
+
+// NeedNode ends t as Need does when a program of bins is not on the PATH
+// or a package of pkgs (a path under node_modules, as "@scope/name") is
+// not installed in the test's own folder, dir (where npm ci installs it).
+func NeedNode(t testing.TB, what, dir string, bins []string, pkgs ...string) {
+	t.Helper()
+	Need(t, what, missingNode(dir, bins, pkgs))
+}
+
+func missingNode(dir string, bins, pkgs []string) []string {
+	var missing []string
+	for _, bin := range bins {
+		if _, err := exec.LookPath(bin); err != nil {
+			missing = append(missing, bin)
+		}
 	}
-	if _, err := os.Stat(filepath.Join("node_modules", "playwright-core")); err != nil {
-		missing = append(missing, "playwright-core (npm ci in "+dir+")")
+	for _, p := range pkgs {
+		if _, err := os.Stat(filepath.Join("node_modules", filepath.FromSlash(p))); err != nil {
+			missing = append(missing, p+" (npm ci in "+dir+")")
+		}
 	}
-	Need(t, what, missing)
+	return missing
 }
