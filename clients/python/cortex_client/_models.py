@@ -10,9 +10,11 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta, timezone
-from typing import Any, Dict, List, Optional, cast
+from typing import Any, Callable, Dict, List, Optional, Tuple, TypeVar, cast
 
 from ._errors import ProtocolError
+
+T = TypeVar("T")
 
 _TIME = re.compile(
     r"(\d{4})-(\d{2})-(\d{2})[Tt ](\d{2}):(\d{2}):(\d{2})(?:\.(\d+))?"
@@ -86,6 +88,19 @@ def _list(d: Dict[str, Any], k: str, what: str) -> List[Any]:
     return cast(List[Any], v)
 
 
+def _opt_str(d: Dict[str, Any], k: str) -> Optional[str]:
+    """d[k] when it is a non-empty string, else None (an optional field)."""
+    v = d.get(k)
+    return v if isinstance(v, str) and v else None
+
+
+def _page(v: Any, what: str, k: str, item: Callable[[Any], T]) -> Tuple[List[T], Optional[str]]:
+    """The items of a page (the list at k, each read by item) and its
+    next_cursor."""
+    d = _obj(v, what)
+    return [item(x) for x in _list(d, k, what)], _opt_str(d, "next_cursor")
+
+
 @dataclass
 class Session:
     """A session: identity, activity and the summary of its history.
@@ -145,7 +160,6 @@ class Snapshot:
     @classmethod
     def from_json(cls, v: Any) -> "Snapshot":
         d = _obj(v, "snapshot")
-        key = d.get("key")
         return cls(
             session_id=_str(d, "session_id", "snapshot"),
             version=_int(d, "version", "snapshot"),
@@ -154,7 +168,7 @@ class Snapshot:
             size_bytes=_int(d, "size_bytes", "snapshot", 0),
             state=d.get("state"),
             has_state="state" in d,
-            key=key if isinstance(key, str) and key else None,
+            key=_opt_str(d, "key"),
             raw=d,
         )
 
@@ -179,13 +193,12 @@ class AppendResult:
     @classmethod
     def from_json(cls, v: Any, replayed: bool = False) -> "AppendResult":
         d = _obj(v, "append result")
-        key = d.get("key")
         return cls(
             session_id=_str(d, "session_id", "append result"),
             version=_int(d, "version", "append result"),
             created_at=parse_time(d.get("created_at"), "append result.created_at"),
             size_bytes=_int(d, "size_bytes", "append result", 0),
-            key=key if isinstance(key, str) and key else None,
+            key=_opt_str(d, "key"),
             replayed=replayed,
         )
 
@@ -200,12 +213,8 @@ class SessionPage:
 
     @classmethod
     def from_json(cls, v: Any) -> "SessionPage":
-        d = _obj(v, "session page")
-        cur = d.get("next_cursor")
-        return cls(
-            sessions=[Session.from_json(s) for s in _list(d, "sessions", "session page")],
-            next_cursor=cur if isinstance(cur, str) and cur else None,
-        )
+        sessions, cursor = _page(v, "session page", "sessions", Session.from_json)
+        return cls(sessions=sessions, next_cursor=cursor)
 
 
 @dataclass
@@ -219,12 +228,8 @@ class SnapshotPage:
 
     @classmethod
     def from_json(cls, v: Any) -> "SnapshotPage":
-        d = _obj(v, "snapshot page")
-        cur = d.get("next_cursor")
-        return cls(
-            snapshots=[Snapshot.from_json(s) for s in _list(d, "snapshots", "snapshot page")],
-            next_cursor=cur if isinstance(cur, str) and cur else None,
-        )
+        snapshots, cursor = _page(v, "snapshot page", "snapshots", Snapshot.from_json)
+        return cls(snapshots=snapshots, next_cursor=cursor)
 
 
 @dataclass
