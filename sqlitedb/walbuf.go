@@ -2,6 +2,7 @@
 
 package sqlitedb
 
+// #cgo CFLAGS: -I${SRCDIR}/internal/sqliteabi
 // #include <stdlib.h>
 // int cortex_walbuf_register(const char *name, const char *base, int buffer);
 // int cortex_walbuf_wal_index(const char *path, unsigned *mx, unsigned *backfill);

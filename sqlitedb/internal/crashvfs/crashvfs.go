@@ -12,6 +12,7 @@
 // SQLite driver linked into the same test binary provides.
 package crashvfs
 
+// #cgo CFLAGS: -I${SRCDIR}/../sqliteabi
 // #include <stdlib.h>
 // int crashvfs_register(void);
 // void crashvfs_start(void);
