@@ -99,4 +99,6 @@ func (*execBuf) stmtExec(unsafe.Pointer, []driver.NamedValue) (execResult, bool,
 	return execResult{}, false, nil
 }
 
-func (*execBuf) stmtExecArgs(unsafe.Pointer, *Args) (execResult, error) { return execResult{}, errNoCgo }
+func (*execBuf) stmtExecArgs(unsafe.Pointer, *Args) (execResult, error) {
+	return execResult{}, errNoCgo
+}
