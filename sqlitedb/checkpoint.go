@@ -103,12 +103,6 @@ func (db *DB) checkpointWaiting(ctx context.Context, c *conn, mode CheckpointMod
 		db.ckpt.mu.Lock()
 		defer db.ckpt.mu.Unlock()
 	}
-	return db.checkpointHeld(ctx, c, mode, wait)
-}
-
-// checkpointHeld is checkpointWaiting with the checkpointer's mutex
-// already held by the caller (or no checkpointer).
-func (db *DB) checkpointHeld(ctx context.Context, c *conn, mode CheckpointMode, wait time.Duration) (CheckpointResult, error) {
 	if wait != db.cfg.BusyTimeout {
 		if _, err := c.exec(ctx, fmt.Sprintf("PRAGMA busy_timeout=%d", wait.Milliseconds())); err != nil {
 			return CheckpointResult{}, classify(ctx, "set busy_timeout", err)
@@ -709,25 +703,7 @@ func (w *writer) guardWAL() {
 		// (seen at 200 ms with the CPUs saturated).
 		wait = db.cfg.BusyTimeout
 	}
-	if k := db.ckpt; k != nil {
-		if next <= db.cfg.WALLimit && !k.mu.TryLock() {
-			// Below the limit itself, the guard does not wait for a pass
-			// the checkpointer is running on its own connection: that
-			// round ends with a RESTART on the writer past half the limit
-			// (or the tail), and waiting here stalled appends for the
-			// whole pass and then copied everything appended meanwhile
-			// (measured in scripts/sqlite-floor on the loaded machine:
-			// 6 guard RESTARTs of 144 ms each per 150,000 appends, and
-			// 0.9 s each under strace). Past the limit it waits, as
-			// before: the bound holds.
-			w.guardDeferred.Add(1)
-			return
-		} else if next > db.cfg.WALLimit {
-			k.mu.Lock()
-		}
-		defer k.mu.Unlock()
-	}
-	res, err := db.checkpointHeld(db.wctx, w.conn, Restart, wait)
+	res, err := db.checkpointWaiting(db.wctx, w.conn, Restart, wait)
 	if err != nil || res.Busy || res.Remaining() > 0 {
 		g.retryAt = mx + max((db.cfg.WALLimit/g.frameBytes)/32, 1)
 		return

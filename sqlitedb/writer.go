@@ -66,9 +66,6 @@ type writer struct {
 	// lastErrAt is when a whole group last failed (its BEGIN or COMMIT):
 	// Health probes the writer again rather than trust lastCommit.
 	lastErrAt atomic.Int64 // unix nanos
-	// guardDeferred counts the WAL guard's RESTARTs left to the
-	// checkpointer's running round (guardWAL).
-	guardDeferred atomic.Int64
 	// commitHist and batchHist are the distributions of commitNanos and
 	// batchedReqs (histogram.go), made on first use.
 	histOnce              sync.Once

@@ -27,9 +27,7 @@
 //     on the writer, the tail (PASSIVE) or, past half of the 64 MiB WAL
 //     limit, a RESTART waiting at most 5 ms for readers; and the writer's
 //     own guard before each group (reads the WAL index; a RESTART when
-//     two more commits of the largest seen would pass 7/8 of the limit,
-//     not waiting for a checkpointer's pass in progress unless they
-//     would pass the limit itself);
+//     two more commits of the largest seen would pass 7/8 of the limit);
 //   - the workload is BenchmarkAppend's: 1,000 sessions created and given
 //     one snapshot each, then 512-byte states appended to random sessions,
 //     from a fresh database, -n appends in all (the Go benchmark's b.N:
@@ -413,11 +411,7 @@ int main(int argc, char **argv) {
 	// kind (guard RESTART, the checkpointer's tail and RESTART) and the
 	// wall time of each kind, waiting for the checkpointer's pass included.
 	long long frames = 0;
-	long nGuard = 0, nTail = 0, nRestart = 0, nDeferred = 0;
-	// FLOOR_GUARD_WAITS=1: the guard waits for the checkpointer's pass
-	// below the limit too (the policy before session 11), for pairs.
-	const char *gw = getenv("FLOOR_GUARD_WAITS");
-	int guardWaits = gw && !strcmp(gw, "1");
+	long nGuard = 0, nTail = 0, nRestart = 0;
 	double tGuard = 0, tTail = 0, tRestart = 0;
 	double start = now(), cpu0 = cpu(), wcpu0 = threadCPU();
 	while (done < total) {
@@ -433,24 +427,10 @@ int main(int argc, char **argv) {
 			}
 			lastMx = mx;
 			long long next = 32 + (long long)(mx + 2 * step) * frameBytes;
-			// Below the limit itself the guard does not wait for a
-			// PASSIVE pass the checkpointer is running (walGuard's
-			// TryLock): that round ends with a RESTART on the writer.
-			int deferred = 0, held = 0;
-			if (next > walLimit / 8 * 7 && mx >= retryAt && next <= walLimit && !guardWaits) {
-				if (pthread_mutex_trylock(&ckMu) != 0) {
-					deferred = 1;
-					nDeferred++;
-				} else {
-					held = 1;
-				}
-			}
-			if (!deferred && next > walLimit / 8 * 7 && mx >= retryAt) {
+			if (next > walLimit / 8 * 7 && mx >= retryAt) {
 				double g0 = now();
 				nGuard++;
-				if (!held) {
-					pthread_mutex_lock(&ckMu);
-				}
+				pthread_mutex_lock(&ckMu);
 				sqlite3_stmt *w;
 				check(sqlite3_prepare_v2(db, next > walLimit ? "PRAGMA busy_timeout=5000" : "PRAGMA busy_timeout=200", -1, &w, 0), db, "prepare");
 				sqlite3_step(w);
@@ -549,8 +529,8 @@ int main(int argc, char **argv) {
 		"  %.2f statements/append  %ld writer checkpoints  wal %.1f MiB (max %.1f)  =  %.0f appends/s  (wall %.2f s, %ld appends; CPU per append: writer %.2f µs, process %.2f µs)\n",
 		label, sync, n / groups, withKey, per, tStmts / n * 1e6, tCommit / n * 1e6, tCkpt / n * 1e6,
 		(double)stmts / n, ckpts, walBytes() / 1048576.0, atomic_load(&walMax) / 1048576.0, 1e6 / per, wall, done, wcpu / n * 1e6, pcpu / n * 1e6);
-	fprintf(stderr, "floor-stats %-12s WAL %.0f bytes/append (%.2f frames)  writer: guard RESTART %ld (%.1f ms each), deferred %ld, tail %ld (%.2f ms), RESTART past half %ld (%.1f ms)  checkpointer: %ld rounds, %ld passes, %.2f µs CPU/append\n",
-		label, (double)frames * frameBytes / n, (double)frames / n, nGuard, nGuard ? tGuard / nGuard * 1e3 : 0, nDeferred, nTail, nTail ? tTail / nTail * 1e3 : 0,
+	fprintf(stderr, "floor-stats %-12s WAL %.0f bytes/append (%.2f frames)  writer: guard RESTART %ld (%.1f ms each), tail %ld (%.2f ms), RESTART past half %ld (%.1f ms)  checkpointer: %ld rounds, %ld passes, %.2f µs CPU/append\n",
+		label, (double)frames * frameBytes / n, (double)frames / n, nGuard, nGuard ? tGuard / nGuard * 1e3 : 0, nTail, nTail ? tTail / nTail * 1e3 : 0,
 		nRestart, nRestart ? tRestart / nRestart * 1e3 : 0, atomic_load(&ckRounds), atomic_load(&ckPasses), atomic_load(&ckCPUns) / 1e3 / n);
 	return 0;
 }
