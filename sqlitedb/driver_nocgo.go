@@ -98,3 +98,7 @@ func rawStmt(driver.Stmt) unsafe.Pointer { return nil }
 func (*execBuf) stmtExec(unsafe.Pointer, []driver.NamedValue) (execResult, bool, error) {
 	return execResult{}, false, nil
 }
+
+func (*execBuf) stmtExecArgs(unsafe.Pointer, *Args) (execResult, error) {
+	return execResult{}, errNoCgo
+}

@@ -122,3 +122,78 @@ func TestWrite_OneCallStatements(t *testing.T) {
 		t.Fatal(err)
 	}
 }
+
+// TestExecArgs_TypedNoAllocations: Tx.ExecArgs binds integers, text and
+// NULL as Exec does (the first run, through the driver, and the next ones,
+// the cached statement in one cgo call), reports changes and rowids, and
+// on the cached path allocates nothing: Exec boxes each integer over 255
+// and each string into an interface the writer keeps (9 allocations per
+// append on the store's path).
+func TestExecArgs_TypedNoAllocations(t *testing.T) {
+	ctx := context.Background()
+	db, err := Open(ctx, filepath.Join(t.TempDir(), "a.db"), Config{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer db.Close()
+	if err := db.Write(ctx, func(tx *Tx) error {
+		_, err := tx.Exec(ctx, `CREATE TABLE t (id INTEGER PRIMARY KEY, i ANY, s ANY, n ANY)`)
+		return err
+	}); err != nil {
+		t.Fatal(err)
+	}
+	const ins = `INSERT INTO t (i, s, n) VALUES (?, ?, ?)`
+	var allocs float64
+	if err := db.Write(ctx, func(tx *Tx) error {
+		for i := range 2 { // the driver's path, then the cached one
+			var a Args
+			res, err := tx.ExecArgs(ctx, ins, a.Int(-1<<40-int64(i)).Text("héllo\x00world").Null())
+			if err != nil {
+				return err
+			}
+			if n, _ := res.RowsAffected(); n != 1 {
+				t.Errorf("run %d: %d rows affected, want 1", i, n)
+			}
+			if id, _ := res.LastInsertId(); id != int64(i+1) {
+				t.Errorf("run %d: rowid %d, want %d", i, id, i+1)
+			}
+		}
+		var runErr error
+		allocs = testing.AllocsPerRun(200, func() {
+			var a Args
+			if _, err := tx.ExecArgs(ctx, ins, a.Int(1<<40).Text("x").Null()); err != nil {
+				runErr = err
+			}
+		})
+		return runErr
+	}); err != nil {
+		t.Fatal(err)
+	}
+	if allocs != 0 {
+		t.Errorf("ExecArgs of a cached statement: %v allocations per run, want 0", allocs)
+	}
+	for i := range 2 {
+		var ti, ts, tn, s string
+		var v int64
+		if err := db.Read(ctx, func(tx *Tx) error {
+			return tx.QueryRow(ctx, `SELECT typeof(i), i, typeof(s), s, typeof(n) FROM t WHERE id = ?`, i+1).Scan(&ti, &v, &ts, &s, &tn)
+		}); err != nil {
+			t.Fatal(err)
+		}
+		if ti != "integer" || v != -1<<40-int64(i) || ts != "text" || s != "héllo\x00world" || tn != "null" {
+			t.Errorf("row %d: %s %d, %s %q, %s; want integer %d, text %q, null", i+1, ti, v, ts, s, tn, -1<<40-int64(i), "héllo\x00world")
+		}
+	}
+
+	// More arguments than an Args holds: refused, nothing run.
+	if err := db.Write(ctx, func(tx *Tx) error {
+		var a Args
+		for range MaxArgs + 1 {
+			a.Int(1)
+		}
+		_, err := tx.ExecArgs(ctx, ins, &a)
+		return err
+	}); err == nil {
+		t.Fatal("ExecArgs with more than MaxArgs arguments: no error")
+	}
+}

@@ -67,6 +67,9 @@ func sqliteFigures(tb testing.TB, st state.Store) func(*testing.B) {
 		b.ReportMetric(float64(after.Writer.Writes-before.Writer.Writes)/float64(after.Writer.Commits-before.Writer.Commits), "writes/commit")
 		b.ReportMetric(float64(after.WALBytes)/(1<<20), "wal-MiB")
 		b.ReportMetric(float64(after.Checkpoint.Count-before.Checkpoint.Count), "checkpoints")
+		// The writer's wall time in COMMIT per append: scripts/sqlite-floor's
+		// "COMMIT" figure, for the same work in C.
+		b.ReportMetric((after.Writer.CommitSeconds-before.Writer.CommitSeconds)*1e6/float64(b.N), "commit-µs/op")
 	}
 }
 

@@ -65,7 +65,8 @@ func lookupKey(ctx context.Context, tx *sqlitedb.Tx, id string, now int64) (sess
 
 // bump runs qAppendBump and reports whether it changed the session's row.
 func bump(ctx context.Context, tx *sqlitedb.Tx, at int64, k sessionKey, id string) (bool, error) {
-	res, err := tx.Exec(ctx, qAppendBump, at, k.sid, k.version, id)
+	var a sqlitedb.Args // typed: no argument boxed (an allocation each)
+	res, err := tx.ExecArgs(ctx, qAppendBump, a.Int(at).Int(k.sid).Int(k.version).Text(id))
 	if err != nil {
 		return false, err
 	}

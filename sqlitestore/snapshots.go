@@ -118,7 +118,19 @@ func appendTx(ctx context.Context, tx *sqlitedb.Tx, hints *keyHints, id string, 
 		return state.AppendResult{}, &state.ConflictError{Expected: *in.ExpectedVersion, Actual: cur}
 	}
 	r := state.AppendResult{SessionID: id, Version: k.version + 1, CreatedAt: now, SizeBytes: int64(len(in.State))}
-	if _, err := tx.Exec(ctx, qSnapshotInsert, k.sid, r.Version, at, textOf(in.State), textOf(md), r.SizeBytes, key, fp); err != nil {
+	var a sqlitedb.Args // typed: no argument boxed (an allocation each)
+	a.Int(k.sid).Int(r.Version).Int(at).Text(textOf(in.State)).Text(textOf(md)).Int(r.SizeBytes)
+	if key, ok := key.(string); ok {
+		a.Text(key)
+	} else {
+		a.Null()
+	}
+	if fp, ok := fp.(int64); ok {
+		a.Int(fp)
+	} else {
+		a.Null()
+	}
+	if _, err := tx.ExecArgs(ctx, qSnapshotInsert, &a); err != nil {
 		return state.AppendResult{}, err
 	}
 	if in.Key != "" {

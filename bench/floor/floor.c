@@ -40,7 +40,9 @@
 //
 // Output: one line, per append: C statements (BEGIN and the appends'
 // statements), COMMIT (with the walbuf check), checkpoints on the writer,
-// and the statements SQLite ran per append.
+// and the statements SQLite ran per append. On stderr, a "floor-stats"
+// line: WAL bytes and frames per append, the writer's checkpoints by kind
+// with their wall time each, the checkpointer's rounds, passes and CPU.
 //
 // usage: floor [-g GROUP] [-n APPENDS] [-key] [-sync normal|full]
 //              [-ckpt cortex|alone] [-label TEXT] DB-PATH SCHEMA.sql
@@ -91,6 +93,10 @@ static int due;
 static atomic_long commits;
 static atomic_int stop;
 static atomic_llong walMax; // the largest -wal file the checkpointer saw
+// Counters for the stats line (stderr): the checkpointer's passes and
+// its thread's CPU, and the writer's checkpoints by kind.
+static atomic_long ckPasses, ckRounds;
+static atomic_llong ckCPUns;
 
 // cpu is the process's CPU time (user + system), in seconds.
 static double cpu(void) {
@@ -188,11 +194,15 @@ static void *checkpointer(void *arg) {
 			continue;
 		}
 		last = n;
+		atomic_fetch_add(&ckRounds, 1);
+		double cc0 = threadCPU();
 		pthread_mutex_lock(&ckMu);
+		atomic_fetch_add(&ckPasses, 1);
 		int busy = checkpoint(c, passive) == 1;
 		walIndex(&mx, &backfill);
 		if (!overLimit && !busy && mx > backfill) {
 			for (int i = 0; i < tailPasses && mx - backfill > tailFrames && !halfFull(mx); i++) {
+				atomic_fetch_add(&ckPasses, 1);
 				if ((busy = checkpoint(c, passive) == 1)) {
 					break;
 				}
@@ -203,6 +213,7 @@ static void *checkpointer(void *arg) {
 			}
 		}
 		pthread_mutex_unlock(&ckMu);
+		atomic_fetch_add(&ckCPUns, (long long)((threadCPU() - cc0) * 1e9));
 		if (overLimit || busy) {
 			continue;
 		}
@@ -396,6 +407,12 @@ int main(int argc, char **argv) {
 	double tStmts = 0, tCommit = 0, tCkpt = 0;
 	long done = 0, groups = 0, ckpts = 0;
 	unsigned lastMx = 0, step = 0, retryAt = 0;
+	// stats: WAL frames the commits wrote; the writer's checkpoints by
+	// kind (guard RESTART, the checkpointer's tail and RESTART) and the
+	// wall time of each kind, waiting for the checkpointer's pass included.
+	long long frames = 0;
+	long nGuard = 0, nTail = 0, nRestart = 0;
+	double tGuard = 0, tTail = 0, tRestart = 0;
 	double start = now(), cpu0 = cpu(), wcpu0 = threadCPU();
 	while (done < total) {
 		// the writer's walGuard, before each group.
@@ -411,6 +428,8 @@ int main(int argc, char **argv) {
 			lastMx = mx;
 			long long next = 32 + (long long)(mx + 2 * step) * frameBytes;
 			if (next > walLimit / 8 * 7 && mx >= retryAt) {
+				double g0 = now();
+				nGuard++;
 				pthread_mutex_lock(&ckMu);
 				sqlite3_stmt *w;
 				check(sqlite3_prepare_v2(db, next > walLimit ? "PRAGMA busy_timeout=5000" : "PRAGMA busy_timeout=200", -1, &w, 0), db, "prepare");
@@ -426,6 +445,7 @@ int main(int argc, char **argv) {
 				sqlite3_reset(busyBack);
 				pthread_mutex_unlock(&ckMu);
 				ckpts++;
+				tGuard += now() - g0;
 			}
 			pthread_mutex_lock(&mu);
 			int d = due;
@@ -433,6 +453,7 @@ int main(int argc, char **argv) {
 			if (d) {
 				// checkpointWaiting: RESTART with a short busy_timeout,
 				// the tail with the usual one.
+				double d0 = now();
 				pthread_mutex_lock(&ckMu);
 				if (d == 2) {
 					sqlite3_step(busyShort);
@@ -445,6 +466,13 @@ int main(int argc, char **argv) {
 				}
 				pthread_mutex_unlock(&ckMu);
 				ckpts++;
+				if (d == 2) {
+					nRestart++;
+					tRestart += now() - d0;
+				} else {
+					nTail++;
+					tTail += now() - d0;
+				}
 				pthread_mutex_lock(&mu);
 				due = 0;
 				pthread_cond_broadcast(&cv);
@@ -466,7 +494,11 @@ int main(int argc, char **argv) {
 			APPEND(i);
 		}
 		double tc = now();
+		unsigned mx0 = 0, mx1 = 0, bf;
+		walIndex(&mx0, &bf);
 		check(sqlite3_step(commit), db, "commit");
+		walIndex(&mx1, &bf);
+		frames += mx1 >= mx0 ? mx1 - mx0 : mx1;
 		sqlite3_reset(commit);
 		// sqlitedb's commit: ask walbuf whether every byte reached the
 		// -wal file (prepared each time: SQLite hands the pragma to the
@@ -497,5 +529,8 @@ int main(int argc, char **argv) {
 		"  %.2f statements/append  %ld writer checkpoints  wal %.1f MiB (max %.1f)  =  %.0f appends/s  (wall %.2f s, %ld appends; CPU per append: writer %.2f µs, process %.2f µs)\n",
 		label, sync, n / groups, withKey, per, tStmts / n * 1e6, tCommit / n * 1e6, tCkpt / n * 1e6,
 		(double)stmts / n, ckpts, walBytes() / 1048576.0, atomic_load(&walMax) / 1048576.0, 1e6 / per, wall, done, wcpu / n * 1e6, pcpu / n * 1e6);
+	fprintf(stderr, "floor-stats %-12s WAL %.0f bytes/append (%.2f frames)  writer: guard RESTART %ld (%.1f ms each), tail %ld (%.2f ms), RESTART past half %ld (%.1f ms)  checkpointer: %ld rounds, %ld passes, %.2f µs CPU/append\n",
+		label, (double)frames * frameBytes / n, (double)frames / n, nGuard, nGuard ? tGuard / nGuard * 1e3 : 0, nTail, nTail ? tTail / nTail * 1e3 : 0,
+		nRestart, nRestart ? tRestart / nRestart * 1e3 : 0, atomic_load(&ckRounds), atomic_load(&ckPasses), atomic_load(&ckCPUns) / 1e3 / n);
 	return 0;
 }
