@@ -33,6 +33,7 @@ type PGPairsConfig struct {
 	// Sessions × PerSession is the retention set; each retention pass
 	// removes the oldest Prune of each session (0: 2000, 200, 30; Sessions
 	// -1: no retention pairs). PerSession must leave room for Pairs passes.
+	// With neither, each pair is a baseline alone.
 	Sessions, PerSession, Prune int
 	// Writers append to sessions of their own throughout (0: 4).
 	Writers int
@@ -283,6 +284,14 @@ func PGPairs(ctx context.Context, cfg PGPairsConfig) ([]PairRow, error) {
 		}
 	}
 	for i := range cfg.Pairs {
+		if cfg.Big < 0 && cfg.Sessions < 0 {
+			// Neither operation: baselines only (what the machine and
+			// the server do to appends by themselves).
+			if err := span(i+1, "baseline", cfg.Baseline, nil); err != nil {
+				return rows, err
+			}
+			continue
+		}
 		if cfg.Big > 0 {
 			if err := span(i+1, "baseline", cfg.Baseline, nil); err != nil {
 				return rows, err
