@@ -66,6 +66,9 @@ type PairRow struct {
 	Slices                int
 	SliceP50, SliceP99    float64 // ms, each slice's transaction as the store measured it
 	SliceMax, Share, Rows float64
+	// WALPerAppend is the server's WAL bytes over the span ÷ the appends
+	// (with an operation, its WAL too).
+	WALPerAppend float64
 }
 
 // slicer wraps the store for the janitor and records each slice's time.
@@ -225,11 +228,12 @@ func PGPairs(ctx context.Context, cfg PGPairsConfig) ([]PairRow, error) {
 		return nil, err
 	}
 	sl := &slicer{Store: store}
-	counters := func() (int64, int64) {
-		var cp, av int64
+	counters := func() (int64, int64, int64) {
+		var cp, av, wal int64
+		_ = conn.QueryRow(ctx, `SELECT wal_bytes::bigint FROM pg_stat_wal`).Scan(&wal)
 		_ = conn.QueryRow(ctx, `SELECT checkpoints_timed + checkpoints_req FROM pg_stat_bgwriter`).Scan(&cp)
 		_ = conn.QueryRow(ctx, `SELECT coalesce(sum(autovacuum_count + autoanalyze_count), 0) FROM pg_stat_user_tables`).Scan(&av)
-		return cp, av
+		return cp, av, wal
 	}
 	var rows []PairRow
 	span := func(pair int, op string, d time.Duration, fn func() error) error {
@@ -237,7 +241,7 @@ func PGPairs(ctx context.Context, cfg PGPairsConfig) ([]PairRow, error) {
 		if b, err := os.ReadFile("/proc/loadavg"); err == nil {
 			load = strings.Fields(string(b))[0]
 		}
-		cp0, av0 := counters()
+		cp0, av0, wal0 := counters()
 		sl.take()
 		var opErr error
 		var run func()
@@ -248,11 +252,11 @@ func PGPairs(ctx context.Context, cfg PGPairsConfig) ([]PairRow, error) {
 		if opErr != nil {
 			return fmt.Errorf("%s: %w", op, opErr)
 		}
-		cp1, av1 := counters()
+		cp1, av1, wal1 := counters()
 		times, n := sl.take()
 		row := PairRow{Pair: pair, Op: op, Load: load, Stall: r.stall, Seconds: r.seconds, Rate: r.rate, P50: r.p50, P99: r.p99, Max: r.max,
 			Zero: r.zero, Windows: r.windows, Slow: r.slow, SlowWith: r.slowWith, Checkpoints: cp1 - cp0, AutoV: av1 - av0,
-			Slices: len(times), Rows: float64(n)}
+			Slices: len(times), Rows: float64(n), WALPerAppend: float64(wal1-wal0) / max(r.rate*r.seconds, 1)}
 		if len(times) > 0 {
 			var sum time.Duration
 			for _, t := range times {
@@ -555,8 +559,8 @@ func schedOver(h *metrics.Float64Histogram, min float64) uint64 {
 // baseline just before it.
 func PairsMarkdown(rows []PairRow) string {
 	var b strings.Builder
-	b.WriteString("| pair | span | load, CPU stall | s | appends/s (% of the baseline before) | p50 / p99 / max ms | zero-append 100 ms windows | appends ≥ slow | slices: n, p50 / p99 / max ms, share | checkpoints, autovacuums | slow appends saw |\n")
-	b.WriteString("|---:|---|---|---:|---:|---:|---:|---:|---|---:|---|\n")
+	b.WriteString("| pair | span | load, CPU stall | s | appends/s (% of the baseline before) | p50 / p99 / max ms | zero-append 100 ms windows | appends ≥ slow | slices: n, p50 / p99 / max ms, share | checkpoints, autovacuums | WAL kB ÷ appends | slow appends saw |\n")
+	b.WriteString("|---:|---|---|---:|---:|---:|---:|---:|---|---:|---:|---|\n")
 	var prev *PairRow
 	for i := range rows {
 		r := rows[i]
@@ -568,8 +572,8 @@ func PairsMarkdown(rows []PairRow) string {
 		if r.Slices > 0 {
 			sl = fmt.Sprintf("%d, %.1f / %.1f / %.1f, %.1f%%", r.Slices, r.SliceP50, r.SliceP99, r.SliceMax, 100*r.Share)
 		}
-		fmt.Fprintf(&b, "| %d | %s | %s, %.0f%% | %.1f | %s | %.1f / %.1f / %.0f | %d of %d | %d | %s | %d, %d | %s |\n",
-			r.Pair, r.Op, r.Load, 100*r.Stall, r.Seconds, rate, r.P50, r.P99, r.Max, r.Zero, r.Windows, r.Slow, sl, r.Checkpoints, r.AutoV, r.SlowWith)
+		fmt.Fprintf(&b, "| %d | %s | %s, %.0f%% | %.1f | %s | %.1f / %.1f / %.0f | %d of %d | %d | %s | %d, %d | %.1f | %s |\n",
+			r.Pair, r.Op, r.Load, 100*r.Stall, r.Seconds, rate, r.P50, r.P99, r.Max, r.Zero, r.Windows, r.Slow, sl, r.Checkpoints, r.AutoV, r.WALPerAppend/1024, r.SlowWith)
 		prev = &rows[i]
 	}
 	return b.String()
