@@ -26,7 +26,10 @@ type Config struct {
 	// means the larger of 4 and the number of CPUs. Both are capped so that together
 	// they take at most half of the server's room, max_connections less
 	// superuser_reserved_connections (other clients and servers need the
-	// rest), and never less than one connection each.
+	// rest), and never less than one connection each. A third pool of one
+	// connection, opened by the first slice, runs the janitor's reclaim
+	// and retention slices (retention.go), so that they never hold one
+	// of the write pool's connections.
 	ReadConns int32
 	// MinConns is the number of idle connections kept open; 0 keeps the URL's
 	// pool_min_conns or none.

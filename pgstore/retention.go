@@ -22,6 +22,14 @@ var _ state.Slicer = (*Store)(nil)
 // (state.Janitor, through state.Slicer) waits between slices to keep its
 // share of the time (JanitorConfig.WriterShare). See
 // docs/design-fork-and-delete.md.
+//
+// Retention and reclaim slices run on a connection of their own (the
+// store's janitor pool, one connection), not on the write pool's: the
+// write pool is a writer limit of a few connections (half the CPUs), and
+// a slice holding one of two cut the appends' connections by half while
+// it ran. A slice's WriterTime, which the janitor paces by, is the whole
+// transaction as the server sees it, BEGIN to COMMIT, so a slow commit
+// counts against the share too.
 
 // sliceClock measures a slice from the start of its transaction.
 type sliceClock struct {
@@ -33,8 +41,7 @@ func (s *Store) startSlice() sliceClock {
 	return sliceClock{start: time.Now(), budget: s.cfg.Slices.Budget}
 }
 
-func (c sliceClock) over() bool             { return time.Since(c.start) >= c.budget }
-func (c sliceClock) elapsed() time.Duration { return time.Since(c.start) }
+func (c sliceClock) over() bool { return time.Since(c.start) >= c.budget }
 
 func validPrune(opts state.PruneOptions) error {
 	switch {
@@ -102,10 +109,10 @@ func (s *Store) PruneSlice(ctx context.Context, opts state.PruneOptions) (state.
 		res   state.SliceResult
 		after string
 	)
-	err := s.tx(ctx, "prune", func(tx pgx.Tx) error {
+	began := time.Now()
+	err := s.txOn(ctx, s.janitor, "prune", func(tx pgx.Tx) error {
 		clk := s.startSlice()
 		res, after = state.SliceResult{}, s.pruneAfter
-		defer func() { res.WriterTime = clk.elapsed() }()
 		// Custom plans: with the rule's parameters known, each
 		// condition is an index range; a generic plan (which PostgreSQL
 		// picks for a prepared statement after five runs) cannot drop
@@ -146,6 +153,7 @@ func (s *Store) PruneSlice(ctx context.Context, opts state.PruneOptions) (state.
 	if err != nil {
 		return state.SliceResult{}, err
 	}
+	res.WriterTime = time.Since(began)
 	s.pruneAfter = after
 	return res, nil
 }
@@ -273,10 +281,10 @@ func (s *Store) reclaimSlice(ctx context.Context, maxSessions int) (state.SliceR
 	stale := now.Add(-s.cfg.Slices.ForkLease)
 	rows := s.cfg.Slices.Rows
 	var res state.SliceResult
-	err := s.tx(ctx, "expire sessions", func(tx pgx.Tx) error {
+	began := time.Now()
+	err := s.txOn(ctx, s.janitor, "expire sessions", func(tx pgx.Tx) error {
 		clk := s.startSlice()
 		res = state.SliceResult{}
-		defer func() { res.WriterTime = clk.elapsed() }()
 		for res.Sessions < int64(maxSessions) {
 			var (
 				id     string
@@ -320,6 +328,7 @@ func (s *Store) reclaimSlice(ctx context.Context, maxSessions int) (state.SliceR
 	if err != nil {
 		return state.SliceResult{}, err
 	}
+	res.WriterTime = time.Since(began)
 	return res, nil
 }
 

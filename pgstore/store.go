@@ -29,7 +29,11 @@ var _ state.Store = (*Store)(nil)
 type Store struct {
 	pool *pgxpool.Pool // writes (and operators' tools)
 	read *pgxpool.Pool // reads only; see Config.ReadConns
-	cfg  Config
+	// janitor is a pool of one connection for the slices of reclaim
+	// and retention (retention.go), so that they never take one of the
+	// write pool's few connections from appends.
+	janitor *pgxpool.Pool
+	cfg     Config
 
 	// The watch listener (watch.go): started by the first Watch, stopped
 	// by Close.
@@ -119,12 +123,23 @@ func Open(ctx context.Context, url string, cfg Config) (*Store, error) {
 		pool.Close()
 		return nil, fmt.Errorf("pgstore: create read connection pool for %s: %w", where, err)
 	}
-	s := &Store{pool: pool, read: read, cfg: cfg}
+	// The janitor's connection is made when its first slice runs.
+	jcfg := pcfg.Copy()
+	jcfg.MaxConns, jcfg.MinConns = 1, 0
+	jcfg.ConnConfig.RuntimeParams["application_name"] = pcfg.ConnConfig.RuntimeParams["application_name"] + " janitor"
+	janitor, err := pgxpool.NewWithConfig(ctx, jcfg)
+	if err != nil {
+		pool.Close()
+		read.Close()
+		return nil, fmt.Errorf("pgstore: create janitor connection pool for %s: %w", where, err)
+	}
+	s := &Store{pool: pool, read: read, janitor: janitor, cfg: cfg}
 	s.bgCtx, s.bgStop = context.WithCancel(context.Background())
 	repaired, err := migrate(ctx, pool, s.now())
 	if err != nil {
 		pool.Close()
 		read.Close()
+		janitor.Close()
 		return nil, err
 	}
 	if repaired > 0 && cfg.Logger != nil {
@@ -141,6 +156,7 @@ func (s *Store) Close() error {
 		s.bgStop()
 		s.bg.Wait()
 		s.read.Close()
+		s.janitor.Close()
 		s.pool.Close()
 	})
 	return nil
@@ -195,9 +211,14 @@ const maxTxAttempts = 6
 // ROLLBACK and COMMIT run without the caller's cancellation, so a cancelled
 // caller never leaves a transaction open.
 func (s *Store) tx(ctx context.Context, op string, fn func(pgx.Tx) error) error {
+	return s.txOn(ctx, s.pool, op, fn)
+}
+
+// txOn is tx on the connections of pool.
+func (s *Store) txOn(ctx context.Context, pool *pgxpool.Pool, op string, fn func(pgx.Tx) error) error {
 	backoff := 2 * time.Millisecond
 	for attempt := 1; ; attempt++ {
-		err := s.tx1(ctx, fn)
+		err := tx1(ctx, pool, fn)
 		if err == nil {
 			return nil
 		}
@@ -216,8 +237,8 @@ func (s *Store) tx(ctx context.Context, op string, fn func(pgx.Tx) error) error 
 	}
 }
 
-func (s *Store) tx1(ctx context.Context, fn func(pgx.Tx) error) (err error) {
-	tx, err := s.pool.Begin(ctx)
+func tx1(ctx context.Context, pool *pgxpool.Pool, fn func(pgx.Tx) error) (err error) {
+	tx, err := pool.Begin(ctx)
 	if err != nil {
 		return fmt.Errorf("begin: %w", err)
 	}

@@ -53,3 +53,26 @@ func TestScale_PGOpsTiny(t *testing.T) {
 		t.Fatalf("rows: %+v, want the baseline and three operations before and after", rows)
 	}
 }
+
+// PGPairs at a tiny size, on the PostgreSQL of scripts/test: each pair
+// lands as a baseline and its operation, and the janitor's slices are
+// counted.
+func TestScale_PGPairsTiny(t *testing.T) {
+	url := pgtest.NewDatabase(t)
+	rows, err := scale.PGPairs(t.Context(), scale.PGPairsConfig{URL: url, Pairs: 2, Big: 500, Sessions: 10, PerSession: 15, Prune: 5, Writers: 2, Baseline: 300 * time.Millisecond})
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := []string{"baseline", "delete+reclaim", "baseline", "retention", "baseline", "delete+reclaim", "baseline", "retention"}
+	if len(rows) != len(want) {
+		t.Fatalf("rows: %+v, want %v", rows, want)
+	}
+	for i, r := range rows {
+		if r.Op != want[i] {
+			t.Fatalf("row %d is %q, want %q:\n%s", i, r.Op, want[i], scale.PairsMarkdown(rows))
+		}
+		if r.Op != "baseline" && r.Slices == 0 {
+			t.Errorf("row %d (%s): no janitor slices counted:\n%s", i, r.Op, scale.PairsMarkdown(rows))
+		}
+	}
+}

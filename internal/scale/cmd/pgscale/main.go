@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/cortex-db/cortex/internal/scale"
+	"github.com/cortex-db/cortex/pgstore"
 )
 
 func main() {
@@ -23,6 +24,11 @@ func main() {
 	flag.IntVar(&cfg.Writers, "writers", 4, "goroutines appending while an operation runs")
 	flag.DurationVar(&cfg.Baseline, "baseline", 5*time.Second, "how long appends run alone for the baseline")
 	out := flag.String("out", "", "write the Markdown table to this file")
+	pairs := flag.Int("pairs", 0, "measure in alternating pairs instead: a baseline of -baseline, then the operation (delete+reclaim of a -big session; a retention pass over the set), this many times each, with load averages, slice times and what the slow appends saw (scale.PGPairs)")
+	slowMS := flag.Float64("slow-ms", 50, "with -pairs: appends at least this slow (ms) are attributed")
+	var sc pgstore.SliceConfig
+	flag.DurationVar(&sc.Budget, "slice-budget", 0, "with -pairs: pgstore's slice budget (0: its default)")
+	flag.IntVar(&sc.Rows, "slice-rows", 0, "with -pairs: pgstore's rows per statement (0: its default)")
 	flag.Parse()
 	if cfg.URL == "" {
 		fmt.Fprintln(os.Stderr, "pgscale: -pg postgres://… is required (scripts/scale-pg starts a throwaway cluster when it is not given)")
@@ -31,6 +37,26 @@ func main() {
 	cfg.Log = os.Stderr
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt)
 	defer stop()
+	if *pairs > 0 {
+		big := cfg.Big
+		if cfg.SkipBig {
+			big = -1
+		}
+		rows, err := scale.PGPairs(ctx, scale.PGPairsConfig{URL: cfg.URL, Pairs: *pairs, Big: big, Sessions: cfg.Sessions, PerSession: cfg.PerSession,
+			Prune: cfg.Prune, Writers: cfg.Writers, Baseline: cfg.Baseline, SlowMS: *slowMS, Slices: sc, Log: os.Stderr})
+		table := scale.PairsMarkdown(rows)
+		fmt.Print(table)
+		if *out != "" {
+			if werr := os.WriteFile(*out, []byte(table), 0o644); werr != nil {
+				fmt.Fprintln(os.Stderr, "pgscale:", werr)
+			}
+		}
+		if err != nil {
+			fmt.Fprintln(os.Stderr, "pgscale:", err)
+			os.Exit(1)
+		}
+		return
+	}
 	rows, err := scale.PGOps(ctx, cfg)
 	table := scale.Markdown(rows)
 	fmt.Print(table)
