@@ -75,6 +75,12 @@ def classify(stack, kernel_leaf):
         ):
             return "wake-ups: the writer answering callers"
         return "writer + SQLite (its own goroutine)"
+    if has(stack, "net/http.(*connReader).backgroundRead", "net/http.(*connReader).startBackgroundRead",
+           "net/http.(*connReader).abortPendingRead"):
+        # net/http watches the connection while a handler runs (a client
+        # that goes away cancels the request's context): a goroutine per
+        # request, its read, and the deadline that stops it.
+        return "net/http's connection watch while the handler runs"
     if has(stack, *SCHED) or has(stack, "epoll", "futex", "schedule", "finish_task_switch"):
         return "scheduler, netpoll, timers, wake-ups"
     if kernel_leaf:
@@ -106,6 +112,7 @@ def classify(stack, kernel_leaf):
 ORDER = [
     "kernel: TCP, syscalls, faults",
     "net/http: parse, headers, write",
+    "net/http's connection watch while the handler runs",
     "scheduler, netpoll, timers, wake-ups",
     "wake-ups: the writer answering callers",
     "body read",
