@@ -172,10 +172,10 @@ func (c *serveCmd) run(ctx context.Context, args []string, stdout, stderr io.Wri
 			// The live heap under appends is ~1 MiB, so Go's default
 			// collects every 4 MiB of garbage: ~22 cycles per 10,000
 			// HTTP appends, each with two stop-the-world pauses that
-			// take milliseconds on a busy machine (the tail of the
-			// appends' latency). At serveGCPercent: ~3. The memory
-			// limit above still bounds the heap (TestServe_GCPercent;
-			// GOGC overrides).
+			// take milliseconds on a busy machine. At serveGCPercent:
+			// ~3, and ~8% less CPU per append (BENCHMARKS.md, session
+			// 11 http4). The memory limit above still bounds the heap
+			// (TestServe_GCPercent; GOGC overrides).
 			debug.SetGCPercent(serveGCPercent)
 		}
 	}
