@@ -262,3 +262,43 @@ func TestServe_FileModes(t *testing.T) {
 		}
 	}
 }
+
+// TestServe_GCPercent: cortex serve collects at GOGC=400 under its memory
+// limit (the live heap is ~1 MiB, so Go's default of 100 collected every 4
+// MiB of garbage, ~22 times per 10,000 appends); GOGC in the environment
+// overrides, and without the in-flight budget (no memory limit) Go's
+// default stays.
+func TestServe_GCPercent(t *testing.T) {
+	gogc := func(t *testing.T, args ...string) string {
+		t.Helper()
+		s := e2e.StartServer(t, filepath.Join(t.TempDir(), "cortex.db"), args...)
+		b := e2e.MustDo(t, "GET", s.Base+"/metrics", "", http.StatusOK)
+		for _, line := range strings.Split(string(b), "\n") {
+			if v, ok := strings.CutPrefix(line, "go_gc_gogc_percent "); ok {
+				return v
+			}
+		}
+		t.Fatalf("no go_gc_gogc_percent in /metrics:\n%s", e2e.Tail(b, 2000))
+		return ""
+	}
+	t.Run("default", func(t *testing.T) {
+		t.Setenv("GOGC", "")
+		os.Unsetenv("GOGC")
+		if got := gogc(t); got != "400" {
+			t.Errorf("GOGC under cortex serve = %s, want 400", got)
+		}
+	})
+	t.Run("env", func(t *testing.T) {
+		t.Setenv("GOGC", "150")
+		if got := gogc(t); got != "150" {
+			t.Errorf("GOGC under cortex serve with GOGC=150 = %s, want 150", got)
+		}
+	})
+	t.Run("no budget", func(t *testing.T) {
+		t.Setenv("GOGC", "")
+		os.Unsetenv("GOGC")
+		if got := gogc(t, "--max-inflight-bytes", "0"); got != "100" {
+			t.Errorf("GOGC under cortex serve --max-inflight-bytes 0 = %s, want Go's 100", got)
+		}
+	})
+}
