@@ -14,7 +14,9 @@ const DefaultJanitorInterval = time.Minute
 
 // DefaultWriterShare is the share of writer time the janitor may use when
 // its store runs retention in slices (Slicer): after a slice that held the
-// writer for w, it waits w*(1/share-1) before the next.
+// writer for w, it starts the next w/share after the slice's call began
+// (the time the call spent off the writer, finding its rows on a reader or
+// waiting its turn, counts towards the wait).
 const DefaultWriterShare = 0.1
 
 // Slicer is implemented by stores whose retention work holds a single
@@ -117,8 +119,10 @@ type JanitorConfig struct {
 	WriterShare float64
 	// Logger receives the errors of Run's passes; nil discards them.
 	Logger *slog.Logger
-	// sleep waits between slices; nil: a timer. Tests replace it.
+	// sleep waits between slices; nil: a timer. now reads the clock that
+	// times the slices' calls; nil: time.Now. Tests replace them.
 	sleep func(ctx context.Context, d time.Duration) error
+	now   func() time.Time
 }
 
 func (c JanitorConfig) withDefaults() JanitorConfig {
@@ -136,6 +140,9 @@ func (c JanitorConfig) withDefaults() JanitorConfig {
 	}
 	if c.sleep == nil {
 		c.sleep = sleepCtx
+	}
+	if c.now == nil {
+		c.now = time.Now
 	}
 	return c
 }
@@ -305,15 +312,17 @@ func (j *Janitor) pass(ctx context.Context, r *JanitorResult) error {
 func (j *Janitor) slicedPass(ctx context.Context, sl Slicer, r *JanitorResult) error {
 	cfg := j.cfg
 	run := func(slice func() (SliceResult, error), rows *int64) error {
-		end := time.Now().Add(max(cfg.Interval, time.Minute))
+		end := cfg.now().Add(max(cfg.Interval, time.Minute))
 		for {
 			if err := ctx.Err(); err != nil {
 				return err
 			}
+			began := cfg.now()
 			res, err := slice()
 			if err != nil {
 				return err
 			}
+			call := cfg.now().Sub(began)
 			r.Batches++
 			j.c.slices.Add(1)
 			w := res.WriterTime
@@ -326,10 +335,17 @@ func (j *Janitor) slicedPass(ctx context.Context, sl Slicer, r *JanitorResult) e
 			}
 			*rows += res.Snapshots
 			r.SessionsExpired += res.Sessions
-			if !res.More || time.Now().After(end) {
+			if !res.More || cfg.now().After(end) {
 				return nil
 			}
-			pause := time.Duration(float64(w) * (1/cfg.WriterShare - 1))
+			// The next slice starts w/share after this one's call began:
+			// at most WriterShare of the writer's time, and no more
+			// waiting than that needs (a KeepLast slice spends about as
+			// long finding its rows on a reader as removing them).
+			pause := time.Duration(float64(w)*(1/cfg.WriterShare)) - max(call, w)
+			if pause <= 0 {
+				continue
+			}
 			j.c.sleepNs.Add(int64(pause))
 			if err := cfg.sleep(ctx, pause); err != nil {
 				return err
