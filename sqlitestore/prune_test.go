@@ -250,9 +250,20 @@ func TestPruneKeepLast_StaleVictim(t *testing.T) {
 // loses one of its newest KeepLast; each session's snapshot_count stays its
 // row count while slices remove rows of many sessions (in primary-key
 // order, each session's count once a slice); every idempotency key of a
-// removed row is kept (the reader says which rows hold none); and after a
+// removed row is kept (with retainWarm, the reader says which rows hold
+// none); and after a
 // second lap each session holds exactly its newest KeepLast.
 func TestPruneKeepLast_ManySessionsInSlices(t *testing.T) {
+	for _, warm := range []bool{false, true} {
+		t.Run(fmt.Sprint("warm=", warm), func(t *testing.T) {
+			retainWarm = warm
+			defer func() { retainWarm = false }()
+			testPruneManySessionsInSlices(t)
+		})
+	}
+}
+
+func testPruneManySessionsInSlices(t *testing.T) {
 	ctx := context.Background()
 	s := openSliced(t, filepath.Join(t.TempDir(), "p.db"), time.Nanosecond)
 	const sessions, rounds, keep = 12, 10, 3

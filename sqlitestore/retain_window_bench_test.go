@@ -28,6 +28,8 @@ import (
 //	CORTEX_RETAIN_WINDOW  how long each measured phase runs (default 60s)
 //	CORTEX_RETAIN_ROWS    rows of each paired alone run (default 20000)
 //	CORTEX_RETAIN_PAIRS   alone runs, new then old, pairs of (default 2; 0: none)
+//	CORTEX_RETAIN_WAYS    retention windows under load, in turn: nowarm (this code's default), new
+//	                      (with warmVictims), old (default nowarm)
 //	CORTEX_RETAIN_DELETE  snapshots of the session deleted under load (default 0: no delete phase)
 func BenchmarkRetentionWindow(b *testing.B) {
 	path := os.Getenv("CORTEX_RETAIN_DB")
@@ -92,19 +94,25 @@ func BenchmarkRetentionWindow(b *testing.B) {
 		return
 	}
 	ap := newWindowLoad(b, s)
-	base := ap.during(func() { time.Sleep(window / 3) })
-	logf("baseline: %s", base.summary(base))
-
-	// Retention pass at the janitor's default share, for window.
-	{
+	ways := strings.Split(os.Getenv("CORTEX_RETAIN_WAYS"), ",")
+	if ways[0] == "" {
+		ways = []string{"nowarm"}
+	}
+	// Retention passes at the janitor's default share, for window each,
+	// each after a baseline of its own (window/3).
+	for _, way := range ways {
+		base := ap.during(func() { time.Sleep(window / 3) })
+		logf("baseline: %s", base.summary(base))
+		retainOldWay, retainWarm = way == "old", way == "new"
 		w := &recordingSlicer{Store: s}
 		j := state.NewJanitor(w, state.JanitorConfig{KeepLast: keep, Interval: 24 * time.Hour})
 		wctx, cancel := context.WithTimeout(ctx, window)
 		l := ap.during(func() { j.Pass(wctx) })
 		cancel()
+		retainOldWay, retainWarm = false, false
 		st := j.Stats()
-		logf("retention KeepLast %d, %v: %s; janitor share %.1f%% (writer %.2f s of %.1f s); appends %s",
-			keep, window, w.log.summary(), 100*st.WriterSeconds/l.wall.Seconds(), st.WriterSeconds, l.wall.Seconds(), l.summary(base))
+		logf("retention (%s way) KeepLast %d, %v: %s; janitor share %.1f%% (writer %.2f s of %.1f s); appends %s",
+			way, keep, window, w.log.summary(), 100*st.WriterSeconds/l.wall.Seconds(), st.WriterSeconds, l.wall.Seconds(), l.summary(base))
 	}
 
 	if delN > 0 {
@@ -290,8 +298,8 @@ func seedBigB(b *testing.B, s *Store, id string, n int) {
 // row removed is on a primary-key index page of its own. The first run
 // builds the database at CORTEX_PRUNE_ROWS_DB (300 sessions × 40
 // snapshots of 1 KB, in rounds) and stops; later runs prune a copy of it
-// (KeepLast 10: 9000 rows) the new way, or the old way with
-// CORTEX_PRUNE_ROWS_OLD=1. For instruction counts of the writer's part
+// (KeepLast 10: 9000 rows) the new way, with warmVictims when
+// CORTEX_PRUNE_ROWS_WARM=1, or the old way with CORTEX_PRUNE_ROWS_OLD=1. For instruction counts of the writer's part
 // alone (pruneVictims and what it calls):
 //
 //	valgrind --tool=callgrind --toggle-collect='*sqlitestore.pruneVictims' ./sqlitestore.test -test.run '^$' -test.bench BenchmarkPruneRows -test.benchtime 1x
@@ -341,7 +349,8 @@ func BenchmarkPruneRows(b *testing.B) {
 	}
 	defer s.Close()
 	retainOldWay = os.Getenv("CORTEX_PRUNE_ROWS_OLD") == "1"
-	defer func() { retainOldWay = false }()
+	retainWarm = os.Getenv("CORTEX_PRUNE_ROWS_WARM") == "1"
+	defer func() { retainOldWay, retainWarm = false, false }()
 	var sl sliceLog
 	for {
 		r, err := s.PruneSlice(ctx, state.PruneOptions{KeepLast: 10, Limit: 500})
@@ -356,5 +365,5 @@ func BenchmarkPruneRows(b *testing.B) {
 	if sl.rows != sessions*(per-10) {
 		b.Fatalf("removed %d rows, want %d", sl.rows, sessions*(per-10))
 	}
-	fmt.Fprintf(os.Stderr, "prune rows old=%v: %s\n", retainOldWay, sl.summary())
+	fmt.Fprintf(os.Stderr, "prune rows old=%v warm=%v: %s\n", retainOldWay, retainWarm, sl.summary())
 }

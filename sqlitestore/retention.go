@@ -277,7 +277,7 @@ func (s *Store) keepVictims(ctx context.Context, keep, limit int64) (vs []victim
 				}
 			}
 			end = len(page) < int(s.slices.KeepScanRange) && int64(len(vs)) < limit
-			if retainOldWay {
+			if retainOldWay || !retainWarm {
 				return nil
 			}
 			return warmVictims(ctx, tx, vs[base:])
@@ -336,11 +336,22 @@ func warmVictims(ctx context.Context, tx *sqlitedb.Tx, vs []victim) error {
 // paired runs set it. Never set outside benchmarks.
 var retainOldWay bool
 
-// pruneVictims removes the rows vs (in the walk's order, each only if it is
-// still its session's and at or below its cutoff), keeping their
-// idempotency keys, until the slice's budget is used (cut); it checks the
-// budget every pruneChunk rows. It returns how many rows it removed and how
-// many of vs it went through.
+// retainWarm turns warmVictims on. Off: measured under 4 appending
+// clients on a shared 2-core machine, warming cut the writer's time per
+// row (23 against 32 µs; 30 against 68–124 µs once the file was out of
+// the page cache) but the reader's extra reads cost the appends more than
+// the writer time saved (58–72% of their baseline against 80–96%):
+// BENCHMARKS.md, "Session 11, retain4". BenchmarkRetentionWindow's "new"
+// runs and the tests turn it on.
+var retainWarm = false
+
+// pruneVictims removes the rows vs (in primary-key order, each only if it
+// is still its session's and at or below its cutoff), keeping their
+// idempotency keys, until the slice's budget is used (cut); it looks at the
+// budget before every row but the first. It returns how many rows it
+// removed, and through: vs[:through] are all gone through (the walk
+// resumes before vs[through]; rows after it it removed are not found
+// again).
 func pruneVictims(ctx context.Context, tx *sqlitedb.Tx, clk sliceClock, vs []victim) (removed int64, through int, cut bool, err error) {
 	if retainOldWay {
 		return pruneVictimsOld(ctx, tx, clk, vs)

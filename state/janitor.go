@@ -14,9 +14,7 @@ const DefaultJanitorInterval = time.Minute
 
 // DefaultWriterShare is the share of writer time the janitor may use when
 // its store runs retention in slices (Slicer): after a slice that held the
-// writer for w, it starts the next w/share after the slice's call began
-// (the time the call spent off the writer, finding its rows on a reader or
-// waiting its turn, counts towards the wait).
+// writer for w, it waits w*(1/share-1) before the next.
 const DefaultWriterShare = 0.1
 
 // Slicer is implemented by stores whose retention work holds a single
@@ -119,10 +117,8 @@ type JanitorConfig struct {
 	WriterShare float64
 	// Logger receives the errors of Run's passes; nil discards them.
 	Logger *slog.Logger
-	// sleep waits between slices; nil: a timer. now reads the clock that
-	// times the slices' calls; nil: time.Now. Tests replace them.
+	// sleep waits between slices; nil: a timer. Tests replace it.
 	sleep func(ctx context.Context, d time.Duration) error
-	now   func() time.Time
 }
 
 func (c JanitorConfig) withDefaults() JanitorConfig {
@@ -140,9 +136,6 @@ func (c JanitorConfig) withDefaults() JanitorConfig {
 	}
 	if c.sleep == nil {
 		c.sleep = sleepCtx
-	}
-	if c.now == nil {
-		c.now = time.Now
 	}
 	return c
 }
@@ -312,17 +305,15 @@ func (j *Janitor) pass(ctx context.Context, r *JanitorResult) error {
 func (j *Janitor) slicedPass(ctx context.Context, sl Slicer, r *JanitorResult) error {
 	cfg := j.cfg
 	run := func(slice func() (SliceResult, error), rows *int64) error {
-		end := cfg.now().Add(max(cfg.Interval, time.Minute))
+		end := time.Now().Add(max(cfg.Interval, time.Minute))
 		for {
 			if err := ctx.Err(); err != nil {
 				return err
 			}
-			began := cfg.now()
 			res, err := slice()
 			if err != nil {
 				return err
 			}
-			call := cfg.now().Sub(began)
 			r.Batches++
 			j.c.slices.Add(1)
 			w := res.WriterTime
@@ -335,17 +326,10 @@ func (j *Janitor) slicedPass(ctx context.Context, sl Slicer, r *JanitorResult) e
 			}
 			*rows += res.Snapshots
 			r.SessionsExpired += res.Sessions
-			if !res.More || cfg.now().After(end) {
+			if !res.More || time.Now().After(end) {
 				return nil
 			}
-			// The next slice starts w/share after this one's call began:
-			// at most WriterShare of the writer's time, and no more
-			// waiting than that needs (a KeepLast slice spends about as
-			// long finding its rows on a reader as removing them).
-			pause := time.Duration(float64(w)*(1/cfg.WriterShare)) - max(call, w)
-			if pause <= 0 {
-				continue
-			}
+			pause := time.Duration(float64(w) * (1/cfg.WriterShare - 1))
 			j.c.sleepNs.Add(int64(pause))
 			if err := cfg.sleep(ctx, pause); err != nil {
 				return err

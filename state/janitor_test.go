@@ -5,7 +5,6 @@ import (
 	"errors"
 	"fmt"
 	"path/filepath"
-	"slices"
 	"testing"
 	"time"
 
@@ -207,55 +206,6 @@ func TestJanitorWriterShare(t *testing.T) {
 	}
 	st := j.Stats()
 	if st.Slices != 4 || st.WriterSeconds != 0.04 || st.MaxSliceSeconds != 0.01 || st.SleepSeconds < 0.119 || st.SnapshotsReclaimed != 64 {
-		t.Fatalf("stats %+v", st)
-	}
-}
-
-// timedSlicer is a Slicer whose slices hold the writer for 10ms and whose
-// calls take the durations in took, on a clock of the test's.
-type timedSlicer struct {
-	state.Store
-	now  *time.Time
-	took []time.Duration
-}
-
-func (s *timedSlicer) PruneSlice(ctx context.Context, opts state.PruneOptions) (state.SliceResult, error) {
-	d := s.took[0]
-	s.took = s.took[1:]
-	*s.now = s.now.Add(d)
-	return state.SliceResult{Snapshots: 1, WriterTime: 10 * time.Millisecond, More: len(s.took) > 0}, nil
-}
-
-func (s *timedSlicer) ReclaimSlice(ctx context.Context) (state.SliceResult, error) {
-	return state.SliceResult{}, nil
-}
-
-// TestJanitorWriterShare_CallTime: the time a slice's call spends off the
-// writer (finding its rows on a reader, waiting its turn) counts towards
-// the wait after it: at a share of 0.2, a slice of 10ms of writer time
-// whose call took 10ms is followed by 40ms, one whose call took 30ms by
-// 20ms, and one whose call took 70ms by none (the fifth slice is the
-// reclaim's, with nothing to do).
-func TestJanitorWriterShare_CallTime(t *testing.T) {
-	now := time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)
-	var waits []time.Duration
-	cfg := state.JanitorConfig{WriterShare: 0.2, KeepLast: 1}
-	state.SetJanitorClock(&cfg, func() time.Time { return now })
-	state.SetJanitorSleep(&cfg, func(ctx context.Context, d time.Duration) error {
-		waits = append(waits, d)
-		now = now.Add(d)
-		return nil
-	})
-	sl := &timedSlicer{now: &now, took: []time.Duration{10 * time.Millisecond, 30 * time.Millisecond, 70 * time.Millisecond, 10 * time.Millisecond}}
-	j := state.NewJanitor(sl, cfg)
-	if _, err := j.Pass(ctx); err != nil {
-		t.Fatal(err)
-	}
-	want := []time.Duration{40 * time.Millisecond, 20 * time.Millisecond}
-	if !slices.Equal(waits, want) {
-		t.Fatalf("waits %v, want %v", waits, want)
-	}
-	if st := j.Stats(); st.Slices != 5 || st.SleepSeconds != 0.06 || st.WriterSeconds != 0.04 {
 		t.Fatalf("stats %+v", st)
 	}
 }
