@@ -248,11 +248,10 @@ func TestPruneKeepLast_StaleVictim(t *testing.T) {
 // budget is looked at before every row but the first), with appends
 // between the slices: each slice removes exactly one row; no session ever
 // loses one of its newest KeepLast; each session's snapshot_count stays its
-// row count while slices remove rows of many sessions (in primary-key
-// order, each session's count once a slice); every idempotency key of a
-// removed row is kept (with retainWarm, the reader says which rows hold
-// none); and after a
-// second lap each session holds exactly its newest KeepLast.
+// row count while slices remove rows of many sessions (each session's count
+// once a slice); every idempotency key of a removed row is kept (with
+// retainWarm, the reader says which rows hold none); and after a second
+// lap each session holds exactly its newest KeepLast.
 func TestPruneKeepLast_ManySessionsInSlices(t *testing.T) {
 	for _, warm := range []bool{false, true} {
 		t.Run(fmt.Sprint("warm=", warm), func(t *testing.T) {

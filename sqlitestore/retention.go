@@ -1,12 +1,10 @@
 package sqlitestore
 
 import (
-	"cmp"
 	"context"
 	"database/sql"
 	"errors"
 	"math"
-	"slices"
 	"strings"
 	"sync"
 	"time"
@@ -331,8 +329,8 @@ func warmVictims(ctx context.Context, tx *sqlitedb.Tx, vs []victim) error {
 }
 
 // retainOldWay runs KeepLast retention as session 10 left it (no warming
-// on the reader, victims in the walk's order, both statements per row, the
-// budget looked at every pruneChunk rows): BenchmarkRetentionWindow's
+// on the reader, both statements per row, the budget looked at every
+// pruneChunk rows): BenchmarkRetentionWindow's
 // paired runs set it. Never set outside benchmarks.
 var retainOldWay bool
 
@@ -345,39 +343,25 @@ var retainOldWay bool
 // runs and the tests turn it on.
 var retainWarm = false
 
-// pruneVictims removes the rows vs (in primary-key order, each only if it
-// is still its session's and at or below its cutoff), keeping their
+// pruneVictims removes the rows vs (in the walk's order, each only if it is
+// still its session's and at or below its cutoff), keeping their
 // idempotency keys, until the slice's budget is used (cut); it looks at the
 // budget before every row but the first. It returns how many rows it
-// removed, and through: vs[:through] are all gone through (the walk
-// resumes before vs[through]; rows after it it removed are not found
-// again).
+// removed and how many of vs it went through. (Removing a slice's rows in
+// primary-key order instead was measured in session 11 and not kept:
+// BENCHMARKS.md, "Session 11, retain4".)
 func pruneVictims(ctx context.Context, tx *sqlitedb.Tx, clk sliceClock, vs []victim) (removed int64, through int, cut bool, err error) {
 	if retainOldWay {
 		return pruneVictimsOld(ctx, tx, clk, vs)
 	}
-	// In primary-key order, so that the rows of one session are removed
-	// together (their index entries share pages); through is then the
-	// first row of the walk not yet gone through, and the rows after it
-	// already removed are simply not found again.
-	order := make([]int, len(vs))
-	for i := range order {
-		order[i] = i
-	}
-	slices.SortFunc(order, func(a, b int) int {
-		return cmp.Or(cmp.Compare(vs[a].sid, vs[b].sid), cmp.Compare(vs[a].version, vs[b].version))
-	})
 	per := map[int64]int64{}
-	through = len(vs)
-	for k, i := range order {
+	for i, v := range vs {
 		// The budget is looked at before every row but the first: a slice
 		// ends at most one row past it.
-		if k > 0 && clk.over() {
+		if i > 0 && clk.over() {
 			cut = true
-			through = slices.Min(order[k:])
 			break
 		}
-		v := vs[i]
 		if !v.noKey {
 			if _, err := tx.Exec(ctx, qPruneRowKeepKey, v.rowid, v.sid, v.cutoff); err != nil {
 				return 0, 0, false, err
@@ -391,6 +375,7 @@ func pruneVictims(ctx context.Context, tx *sqlitedb.Tx, clk sliceClock, vs []vic
 			per[v.sid] += n
 			removed += n
 		}
+		through = i + 1
 	}
 	// Each session's count once per slice, not once per row.
 	for sid, n := range per {
