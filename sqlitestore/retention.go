@@ -306,11 +306,11 @@ func (s *Store) keepVictims(ctx context.Context, keep, limit int64) (vs []victim
 
 // warmVictims reads, on a reader, the pages the writer will change to
 // remove vs: each row's table page and its primary-key index entry (the
-// walk has just read their state_snapshots_created_at entries). At 5M
-// snapshots most of these pages are not in the writer's cache, and a read
-// from disk on the writer is what made a slice last 100 ms; read here
-// first, they come from the OS cache. It also notes which rows hold no
+// walk has just read their state_snapshots_created_at entries), so that on
+// a file larger than the page cache the writer finds them in the OS cache
+// instead of reading them from disk. It also notes which rows hold no
 // idempotency key, so the writer runs one statement for those, not two.
+// Only with retainWarm (off: see there).
 func warmVictims(ctx context.Context, tx *sqlitedb.Tx, vs []victim) error {
 	for i := range vs {
 		v := &vs[i]
@@ -330,18 +330,18 @@ func warmVictims(ctx context.Context, tx *sqlitedb.Tx, vs []victim) error {
 
 // retainOldWay runs KeepLast retention as session 10 left it (no warming
 // on the reader, both statements per row, the budget looked at every
-// pruneChunk rows): BenchmarkRetentionWindow's
-// paired runs set it. Never set outside benchmarks.
+// pruneChunk rows): BenchmarkRetentionWindow's paired runs set it. Never
+// set outside benchmarks.
 var retainOldWay bool
 
 // retainWarm turns warmVictims on. Off: measured under 4 appending
 // clients on a shared 2-core machine, warming cut the writer's time per
 // row (23 against 32 µs; 30 against 68–124 µs once the file was out of
 // the page cache) but the reader's extra reads cost the appends more than
-// the writer time saved (58–72% of their baseline against 80–96%):
+// the writer time saved (57–72% of their baseline against 71–96%):
 // BENCHMARKS.md, "Session 11, retain4". BenchmarkRetentionWindow's "new"
-// runs and the tests turn it on.
-var retainWarm = false
+// runs and TestPruneKeepLast_ManySessionsInSlices turn it on.
+var retainWarm bool
 
 // pruneVictims removes the rows vs (in the walk's order, each only if it is
 // still its session's and at or below its cutoff), keeping their
