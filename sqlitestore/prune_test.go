@@ -6,6 +6,7 @@ import (
 	"math/rand/v2"
 	"path/filepath"
 	"testing"
+	"time"
 
 	"github.com/cortex-db/cortex/sqlitedb"
 	"github.com/cortex-db/cortex/state"
@@ -239,5 +240,131 @@ func TestPruneKeepLast_StaleVictim(t *testing.T) {
 		if vs := versionsOf(t, s, id); len(vs) != 3 {
 			t.Fatalf("session %s keeps %v, want all 3", id, vs)
 		}
+	}
+}
+
+// TestPruneKeepLast_ManySessionsInSlices: KeepLast retention over many
+// sessions appended to in turn, one row a slice (a budget of 1ns: the
+// budget is looked at before every row but the first), with appends
+// between the slices: each slice removes exactly one row; no session ever
+// loses one of its newest KeepLast; each session's snapshot_count stays its
+// row count while slices remove rows of many sessions (each session's count
+// once a slice); every idempotency key of a removed row is kept (with
+// retainWarm, the reader says which rows hold none); and after a second
+// lap each session holds exactly its newest KeepLast.
+func TestPruneKeepLast_ManySessionsInSlices(t *testing.T) {
+	for _, warm := range []bool{false, true} {
+		t.Run(fmt.Sprint("warm=", warm), func(t *testing.T) {
+			retainWarm = warm
+			defer func() { retainWarm = false }()
+			testPruneManySessionsInSlices(t)
+		})
+	}
+}
+
+func testPruneManySessionsInSlices(t *testing.T) {
+	ctx := context.Background()
+	s := openSliced(t, filepath.Join(t.TempDir(), "p.db"), time.Nanosecond)
+	const sessions, rounds, keep = 12, 10, 3
+	id := func(i int) string { return fmt.Sprintf("s%02d", i) }
+	for i := range sessions {
+		if _, err := s.CreateSession(ctx, state.SessionInput{ID: id(i)}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	keyed := 0
+	appendOne := func(i, n int) {
+		t.Helper()
+		in := state.AppendInput{State: []byte(`{}`)}
+		if n%3 == 0 {
+			in.IdempotencyKey = fmt.Sprintf("k%d-%d", i, n)
+			keyed++
+		}
+		if _, err := s.AppendSnapshot(ctx, id(i), in); err != nil {
+			t.Fatal(err)
+		}
+	}
+	for r := range rounds {
+		for i := range sessions {
+			appendOne(i, r)
+		}
+	}
+	checkCounts := func(when string) {
+		t.Helper()
+		err := s.DB().Read(ctx, func(tx *sqlitedb.Tx) error {
+			var bad int64
+			err := tx.QueryRow(ctx, `SELECT count(*) FROM sessions AS x
+				WHERE snapshot_count <> (SELECT count(*) FROM state_snapshots WHERE session_id = x.sid)`).Scan(&bad)
+			if err == nil && bad != 0 {
+				t.Fatalf("%s: %d sessions' snapshot_count differ from their rows", when, bad)
+			}
+			return err
+		})
+		if err != nil {
+			t.Fatal(err)
+		}
+	}
+	newest := func() map[string]int64 {
+		m := map[string]int64{}
+		for i := range sessions {
+			vs := versionsOf(t, s, id(i))
+			m[id(i)] = vs[0]
+		}
+		return m
+	}
+	var removed int64
+	slicesRun := 0
+	for n := rounds; ; n++ {
+		before := newest()
+		r, err := s.PruneSlice(ctx, state.PruneOptions{KeepLast: keep, Limit: 500})
+		if err != nil {
+			t.Fatal(err)
+		}
+		slicesRun++
+		if r.Snapshots > 1 {
+			t.Fatalf("slice %d removed %d rows with a budget of 1ns, want at most 1", slicesRun, r.Snapshots)
+		}
+		removed += r.Snapshots
+		for i := range sessions {
+			vs := versionsOf(t, s, id(i))
+			if len(vs) < keep || vs[keep-1] != before[id(i)]-keep+1 {
+				t.Fatalf("after slice %d, %s keeps %v: one of its newest %d is gone", slicesRun, id(i), vs, keep)
+			}
+		}
+		checkCounts(fmt.Sprint("after slice ", slicesRun))
+		if !r.More {
+			break
+		}
+		if slicesRun > 10*sessions*rounds {
+			t.Fatal("the pass never ends")
+		}
+		appendOne(slicesRun%sessions, n) // between slices
+	}
+	if removed < sessions*(rounds-keep) {
+		t.Fatalf("the pass removed %d rows, want at least %d", removed, sessions*(rounds-keep))
+	}
+	// A second lap removes what the appends made old meanwhile.
+	if _, err := s.Prune(ctx, state.PruneOptions{KeepLast: keep, Limit: 1 << 20}); err != nil {
+		t.Fatal(err)
+	}
+	checkCounts("after the second lap")
+	for i := range sessions {
+		if vs := versionsOf(t, s, id(i)); len(vs) != keep {
+			t.Fatalf("%s keeps %v, want its newest %d", id(i), vs, keep)
+		}
+	}
+	// Each keyed row is either still there or its key is kept.
+	var live, kept int64
+	err := s.DB().Read(ctx, func(tx *sqlitedb.Tx) error {
+		if err := tx.QueryRow(ctx, `SELECT count(*) FROM state_snapshots WHERE idempotency_key IS NOT NULL`).Scan(&live); err != nil {
+			return err
+		}
+		return tx.QueryRow(ctx, `SELECT count(*) FROM pruned_idempotency_keys`).Scan(&kept)
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if live+kept != int64(keyed) {
+		t.Fatalf("%d keyed rows live and %d keys kept, want %d in all", live, kept, keyed)
 	}
 }

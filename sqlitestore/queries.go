@@ -138,6 +138,11 @@ const (
 	qPruneCutoff = `SELECT CASE WHEN snapshot_count > ?2 AND coalesce(expires_at, 1) <> 0 THEN
 		(SELECT version FROM state_snapshots WHERE session_id = CAST(?1 AS INTEGER) ORDER BY version DESC LIMIT 1 OFFSET CAST(?2 AS INTEGER)) END
 		FROM sessions WHERE sid = ?1`
+	// qPruneWarm reads, on a reader, a victim's table row and its
+	// primary-key entry (warmVictims), args rowid, sid, version: whether
+	// it holds an idempotency key, and 1.
+	qPruneWarm = `SELECT idempotency_key IS NOT NULL,
+		(SELECT count(*) FROM state_snapshots WHERE session_id = ?2 AND version = ?3) FROM state_snapshots WHERE rowid = ?1`
 	qPruneRowDelete  = `DELETE FROM state_snapshots WHERE rowid = ?1 AND session_id = ?2 AND version <= ?3`
 	qPruneRowKeepKey = `INSERT OR IGNORE INTO pruned_idempotency_keys (session_id, key, version, created_at, size_bytes, fingerprint)
 		SELECT session_id, idempotency_key, version, created_at, size_bytes, idempotency_fp FROM state_snapshots
@@ -269,6 +274,7 @@ var queries = map[string]string{
 	"ForkFinish":      qForkFinish,
 	"PruneScan":       qPruneScan,
 	"PruneCutoff":     qPruneCutoff,
+	"PruneWarm":       qPruneWarm,
 	"PruneRowDelete":  qPruneRowDelete,
 	"PruneRowKeepKey": qPruneRowKeepKey,
 	"PruneOld":        qPruneOld,

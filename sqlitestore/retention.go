@@ -190,6 +190,9 @@ const keepScanBudget = 1 << 16
 type victim struct {
 	rowid, sid, version, cutoff int64
 	before                      scanPos
+	// noKey says the reader found the row without an idempotency key
+	// (keys never change), so the writer need not keep one.
+	noKey bool
 }
 
 // keepVictims walks state_snapshots_created_at from s.keep.after, in read
@@ -272,7 +275,10 @@ func (s *Store) keepVictims(ctx context.Context, keep, limit int64) (vs []victim
 				}
 			}
 			end = len(page) < int(s.slices.KeepScanRange) && int64(len(vs)) < limit
-			return nil
+			if retainOldWay || !retainWarm {
+				return nil
+			}
+			return warmVictims(ctx, tx, vs[base:])
 		})
 		if err != nil {
 			return nil, false, err
@@ -298,12 +304,90 @@ func (s *Store) keepVictims(ctx context.Context, keep, limit int64) (vs []victim
 	return vs, false, nil
 }
 
+// warmVictims reads, on a reader, the pages the writer will change to
+// remove vs: each row's table page and its primary-key index entry (the
+// walk has just read their state_snapshots_created_at entries), so that on
+// a file larger than the page cache the writer finds them in the OS cache
+// instead of reading them from disk. It also notes which rows hold no
+// idempotency key, so the writer runs one statement for those, not two.
+// Only with retainWarm (off: see there).
+func warmVictims(ctx context.Context, tx *sqlitedb.Tx, vs []victim) error {
+	for i := range vs {
+		v := &vs[i]
+		var hasKey sql.NullBool
+		var n int64
+		err := tx.QueryRow(ctx, qPruneWarm, v.rowid, v.sid, v.version).Scan(&hasKey, &n)
+		if errors.Is(err, sql.ErrNoRows) {
+			continue // gone already: the writer's statements find nothing
+		}
+		if err != nil {
+			return err
+		}
+		v.noKey = hasKey.Valid && !hasKey.Bool
+	}
+	return nil
+}
+
+// retainOldWay runs KeepLast retention as session 10 left it (no warming
+// on the reader, both statements per row, the budget looked at every
+// pruneChunk rows): BenchmarkRetentionWindow's paired runs set it. Never
+// set outside benchmarks.
+var retainOldWay bool
+
+// retainWarm turns warmVictims on. Off: measured under 4 appending
+// clients on a shared 2-core machine, warming cut the writer's time per
+// row (23 against 32 µs; 30 against 68–124 µs once the file was out of
+// the page cache) but the reader's extra reads cost the appends more than
+// the writer time saved (57–72% of their baseline against 71–96%):
+// BENCHMARKS.md, "Session 11, retain4". BenchmarkRetentionWindow's "new"
+// runs and TestPruneKeepLast_ManySessionsInSlices turn it on.
+var retainWarm bool
+
 // pruneVictims removes the rows vs (in the walk's order, each only if it is
 // still its session's and at or below its cutoff), keeping their
-// idempotency keys, until the slice's budget is used (cut); it checks the
-// budget every pruneChunk rows. It returns how many rows it removed and how
-// many of vs it went through.
+// idempotency keys, until the slice's budget is used (cut); it looks at the
+// budget before every row but the first. It returns how many rows it
+// removed and how many of vs it went through. (Removing a slice's rows in
+// primary-key order instead was measured in session 11 and not kept:
+// BENCHMARKS.md, "Session 11, retain4".)
 func pruneVictims(ctx context.Context, tx *sqlitedb.Tx, clk sliceClock, vs []victim) (removed int64, through int, cut bool, err error) {
+	if retainOldWay {
+		return pruneVictimsOld(ctx, tx, clk, vs)
+	}
+	per := map[int64]int64{}
+	for i, v := range vs {
+		// The budget is looked at before every row but the first: a slice
+		// ends at most one row past it.
+		if i > 0 && clk.over() {
+			cut = true
+			break
+		}
+		if !v.noKey {
+			if _, err := tx.Exec(ctx, qPruneRowKeepKey, v.rowid, v.sid, v.cutoff); err != nil {
+				return 0, 0, false, err
+			}
+		}
+		r, err := tx.Exec(ctx, qPruneRowDelete, v.rowid, v.sid, v.cutoff)
+		if err != nil {
+			return 0, 0, false, err
+		}
+		if n, _ := r.RowsAffected(); n > 0 {
+			per[v.sid] += n
+			removed += n
+		}
+		through = i + 1
+	}
+	// Each session's count once per slice, not once per row.
+	for sid, n := range per {
+		if _, err := tx.Exec(ctx, qUncount, n, sid); err != nil {
+			return 0, 0, false, err
+		}
+	}
+	return removed, through, cut, nil
+}
+
+// pruneVictimsOld is pruneVictims as session 10 left it (retainOldWay).
+func pruneVictimsOld(ctx context.Context, tx *sqlitedb.Tx, clk sliceClock, vs []victim) (removed int64, through int, cut bool, err error) {
 	per := map[int64]int64{}
 	for i, v := range vs {
 		if i > 0 && i%pruneChunk == 0 && clk.over() {

@@ -7,9 +7,12 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"slices"
+	"sync"
 	"time"
 
 	"github.com/cortex-db/cortex/sqlitedb"
+	"github.com/cortex-db/cortex/sqlitestore"
 	"github.com/cortex-db/cortex/state"
 )
 
@@ -61,25 +64,61 @@ func deleteBig(ctx context.Context, env *Env) (string, error) {
 	if _, err := env.Store.CreateSession(ctx, state.SessionInput{ID: env.Big}); err != nil {
 		return "", fmt.Errorf("the deleted id is not free at once: %w", err)
 	}
-	j := state.NewJanitor(env.Store, state.JanitorConfig{})
+	rs := &recordedSlices{Store: env.Store}
+	j := state.NewJanitor(rs, state.JanitorConfig{})
+	t1 := time.Now()
 	if err := passUntilDone(ctx, j); err != nil {
 		return "", err
 	}
 	st := j.Stats()
-	return fmt.Sprintf("%d snapshots: delete answered in %.1f ms, reclaim %d in %d slices (longest %.1f ms, writer %.1f s)",
-		bigSize(env), float64(del.Microseconds())/1e3, st.SnapshotsReclaimed, st.Slices, st.MaxSliceSeconds*1e3, st.WriterSeconds), nil
+	return fmt.Sprintf("%d snapshots: delete answered in %.1f ms, reclaim %d in %d slices (%s; writer %.1f s, %.1f%% of the pass's %.1f s)",
+		bigSize(env), float64(del.Microseconds())/1e3, st.SnapshotsReclaimed, st.Slices, rs.quantiles(), st.WriterSeconds, 100*st.WriterSeconds/time.Since(t1).Seconds(), time.Since(t1).Seconds()), nil
+}
+
+// recordedSlices is the store, with the writer time of each of its slices
+// kept, for their distribution.
+type recordedSlices struct {
+	*sqlitestore.Store
+	mu sync.Mutex
+	d  []time.Duration
+}
+
+func (r *recordedSlices) keep(res state.SliceResult, err error) (state.SliceResult, error) {
+	r.mu.Lock()
+	r.d = append(r.d, res.WriterTime)
+	r.mu.Unlock()
+	return res, err
+}
+
+func (r *recordedSlices) PruneSlice(ctx context.Context, opts state.PruneOptions) (state.SliceResult, error) {
+	return r.keep(r.Store.PruneSlice(ctx, opts))
+}
+
+func (r *recordedSlices) ReclaimSlice(ctx context.Context) (state.SliceResult, error) {
+	return r.keep(r.Store.ReclaimSlice(ctx))
+}
+
+// quantiles says the slices' writer time: p50, p99 and max.
+func (r *recordedSlices) quantiles() string {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	d := slices.Clone(r.d)
+	slices.Sort(d)
+	return fmt.Sprintf("slice p50 %.1f ms, p99 %.1f ms, max %.1f ms", quantileMS(d, 0.5), quantileMS(d, 0.99), quantileMS(d, 1))
 }
 
 // retention runs a janitor pass keeping each session's last 140
 // snapshots (about 30% of the built ones go).
 func retention(ctx context.Context, env *Env) (string, error) {
-	j := state.NewJanitor(env.Store, state.JanitorConfig{KeepLast: 140})
+	rs := &recordedSlices{Store: env.Store}
+	j := state.NewJanitor(rs, state.JanitorConfig{KeepLast: 140})
+	t0 := time.Now()
 	if err := passUntilDone(ctx, j); err != nil {
 		return "", err
 	}
 	st := j.Stats()
-	return fmt.Sprintf("pruned %d in %d slices (longest %.1f ms, writer %.1f s, slept %.1f s)",
-		st.SnapshotsPruned, st.Slices, st.MaxSliceSeconds*1e3, st.WriterSeconds, st.SleepSeconds), nil
+	return fmt.Sprintf("pruned %d in %d slices (%s; writer %.1f s, %.1f%% of the pass's %.1f s, slept %.1f s)",
+		st.SnapshotsPruned, st.Slices, rs.quantiles(), st.WriterSeconds, 100*st.WriterSeconds/time.Since(t0).Seconds(), time.Since(t0).Seconds(), st.SleepSeconds), nil
 }
 
 // passUntilDone runs one janitor pass: it goes on until a slice finds
