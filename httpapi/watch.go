@@ -282,15 +282,17 @@ func (s *Server) longPoll(w http.ResponseWriter, r *http.Request, id, wait strin
 	_ = rc.SetWriteDeadline(time.Now().Add(d + s.cfg.StreamWriteTimeout))
 	sctx, scancel := s.streamContext(r.Context())
 	defer scancel()
-	ctx, cancel := context.WithTimeout(sctx, d)
-	defer cancel()
 	// Watch first, then read: an append between the two is in the watch.
-	wt, err := s.cfg.Store.Watch(ctx, id, after)
+	// The watch's own read of the session is not bounded by the wait: a
+	// slow read under load is not a failure (503) but a late answer.
+	wt, err := s.cfg.Store.Watch(sctx, id, after)
 	if err != nil {
 		s.fail(w, r, err, false)
 		return
 	}
 	defer wt.Close()
+	ctx, cancel := context.WithTimeout(sctx, d)
+	defer cancel()
 	var current int64
 	for {
 		ev, err := wt.Next(ctx)
@@ -309,13 +311,18 @@ func (s *Server) longPoll(w http.ResponseWriter, r *http.Request, id, wait strin
 			w.WriteHeader(http.StatusNotModified)
 			return
 		}
+		newer := ev.Kind == state.EventSnapshot
 		switch ev.Kind {
 		case state.EventSession:
 			current = ev.Session.Version
+			// The session is past after_version: the latest snapshot is
+			// the answer, whatever is left of the wait.
+			newer = current > after
 		case state.EventDeleted:
 			s.fail(w, r, fmt.Errorf("session %s: %w", id, state.ErrNotFound), false)
 			return
-		case state.EventSnapshot:
+		}
+		if newer {
 			// The answer counts against the in-flight budget, as a plain
 			// read of the latest snapshot does (requestCost).
 			got, ok := s.charge(w, r, 4*(int64(s.cfg.MaxStateBytes)+answerItemBytes))

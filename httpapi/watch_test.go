@@ -313,3 +313,41 @@ func waitGauge(t *testing.T, e *env, line string) {
 		time.Sleep(2 * time.Millisecond)
 	}
 }
+
+// slowWatch is a store whose watches start slowly, as a session read does
+// on a busy PostgreSQL server: its Watch returns only after delay, or
+// fails when its context ends first.
+type slowWatch struct {
+	state.Store
+	delay time.Duration
+}
+
+func (s slowWatch) Watch(ctx context.Context, id string, after int64) (*state.Watcher, error) {
+	select {
+	case <-ctx.Done():
+		return nil, ctx.Err()
+	case <-time.After(s.delay):
+	}
+	return s.Store.Watch(ctx, id, after)
+}
+
+// A long poll whose watch starts after its wait has run out answers as if
+// it had started at once: 304 with the current ETag when nothing is newer,
+// the latest snapshot when something is — never a 503 for the wait's own
+// deadline (seen under load on PostgreSQL), never a 304 that hides a newer
+// snapshot.
+func TestLongPoll_SlowWatchStart(t *testing.T) {
+	e := newEnv(t, func(c *httpapi.Config) { c.Store = slowWatch{Store: c.Store, delay: 200 * time.Millisecond} })
+	e.mustSession("s")
+	e.mustAppend("s", `1`)
+	r := e.do("GET", "/v1/sessions/s/snapshots/latest?wait=10ms&after_version=1", "").want(t, http.StatusNotModified)
+	if r.Header.Get("ETag") != `"1"` {
+		t.Fatalf("304 ETag %q, want \"1\"", r.Header.Get("ETag"))
+	}
+	r = e.do("GET", "/v1/sessions/s/snapshots/latest?wait=10ms&after_version=0", "").want(t, http.StatusOK)
+	var sn state.Snapshot
+	r.decode(t, &sn)
+	if sn.Version != 1 || r.Header.Get("ETag") != `"1"` {
+		t.Fatalf("answered %+v with ETag %q, want version 1", sn, r.Header.Get("ETag"))
+	}
+}
