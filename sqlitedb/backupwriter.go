@@ -164,7 +164,7 @@ func (db *DB) copyFromWriter(ctx context.Context, tmp string, opts BackupOptions
 	// with the last time: a database growing faster than the steps copy
 	// it (appends at full speed, a share too small for this disk) would
 	// never let the backup end, so the share doubles, up to maxShare.
-	checkAt, lastRemaining, lastCheck, stalled := convergeSteps, int64(-1), time.Now(), 0
+	checkAt, lastRemaining, lastCheck, stalled, paused := convergeSteps, int64(-1), time.Now(), 0, false
 	t0 := time.Now()
 	for {
 		commits := db.w.commits.Load()
@@ -210,26 +210,29 @@ func (db *DB) copyFromWriter(ctx context.Context, tmp string, opts BackupOptions
 		}
 		prevDone = doneP
 		if wc.steps >= checkAt {
-			// Net progress since the last check: the pages still to copy
-			// must fall by at least MinRateBytes a second (the database
-			// grows meanwhile), or the share doubles; at maxShare, after
-			// stallChecks more checks, the writer path gives up and the
-			// copy comes from a reader's snapshot.
+			// Every convergeSteps steps: while the steps were paced for
+			// appends, the pages still to copy must fall by at least
+			// MinRateBytes a second (the database grows meanwhile), or
+			// the share doubles, up to maxShare. A copy that gains
+			// nothing at all for stallChecks checks in a row (a database
+			// growing faster than maxShare of the writer copies it) gives
+			// up, and the copy comes from a reader's snapshot.
 			checkAt = wc.steps + convergeSteps
 			rem := total - doneP
-			if lastRemaining >= 0 && opts.MinRateBytes > 0 {
+			if lastRemaining >= 0 {
 				gained := float64(lastRemaining-rem) * 4096 / time.Since(lastCheck).Seconds()
-				if gained < float64(opts.MinRateBytes) {
-					if share < maxShare {
-						share = min(maxShare, share*2)
-						wc.shareRaised++
-					} else if stalled++; stalled > stallChecks {
-						syncErr()
-						return fmt.Errorf("%w: the copy gained %s/s on the database at %.0f%% of the writer's time", errBackupBehind, formatBytes(int64(gained)), share*100)
-					}
+				if paused && opts.MinRateBytes > 0 && gained < float64(opts.MinRateBytes) && share < maxShare {
+					share = min(maxShare, share*2)
+					wc.shareRaised++
+				}
+				if rem < lastRemaining {
+					stalled = 0
+				} else if stalled++; stalled > stallChecks {
+					syncErr()
+					return fmt.Errorf("%w: the copy gained nothing on the database in %d steps at %.0f%% of the writer's time", errBackupBehind, stalled*convergeSteps, share*100)
 				}
 			}
-			lastRemaining, lastCheck = rem, time.Now()
+			lastRemaining, lastCheck, paused = rem, time.Now(), false
 		}
 		wc.share = share
 		wc.pages = total
@@ -262,6 +265,7 @@ func (db *DB) copyFromWriter(ctx context.Context, tmp string, opts BackupOptions
 		if db.w.commits.Load() != commits || len(db.w.queue) > 0 {
 			// Appends ran or wait: the steps take share of the writer.
 			pause = time.Duration(float64(took) * (1/share - 1))
+			paused = true
 		}
 		if opts.RateBytes > 0 {
 			due := time.Duration(float64(doneP*4096) / float64(opts.RateBytes) * float64(time.Second))
