@@ -69,7 +69,9 @@ type BackupOptions struct {
 	JournaledCopy bool
 	// MinRateBytes is the floor under the low priority: a step that starts
 	// while the copy runs slower than this runs at the normal priority
-	// (default DefaultBackupMinRate; negative: no floor). The backup's
+	// (default DefaultBackupMinRate; negative: no floor). From the writer,
+	// the net gain on a growing database the steps' share is raised for
+	// (backupwriter.go). The backup's
 	// read snapshot keeps the WAL from being reset until it ends, so a
 	// backup starved by a busy machine would grow the WAL without bound.
 	MinRateBytes int64
@@ -112,7 +114,13 @@ func (db *DB) Backup(ctx context.Context, dest string, progress func(BackupProgr
 // BackupWith writes a consistent copy of the database to dest with
 // SQLite's online backup API, while writes continue at full speed.
 //
-// The copy is made from one read transaction held open on a reader
+// By default (opts.Source) the copy is stepped on the writer's own
+// connection between groups, paced to a share of the writer's time, and
+// is the database as of its last step; it holds no read snapshot, so the
+// WAL is reset as usual meanwhile (backupwriter.go). When other
+// connections' commits restart it, it copies as below instead.
+//
+// The reader path's copy is made from one read transaction held open on a reader
 // connection for the whole backup, so it is the database as of the moment
 // the backup began (WAL frames included: no checkpoint is needed) and it is
 // never restarted by concurrent commits — a backup stepped without that

@@ -214,9 +214,10 @@ func (db *DB) copyFromWriter(ctx context.Context, tmp string, opts BackupOptions
 			// appends, the pages still to copy must fall by at least
 			// MinRateBytes a second (the database grows meanwhile), or
 			// the share doubles, up to maxShare. A copy that gains
-			// nothing at all for stallChecks checks in a row (a database
-			// growing faster than maxShare of the writer copies it) gives
-			// up, and the copy comes from a reader's snapshot.
+			// nothing for more than stallChecks checks in a row, or at
+			// maxShare less than a quarter of MinRateBytes (a database
+			// growing about as fast as maxShare of the writer copies it),
+			// gives up, and the copy comes from a reader's snapshot.
 			checkAt = wc.steps + convergeSteps
 			rem := total - doneP
 			if lastRemaining >= 0 {
@@ -225,11 +226,12 @@ func (db *DB) copyFromWriter(ctx context.Context, tmp string, opts BackupOptions
 					share = min(maxShare, share*2)
 					wc.shareRaised++
 				}
-				if rem < lastRemaining {
+				slow := share >= maxShare && opts.MinRateBytes > 0 && gained < float64(opts.MinRateBytes)/4
+				if rem < lastRemaining && !slow {
 					stalled = 0
 				} else if stalled++; stalled > stallChecks {
 					syncErr()
-					return fmt.Errorf("%w: the copy gained nothing on the database in %d steps at %.0f%% of the writer's time", errBackupBehind, stalled*convergeSteps, share*100)
+					return fmt.Errorf("%w: the copy gained %s/s on the database at %.0f%% of the writer's time", errBackupBehind, formatBytes(int64(max(gained, 0))), share*100)
 				}
 			}
 			lastRemaining, lastCheck, paused = rem, time.Now(), false

@@ -138,10 +138,18 @@ func TestBackupFromWriter_WALStaysBounded(t *testing.T) {
 	steps := 0
 	res, err := db.BackupWith(ctx, filepath.Join(t.TempDir(), "b.db"), sqlitedb.BackupOptions{StepPages: 64, WriterShare: 1, Progress: func(sqlitedb.BackupProgress) {
 		steps++
-		for range 24 {
-			mustExec(t, db, "INSERT INTO t(v) VALUES(?)", row)
-			appended += int64(len(row))
+		err := db.Write(ctx, func(tx *sqlitedb.Tx) error {
+			for range 24 {
+				if _, err := tx.Exec(ctx, "INSERT INTO t(v) VALUES(?)", row); err != nil {
+					return err
+				}
+			}
+			return nil
+		})
+		if err != nil {
+			t.Error(err)
 		}
+		appended += 24 * int64(len(row))
 		peak = max(peak, walSize(db))
 	}})
 	if err != nil {
