@@ -145,13 +145,14 @@ func (db *DB) copyFromWriter(ctx context.Context, tmp string, opts BackupOptions
 			return nil
 		}
 		finished = true
+		// On the writer, between groups (its connections have no mutex),
+		// also when the DB is closing or its WAL failed: the request
+		// goes into the queue directly, which the writer drains until
+		// Close, and Close waits for this backup (db.enter above).
 		var ferr error
-		// On the writer, between groups; a closing DB refuses new
-		// requests, and then the call is made here (SQLite serialises
-		// it with the connection's mutex).
-		if err := db.exclusive(context.WithoutCancel(ctx), func(*conn) error { ferr = bk.Finish(); return nil }); err != nil {
-			ferr = bk.Finish()
-		}
+		req := &writeReq{ctx: context.WithoutCancel(ctx), excl: func(*conn) error { ferr = bk.Finish(); return nil }, done: make(chan error, 1)}
+		db.w.queue <- req
+		<-req.done
 		return ferr
 	}
 	defer finish()
