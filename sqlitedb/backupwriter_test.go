@@ -206,3 +206,40 @@ func TestBackupFromWriter_CancelLeavesNothing(t *testing.T) {
 		t.Fatalf("the next backup (%+v) differs from the database", res)
 	}
 }
+
+// Close during a backup from the writer waits for it; the backup stops at
+// its next step with ErrClosed, ends its hold on the writer's connection
+// through the writer's queue, and leaves no file.
+func TestBackupFromWriter_CloseMidCopy(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "db.db")
+	db, err := sqlitedb.Open(ctx, path, sqlitedb.Config{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	fillRows(t, db, 400)
+	dir := t.TempDir()
+	closed := make(chan error, 1)
+	steps := 0
+	_, err = db.BackupWith(ctx, filepath.Join(dir, "b.db"), sqlitedb.BackupOptions{StepPages: 8, Progress: func(sqlitedb.BackupProgress) {
+		if steps++; steps != 3 {
+			return
+		}
+		go func() { closed <- db.Close() }()
+		// Until Close has begun: then new requests are refused.
+		for db.Write(ctx, func(*sqlitedb.Tx) error { return nil }) == nil {
+		}
+	}})
+	if !errors.Is(err, sqlitedb.ErrClosed) {
+		t.Fatalf("backup while the DB closed: %v, want ErrClosed", err)
+	}
+	if err := <-closed; err != nil {
+		t.Fatalf("Close: %v", err)
+	}
+	if entries, _ := os.ReadDir(dir); len(entries) != 0 {
+		t.Fatalf("the stopped backup left %v", entries)
+	}
+	reopened := testutil.MustOpenDBAt(t, path, sqlitedb.Config{})
+	if n := count(t, reopened, "SELECT count(*) FROM t"); n != 400 {
+		t.Fatalf("after Close mid-backup the database has %d rows, want 400", n)
+	}
+}
