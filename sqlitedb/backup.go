@@ -35,12 +35,23 @@ type BackupResult struct {
 	CheckMS int64 `json:"check_ms"`
 	// RateBytes is the pacing the copy ran at (0: none).
 	RateBytes int64 `json:"rate_bytes_per_second,omitempty"`
+	// Source is where the copy came from: "writer" (the writer's
+	// connection, in steps between groups) or "reader" (one read
+	// snapshot); see BackupSource.
+	Source BackupSource `json:"source,omitempty"`
+	// Steps, WriterMS and Restarts describe a copy from the writer: its
+	// steps, the writer time they took, and how often another
+	// connection's commit made SQLite start it over.
+	Steps    int   `json:"steps,omitempty"`
+	WriterMS int64 `json:"writer_ms,omitempty"`
+	Restarts int   `json:"restarts,omitempty"`
 }
 
 // BackupOptions tune BackupWith. The zero value is Backup's behaviour.
 type BackupOptions struct {
 	// StepPages is how many pages one backup step copies (default
-	// DefaultBackupStepPages). Each step is one transaction on the copy,
+	// DefaultBackupStepPages); from the writer, the most one step copies
+	// (its pages adapt to StepBudget). Each step is one transaction on the copy,
 	// ending with an fsync of it, so the dirty pages the copy leaves in
 	// the page cache stay bounded by one step.
 	StepPages int
@@ -58,7 +69,9 @@ type BackupOptions struct {
 	JournaledCopy bool
 	// MinRateBytes is the floor under the low priority: a step that starts
 	// while the copy runs slower than this runs at the normal priority
-	// (default DefaultBackupMinRate; negative: no floor). The backup's
+	// (default DefaultBackupMinRate; negative: no floor). From the writer,
+	// the net gain on a growing database the steps' share is raised for
+	// (backupwriter.go). The backup's
 	// read snapshot keeps the WAL from being reset until it ends, so a
 	// backup starved by a busy machine would grow the WAL without bound.
 	MinRateBytes int64
@@ -66,6 +79,21 @@ type BackupOptions struct {
 	// CPU and I/O priority instead of the lowest (lowPriority). Only for
 	// comparisons (scripts/scale).
 	NormalPriority bool
+	// Source is where the copy comes from (default BackupAuto: the
+	// writer, falling back to a reader's snapshot; backupwriter.go).
+	Source BackupSource
+	// StepBudget is the writer time one step of a copy from the writer
+	// may take (default DefaultBackupStepBudget); the step's page count
+	// adapts to it (StepPages is the reader path's).
+	StepBudget time.Duration
+	// WriterShare is the share of the writer's time the steps take while
+	// appends wait (default DefaultBackupWriterShare; while the writer is
+	// idle they run back to back).
+	WriterShare float64
+	// MaxRestarts is how many times the copy from the writer may be
+	// started over by another connection's commits before it gives up
+	// (default DefaultBackupMaxRestarts; negative: none).
+	MaxRestarts int
 }
 
 // DefaultBackupMinRate is BackupOptions.MinRateBytes's default: 100 GB
@@ -86,7 +114,13 @@ func (db *DB) Backup(ctx context.Context, dest string, progress func(BackupProgr
 // BackupWith writes a consistent copy of the database to dest with
 // SQLite's online backup API, while writes continue at full speed.
 //
-// The copy is made from one read transaction held open on a reader
+// By default (opts.Source) the copy is stepped on the writer's own
+// connection between groups, paced to a share of the writer's time, and
+// is the database as of its last step; it holds no read snapshot, so the
+// WAL is reset as usual meanwhile (backupwriter.go). When other
+// connections' commits restart it, it copies as below instead.
+//
+// The reader path's copy is made from one read transaction held open on a reader
 // connection for the whole backup, so it is the database as of the moment
 // the backup began (WAL frames included: no checkpoint is needed) and it is
 // never restarted by concurrent commits — a backup stepped without that
@@ -113,6 +147,23 @@ func (db *DB) BackupWith(ctx context.Context, dest string, opts BackupOptions) (
 	if opts.MinRateBytes == 0 {
 		opts.MinRateBytes = DefaultBackupMinRate
 	}
+	if opts.StepBudget <= 0 {
+		opts.StepBudget = DefaultBackupStepBudget
+	}
+	if opts.WriterShare <= 0 || opts.WriterShare > 1 {
+		opts.WriterShare = DefaultBackupWriterShare
+	}
+	switch {
+	case opts.MaxRestarts == 0:
+		opts.MaxRestarts = DefaultBackupMaxRestarts
+	case opts.MaxRestarts < 0:
+		opts.MaxRestarts = 0
+	}
+	switch opts.Source {
+	case BackupAuto, BackupFromWriter, BackupFromReader:
+	default:
+		return BackupResult{}, fmt.Errorf("backup to %s: unknown source %q: use %q or %q", dest, opts.Source, BackupFromWriter, BackupFromReader)
+	}
 	tmp, cleanup, err := tempBeside(dest)
 	if err != nil {
 		return BackupResult{}, err
@@ -125,11 +176,27 @@ func (db *DB) BackupWith(ctx context.Context, dest string, opts BackupOptions) (
 	var pages int64
 	defer db.backupProgress.Store(nil)
 	floorHit := false
-	// The copy holds one read snapshot: a long read, stopped with
-	// ErrSnapshotHeld if the WAL passes SnapshotWALLimit (longread.go).
-	lctx, endLong := db.beginLongRead(ctx, "backup")
-	err = heldErr(lctx, db.copyTo(lctx, tmp, opts, &pages, &floorHit))
-	endLong()
+	var wc writerCopy
+	source := BackupFromWriter
+	if opts.Source != BackupFromReader {
+		err = db.copyFromWriter(ctx, tmp, opts, &wc)
+		pages = wc.pages
+		if (errors.Is(err, ErrBackupRestarted) || errors.Is(err, errBackupBehind)) && opts.Source == BackupAuto {
+			db.cfg.Logger.Warn("backup: copying from a reader's snapshot instead of the writer", "err", err, "restarts", wc.restarts)
+			if err = os.Truncate(tmp, 0); err == nil {
+				source = BackupFromReader
+			}
+		}
+	} else {
+		source = BackupFromReader
+	}
+	if source == BackupFromReader {
+		// The copy holds one read snapshot: a long read, stopped with
+		// ErrSnapshotHeld if the WAL passes SnapshotWALLimit (longread.go).
+		lctx, endLong := db.beginLongRead(ctx, "backup")
+		err = heldErr(lctx, db.copyTo(lctx, tmp, opts, &pages, &floorHit))
+		endLong()
+	}
 	prio := lowPriority
 	if opts.NormalPriority || floorHit {
 		prio = func(fn func()) { fn() }
@@ -165,7 +232,8 @@ func (db *DB) BackupWith(ctx context.Context, dest string, opts BackupOptions) (
 		integrity = "unchecked"
 	}
 	return BackupResult{Path: dest, Bytes: st.Size(), Pages: pages, DurationMS: time.Since(start).Milliseconds(), Integrity: integrity,
-		Check: opts.Check, CopyMS: copyMS, CheckMS: checkMS, RateBytes: opts.RateBytes}, nil
+		Check: opts.Check, CopyMS: copyMS, CheckMS: checkMS, RateBytes: opts.RateBytes,
+		Source: source, Steps: wc.steps, WriterMS: wc.writer.Milliseconds(), Restarts: wc.restarts}, nil
 }
 
 // copyTo copies the database into tmp with the backup API from one read

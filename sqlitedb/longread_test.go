@@ -76,7 +76,7 @@ func TestLongRead_BackupStoppedPastSnapshotWALLimit(t *testing.T) {
 	t.Cleanup(cancel) // before Close, should the test fail
 	done := make(chan error, 1)
 	go func() {
-		_, err := db.BackupWith(bctx, filepath.Join(t.TempDir(), "b.db"), sqlitedb.BackupOptions{StepPages: 4, RateBytes: 16 << 10, Check: sqlitedb.CheckNone})
+		_, err := db.BackupWith(bctx, filepath.Join(t.TempDir(), "b.db"), sqlitedb.BackupOptions{Source: sqlitedb.BackupFromReader, StepPages: 4, RateBytes: 16 << 10, Check: sqlitedb.CheckNone})
 		done <- err
 	}()
 	for _, running := db.BackupProgressNow(); !running; _, running = db.BackupProgressNow() {

@@ -96,7 +96,21 @@ func (c *backupCmd) run(ctx context.Context, args []string, stdout, stderr io.Wr
 		{"pages", strconv.FormatInt(res.Pages, 10)},
 		{"duration_ms", strconv.FormatInt(res.DurationMS, 10) + " (copy " + strconv.FormatInt(res.CopyMS, 10) + ", check " + strconv.FormatInt(res.CheckMS, 10) + ")"},
 		{"integrity", res.Integrity + " (" + string(res.Check) + ")"},
+		{"source", backupSource(res)},
 	})
+}
+
+// backupSource says where the copy came from: "writer (N steps, M ms of
+// the writer)" or "reader".
+func backupSource(res sqlitedb.BackupResult) string {
+	s := string(res.Source)
+	if res.Source == sqlitedb.BackupFromWriter {
+		s += " (" + strconv.Itoa(res.Steps) + " steps, " + strconv.FormatInt(res.WriterMS, 10) + " ms of the writer)"
+	}
+	if res.Restarts > 0 {
+		s += ", restarted " + strconv.Itoa(res.Restarts) + " times by another connection's writes"
+	}
+	return s
 }
 
 // replaceDurably renames src over dst and fsyncs dst's folder.

@@ -139,7 +139,14 @@ func BackupOp(opts sqlitedb.BackupOptions) func(context.Context, *Env) (string, 
 		if err != nil {
 			return "", err
 		}
-		return fmt.Sprintf("copy %d ms, check %d ms", res.CopyMS, res.CheckMS), nil
+		note := fmt.Sprintf("from the %s: copy %d ms (%.1f s/GB), check %d ms", res.Source, res.CopyMS, float64(res.CopyMS)/1e3/(float64(res.Bytes)/1e9), res.CheckMS)
+		if res.Source == sqlitedb.BackupFromWriter {
+			note += fmt.Sprintf(", %d steps, writer %d ms", res.Steps, res.WriterMS)
+		}
+		if res.Restarts > 0 {
+			note += fmt.Sprintf(", %d restarts", res.Restarts)
+		}
+		return note, nil
 	}
 }
 

@@ -89,6 +89,9 @@ func registerCandidates() {
 		name string
 		opts sqlitedb.BackupOptions
 	}{
+		{"backup copy from the writer (no check)", sqlitedb.BackupOptions{Source: sqlitedb.BackupFromWriter, Check: sqlitedb.CheckNone}},
+		{"backup copy from the writer at a 20% share (no check)", sqlitedb.BackupOptions{Source: sqlitedb.BackupFromWriter, WriterShare: 0.2, Check: sqlitedb.CheckNone}},
+		{"backup copy from a reader snapshot (no check)", sqlitedb.BackupOptions{Source: sqlitedb.BackupFromReader, Check: sqlitedb.CheckNone}},
 		{"backup: before (4 MiB steps; journaled copy; normal priority)", sqlitedb.BackupOptions{StepPages: 1024, JournaledCopy: true, NormalPriority: true}},
 		{"backup: 16 MiB steps; normal priority", sqlitedb.BackupOptions{NormalPriority: true}},
 		{"backup: 4 MiB steps; unjournaled", sqlitedb.BackupOptions{StepPages: 1024}},
