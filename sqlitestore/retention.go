@@ -351,18 +351,20 @@ var retainWarm bool
 // primary-key order instead was measured in session 11 and not kept:
 // BENCHMARKS.md, "Session 11, retain4".)
 func pruneVictims(ctx context.Context, tx *sqlitedb.Tx, clk sliceClock, vs []victim) (removed int64, through int, cut bool, err error) {
+	// retainOldWay: the budget every pruneChunk rows, every key kept.
+	every, keyless := 1, true
 	if retainOldWay {
-		return pruneVictimsOld(ctx, tx, clk, vs)
+		every, keyless = pruneChunk, false
 	}
 	per := map[int64]int64{}
 	for i, v := range vs {
 		// The budget is looked at before every row but the first: a slice
 		// ends at most one row past it.
-		if i > 0 && clk.over() {
+		if i > 0 && i%every == 0 && clk.over() {
 			cut = true
 			break
 		}
-		if !v.noKey {
+		if !keyless || !v.noKey {
 			if _, err := tx.Exec(ctx, qPruneRowKeepKey, v.rowid, v.sid, v.cutoff); err != nil {
 				return 0, 0, false, err
 			}
@@ -378,35 +380,6 @@ func pruneVictims(ctx context.Context, tx *sqlitedb.Tx, clk sliceClock, vs []vic
 		through = i + 1
 	}
 	// Each session's count once per slice, not once per row.
-	for sid, n := range per {
-		if _, err := tx.Exec(ctx, qUncount, n, sid); err != nil {
-			return 0, 0, false, err
-		}
-	}
-	return removed, through, cut, nil
-}
-
-// pruneVictimsOld is pruneVictims as session 10 left it (retainOldWay).
-func pruneVictimsOld(ctx context.Context, tx *sqlitedb.Tx, clk sliceClock, vs []victim) (removed int64, through int, cut bool, err error) {
-	per := map[int64]int64{}
-	for i, v := range vs {
-		if i > 0 && i%pruneChunk == 0 && clk.over() {
-			cut = true
-			break
-		}
-		if _, err := tx.Exec(ctx, qPruneRowKeepKey, v.rowid, v.sid, v.cutoff); err != nil {
-			return 0, 0, false, err
-		}
-		r, err := tx.Exec(ctx, qPruneRowDelete, v.rowid, v.sid, v.cutoff)
-		if err != nil {
-			return 0, 0, false, err
-		}
-		if n, _ := r.RowsAffected(); n > 0 {
-			per[v.sid] += n
-			removed += n
-		}
-		through = i + 1
-	}
 	for sid, n := range per {
 		if _, err := tx.Exec(ctx, qUncount, n, sid); err != nil {
 			return 0, 0, false, err

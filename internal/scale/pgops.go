@@ -76,30 +76,8 @@ func PGOps(ctx context.Context, cfg PGConfig) ([]Row, error) {
 
 	tag := time.Now().UnixNano()
 	st := makeState(rand.New(rand.NewPCG(5, 5)), stateBytes)
-	// The sessions are written in bulk, in SQL (the appends' own path
-	// is not what is measured here): sessions of n snapshots of
-	// stateBytes each, versions 1..n, a transaction per session, quiet
-	// (migration 0005).
 	fill := func(ids []string, n int, base time.Time, step time.Duration) error {
-		for _, id := range ids {
-			err := pgx.BeginFunc(ctx, conn, func(tx pgx.Tx) error {
-				if _, err := tx.Exec(ctx, `SET LOCAL cortex.quiet = 'on'`); err != nil {
-					return err
-				}
-				now := time.Now()
-				if _, err := tx.Exec(ctx, `INSERT INTO sessions (id, created_at, last_active, version, snapshot_count) VALUES ($1, $2, $2, $3, $3)`, id, now, n); err != nil {
-					return err
-				}
-				_, err := tx.Exec(ctx, `INSERT INTO state_snapshots (session_id, version, created_at, state, size_bytes)
-					SELECT $1, g, $2::timestamptz + g * $6::interval, $3::json, $4 FROM generate_series(1, $5::bigint) g`,
-					id, base, string(st), len(st), n, step)
-				return err
-			})
-			if err != nil {
-				return err
-			}
-		}
-		return nil
+		return fillPG(ctx, conn, st, ids, n, base, step)
 	}
 	t0 := time.Now()
 	big := fmt.Sprintf("pgbig-%d", tag)
@@ -390,4 +368,30 @@ func oldPrune(ctx context.Context, conn *pgx.Conn, cutoff time.Time) (int64, err
 			return total, err
 		}
 	}
+}
+
+// fillPG writes sessions in bulk, in SQL (the appends' own path is not what
+// is measured here): sessions ids of n snapshots of the state st each,
+// versions 1..n created step apart from base, a transaction per session,
+// quiet (no notifications: migration 0005).
+func fillPG(ctx context.Context, conn *pgx.Conn, st []byte, ids []string, n int, base time.Time, step time.Duration) error {
+	for _, id := range ids {
+		err := pgx.BeginFunc(ctx, conn, func(tx pgx.Tx) error {
+			if _, err := tx.Exec(ctx, `SET LOCAL cortex.quiet = 'on'`); err != nil {
+				return err
+			}
+			now := time.Now()
+			if _, err := tx.Exec(ctx, `INSERT INTO sessions (id, created_at, last_active, version, snapshot_count) VALUES ($1, $2, $2, $3, $3)`, id, now, n); err != nil {
+				return err
+			}
+			_, err := tx.Exec(ctx, `INSERT INTO state_snapshots (session_id, version, created_at, state, size_bytes)
+				SELECT $1, g, $2::timestamptz + g * $6::interval, $3::json, $4 FROM generate_series(1, $5::bigint) g`,
+				id, base, string(st), len(st), n, step)
+			return err
+		})
+		if err != nil {
+			return err
+		}
+	}
+	return nil
 }

@@ -172,25 +172,7 @@ func PGPairs(ctx context.Context, cfg PGPairsConfig) ([]PairRow, error) {
 	tag := time.Now().UnixNano()
 	st := makeState(rand.New(rand.NewPCG(5, 5)), stateBytes)
 	fill := func(ids []string, n int, base time.Time, step time.Duration) error {
-		for _, id := range ids {
-			err := pgx.BeginFunc(ctx, conn, func(tx pgx.Tx) error {
-				if _, err := tx.Exec(ctx, `SET LOCAL cortex.quiet = 'on'`); err != nil {
-					return err
-				}
-				now := time.Now()
-				if _, err := tx.Exec(ctx, `INSERT INTO sessions (id, created_at, last_active, version, snapshot_count) VALUES ($1, $2, $2, $3, $3)`, id, now, n); err != nil {
-					return err
-				}
-				_, err := tx.Exec(ctx, `INSERT INTO state_snapshots (session_id, version, created_at, state, size_bytes)
-					SELECT $1, g, $2::timestamptz + g * $6::interval, $3::json, $4 FROM generate_series(1, $5::bigint) g`,
-					id, base, string(st), len(st), n, step)
-				return err
-			})
-			if err != nil {
-				return err
-			}
-		}
-		return nil
+		return fillPG(ctx, conn, st, ids, n, base, step)
 	}
 	t0 := time.Now()
 	var bigs []string
