@@ -44,24 +44,18 @@ func main() {
 		}
 		rows, err := scale.PGPairs(ctx, scale.PGPairsConfig{URL: cfg.URL, Pairs: *pairs, Big: big, Sessions: cfg.Sessions, PerSession: cfg.PerSession,
 			Prune: cfg.Prune, Writers: cfg.Writers, Baseline: cfg.Baseline, SlowMS: *slowMS, Slices: sc, Log: os.Stderr})
-		table := scale.PairsMarkdown(rows)
-		fmt.Print(table)
-		if *out != "" {
-			if werr := os.WriteFile(*out, []byte(table), 0o644); werr != nil {
-				fmt.Fprintln(os.Stderr, "pgscale:", werr)
-			}
-		}
-		if err != nil {
-			fmt.Fprintln(os.Stderr, "pgscale:", err)
-			os.Exit(1)
-		}
+		report(scale.PairsMarkdown(rows), *out, err)
 		return
 	}
 	rows, err := scale.PGOps(ctx, cfg)
-	table := scale.Markdown(rows)
+	report(scale.Markdown(rows), *out, err)
+}
+
+// report prints the table, writes it to out (when set), and exits 1 on err.
+func report(table, out string, err error) {
 	fmt.Print(table)
-	if *out != "" {
-		if werr := os.WriteFile(*out, []byte(table), 0o644); werr != nil {
+	if out != "" {
+		if werr := os.WriteFile(out, []byte(table), 0o644); werr != nil {
 			fmt.Fprintln(os.Stderr, "pgscale:", werr)
 		}
 	}
