@@ -117,7 +117,7 @@ func (f *fork) run(ctx context.Context, at int64) (state.Session, error) {
 			}
 		}
 		if share := s.cfg.Slices.ForkShare; share < 1 {
-			if err := sleepCtx(ctx, time.Duration(float64(w)*(1/share-1))); err != nil {
+			if err := state.Sleep(ctx, time.Duration(float64(w)*(1/share-1))); err != nil {
 				return state.Session{}, err
 			}
 		}
@@ -278,19 +278,4 @@ func (f *fork) abandon(ctx context.Context) {
 	ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 5*time.Second)
 	defer cancel()
 	_, _ = f.s.pool.Exec(ctx, `UPDATE sessions SET fork_token = NULL WHERE id = $1 AND fork_token = $2`, f.id, f.token)
-}
-
-// sleepCtx waits d, or until ctx ends.
-func sleepCtx(ctx context.Context, d time.Duration) error {
-	if d <= 0 {
-		return ctx.Err()
-	}
-	t := time.NewTimer(d)
-	defer t.Stop()
-	select {
-	case <-ctx.Done():
-		return ctx.Err()
-	case <-t.C:
-		return nil
-	}
 }

@@ -48,17 +48,6 @@ func (s *Store) ForkSession(ctx context.Context, sourceID string, in state.ForkI
 	return sess, nil
 }
 
-func pause(ctx context.Context, d time.Duration) error {
-	t := time.NewTimer(d)
-	defer t.Stop()
-	select {
-	case <-ctx.Done():
-		return ctx.Err()
-	case <-t.C:
-		return nil
-	}
-}
-
 // forkSet is the sids of the forks a Store is building: reclaim leaves
 // them alone until the fork ends (a process that dies leaves them to the
 // next janitor).
@@ -204,7 +193,7 @@ func (s *Store) fork(ctx context.Context, sourceID, newID string, atVersion int6
 		// Leave the writer to others for as long as the slice held it: a
 		// fork takes at most half the writer's time.
 		if next > 0 {
-			if err := pause(ctx, held); err != nil {
+			if err := state.Sleep(ctx, held); err != nil {
 				return state.Session{}, err
 			}
 		}

@@ -135,7 +135,7 @@ func (c JanitorConfig) withDefaults() JanitorConfig {
 		c.Logger = slog.New(slog.DiscardHandler)
 	}
 	if c.sleep == nil {
-		c.sleep = sleepCtx
+		c.sleep = Sleep
 	}
 	return c
 }
@@ -345,7 +345,9 @@ func (j *Janitor) slicedPass(ctx context.Context, sl Slicer, r *JanitorResult) e
 	return run(func() (SliceResult, error) { return sl.ReclaimSlice(ctx) }, &r.SnapshotsReclaimed)
 }
 
-func sleepCtx(ctx context.Context, d time.Duration) error {
+// Sleep waits d, or until ctx ends (then it returns ctx's error): the
+// pause between slices, for the janitor and the stores' paced work.
+func Sleep(ctx context.Context, d time.Duration) error {
 	if d <= 0 {
 		return ctx.Err()
 	}
