@@ -160,9 +160,9 @@ func (db *DB) BackupWith(ctx context.Context, dest string, opts BackupOptions) (
 		opts.MaxRestarts = 0
 	}
 	switch opts.Source {
-	case BackupAuto, BackupFromWriter, BackupFromReader:
+	case BackupAuto, BackupFromFile, BackupFromWriter, BackupFromReader:
 	default:
-		return BackupResult{}, fmt.Errorf("backup to %s: unknown source %q: use %q or %q", dest, opts.Source, BackupFromWriter, BackupFromReader)
+		return BackupResult{}, fmt.Errorf("backup to %s: unknown source %q: use %q, %q or %q", dest, opts.Source, BackupFromFile, BackupFromWriter, BackupFromReader)
 	}
 	tmp, cleanup, err := tempBeside(dest)
 	if err != nil {
@@ -177,8 +177,27 @@ func (db *DB) BackupWith(ctx context.Context, dest string, opts BackupOptions) (
 	defer db.backupProgress.Store(nil)
 	floorHit := false
 	var wc writerCopy
-	source := BackupFromWriter
-	if opts.Source != BackupFromReader {
+	var fc fileCopy
+	source := opts.Source
+	if source == BackupAuto {
+		source = BackupFromFile
+	}
+	if source == BackupFromFile {
+		// The file copy holds one read snapshot: a long read, stopped
+		// with ErrSnapshotHeld if the WAL passes SnapshotWALLimit.
+		lctx, endLong := db.beginLongRead(ctx, "backup")
+		err = heldErr(lctx, db.copyFromFile(lctx, tmp, opts, &fc))
+		endLong()
+		pages = fc.pages
+		if err != nil && opts.Source == BackupAuto && ctx.Err() == nil &&
+			(errors.Is(err, errNotFrozen) || errors.Is(err, ErrSnapshotHeld) || errors.Is(err, errNoRawCopy)) {
+			db.cfg.Logger.Warn("backup: copying from the writer instead of the file", "err", err)
+			if err = os.Truncate(tmp, 0); err == nil {
+				source = BackupFromWriter
+			}
+		}
+	}
+	if source == BackupFromWriter {
 		err = db.copyFromWriter(ctx, tmp, opts, &wc)
 		pages = wc.pages
 		if (errors.Is(err, ErrBackupRestarted) || errors.Is(err, errBackupBehind)) && opts.Source == BackupAuto {
@@ -187,8 +206,6 @@ func (db *DB) BackupWith(ctx context.Context, dest string, opts BackupOptions) (
 				source = BackupFromReader
 			}
 		}
-	} else {
-		source = BackupFromReader
 	}
 	if source == BackupFromReader {
 		// The copy holds one read snapshot: a long read, stopped with
@@ -233,7 +250,7 @@ func (db *DB) BackupWith(ctx context.Context, dest string, opts BackupOptions) (
 	}
 	return BackupResult{Path: dest, Bytes: st.Size(), Pages: pages, DurationMS: time.Since(start).Milliseconds(), Integrity: integrity,
 		Check: opts.Check, CopyMS: copyMS, CheckMS: checkMS, RateBytes: opts.RateBytes,
-		Source: source, Steps: wc.steps, WriterMS: wc.writer.Milliseconds(), Restarts: wc.restarts}, nil
+		Source: source, Steps: wc.steps, WriterMS: wc.writer.Milliseconds() + fc.pause.Milliseconds(), Restarts: wc.restarts}, nil
 }
 
 // copyTo copies the database into tmp with the backup API from one read

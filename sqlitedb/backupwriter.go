@@ -36,10 +36,14 @@ import (
 type BackupSource string
 
 const (
-	// BackupAuto (the zero value) copies from the writer, and from a
-	// reader's snapshot when the writer path restarted too often (another
-	// connection writes to the file).
+	// BackupAuto (the zero value) copies the file (BackupFromFile); when
+	// that cannot be done, from the writer, and from a reader's snapshot
+	// when the writer path restarted too often (another connection writes
+	// to the file).
 	BackupAuto BackupSource = ""
+	// BackupFromFile copies the database file's bytes from a read
+	// snapshot taken when the WAL is all in the file (backupfile.go).
+	BackupFromFile BackupSource = "file"
 	// BackupFromWriter copies from the writer's connection in short steps
 	// between groups, or fails with ErrBackupRestarted.
 	BackupFromWriter BackupSource = "writer"

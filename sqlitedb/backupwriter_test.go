@@ -65,7 +65,7 @@ func TestBackupFromWriter_CopyIsTheDatabaseAtItsEnd(t *testing.T) {
 	fillRows(t, db, 400)
 	steps := 0
 	dest := filepath.Join(t.TempDir(), "b.db")
-	res, err := db.BackupWith(ctx, dest, sqlitedb.BackupOptions{StepPages: 8, Progress: func(p sqlitedb.BackupProgress) {
+	res, err := db.BackupWith(ctx, dest, sqlitedb.BackupOptions{Source: sqlitedb.BackupFromWriter, StepPages: 8, Progress: func(p sqlitedb.BackupProgress) {
 		steps++
 		if p.PagesDone < p.PagesTotal { // the last call comes after the copy's end
 			writeBetweenSteps(t, db, steps)
@@ -95,6 +95,9 @@ func TestBackupFromWriter_OtherConnectionRestartsIt(t *testing.T) {
 	db := testutil.MustOpenDBAt(t, path, sqlitedb.Config{})
 	fillRows(t, db, 400)
 	other := testutil.MustOpenDBAt(t, path, sqlitedb.Config{})
+	// The default's file copy comes first; here the writer path's own
+	// fallback is under test.
+	defer sqlitedb.SkipFileCopy()()
 	for _, tc := range []struct {
 		maxRestarts int
 		want        sqlitedb.BackupSource
@@ -136,7 +139,7 @@ func TestBackupFromWriter_WALStaysBounded(t *testing.T) {
 	row := bytes.Repeat([]byte{'w'}, 4000)
 	var appended, peak int64
 	steps := 0
-	res, err := db.BackupWith(ctx, filepath.Join(t.TempDir(), "b.db"), sqlitedb.BackupOptions{StepPages: 64, WriterShare: 1, Progress: func(sqlitedb.BackupProgress) {
+	res, err := db.BackupWith(ctx, filepath.Join(t.TempDir(), "b.db"), sqlitedb.BackupOptions{Source: sqlitedb.BackupFromWriter, StepPages: 64, WriterShare: 1, Progress: func(sqlitedb.BackupProgress) {
 		steps++
 		err := db.Write(ctx, func(tx *sqlitedb.Tx) error {
 			for range 24 {
@@ -178,7 +181,7 @@ func TestBackupFromWriter_CancelLeavesNothing(t *testing.T) {
 	bctx, cancel := context.WithCancel(ctx)
 	defer cancel()
 	steps := 0
-	_, err := db.BackupWith(bctx, dest, sqlitedb.BackupOptions{StepPages: 8, Progress: func(sqlitedb.BackupProgress) {
+	_, err := db.BackupWith(bctx, dest, sqlitedb.BackupOptions{Source: sqlitedb.BackupFromWriter, StepPages: 8, Progress: func(sqlitedb.BackupProgress) {
 		steps++
 		writeBetweenSteps(t, db, steps)
 		if steps == 5 {
@@ -197,7 +200,7 @@ func TestBackupFromWriter_CancelLeavesNothing(t *testing.T) {
 	for i := range 50 {
 		writeBetweenSteps(t, db, i) // pages the backup had copied
 	}
-	res, err := db.BackupWith(ctx, dest, sqlitedb.BackupOptions{})
+	res, err := db.BackupWith(ctx, dest, sqlitedb.BackupOptions{Source: sqlitedb.BackupFromWriter})
 	if err != nil {
 		t.Fatalf("the backup after a cancelled one: %v", err)
 	}
@@ -220,7 +223,7 @@ func TestBackupFromWriter_CloseMidCopy(t *testing.T) {
 	dir := t.TempDir()
 	closed := make(chan error, 1)
 	steps := 0
-	_, err = db.BackupWith(ctx, filepath.Join(dir, "b.db"), sqlitedb.BackupOptions{StepPages: 8, Progress: func(sqlitedb.BackupProgress) {
+	_, err = db.BackupWith(ctx, filepath.Join(dir, "b.db"), sqlitedb.BackupOptions{Source: sqlitedb.BackupFromWriter, StepPages: 8, Progress: func(sqlitedb.BackupProgress) {
 		if steps++; steps != 3 {
 			return
 		}

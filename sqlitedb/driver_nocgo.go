@@ -102,3 +102,9 @@ func (*execBuf) stmtExec(unsafe.Pointer, []driver.NamedValue) (execResult, bool,
 func (*execBuf) stmtExecArgs(unsafe.Pointer, *Args) (execResult, error) {
 	return execResult{}, errNoCgo
 }
+
+var errNoRawCopy = errNoCgo
+
+func rawCopy(driver.Conn, uintptr, int64, int64, []byte) error { return errNoCgo }
+
+func newRawBuf(n int) ([]byte, func()) { return make([]byte, n), func() {} }

@@ -122,3 +122,11 @@ func renameNoReplace(src, dst string) error {
 	}
 	return os.Remove(src)
 }
+
+// dropCache asks the kernel to drop n bytes of f at off from the page
+// cache (they are on disk): a backup's copy, which nothing reads soon.
+func dropCache(f *os.File, off, n int64) {
+	if n > 0 {
+		_ = unix.Fadvise(int(f.Fd()), off, n, unix.FADV_DONTNEED)
+	}
+}

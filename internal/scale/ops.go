@@ -140,8 +140,11 @@ func BackupOp(opts sqlitedb.BackupOptions) func(context.Context, *Env) (string, 
 			return "", err
 		}
 		note := fmt.Sprintf("from the %s: copy %d ms (%.1f s/GB), check %d ms", res.Source, res.CopyMS, float64(res.CopyMS)/1e3/(float64(res.Bytes)/1e9), res.CheckMS)
-		if res.Source == sqlitedb.BackupFromWriter {
+		switch res.Source {
+		case sqlitedb.BackupFromWriter:
 			note += fmt.Sprintf(", %d steps, writer %d ms", res.Steps, res.WriterMS)
+		case sqlitedb.BackupFromFile:
+			note += fmt.Sprintf(", writer paused %d ms for the snapshot", res.WriterMS)
 		}
 		if res.Restarts > 0 {
 			note += fmt.Sprintf(", %d restarts", res.Restarts)

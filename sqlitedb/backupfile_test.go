@@ -1,0 +1,205 @@
+package sqlitedb_test
+
+import (
+	"context"
+	"errors"
+	"os"
+	"path/filepath"
+	"testing"
+
+	"github.com/cortex-db/cortex/internal/testutil"
+	"github.com/cortex-db/cortex/sqlitedb"
+)
+
+// The default backup copies the file's bytes from a read snapshot taken
+// when the WAL is all in the file. The copy is the database at that
+// moment: the rows committed just before it (still only in the WAL, no
+// checkpointer runs here) are in it, and what is written and checkpointed
+// while the bytes are copied is not — a checkpoint must not copy a frame
+// past the backup's snapshot into the file being read.
+func TestBackupFile_CopyIsTheSnapshot(t *testing.T) {
+	defer sqlitedb.SetFileChunkBytes(16 << 10)()
+	db := testutil.MustOpenDB(t, noCheckpointer)
+	fillRows(t, db, 400)
+	if _, err := db.Checkpoint(ctx, sqlitedb.Truncate); err != nil {
+		t.Fatal(err)
+	}
+	for i := range 30 {
+		writeBetweenSteps(t, db, i) // in the WAL only
+	}
+	if n := pendingFrames(t, db); n == 0 {
+		t.Fatal("no WAL frame waits to be copied into the file: the test tests nothing")
+	}
+	before := digest(t, db)
+	calls := 0
+	dest := filepath.Join(t.TempDir(), "b.db")
+	res, err := db.BackupWith(ctx, dest, sqlitedb.BackupOptions{Progress: func(p sqlitedb.BackupProgress) {
+		calls++
+		if p.PagesDone < p.PagesTotal {
+			writeBetweenSteps(t, db, 100+calls)
+			if _, err := db.Checkpoint(ctx, sqlitedb.Passive); err != nil {
+				t.Error(err)
+			}
+		}
+	}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if res.Source != sqlitedb.BackupFromFile || calls < 10 {
+		t.Fatalf("result %+v after %d progress calls, want a file copy in many chunks", res, calls)
+	}
+	copyDB := testutil.MustOpenDBAt(t, dest, sqlitedb.Config{})
+	if got := digest(t, copyDB); got != before {
+		t.Fatalf("the copy (%d bytes of rows) differs from the database when the backup began (%d bytes)", len(got), len(before))
+	}
+	if digest(t, db) == before {
+		t.Fatal("nothing was written during the copy: the test tests nothing")
+	}
+	// The database went on: once the backup's snapshot is gone, the
+	// writes made meanwhile are checkpointed as usual.
+	if r, err := db.Checkpoint(ctx, sqlitedb.Passive); err != nil || r.Remaining() != 0 {
+		t.Fatalf("checkpoint after the backup: %+v %v, want everything copied", r, err)
+	}
+}
+
+// pendingFrames is how many WAL frames are not yet in the database file
+// (db.Stats reads the WAL index; it does not checkpoint).
+func pendingFrames(t *testing.T, db *sqlitedb.DB) int64 {
+	t.Helper()
+	st, err := db.Stats(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return st.WALPendingFrames
+}
+
+// While another connection (as another process would) holds a read
+// snapshot with frames in the WAL after it, no moment with the WAL all in
+// the file comes: the default backup copies from the writer instead, and
+// the copy is still the database.
+func TestBackupFile_NoMomentFallsBackToTheWriter(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "db.db")
+	db := testutil.MustOpenDBAt(t, path, noCheckpointer)
+	fillRows(t, db, 200)
+	other := testutil.MustOpenDBAt(t, path, noCheckpointer)
+	holding, release, done := make(chan struct{}), make(chan struct{}), make(chan error, 1)
+	go func() {
+		done <- other.Read(ctx, func(tx *sqlitedb.Tx) error {
+			var n int
+			if err := tx.QueryRow(ctx, "SELECT count(*) FROM t").Scan(&n); err != nil {
+				return err
+			}
+			close(holding)
+			<-release
+			return nil
+		})
+	}()
+	<-holding
+	for i := range 10 {
+		writeBetweenSteps(t, db, i) // past the other reader's snapshot
+	}
+	dest := filepath.Join(t.TempDir(), "b.db")
+	res, err := db.BackupWith(ctx, dest, sqlitedb.BackupOptions{})
+	close(release)
+	if err := <-done; err != nil {
+		t.Fatal(err)
+	}
+	if err != nil {
+		t.Fatal(err)
+	}
+	if res.Source != sqlitedb.BackupFromWriter {
+		t.Fatalf("result %+v, want the copy from the writer", res)
+	}
+	copyDB := testutil.MustOpenDBAt(t, dest, sqlitedb.Config{})
+	if got, want := digest(t, copyDB), digest(t, db); got != want {
+		t.Fatal("the copy differs from the database")
+	}
+	// Asked for the file copy alone, the backup fails and leaves nothing.
+	holding, release = make(chan struct{}), make(chan struct{})
+	go func() {
+		done <- other.Read(ctx, func(tx *sqlitedb.Tx) error {
+			var n int
+			if err := tx.QueryRow(ctx, "SELECT count(*) FROM t").Scan(&n); err != nil {
+				return err
+			}
+			close(holding)
+			<-release
+			return nil
+		})
+	}()
+	<-holding
+	writeBetweenSteps(t, db, 99)
+	dir := t.TempDir()
+	_, err = db.BackupWith(ctx, filepath.Join(dir, "c.db"), sqlitedb.BackupOptions{Source: sqlitedb.BackupFromFile})
+	close(release)
+	<-done
+	if err == nil {
+		t.Fatal("a file copy without a moment with the WAL all in the file succeeded")
+	}
+	if entries, _ := os.ReadDir(dir); len(entries) != 0 {
+		t.Fatalf("a failed backup left %v", entries)
+	}
+}
+
+// A file copy whose snapshot holds the WAL past the snapshot WAL limit is
+// stopped, and the default backup then copies from the writer, which
+// holds no snapshot: the backup completes, and is the database.
+func TestBackupFile_StoppedPastTheWALLimitFallsBackToTheWriter(t *testing.T) {
+	defer sqlitedb.SetFileChunkBytes(16 << 10)()
+	db := testutil.MustOpenDB(t, sqlitedb.Config{SnapshotWALLimit: 256 << 10})
+	fillRows(t, db, 400)
+	dest := filepath.Join(t.TempDir(), "b.db")
+	calls := 0
+	res, err := db.BackupWith(ctx, dest, sqlitedb.BackupOptions{Progress: func(p sqlitedb.BackupProgress) {
+		calls++
+		// During the file copy (the first calls): write until the
+		// checkpointer has stopped it.
+		for db.LongReadsStopped() == 0 && p.PagesDone < p.PagesTotal {
+			writeBetweenSteps(t, db, calls)
+		}
+	}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if res.Source != sqlitedb.BackupFromWriter || db.LongReadsStopped() != 1 {
+		t.Fatalf("result %+v, %d long reads stopped: want the file copy stopped once, then the copy from the writer", res, db.LongReadsStopped())
+	}
+	copyDB := testutil.MustOpenDBAt(t, dest, sqlitedb.Config{})
+	if got, want := digest(t, copyDB), digest(t, db); got != want {
+		t.Fatal("the copy differs from the database")
+	}
+}
+
+// A cancelled file copy leaves no file, and the next backup is whole.
+func TestBackupFile_CancelLeavesNothing(t *testing.T) {
+	defer sqlitedb.SetFileChunkBytes(16 << 10)()
+	db := testutil.MustOpenDB(t, sqlitedb.Config{})
+	fillRows(t, db, 400)
+	dir := t.TempDir()
+	bctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	calls := 0
+	_, err := db.BackupWith(bctx, filepath.Join(dir, "b.db"), sqlitedb.BackupOptions{Progress: func(sqlitedb.BackupProgress) {
+		if calls++; calls == 3 {
+			cancel()
+		}
+	}})
+	if !errors.Is(err, context.Canceled) {
+		t.Fatalf("cancelled backup: %v, want context.Canceled", err)
+	}
+	if entries, _ := os.ReadDir(dir); len(entries) != 0 {
+		t.Fatalf("a cancelled backup left %v", entries)
+	}
+	for i := range 20 {
+		writeBetweenSteps(t, db, i)
+	}
+	dest := filepath.Join(dir, "b.db")
+	res, err := db.BackupWith(ctx, dest, sqlitedb.BackupOptions{})
+	if err != nil || res.Source != sqlitedb.BackupFromFile {
+		t.Fatalf("the backup after a cancelled one: %+v %v", res, err)
+	}
+	copyDB := testutil.MustOpenDBAt(t, dest, sqlitedb.Config{})
+	if got, want := digest(t, copyDB), digest(t, db); got != want {
+		t.Fatal("the next backup differs from the database")
+	}
+}
