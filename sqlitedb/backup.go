@@ -41,10 +41,14 @@ type BackupResult struct {
 	Source BackupSource `json:"source,omitempty"`
 	// Steps, WriterMS and Restarts describe a copy from the writer: its
 	// steps, the writer time they took, and how often another
-	// connection's commit made SQLite start it over.
-	Steps    int   `json:"steps,omitempty"`
-	WriterMS int64 `json:"writer_ms,omitempty"`
-	Restarts int   `json:"restarts,omitempty"`
+	// connection's commit made SQLite start it over. For a file copy,
+	// Steps is its rounds after the first, WriterMS the writer's pauses
+	// (its moments and the last round's copy), and RecopiedPages the
+	// pages written meanwhile and copied again.
+	Steps         int   `json:"steps,omitempty"`
+	WriterMS      int64 `json:"writer_ms,omitempty"`
+	Restarts      int   `json:"restarts,omitempty"`
+	RecopiedPages int64 `json:"recopied_pages,omitempty"`
 }
 
 // BackupOptions tune BackupWith. The zero value is Backup's behaviour.
@@ -183,14 +187,10 @@ func (db *DB) BackupWith(ctx context.Context, dest string, opts BackupOptions) (
 		source = BackupFromFile
 	}
 	if source == BackupFromFile {
-		// The file copy holds one read snapshot: a long read, stopped
-		// with ErrSnapshotHeld if the WAL passes SnapshotWALLimit.
-		lctx, endLong := db.beginLongRead(ctx, "backup")
-		err = heldErr(lctx, db.copyFromFile(lctx, tmp, opts, &fc))
-		endLong()
+		err = db.copyFromFile(ctx, tmp, opts, &fc)
 		pages = fc.pages
 		if err != nil && opts.Source == BackupAuto && ctx.Err() == nil &&
-			(errors.Is(err, errNotFrozen) || errors.Is(err, ErrSnapshotHeld) || errors.Is(err, errNoRawCopy)) {
+			(errors.Is(err, errNotFrozen) || errors.Is(err, errOtherWriter) || errors.Is(err, errNoFileCopy) || errors.Is(err, errNoRawCopy)) {
 			db.cfg.Logger.Warn("backup: copying from the writer instead of the file", "err", err)
 			if err = os.Truncate(tmp, 0); err == nil {
 				source = BackupFromWriter
@@ -250,7 +250,8 @@ func (db *DB) BackupWith(ctx context.Context, dest string, opts BackupOptions) (
 	}
 	return BackupResult{Path: dest, Bytes: st.Size(), Pages: pages, DurationMS: time.Since(start).Milliseconds(), Integrity: integrity,
 		Check: opts.Check, CopyMS: copyMS, CheckMS: checkMS, RateBytes: opts.RateBytes,
-		Source: source, Steps: wc.steps, WriterMS: wc.writer.Milliseconds() + fc.pause.Milliseconds(), Restarts: wc.restarts}, nil
+		Source: source, Steps: wc.steps + fc.rounds, WriterMS: wc.writer.Milliseconds() + fc.pause.Milliseconds(), Restarts: wc.restarts,
+		RecopiedPages: fc.recopy + fc.final}, nil
 }
 
 // copyTo copies the database into tmp with the backup API from one read

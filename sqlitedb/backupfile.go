@@ -8,57 +8,77 @@ import (
 	"time"
 )
 
-// A backup copied as a file, from a read snapshot taken when the WAL is
-// all in the database file (issue 21).
+// A backup copied as a file, in rounds, off the writer (issue 21).
 //
 // SQLite's backup API copies page by page through the pager: 3.2 s of CPU
 // per GB at 0.2M snapshots and 5.3 s at 5M, measured on the writer's
-// connection (backupwriter.go). Copying the database file's bytes costs a
-// tenth of that, but a live file's bytes are only a consistent database at
-// a moment SQLite guarantees they do not change. This copy makes one:
+// connection (backupwriter.go), and a copy from one read snapshot holds
+// the WAL for the whole copy, which at 5M grew it to 3.8 GB and cut
+// appends to 27% (every page lookup then searches a long WAL index). The
+// file's bytes copy at a tenth of that CPU, but a live file is only
+// consistent at moments SQLite guarantees. This copy works like a live
+// migration's pre-copy:
 //
-//  1. A reader connection begins a read transaction while the writer is
-//     paused between groups, and the writer's connection then runs a
-//     PASSIVE checkpoint. It copies every WAL frame up to the reader's
-//     snapshot into the database file (the checkpointer has copied the
-//     bulk just before, off the writer, so this is the short tail). When
-//     it reports every frame of the WAL copied, the file holds exactly the
-//     reader's snapshot: no frame past it existed (the writer was paused),
-//     and none came from another process, or the WAL would be longer.
-//  2. From then until the read transaction ends, SQLite changes nothing in
-//     the database file: a checkpoint never copies a frame past the mark
-//     of a reader still reading (this one's mark is the WAL's end, or 0,
-//     which forbids copying at all), and the WAL is not restarted under a
-//     reader's mark. Commits go on into the WAL.
-//  3. The copy reads the file's first page_count × page_size bytes
-//     through the reader connection's own SQLite file handle (rawcopy.c:
-//     Go opens no descriptor of a live SQLite file, see walIndex), in
-//     large reads, on a low-priority thread, fsyncing the copy every
-//     fileSyncBytes and dropping what it wrote from the page cache, so the
-//     database's own pages stay cached.
+//  1. A moment: on the writer, between groups, with the checkpointer
+//     paused, a PASSIVE checkpoint on the writer's connection that
+//     reports every WAL frame copied into the database file (the
+//     checkpointer has copied the bulk just before, off the writer, so
+//     this is the tail). At such a moment the file holds the database.
+//     PRAGMA data_version tells that no other connection (another
+//     process) committed since the first moment.
+//  2. At the first moment the WAL shim starts recording the page number
+//     of every WAL frame the writer writes (walbuf.c, dirtyMark). Every
+//     later change of the file comes from such a frame: a checkpoint
+//     copies only frames.
+//  3. Round 0 copies the whole file's bytes, off the writer, on a
+//     low-priority thread, through a reader connection's own SQLite file
+//     handle (rawcopy.c; Go opens no descriptor of a live SQLite file).
+//     The file changes meanwhile; every page that changed is recorded.
+//  4. Each next round takes, at a moment, the pages recorded since the
+//     last, and copies them again, off the writer. A page recorded in
+//     round r and not after has been in the file since round r's moment,
+//     so its copy is right; one written again is recorded for round r+1.
+//  5. When the pages recorded fit in a short pause (or after maxRounds),
+//     the last round copies them at its moment, on the writer, and sets
+//     the copy's size to the database's: the copy is the database at that
+//     moment.
 //
-// The read snapshot is a long read (longread.go): the WAL grows by what is
-// appended meanwhile, and the copy is stopped with ErrSnapshotHeld if the
-// -wal file passes the snapshot WAL limit. The copy's speed is what keeps
-// that short: it runs at the normal priority whenever, at its speed so
-// far, the WAL would reach half the limit before the copy ends.
-//
-// When no such moment comes (a replicator or another process keeps frames
-// in the WAL past a reader of its own), BackupWith copies from the writer
-// instead.
+// No read snapshot is held, so the WAL is reset as usual while it runs.
+// When no moment comes (a replicator or another process keeps frames in
+// the WAL past a reader of its own), or another connection commits,
+// BackupWith copies from the writer instead.
 
-// errNotFrozen: no read snapshot could be taken with the WAL all in the
-// database file.
+// errNotFrozen: no moment with the WAL all copied into the database file
+// came.
 var errNotFrozen = errors.New("no moment with the WAL all copied into the database file came for a file copy")
 
-// fileCopyAttempts is how many times copyFromFile tries to take its
-// snapshot before it gives up with errNotFrozen.
-const fileCopyAttempts = 8
+// errOtherWriter: another connection committed during a file copy, whose
+// changes the shim does not see.
+var errOtherWriter = errors.New("another connection wrote to the database during the file copy")
 
-// fileSyncBytes is how much the file copy writes between two fsyncs of it.
-const fileSyncBytes = 64 << 20
+// errNoFileCopy: the file copy needs the WAL shim (Config.NoWALBuffer
+// keeps it as a pass-through; an untested SQLite version has none).
+var errNoFileCopy = errors.New("the file copy needs the WAL shim, which this database does not use")
 
-// fileChunkBytes is how much one cgo call copies (a variable for tests).
+// Tuning of the file copy.
+const (
+	// fileCopyAttempts is how many times a round tries for its moment
+	// before the copy gives up with errNotFrozen.
+	fileCopyAttempts = 8
+	// fileSyncBytes is how much round 0 writes between two fsyncs.
+	fileSyncBytes = 64 << 20
+	// fileFinalPages: a round with at most this many pages recorded is
+	// the last, copied on the writer (~2 µs a page from the page cache).
+	fileFinalPages = 4096
+	// fileMaxRounds ends the copy at its next moment whatever is left.
+	fileMaxRounds = 12
+	// fileRoundSlice is how many pages of the bitmap one call of a
+	// round's copy covers (progress and cancellation between).
+	fileRoundSlice = 1 << 18
+)
+
+// fileChunkBytes is how much one call of round 0 copies (a variable for
+// tests).
 var fileChunkBytes = 8 << 20
 
 // noFileCopy makes BackupAuto skip the file copy (a test hook: the tests
@@ -67,16 +87,21 @@ var noFileCopy bool
 
 // fileCopy is what copyFromFile reports.
 type fileCopy struct {
-	pages    int64
-	attempts int           // snapshots taken until one was frozen
-	pause    time.Duration // the writer's pause to take the snapshot
-	normal   bool          // some chunks ran at the normal priority
+	pages   int64
+	rounds  int
+	moments int           // moments tried (the writer's pauses)
+	pause   time.Duration // the writer's time in them, the last round's copy included
+	recopy  int64         // pages copied again after round 0
+	final   int64         // pages the last round copied on the writer
+	normal  bool          // some chunks ran at the normal priority
 }
 
-// copyFromFile copies the database into tmp (an empty private file) as a
-// file, from a read snapshot taken when the WAL is all in the database
-// file; see the comment above.
+// copyFromFile copies the database into tmp (an empty private file) in
+// rounds; see the comment above.
 func (db *DB) copyFromFile(ctx context.Context, tmp string, opts BackupOptions, fc *fileCopy) error {
+	if noFileCopy || !db.shimOn || db.sqliteName == "" {
+		return errNoFileCopy
+	}
 	f, err := os.OpenFile(tmp, os.O_RDWR, 0)
 	if err != nil {
 		return err
@@ -85,63 +110,167 @@ func (db *DB) copyFromFile(ctx context.Context, tmp string, opts BackupOptions, 
 	buf, free := newRawBuf(fileChunkBytes)
 	defer free()
 
-	if noFileCopy {
-		return errNotFrozen
+	// A reader connection of the pool, held for the whole copy with no
+	// transaction open: its file handle reads the bytes. Without memory
+	// mapping: a read from a mapping past a file cut meanwhile faults.
+	c, err := db.readers.acquire(ctx)
+	if err != nil {
+		return err
 	}
-	for fc.attempts < fileCopyAttempts {
-		fc.attempts++
-		// The bulk of the WAL into the file off the writer first, so that
-		// the writer's own checkpoint below copies only the tail.
-		if db.ckpt != nil {
-			if _, err := db.ckpt.run(ctx, Passive); err != nil {
-				return err
-			}
+	defer db.readers.release(c)
+	var mmap int64
+	if err := c.with(func() error {
+		if err := c.queryRow(ctx, "PRAGMA mmap_size", nil, &mmap); err != nil {
+			return err
 		}
-		err = db.Read(ctx, func(tx *Tx) error {
-			var total, pageSize int64
-			frozen := false
-			t0 := time.Now()
-			if err := db.exclusive(ctx, func(c *conn) error {
-				// The read transaction begins with this read, while no
-				// commit of this process can run.
-				if err := tx.QueryRow(ctx, "PRAGMA page_count").Scan(&total); err != nil {
+		_, err := c.exec(ctx, "PRAGMA mmap_size=0")
+		return err
+	}); err != nil {
+		return classify(ctx, "set up the file copy", err)
+	}
+	defer c.with(func() error {
+		_, err := c.exec(context.WithoutCancel(ctx), fmt.Sprintf("PRAGMA mmap_size=%d", mmap))
+		return err
+	})
+
+	var set *dirtySet
+	defer func() {
+		if set != nil {
+			set.stop()
+		}
+	}()
+	dv0 := int64(-1)
+	// moment runs fn on the writer at a moment the WAL is all in the
+	// file, with the checkpointer paused.
+	moment := func(fn func(wc *conn) error) error {
+		for attempt := 1; ; attempt++ {
+			if db.ckpt != nil {
+				if _, err := db.ckpt.run(ctx, Passive); err != nil {
 					return err
 				}
-				res, err := db.checkpointWaiting(ctx, c, Passive, db.cfg.BusyTimeout)
+			}
+			ok := false
+			t0 := time.Now()
+			err := db.exclusive(ctx, func(wc *conn) error {
+				if db.ckpt != nil {
+					db.ckpt.mu.Lock()
+					defer db.ckpt.mu.Unlock()
+				}
+				res, err := runCheckpoint(ctx, wc, Passive)
 				if err != nil {
 					return err
 				}
-				frozen = !res.Busy && res.WALFrames == res.CheckpointedFrames
-				return nil
-			}); err != nil {
-				return err
-			}
+				db.recordCheckpoint(res)
+				if res.Busy || res.WALFrames != res.CheckpointedFrames {
+					return nil
+				}
+				var dv int64
+				if err := wc.queryRow(ctx, "PRAGMA data_version", nil, &dv); err != nil {
+					return err
+				}
+				if dv0 >= 0 && dv != dv0 {
+					return errOtherWriter
+				}
+				dv0, ok = dv, true
+				return fn(wc)
+			})
+			fc.moments++
 			fc.pause += time.Since(t0)
-			if !frozen {
-				return errNotFrozen
-			}
-			if err := tx.QueryRow(ctx, "PRAGMA page_size").Scan(&pageSize); err != nil {
+			if err != nil || ok {
 				return err
 			}
-			fc.pages = total
-			return db.copyFileBytes(ctx, tx, f, total, pageSize, buf, opts, fc)
-		})
-		if !errors.Is(err, errNotFrozen) {
-			return err
-		}
-		// Readers of older snapshots, or another process's commits:
-		// wait a little and take a new snapshot.
-		if !sleepCtx(ctx, time.Duration(fc.attempts)*10*time.Millisecond) {
-			return ctx.Err()
+			if attempt == fileCopyAttempts {
+				return fmt.Errorf("%w (%d tries)", errNotFrozen, attempt)
+			}
+			// Readers of older snapshots: wait a little.
+			if !sleepCtx(ctx, time.Duration(attempt)*10*time.Millisecond) {
+				return ctx.Err()
+			}
 		}
 	}
-	return fmt.Errorf("%w (%d tries)", errNotFrozen, fc.attempts)
+	pageCount := func(wc *conn) (n int64, err error) {
+		err = wc.queryRow(ctx, "PRAGMA page_count", nil, &n)
+		return n, err
+	}
+
+	// Round 0.
+	var pageSize, pages int64
+	if err := moment(func(wc *conn) (err error) {
+		if pages, err = pageCount(wc); err != nil {
+			return err
+		}
+		if err = wc.queryRow(ctx, "PRAGMA page_size", nil, &pageSize); err != nil {
+			return err
+		}
+		set, err = dirtyStart(db.sqliteName, pages+pages/4)
+		return err
+	}); err != nil {
+		return err
+	}
+	fc.pages = pages
+	if err := db.copyWholeFile(ctx, c, f, pages, pageSize, buf, opts, fc); err != nil {
+		return err
+	}
+
+	// The rounds after it.
+	for {
+		fc.rounds++
+		var bits *dirtyBits
+		final := false
+		err := moment(func(wc *conn) error {
+			b, err := set.swap()
+			if err != nil {
+				return err
+			}
+			bits = b
+			n := b.count()
+			if n > fileFinalPages && fc.rounds < fileMaxRounds {
+				return nil
+			}
+			// The last round: copy what was recorded now, on the
+			// writer, and cut the copy to the database's size.
+			final = true
+			total, err := pageCount(wc)
+			if err != nil {
+				return err
+			}
+			var copied int64
+			if err := c.with(func() (err error) {
+				copied, err = copyPages(c.dc, f.Fd(), bits, 1, total+1, pageSize, buf, false)
+				return err
+			}); err != nil {
+				return fmt.Errorf("copy the database file: %w", err)
+			}
+			fc.final, fc.pages = copied, total
+			if err := f.Truncate(total * pageSize); err != nil {
+				return fmt.Errorf("size the copy: %w", err)
+			}
+			return nil
+		})
+		if bits != nil {
+			if err == nil && !final {
+				err = db.copyRecorded(ctx, c, f, bits, pageSize, buf, opts, fc)
+			}
+			bits.free()
+		}
+		if err != nil {
+			return err
+		}
+		if final {
+			bp := BackupProgress{PagesDone: fc.pages, PagesTotal: fc.pages}
+			db.backupProgress.Store(&bp)
+			if opts.Progress != nil {
+				opts.Progress(bp)
+			}
+			return nil
+		}
+	}
 }
 
-// copyFileBytes copies the first total pages of the database file, as the
-// reader tx sees them, into f.
-func (db *DB) copyFileBytes(ctx context.Context, tx *Tx, f *os.File, total, pageSize int64, buf []byte, opts BackupOptions, fc *fileCopy) error {
-	size := total * pageSize
+// copyWholeFile is round 0: the first pages pages of the database file,
+// through c's file handle, into f.
+func (db *DB) copyWholeFile(ctx context.Context, c *conn, f *os.File, pages, pageSize int64, buf []byte, opts BackupOptions, fc *fileCopy) error {
+	size := pages * pageSize
 	syncs := make(chan int64, 1)
 	synced := make(chan error, 1)
 	go func() {
@@ -163,8 +292,6 @@ func (db *DB) copyFileBytes(ctx context.Context, tx *Tx, f *os.File, total, page
 		return <-synced
 	}
 	t0 := time.Now()
-	wal0 := db.walBytes()
-	limit := db.snapshotWALLimit()
 	var done, lastSync int64
 	for done < size {
 		if err := ctx.Err(); err != nil {
@@ -172,19 +299,17 @@ func (db *DB) copyFileBytes(ctx context.Context, tx *Tx, f *os.File, total, page
 			return err
 		}
 		n := min(int64(len(buf)), size-done)
-		run := lowPriority
-		if opts.NormalPriority || db.fileCopyBehind(done, size, time.Since(t0), wal0, limit, opts.MinRateBytes) {
-			run = func(fn func()) { fn() }
-			fc.normal = fc.normal || !opts.NormalPriority
-		}
+		run := db.fileCopyPriority(opts, done, time.Since(t0), fc)
 		var err error
-		run(func() { err = rawCopy(tx.conn.dc, f.Fd(), done, n, buf) })
+		run(func() {
+			err = c.with(func() error { return rawCopy(c.dc, f.Fd(), done, n, buf, true) })
+		})
 		if err != nil {
 			syncErr()
 			return classify(ctx, "copy the database file", err)
 		}
 		done += n
-		bp := BackupProgress{PagesDone: done / pageSize, PagesTotal: total}
+		bp := BackupProgress{PagesDone: done / pageSize, PagesTotal: pages}
 		db.backupProgress.Store(&bp)
 		if opts.Progress != nil {
 			opts.Progress(bp)
@@ -204,26 +329,44 @@ func (db *DB) copyFileBytes(ctx context.Context, tx *Tx, f *os.File, total, page
 	return syncErr()
 }
 
-// fileCopyBehind reports whether the file copy, done of size bytes after
-// took, must run at the normal priority: below minRate, or at its speed so
-// far it would end after the WAL (wal0 when it began, growing as it has
-// since) reached half the snapshot limit.
-func (db *DB) fileCopyBehind(done, size int64, took time.Duration, wal0, limit, minRate int64) bool {
-	if took < 100*time.Millisecond || done == 0 {
-		return false
+// copyRecorded is a round after the first: the pages set in bits, through
+// c's file handle, into f, off the writer.
+func (db *DB) copyRecorded(ctx context.Context, c *conn, f *os.File, bits *dirtyBits, pageSize int64, buf []byte, opts BackupOptions, fc *fileCopy) error {
+	t0 := time.Now()
+	var done int64
+	for from := int64(1); from < int64(bits.n); from += fileRoundSlice {
+		if err := ctx.Err(); err != nil {
+			return err
+		}
+		run := db.fileCopyPriority(opts, done*pageSize, time.Since(t0), fc)
+		var (
+			n   int64
+			err error
+		)
+		run(func() {
+			err = c.with(func() (err error) {
+				n, err = copyPages(c.dc, f.Fd(), bits, from, from+fileRoundSlice, pageSize, buf, true)
+				return err
+			})
+		})
+		if err != nil {
+			return classify(ctx, "copy the database file", err)
+		}
+		done += n
 	}
-	rate := float64(done) / took.Seconds()
-	if minRate > 0 && took > time.Second && rate < float64(minRate) {
-		return true
+	fc.recopy += done
+	return nil
+}
+
+// fileCopyPriority is how a chunk of the file copy runs: on a
+// lowest-priority thread, or at the normal priority when asked to
+// (opts.NormalPriority) or when the copy, done bytes after took, runs
+// slower than opts.MinRateBytes.
+func (db *DB) fileCopyPriority(opts BackupOptions, done int64, took time.Duration, fc *fileCopy) func(func()) {
+	behind := opts.MinRateBytes > 0 && took > time.Second && float64(done)/took.Seconds() < float64(opts.MinRateBytes)
+	if opts.NormalPriority || behind {
+		fc.normal = fc.normal || !opts.NormalPriority
+		return func(fn func()) { fn() }
 	}
-	if limit <= 0 {
-		return false
-	}
-	wal := db.walBytes()
-	grow := float64(wal-wal0) / took.Seconds()
-	if grow <= 0 {
-		return false
-	}
-	left := float64(size-done) / rate // seconds to the end at this speed
-	return float64(wal)+grow*left > float64(limit)/2
+	return lowPriority
 }

@@ -105,6 +105,21 @@ func (*execBuf) stmtExecArgs(unsafe.Pointer, *Args) (execResult, error) {
 
 var errNoRawCopy = errNoCgo
 
-func rawCopy(driver.Conn, uintptr, int64, int64, []byte) error { return errNoCgo }
+func rawCopy(driver.Conn, uintptr, int64, int64, []byte, bool) error { return errNoCgo }
 
 func newRawBuf(n int) ([]byte, func()) { return make([]byte, n), func() {} }
+
+type dirtyBits struct{ n uint64 }
+
+func (*dirtyBits) count() int64 { return 0 }
+func (*dirtyBits) free()        {}
+
+func copyPages(driver.Conn, uintptr, *dirtyBits, int64, int64, int64, []byte, bool) (int64, error) {
+	return 0, errNoCgo
+}
+
+type dirtySet struct{}
+
+func dirtyStart(string, int64) (*dirtySet, error) { return nil, errNoCgo }
+func (*dirtySet) swap() (*dirtyBits, error)       { return nil, errNoCgo }
+func (*dirtySet) stop()                           {}

@@ -302,8 +302,118 @@ static int wbFileControl(sqlite3_file *f, int op, void *arg) {
 	return rc != SQLITE_OK ? rc : p->real->pMethods->xFileControl(p->real, op, arg);
 }
 
+// Dirty pages, for a backup's copy of the database file in rounds
+// (backupfile.go): while a database file is tracked, every page number the
+// writer puts in a WAL frame of it is set in a bitmap, which the backup
+// takes (cortex_dirty_swap) at moments when the WAL is all in the file,
+// and copies those pages again. A set names its file by SQLite's name for
+// it; each backup has its own. A bitmap that cannot grow marks its set
+// failed, and the backup falls back.
+typedef struct dirtySet dirtySet;
+struct dirtySet {
+	char *name;
+	unsigned char *bits;
+	unsigned long long nbits;
+	int failed;
+	dirtySet *next;
+};
+static pthread_mutex_t dirtyMu = PTHREAD_MUTEX_INITIALIZER;
+static dirtySet *dirtySets;
+static int dirtyCount; // sets tracked: read without the lock, as a hint
+
+// dirtyMark sets the page of the frame header h written to p, a -wal file,
+// in every set tracking its database.
+static void dirtyMark(walbufFile *p, const unsigned char *h) {
+	if (__atomic_load_n(&dirtyCount, __ATOMIC_ACQUIRE) == 0 || p->db == 0 || p->db->name == 0) {
+		return;
+	}
+	unsigned long long pg = ((unsigned long long)h[0] << 24) | (h[1] << 16) | (h[2] << 8) | h[3];
+	pthread_mutex_lock(&dirtyMu);
+	for (dirtySet *d = dirtySets; d; d = d->next) {
+		if (d->failed || strcmp(d->name, p->db->name) != 0) {
+			continue;
+		}
+		if (pg >= d->nbits) {
+			unsigned long long n = d->nbits * 2;
+			if (n <= pg) {
+				n = pg + 1;
+			}
+			n = (n + 7) & ~7ULL;
+			unsigned char *b = realloc(d->bits, n / 8);
+			if (b == 0) {
+				d->failed = 1;
+				continue;
+			}
+			memset(b + d->nbits / 8, 0, (n - d->nbits) / 8);
+			d->bits = b;
+			d->nbits = n;
+		}
+		d->bits[pg >> 3] |= (unsigned char)(1 << (pg & 7));
+	}
+	pthread_mutex_unlock(&dirtyMu);
+}
+
+// cortex_dirty_start starts a set tracking the database SQLite names name,
+// with room for pages pages; it returns the set, or 0 when memory ran out.
+void *cortex_dirty_start(const char *name, unsigned long long pages) {
+	dirtySet *d = calloc(1, sizeof(*d));
+	unsigned long long n = ((pages + 1) + 7) & ~7ULL;
+	if (d == 0 || (d->name = strdup(name)) == 0 || (d->bits = calloc(n / 8, 1)) == 0) {
+		if (d != 0) {
+			free(d->name);
+		}
+		free(d);
+		return 0;
+	}
+	d->nbits = n;
+	pthread_mutex_lock(&dirtyMu);
+	d->next = dirtySets;
+	dirtySets = d;
+	__atomic_add_fetch(&dirtyCount, 1, __ATOMIC_RELEASE);
+	pthread_mutex_unlock(&dirtyMu);
+	return d;
+}
+
+// cortex_dirty_swap hands the pages set in set since its start or the last
+// swap to the caller (*bits, *nbits; free it with free) and starts anew:
+// 0, or 1 when the set failed (memory ran out).
+int cortex_dirty_swap(void *set, unsigned char **bits, unsigned long long *nbits) {
+	dirtySet *d = set;
+	int rc = 1;
+	pthread_mutex_lock(&dirtyMu);
+	unsigned char *fresh = d->failed ? 0 : calloc(d->nbits / 8, 1);
+	if (fresh != 0) {
+		*bits = d->bits;
+		*nbits = d->nbits;
+		d->bits = fresh;
+		rc = 0;
+	}
+	pthread_mutex_unlock(&dirtyMu);
+	return rc;
+}
+
+// cortex_dirty_stop ends set.
+void cortex_dirty_stop(void *set) {
+	pthread_mutex_lock(&dirtyMu);
+	for (dirtySet **pp = &dirtySets; *pp; pp = &(*pp)->next) {
+		if (*pp == set) {
+			*pp = ((dirtySet *)set)->next;
+			__atomic_sub_fetch(&dirtyCount, 1, __ATOMIC_RELEASE);
+			break;
+		}
+	}
+	pthread_mutex_unlock(&dirtyMu);
+	dirtySet *d = set;
+	free(d->bits);
+	free(d->name);
+	free(d);
+}
+
 static int wbWrite(sqlite3_file *f, const void *data, int n, sqlite3_int64 off) {
 	walbufFile *p = (walbufFile *)f;
+	if (p->isWal && n == WAL_FRAME_HDRSIZE) {
+		dirtyMark(p, data);
+	}
 	if (!p->buffered) {
 		return p->real->pMethods->xWrite(p->real, data, n, off);
 	}

@@ -100,12 +100,16 @@ func (c *backupCmd) run(ctx context.Context, args []string, stdout, stderr io.Wr
 	})
 }
 
-// backupSource says where the copy came from: "writer (N steps, M ms of
-// the writer)" or "reader".
+// backupSource says where the copy came from: "file (N rounds …)",
+// "writer (N steps, M ms of the writer)" or "reader".
 func backupSource(res sqlitedb.BackupResult) string {
 	s := string(res.Source)
-	if res.Source == sqlitedb.BackupFromWriter {
+	switch res.Source {
+	case sqlitedb.BackupFromWriter:
 		s += " (" + strconv.Itoa(res.Steps) + " steps, " + strconv.FormatInt(res.WriterMS, 10) + " ms of the writer)"
+	case sqlitedb.BackupFromFile:
+		s += " (" + strconv.Itoa(res.Steps) + " rounds after the first, " + strconv.FormatInt(res.RecopiedPages, 10) + " pages copied again, " +
+			strconv.FormatInt(res.WriterMS, 10) + " ms of the writer)"
 	}
 	if res.Restarts > 0 {
 		s += ", restarted " + strconv.Itoa(res.Restarts) + " times by another connection's writes"

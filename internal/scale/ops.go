@@ -144,7 +144,7 @@ func BackupOp(opts sqlitedb.BackupOptions) func(context.Context, *Env) (string, 
 		case sqlitedb.BackupFromWriter:
 			note += fmt.Sprintf(", %d steps, writer %d ms", res.Steps, res.WriterMS)
 		case sqlitedb.BackupFromFile:
-			note += fmt.Sprintf(", writer paused %d ms for the snapshot", res.WriterMS)
+			note += fmt.Sprintf(", %d rounds after the first, %d pages copied again, writer %d ms", res.Steps, res.RecopiedPages, res.WriterMS)
 		}
 		if res.Restarts > 0 {
 			note += fmt.Sprintf(", %d restarts", res.Restarts)
