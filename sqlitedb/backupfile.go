@@ -66,7 +66,10 @@ const (
 	// before the copy gives up with errNotFrozen.
 	fileCopyAttempts = 8
 	// fileSyncBytes is how much round 0 writes between two fsyncs.
-	fileSyncBytes = 64 << 20
+	fileSyncBytes = 32 << 20
+	// fileYieldMax is the longest one wait for the checkpointer lasts
+	// (fileCopyYield): the copy goes on after it.
+	fileYieldMax = 500 * time.Millisecond
 	// fileFinalPages: a round with at most this many pages recorded is
 	// the last, copied on the writer (~2 µs a page from the page cache).
 	fileFinalPages = 4096
@@ -94,6 +97,8 @@ type fileCopy struct {
 	recopy  int64         // pages copied again after round 0
 	final   int64         // pages the last round copied on the writer
 	normal  bool          // some chunks ran at the normal priority
+	yielded time.Duration // waits for the checkpointer (fileCopyYield)
+	direct  bool          // written with O_DIRECT
 }
 
 // copyFromFile copies the database into tmp (an empty private file) in
@@ -208,7 +213,17 @@ func (db *DB) copyFromFile(ctx context.Context, tmp string, opts BackupOptions, 
 		return err
 	}
 	fc.pages = pages
-	if err := db.copyWholeFile(ctx, c, f, pages, pageSize, buf, opts, fc); err != nil {
+	// The copy is written past the page cache where the filesystem
+	// allows it (O_DIRECT): no writeback of GBs competing with the
+	// writer's WAL, no cache filled with pages nothing reads soon.
+	w := f
+	if pageSize%4096 == 0 {
+		if d, err := openDirect(tmp); err == nil {
+			defer d.Close()
+			w, fc.direct = d, true
+		}
+	}
+	if err := db.copyWholeFile(ctx, c, f, w, pages, pageSize, buf, opts, fc); err != nil {
 		return err
 	}
 
@@ -236,7 +251,7 @@ func (db *DB) copyFromFile(ctx context.Context, tmp string, opts BackupOptions, 
 			}
 			var copied int64
 			if err := c.with(func() (err error) {
-				copied, err = copyPages(c.dc, f.Fd(), bits, 1, total+1, pageSize, buf, false)
+				copied, err = copyPages(c.dc, w.Fd(), bits, 1, total+1, pageSize, buf, false)
 				return err
 			}); err != nil {
 				return fmt.Errorf("copy the database file: %w", err)
@@ -249,7 +264,7 @@ func (db *DB) copyFromFile(ctx context.Context, tmp string, opts BackupOptions, 
 		})
 		if bits != nil {
 			if err == nil && !final {
-				err = db.copyRecorded(ctx, c, f, bits, pageSize, buf, opts, fc)
+				err = db.copyRecorded(ctx, c, w, bits, pageSize, buf, opts, fc)
 			}
 			bits.free()
 		}
@@ -268,8 +283,9 @@ func (db *DB) copyFromFile(ctx context.Context, tmp string, opts BackupOptions, 
 }
 
 // copyWholeFile is round 0: the first pages pages of the database file,
-// through c's file handle, into f.
-func (db *DB) copyWholeFile(ctx context.Context, c *conn, f *os.File, pages, pageSize int64, buf []byte, opts BackupOptions, fc *fileCopy) error {
+// through c's file handle, into f, written through w (f, or f opened
+// with O_DIRECT).
+func (db *DB) copyWholeFile(ctx context.Context, c *conn, f, w *os.File, pages, pageSize int64, buf []byte, opts BackupOptions, fc *fileCopy) error {
 	size := pages * pageSize
 	syncs := make(chan int64, 1)
 	synced := make(chan error, 1)
@@ -298,11 +314,15 @@ func (db *DB) copyWholeFile(ctx context.Context, c *conn, f *os.File, pages, pag
 			syncErr()
 			return err
 		}
+		if !db.fileCopyYield(ctx, fc) {
+			syncErr()
+			return ctx.Err()
+		}
 		n := min(int64(len(buf)), size-done)
 		run := db.fileCopyPriority(opts, done, time.Since(t0), fc)
 		var err error
 		run(func() {
-			err = c.with(func() error { return rawCopy(c.dc, f.Fd(), done, n, buf, true) })
+			err = c.with(func() error { return rawCopy(c.dc, w.Fd(), done, n, buf, true) })
 		})
 		if err != nil {
 			syncErr()
@@ -335,8 +355,8 @@ func (db *DB) copyRecorded(ctx context.Context, c *conn, f *os.File, bits *dirty
 	t0 := time.Now()
 	var done int64
 	for from := int64(1); from < int64(bits.n); from += fileRoundSlice {
-		if err := ctx.Err(); err != nil {
-			return err
+		if !db.fileCopyYield(ctx, fc) {
+			return ctx.Err()
 		}
 		run := db.fileCopyPriority(opts, done*pageSize, time.Since(t0), fc)
 		var (
@@ -369,4 +389,27 @@ func (db *DB) fileCopyPriority(opts BackupOptions, done int64, took time.Duratio
 		return func(fn func()) { fn() }
 	}
 	return lowPriority
+}
+
+// fileCopyYield waits, before a chunk of the file copy, while the WAL
+// frames not yet copied into the database file fill more than a quarter
+// of Config.WALLimit: the checkpointer is not keeping up, most likely
+// because the copy's reads and writes fill the disk's queue, and past
+// seven eighths the writer's guard would copy the backlog itself, waiting
+// for the disk between two groups (stalls of up to 0.9 s measured at 5M).
+// It waits at most fileYieldMax, so the copy always advances; false when
+// ctx ended.
+func (db *DB) fileCopyYield(ctx context.Context, fc *fileCopy) bool {
+	t0 := time.Now()
+	defer func() { fc.yielded += time.Since(t0) }()
+	for time.Since(t0) < fileYieldMax {
+		mx, backfill, ok := db.walIndex()
+		if !ok || db.w.guard.frameBytes == 0 || (mx-backfill)*db.w.guard.frameBytes <= db.cfg.WALLimit/4 {
+			break
+		}
+		if !sleepCtx(ctx, 5*time.Millisecond) {
+			return false
+		}
+	}
+	return ctx.Err() == nil
 }

@@ -130,3 +130,10 @@ func dropCache(f *os.File, off, n int64) {
 		_ = unix.Fadvise(int(f.Fd()), off, n, unix.FADV_DONTNEED)
 	}
 }
+
+// openDirect opens path for writes past the page cache (O_DIRECT): each
+// write's buffer, offset and length must be aligned to the device's
+// block. It fails on filesystems without it (tmpfs).
+func openDirect(path string) (*os.File, error) {
+	return os.OpenFile(path, os.O_WRONLY|unix.O_DIRECT, 0)
+}

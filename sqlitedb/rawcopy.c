@@ -8,6 +8,7 @@
 // to the copy's descriptor, which is a new private file.
 
 #include <errno.h>
+#include <stdlib.h>
 #include <unistd.h>
 
 #include "sqlite_vfs.h"
@@ -20,6 +21,13 @@ extern int sqlite3_file_control(sqlite3 *, const char *, int, void *) __attribut
 #define SQLITE_ERROR 1
 #define SQLITE_IOERR_SHORT_READ (10 | (2 << 8))
 #define SQLITE_FCNTL_FILE_POINTER 7
+
+// cortex_raw_buf allocates n bytes aligned to 4096, as writes with
+// O_DIRECT need; NULL when memory ran out. Free it with free.
+void *cortex_raw_buf(size_t n) {
+	void *p = 0;
+	return posix_memalign(&p, 4096, n) == 0 ? p : 0;
+}
 
 // cortex_raw_copy_ready reports whether the SQLite function is linked.
 int cortex_raw_copy_ready(void) { return sqlite3_file_control != 0; }

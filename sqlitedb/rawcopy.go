@@ -5,6 +5,7 @@ package sqlitedb
 // #include <stdlib.h>
 // typedef struct sqlite3 sqlite3;
 // int cortex_raw_copy_ready(void);
+// void *cortex_raw_buf(size_t n);
 // int cortex_raw_copy(sqlite3 *db, int fd, long long off, long long n, char *buf, int bufLen, int shortOK);
 // int cortex_copy_pages(sqlite3 *db, int fd, const unsigned char *bits, unsigned long long from, unsigned long long to,
 //                       int pageSize, char *buf, int bufLen, int shortOK, long long *copied);
@@ -92,9 +93,14 @@ func copyPages(dc driver.Conn, fd uintptr, bits *dirtyBits, from, to, pageSize i
 	return int64(copied), err
 }
 
-// newRawBuf allocates n bytes of C memory for rawCopy; free releases it.
+// newRawBuf allocates n bytes of C memory for rawCopy, aligned for
+// O_DIRECT; free releases it. It panics when memory ran out, as Go's
+// allocator does.
 func newRawBuf(n int) (buf []byte, free func()) {
-	p := C.malloc(C.size_t(n))
+	p := C.cortex_raw_buf(C.size_t(n))
+	if p == nil {
+		panic("sqlitedb: out of memory for the file copy's buffer")
+	}
 	return unsafe.Slice((*byte)(p), n), func() { C.free(p) }
 }
 
