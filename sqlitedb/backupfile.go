@@ -99,6 +99,8 @@ type fileCopy struct {
 	normal  bool          // some chunks ran at the normal priority
 	yielded time.Duration // waits for the checkpointer (fileCopyYield)
 	direct  bool          // written with O_DIRECT
+	start   time.Time     // when the copy began
+	copied  int64         // bytes copied so far, in all rounds
 }
 
 // copyFromFile copies the database into tmp (an empty private file) in
@@ -107,6 +109,7 @@ func (db *DB) copyFromFile(ctx context.Context, tmp string, opts BackupOptions, 
 	if noFileCopy || !db.shimOn || db.sqliteName == "" {
 		return errNoFileCopy
 	}
+	fc.start = time.Now()
 	f, err := os.OpenFile(tmp, os.O_RDWR, 0)
 	if err != nil {
 		return err
@@ -319,7 +322,7 @@ func (db *DB) copyWholeFile(ctx context.Context, c *conn, f, w *os.File, pages, 
 			return ctx.Err()
 		}
 		n := min(int64(len(buf)), size-done)
-		run := db.fileCopyPriority(opts, done, time.Since(t0), fc)
+		run := db.fileCopyPriority(opts, fc)
 		var err error
 		run(func() {
 			err = c.with(func() error { return rawCopy(c.dc, w.Fd(), done, n, buf, true) })
@@ -329,6 +332,7 @@ func (db *DB) copyWholeFile(ctx context.Context, c *conn, f, w *os.File, pages, 
 			return classify(ctx, "copy the database file", err)
 		}
 		done += n
+		fc.copied += n
 		bp := BackupProgress{PagesDone: done / pageSize, PagesTotal: pages}
 		db.backupProgress.Store(&bp)
 		if opts.Progress != nil {
@@ -352,13 +356,12 @@ func (db *DB) copyWholeFile(ctx context.Context, c *conn, f, w *os.File, pages, 
 // copyRecorded is a round after the first: the pages set in bits, through
 // c's file handle, into f, off the writer.
 func (db *DB) copyRecorded(ctx context.Context, c *conn, f *os.File, bits *dirtyBits, pageSize int64, buf []byte, opts BackupOptions, fc *fileCopy) error {
-	t0 := time.Now()
 	var done int64
 	for from := int64(1); from < int64(bits.n); from += fileRoundSlice {
 		if !db.fileCopyYield(ctx, fc) {
 			return ctx.Err()
 		}
-		run := db.fileCopyPriority(opts, done*pageSize, time.Since(t0), fc)
+		run := db.fileCopyPriority(opts, fc)
 		var (
 			n   int64
 			err error
@@ -373,6 +376,7 @@ func (db *DB) copyRecorded(ctx context.Context, c *conn, f *os.File, bits *dirty
 			return classify(ctx, "copy the database file", err)
 		}
 		done += n
+		fc.copied += n * pageSize
 	}
 	fc.recopy += done
 	return nil
@@ -380,10 +384,12 @@ func (db *DB) copyRecorded(ctx context.Context, c *conn, f *os.File, bits *dirty
 
 // fileCopyPriority is how a chunk of the file copy runs: on a
 // lowest-priority thread, or at the normal priority when asked to
-// (opts.NormalPriority) or when the copy, done bytes after took, runs
-// slower than opts.MinRateBytes.
-func (db *DB) fileCopyPriority(opts BackupOptions, done int64, took time.Duration, fc *fileCopy) func(func()) {
-	behind := opts.MinRateBytes > 0 && took > time.Second && float64(done)/took.Seconds() < float64(opts.MinRateBytes)
+// (opts.NormalPriority) or when the copy, all its rounds counted, runs
+// slower than opts.MinRateBytes (on a machine whose CPUs are busy, a
+// nice 19 thread gets ~1.5% of one).
+func (db *DB) fileCopyPriority(opts BackupOptions, fc *fileCopy) func(func()) {
+	took := time.Since(fc.start)
+	behind := opts.MinRateBytes > 0 && took > time.Second && float64(fc.copied)/took.Seconds() < float64(opts.MinRateBytes)
 	if opts.NormalPriority || behind {
 		fc.normal = fc.normal || !opts.NormalPriority
 		return func(fn func()) { fn() }
