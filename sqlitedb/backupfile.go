@@ -75,9 +75,6 @@ const (
 	fileFinalPages = 4096
 	// fileMaxRounds ends the copy at its next moment whatever is left.
 	fileMaxRounds = 12
-	// fileRoundSlice is how many pages of the bitmap one call of a
-	// round's copy covers (progress and cancellation between).
-	fileRoundSlice = 1 << 18
 )
 
 // fileChunkBytes is how much one call of round 0 copies (a variable for
@@ -254,7 +251,7 @@ func (db *DB) copyFromFile(ctx context.Context, tmp string, opts BackupOptions, 
 			}
 			var copied int64
 			if err := c.with(func() (err error) {
-				copied, err = copyPages(c.dc, w.Fd(), bits, 1, total+1, pageSize, buf, false)
+				copied, _, err = copyPages(c.dc, w.Fd(), bits, 1, total+1, pageSize, buf, false, 0)
 				return err
 			}); err != nil {
 				return fmt.Errorf("copy the database file: %w", err)
@@ -357,7 +354,8 @@ func (db *DB) copyWholeFile(ctx context.Context, c *conn, f, w *os.File, pages, 
 // c's file handle, into f, off the writer.
 func (db *DB) copyRecorded(ctx context.Context, c *conn, f *os.File, bits *dirtyBits, pageSize int64, buf []byte, opts BackupOptions, fc *fileCopy) error {
 	var done int64
-	for from := int64(1); from < int64(bits.n); from += fileRoundSlice {
+	slice := int64(len(buf)) / pageSize // pages between two looks at the checkpointer
+	for from := int64(1); from < int64(bits.n); {
 		if !db.fileCopyYield(ctx, fc) {
 			return ctx.Err()
 		}
@@ -368,7 +366,7 @@ func (db *DB) copyRecorded(ctx context.Context, c *conn, f *os.File, bits *dirty
 		)
 		run(func() {
 			err = c.with(func() (err error) {
-				n, err = copyPages(c.dc, f.Fd(), bits, from, from+fileRoundSlice, pageSize, buf, true)
+				n, from, err = copyPages(c.dc, f.Fd(), bits, from, int64(bits.n), pageSize, buf, true, slice)
 				return err
 			})
 		})

@@ -114,8 +114,8 @@ type dirtyBits struct{ n uint64 }
 func (*dirtyBits) count() int64 { return 0 }
 func (*dirtyBits) free()        {}
 
-func copyPages(driver.Conn, uintptr, *dirtyBits, int64, int64, int64, []byte, bool) (int64, error) {
-	return 0, errNoCgo
+func copyPages(driver.Conn, uintptr, *dirtyBits, int64, int64, int64, []byte, bool, int64) (int64, int64, error) {
+	return 0, 0, errNoCgo
 }
 
 type dirtySet struct{}

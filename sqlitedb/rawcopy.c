@@ -86,16 +86,24 @@ int cortex_raw_copy(sqlite3 *db, int fd, sqlite3_int64 off, sqlite3_int64 n, cha
 // cortex_copy_pages copies the pages whose bits are set in bits, among
 // pages from to to-1 (SQLite's page numbers, from 1), of db's main
 // database file to fd, runs of consecutive pages in one read and one write
-// of at most bufLen bytes. *copied counts the pages copied.
+// of at most bufLen bytes, and stops once it copied maxPages (0: no
+// limit). *copied counts the pages copied; *next is the page to go on
+// from (to when it got there).
 int cortex_copy_pages(sqlite3 *db, int fd, const unsigned char *bits, unsigned long long from, unsigned long long to,
-                      int pageSize, char *buf, int bufLen, int shortOK, long long *copied) {
+                      int pageSize, char *buf, int bufLen, int shortOK, long long maxPages, long long *copied,
+                      unsigned long long *next) {
 	int rc;
+	*next = from;
 	sqlite3_file *f = mainFile(db, &rc);
 	if (f == 0) {
 		return rc;
 	}
 	unsigned long long most = (unsigned long long)(bufLen / pageSize);
-	for (unsigned long long pg = from; pg < to;) {
+	long long start = *copied;
+	for (unsigned long long pg = from; pg < to; *next = pg) {
+		if (maxPages > 0 && *copied - start >= maxPages) {
+			return SQLITE_OK;
+		}
 		if ((bits[pg >> 3] & (1 << (pg & 7))) == 0) {
 			pg++;
 			continue;
@@ -111,5 +119,6 @@ int cortex_copy_pages(sqlite3 *db, int fd, const unsigned char *bits, unsigned l
 		*copied += (long long)(end - pg);
 		pg = end;
 	}
+	*next = to;
 	return SQLITE_OK;
 }

@@ -8,7 +8,8 @@ package sqlitedb
 // void *cortex_raw_buf(size_t n);
 // int cortex_raw_copy(sqlite3 *db, int fd, long long off, long long n, char *buf, int bufLen, int shortOK);
 // int cortex_copy_pages(sqlite3 *db, int fd, const unsigned char *bits, unsigned long long from, unsigned long long to,
-//                       int pageSize, char *buf, int bufLen, int shortOK, long long *copied);
+//                       int pageSize, char *buf, int bufLen, int shortOK, long long maxPages, long long *copied,
+//                       unsigned long long *next);
 // void *cortex_dirty_start(const char *name, unsigned long long pages);
 // int cortex_dirty_swap(void *set, unsigned char **bits, unsigned long long *nbits);
 // void cortex_dirty_stop(void *set);
@@ -76,21 +77,23 @@ func rawCopy(dc driver.Conn, fd uintptr, off, n int64, buf []byte, shortOK bool)
 }
 
 // copyPages copies the pages of dc's main database file set in bits
-// (a dirtySet's), from page from to page to-1, to fd; it returns how many
-// it copied.
-func copyPages(dc driver.Conn, fd uintptr, bits *dirtyBits, from, to, pageSize int64, buf []byte, shortOK bool) (int64, error) {
+// (a dirtySet's), from page from to page to-1, to fd, stopping once it
+// copied maxPages (0: all); it returns how many it copied and the page to
+// go on from (to, or past the set's end, when it got there).
+func copyPages(dc driver.Conn, fd uintptr, bits *dirtyBits, from, to, pageSize int64, buf []byte, shortOK bool, maxPages int64) (copied, next int64, err error) {
 	h := rawConn(dc)
 	if h == nil {
-		return 0, errNoRawCopy
+		return 0, from, errNoRawCopy
 	}
 	to = min(to, int64(bits.n))
 	if from >= to {
-		return 0, nil
+		return 0, to, nil
 	}
-	var copied C.longlong
-	err := rawErr(C.cortex_copy_pages((*C.sqlite3)(h), C.int(fd), (*C.uchar)(bits.p), C.ulonglong(from), C.ulonglong(to),
-		C.int(pageSize), (*C.char)(unsafe.Pointer(&buf[0])), C.int(len(buf)), cBool(shortOK), &copied))
-	return int64(copied), err
+	var n C.longlong
+	var nx C.ulonglong
+	err = rawErr(C.cortex_copy_pages((*C.sqlite3)(h), C.int(fd), (*C.uchar)(bits.p), C.ulonglong(from), C.ulonglong(to),
+		C.int(pageSize), (*C.char)(unsafe.Pointer(&buf[0])), C.int(len(buf)), cBool(shortOK), C.longlong(maxPages), &n, &nx))
+	return int64(n), int64(nx), err
 }
 
 // newRawBuf allocates n bytes of C memory for rawCopy, aligned for
