@@ -79,10 +79,6 @@ type BackupOptions struct {
 	// read snapshot keeps the WAL from being reset until it ends, so a
 	// backup starved by a busy machine would grow the WAL without bound.
 	MinRateBytes int64
-	// BestEffortIO runs a file copy's reads and writes in the lowest
-	// best-effort I/O class instead of the idle one (idlePriority). Only
-	// for comparisons (scripts/scale).
-	BestEffortIO bool
 	// NormalPriority runs the copy and the check at the process's normal
 	// CPU and I/O priority instead of the lowest (lowPriority). Only for
 	// comparisons (scripts/scale).

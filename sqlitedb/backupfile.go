@@ -30,12 +30,10 @@ import (
 //     of every WAL frame the writer writes (walbuf.c, dirtyMark). Every
 //     later change of the file comes from such a frame: a checkpoint
 //     copies only frames.
-//  3. Round 0 copies the whole file's bytes, off the writer, on a thread
-//     at nice 19 in the idle I/O class (idlePriority), through a reader
-//     connection's own SQLite file handle (rawcopy.c; Go opens no
-//     descriptor of a live SQLite file), written with O_DIRECT where the
-//     filesystem allows. The file changes meanwhile; every page that
-//     changed is recorded.
+//  3. Round 0 copies the whole file's bytes, off the writer, on a
+//     low-priority thread, through a reader connection's own SQLite file
+//     handle (rawcopy.c; Go opens no descriptor of a live SQLite file).
+//     The file changes meanwhile; every page that changed is recorded.
 //  4. Each next round takes, at a moment, the pages recorded since the
 //     last, and copies them again, off the writer. A page recorded in
 //     round r and not after has been in the file since round r's moment,
@@ -394,10 +392,7 @@ func (db *DB) fileCopyPriority(opts BackupOptions, fc *fileCopy) func(func()) {
 		fc.normal = fc.normal || !opts.NormalPriority
 		return func(fn func()) { fn() }
 	}
-	if opts.BestEffortIO {
-		return lowPriority
-	}
-	return idlePriority
+	return lowPriority
 }
 
 // fileCopyYield waits, before a chunk of the file copy, while the WAL

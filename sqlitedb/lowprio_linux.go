@@ -6,15 +6,12 @@ import (
 	"golang.org/x/sys/unix"
 )
 
-// Linux ioprio_set(2) constants: the best-effort class at its lowest
-// level, and the idle class.
+// Linux ioprio_set(2) constants: the best-effort class at its lowest level.
 const (
 	ioprioWhoProcess = 1
 	ioprioClassBE    = 2
-	ioprioClassIdle  = 3
 	ioprioClassShift = 13
 	ioprioLowestBE   = ioprioClassBE<<ioprioClassShift | 7
-	ioprioIdle       = ioprioClassIdle << ioprioClassShift
 )
 
 // lowPriority runs fn on an OS thread of its own at the lowest CPU priority
@@ -27,18 +24,7 @@ const (
 // it and its priority never serves other goroutines. A failure to lower
 // the priority is ignored (fn runs at the normal one). A panic in fn is
 // re-raised in the caller.
-func lowPriority(fn func()) { runNiced(fn, ioprioLowestBE) }
-
-// idlePriority is lowPriority with the idle I/O class: the disk serves
-// fn's reads and writes (O_DIRECT ones are issued by fn's thread) only
-// when no other I/O waits, or after the scheduler's aging (mq-deadline:
-// 10 s). A file copy's large blocks then never queue ahead of the
-// writer's page reads and the checkpointer's writes.
-func idlePriority(fn func()) { runNiced(fn, ioprioIdle) }
-
-// runNiced runs fn on a thread of its own at nice 19 and I/O priority
-// ioprio, and waits for it.
-func runNiced(fn func(), ioprio uintptr) {
+func lowPriority(fn func()) {
 	var p any
 	done := make(chan struct{})
 	go func() {
@@ -47,7 +33,7 @@ func runNiced(fn func(), ioprio uintptr) {
 		runtime.LockOSThread()
 		tid := unix.Gettid()
 		_ = unix.Setpriority(unix.PRIO_PROCESS, tid, 19)
-		_, _, _ = unix.Syscall(unix.SYS_IOPRIO_SET, ioprioWhoProcess, uintptr(tid), ioprio)
+		_, _, _ = unix.Syscall(unix.SYS_IOPRIO_SET, ioprioWhoProcess, uintptr(tid), ioprioLowestBE)
 		fn()
 	}()
 	<-done

@@ -90,7 +90,6 @@ func registerCandidates() {
 		opts sqlitedb.BackupOptions
 	}{
 		{"backup copy of the file (no check)", sqlitedb.BackupOptions{Source: sqlitedb.BackupFromFile, Check: sqlitedb.CheckNone}},
-		{"backup copy of the file, best-effort I/O (no check)", sqlitedb.BackupOptions{Source: sqlitedb.BackupFromFile, BestEffortIO: true, Check: sqlitedb.CheckNone}},
 		{"backup copy of the file at normal priority (no check)", sqlitedb.BackupOptions{Source: sqlitedb.BackupFromFile, NormalPriority: true, Check: sqlitedb.CheckNone}},
 		{"backup copy from the writer (no check)", sqlitedb.BackupOptions{Source: sqlitedb.BackupFromWriter, Check: sqlitedb.CheckNone}},
 		{"backup copy from the writer at a 20% share (no check)", sqlitedb.BackupOptions{Source: sqlitedb.BackupFromWriter, WriterShare: 0.2, Check: sqlitedb.CheckNone}},
