@@ -695,6 +695,9 @@ type walGuard struct {
 	lastMx     int64 // mxFrame at the previous look
 	step       int64 // largest commit lately, in frames
 	retryAt    int64 // after a busy RESTART: mxFrame at which to try again
+	// The WAL index when the writer last woke the checkpointer.
+	woke                 bool
+	wakeBackfill, wakeMx int64
 }
 
 // guardWait is how long the checkpointer's RESTART past half the limit
@@ -737,8 +740,14 @@ func (w *writer) guardWAL() {
 	if !ok {
 		return
 	}
-	if k := db.ckpt; k != nil && db.cfg.WALAutoCheckpoint > 0 && mx-backfill >= int64(db.cfg.WALAutoCheckpoint) {
-		k.wake() // the checkpointer copies now, not at its next poll
+	if k := db.ckpt; k != nil && db.cfg.WALAutoCheckpoint > 0 && mx-backfill >= int64(db.cfg.WALAutoCheckpoint) &&
+		(!g.woke || backfill != g.wakeBackfill || mx < g.wakeMx) {
+		// The checkpointer copies now, not at its next poll; again only
+		// once a round has copied something (or the WAL started over):
+		// while a reader's snapshot holds the WAL (a backup, a long
+		// read) no pass can, and the poll is enough.
+		k.wake()
+		g.woke, g.wakeBackfill, g.wakeMx = true, backfill, mx
 	}
 	if db.long.backlog.Load() && db.walFramesBytes(mx-backfill) > db.cfg.WALLimit/4 {
 		// The backlog a backup or a check left behind, not yet copied:

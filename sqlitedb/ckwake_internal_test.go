@@ -71,6 +71,44 @@ func TestWriter_WakesCheckpointerAtAutoCheckpointFrames(t *testing.T) {
 	}
 }
 
+// The writer wakes the checkpointer again only after a round copied
+// something: while a reader's snapshot (a backup, a long read) holds the
+// WAL no pass can, and waking it before every group would run passes and
+// fsyncs back to back for nothing.
+func TestWriter_WakesCheckpointerAgainOnlyAfterProgress(t *testing.T) {
+	ctx := context.Background()
+	db := openCkptTest(t, Config{WALAutoCheckpoint: 10})
+	big := strings.Repeat("x", 64<<10)
+	write := func() {
+		t.Helper()
+		if err := db.Write(ctx, func(tx *Tx) error {
+			_, err := tx.Exec(ctx, "INSERT INTO t VALUES (?)", big)
+			return err
+		}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	write()
+	write() // its guard wakes the checkpointer
+	if db.ckpt.wakes.Load() != 1 {
+		t.Fatalf("wakes = %d, want 1", db.ckpt.wakes.Load())
+	}
+	<-db.ckpt.kick // the round ran, and copied nothing
+	write()
+	write()
+	if n := db.ckpt.wakes.Load(); n != 1 || len(db.ckpt.kick) != 0 {
+		t.Fatalf("wakes = %d, kick pending %d with no frame copied since: want 1, 0", n, len(db.ckpt.kick))
+	}
+	if _, err := db.ckpt.run(ctx, Passive); err != nil {
+		t.Fatal(err)
+	}
+	write()
+	write()
+	if n := db.ckpt.wakes.Load(); n != 2 {
+		t.Fatalf("wakes = %d after a pass copied frames, want 2", n)
+	}
+}
+
 // Under continuous writes a PASSIVE pass never copies the WAL's last
 // frame, so SQLite never synced the database file after one: the
 // checkpoint that completes on the writer (the tail or the RESTART) wrote

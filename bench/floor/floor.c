@@ -22,7 +22,7 @@
 //   - checkpoints as sqlitedb's checkpointer does them (-ckpt cortex,
 //     the default): every 100 ms, or at once when the writer, before a
 //     group, finds 1,000 frames not yet copied in the WAL index and wakes
-//     it, a round: when the WAL index has 1,000 frames not yet copied, a
+//     it (again only once a round copied something), a round: when the WAL index has 1,000 frames not yet copied, a
 //     PASSIVE checkpoint on a second connection in another thread, up to
 //     two more while the tail is over 64 frames, PRAGMA cortex_db_sync and
 //     cortex_wal_sync on that connection (the database file and the -wal
@@ -456,6 +456,8 @@ int main(int argc, char **argv) {
 	double tStmts = 0, tCommit = 0, tCkpt = 0;
 	long done = 0, groups = 0, ckpts = 0;
 	unsigned lastMx = 0, step = 0, retryAt = 0;
+	int woke = 0;
+	unsigned wakeBf = 0, wakeMx = 0;
 	// stats: WAL frames the commits wrote; the writer's checkpoints by
 	// kind (guard RESTART, the checkpointer's tail and RESTART) and the
 	// wall time of each kind, waiting for the checkpointer's pass included.
@@ -469,8 +471,13 @@ int main(int argc, char **argv) {
 			double c0 = now();
 			unsigned mx, backfill;
 			walIndex(&mx, &backfill);
-			if (mx > backfill && mx - backfill >= walAutoCheckpoint) {
+			// walGuard's wake: at 1,000 frames not yet copied, and again
+			// only once a round copied something (or the WAL started over).
+			if (mx > backfill && mx - backfill >= walAutoCheckpoint && (!woke || backfill != wakeBf || mx < wakeMx)) {
 				kick();
+				woke = 1;
+				wakeBf = backfill;
+				wakeMx = mx;
 			}
 			if (mx - lastMx > step && mx > lastMx) {
 				step = mx - lastMx;
