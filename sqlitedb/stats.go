@@ -92,6 +92,28 @@ type CheckpointStats struct {
 	// LastCompleteAt is when the last checkpoint that copied every frame
 	// finished.
 	LastCompleteAt *time.Time `json:"last_complete_at,omitempty"`
+
+	// The checkpoints run on the writer connection between groups (writes
+	// wait meanwhile), by kind: the writer's own RESTART as the WAL nears
+	// Config.WALLimit (Guard), the checkpointer's hand-off of the tail
+	// (Tail) and its RESTART past half the limit (HalfRestart). And the
+	// checkpointer's rounds and PASSIVE passes on its own connection. For
+	// benchmarks and scripts/sqlite-floor's "floor-stats" line; not in the
+	// JSON.
+	Guard       WriterCheckpoints `json:"-"`
+	Tail        WriterCheckpoints `json:"-"`
+	HalfRestart WriterCheckpoints `json:"-"`
+	Rounds      int64             `json:"-"`
+	Wakes       int64             `json:"-"` // rounds the writer started before the poll
+	Passes      int64             `json:"-"`
+}
+
+// WriterCheckpoints count checkpoints of one kind run on the writer, and
+// the writer's wall time in them (waiting for a checkpoint in progress on
+// the checkpointer's connection included).
+type WriterCheckpoints struct {
+	Count   int64
+	Seconds float64
 }
 
 // Stats gathers the database's figures from a reader connection and the
@@ -176,5 +198,11 @@ func (db *DB) Stats(ctx context.Context) (Stats, error) {
 		s.Checkpoint.Last = &last
 	}
 	cs.mu.Unlock()
+	if k := db.ckpt; k != nil {
+		s.Checkpoint.Rounds, s.Checkpoint.Passes, s.Checkpoint.Wakes = k.rounds.Load(), k.passes.Load(), k.wakes.Load()
+	}
+	s.Checkpoint.Guard = w.ckGuard.stats()
+	s.Checkpoint.Tail = w.ckTail.stats()
+	s.Checkpoint.HalfRestart = w.ckHalf.stats()
 	return s, nil
 }

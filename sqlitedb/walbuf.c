@@ -110,6 +110,8 @@ struct walbufFile {
 // Counters for tests (walbufCounts): writes SQLite asked for on -wal
 // files, and the write calls the shim made for them.
 static long long walbufWrites, walbufCalls;
+// walbufDBSyncs counts the database-file syncs "PRAGMA cortex_db_sync" made.
+static long long walbufDBSyncs;
 
 // Test hook (walbufBreakForTest): when set, the shim no longer knows
 // where a transaction ends: no flush at a commit frame, at the WAL-index
@@ -286,6 +288,23 @@ static int syncPragma(walbufFile *db, char **azArg) {
 	return rc;
 }
 
+// dbSyncPragma answers "PRAGMA cortex_db_sync" on a database file: the
+// database file itself is synced, on the connection's own thread. sqlitedb's
+// checkpointer runs it after its PASSIVE passes: under continuous writes a
+// pass never copies the last frame, so SQLite does not sync the database
+// file after it, and the checkpoint that does complete (on the writer,
+// which then waits) would write back every page the passes copied. It only
+// hastens what that checkpoint does; SQLite still syncs the database file
+// before the WAL can start over.
+static int dbSyncPragma(walbufFile *db, char **azArg) {
+	int rc = wbSync((sqlite3_file *)db, 2 /* SQLITE_SYNC_NORMAL */);
+	__atomic_add_fetch(&walbufDBSyncs, 1, __ATOMIC_RELAXED);
+	if (rc != SQLITE_OK && sqlite3_mprintf != 0) {
+		azArg[0] = sqlite3_mprintf("walbuf: fsync of the database file failed (SQLite result code %d)", rc);
+	}
+	return rc;
+}
+
 static int wbFileControl(sqlite3_file *f, int op, void *arg) {
 	walbufFile *p = (walbufFile *)f;
 	if (op == SQLITE_FCNTL_PRAGMA && !p->isWal) {
@@ -295,6 +314,9 @@ static int wbFileControl(sqlite3_file *f, int op, void *arg) {
 		}
 		if (azArg[1] != 0 && strcmp(azArg[1], "cortex_wal_sync") == 0) {
 			return syncPragma(p, azArg);
+		}
+		if (azArg[1] != 0 && strcmp(azArg[1], "cortex_db_sync") == 0) {
+			return dbSyncPragma(p, azArg);
 		}
 	}
 	p->lastRead = -1;
@@ -616,6 +638,9 @@ void cortex_walbuf_counts(long long *writes, long long *calls) {
 	*writes = __atomic_load_n(&walbufWrites, __ATOMIC_RELAXED);
 	*calls = __atomic_load_n(&walbufCalls, __ATOMIC_RELAXED);
 }
+
+// cortex_walbuf_db_syncs reports walbufDBSyncs.
+long long cortex_walbuf_db_syncs(void) { return __atomic_load_n(&walbufDBSyncs, __ATOMIC_RELAXED); }
 
 // cortex_walbuf_break sets the test hook (see walbufBroken).
 void cortex_walbuf_break(int on) { walbufBroken = on; }

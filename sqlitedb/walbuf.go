@@ -7,6 +7,7 @@ package sqlitedb
 // int cortex_walbuf_register(const char *name, const char *base, int buffer);
 // int cortex_walbuf_wal_index(const char *path, unsigned *mx, unsigned *backfill);
 // void cortex_walbuf_counts(long long *writes, long long *calls);
+// long long cortex_walbuf_db_syncs(void);
 // void cortex_walbuf_break(int on);
 // int cortex_walbuf_version(void);
 // typedef struct sqlite3_file sqlite3_file;
@@ -115,6 +116,10 @@ func walbufCounts() (writes, calls int64) {
 	C.cortex_walbuf_counts(&w, &c)
 	return int64(w), int64(c)
 }
+
+// walbufDBSyncs reports, for this process, how many times the shim synced
+// a database file for "PRAGMA cortex_db_sync" (syncDB).
+func walbufDBSyncs() int64 { return int64(C.cortex_walbuf_db_syncs()) }
 
 // walbufBreakForTest makes the shim lose track of where transactions end
 // (no flush at a commit frame, the WAL-index barrier, or the check

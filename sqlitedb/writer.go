@@ -70,6 +70,20 @@ type writer struct {
 	// batchedReqs (histogram.go), made on first use.
 	histOnce              sync.Once
 	commitHist, batchHist *histogram
+	// The checkpoints run on the writer, by kind (CheckpointStats).
+	ckGuard, ckTail, ckHalf ckCounter
+}
+
+// ckCounter counts checkpoints of one kind on the writer and their time.
+type ckCounter struct{ n, nanos atomic.Int64 }
+
+func (c *ckCounter) add(since time.Time) {
+	c.n.Add(1)
+	c.nanos.Add(int64(time.Since(since)))
+}
+
+func (c *ckCounter) stats() WriterCheckpoints {
+	return WriterCheckpoints{Count: c.n.Load(), Seconds: float64(c.nanos.Load()) / 1e9}
 }
 
 // Write runs fn in a write transaction (BEGIN IMMEDIATE) on the one writer

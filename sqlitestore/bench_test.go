@@ -70,6 +70,20 @@ func sqliteFigures(tb testing.TB, st state.Store) func(*testing.B) {
 		// The writer's wall time in COMMIT per append: scripts/sqlite-floor's
 		// "COMMIT" figure, for the same work in C.
 		b.ReportMetric((after.Writer.CommitSeconds-before.Writer.CommitSeconds)*1e6/float64(b.N), "commit-µs/op")
+		// The checkpoints on the writer by kind, as scripts/sqlite-floor's
+		// floor-stats line counts them: the guard's RESTART, the
+		// checkpointer's tail and its RESTART past half the limit; and the
+		// writer's time in all of them per append.
+		a, z := after.Checkpoint, before.Checkpoint
+		b.ReportMetric(float64(a.Guard.Count-z.Guard.Count), "guard")
+		b.ReportMetric(float64(a.Tail.Count-z.Tail.Count), "tails")
+		b.ReportMetric(float64(a.HalfRestart.Count-z.HalfRestart.Count), "half-restarts")
+		b.ReportMetric(float64(a.Rounds-z.Rounds), "rounds")
+		ck := a.Guard.Seconds - z.Guard.Seconds + a.Tail.Seconds - z.Tail.Seconds + a.HalfRestart.Seconds - z.HalfRestart.Seconds
+		b.ReportMetric(ck*1e6/float64(b.N), "ckpt-µs/op")
+		if n := a.Guard.Count - z.Guard.Count; n > 0 {
+			b.ReportMetric((a.Guard.Seconds-z.Guard.Seconds)*1e3/float64(n), "guard-ms")
+		}
 	}
 }
 

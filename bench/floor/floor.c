@@ -20,14 +20,18 @@
 //     idempotency key (-key) the qIdempotent SELECT first; COMMIT; then
 //     PRAGMA cortex_walbuf_check, prepared each time as sqlitedb does;
 //   - checkpoints as sqlitedb's checkpointer does them (-ckpt cortex,
-//     the default): every 100 ms, when the WAL index has 1,000 frames
-//     not yet copied, a PASSIVE checkpoint on a second connection in
-//     another thread, up to two more while the tail is over 64 frames,
-//     PRAGMA cortex_wal_sync on that connection, then, between two groups
-//     on the writer, the tail (PASSIVE) or, past half of the 64 MiB WAL
-//     limit, a RESTART waiting at most 5 ms for readers; and the writer's
-//     own guard before each group (reads the WAL index; a RESTART when
-//     two more commits of the largest seen would pass 7/8 of the limit);
+//     the default): every 100 ms, or at once when the writer, before a
+//     group, finds 1,000 frames not yet copied in the WAL index and wakes
+//     it (again only once a round copied something), a round: when the WAL index has 1,000 frames not yet copied, a
+//     PASSIVE checkpoint on a second connection in another thread, up to
+//     two more while the tail is over 64 frames, PRAGMA cortex_db_sync and
+//     cortex_wal_sync on that connection (the database file and the -wal
+//     synced off the writer), then, between two groups on the writer, the
+//     tail (PASSIVE, at most once per 100 ms) or, past half of the 64 MiB
+//     WAL limit, a RESTART waiting at most 5 ms for readers; and the
+//     writer's own guard before each group (reads the WAL index; a RESTART
+//     when two more commits of the largest seen would pass 7/8 of the
+//     limit);
 //   - the workload is BenchmarkAppend's: 1,000 sessions created and given
 //     one snapshot each, then 512-byte states appended to random sessions,
 //     from a fresh database, -n appends in all (the Go benchmark's b.N:
@@ -92,6 +96,45 @@ static pthread_cond_t cv = PTHREAD_COND_INITIALIZER;
 static int due;
 static atomic_long commits;
 static atomic_int stop;
+// kick: the writer wakes the checkpointer when 1,000 frames are not yet
+// copied, as sqlitedb's writer does (checkpointer.kick), instead of the
+// checkpointer finding them at its next 100 ms poll.
+static pthread_mutex_t kickMu = PTHREAD_MUTEX_INITIALIZER;
+static pthread_cond_t kickCv = PTHREAD_COND_INITIALIZER;
+static int kicked;
+static atomic_long ckKicks;
+
+// waitKick sleeps until the next poll or a kick.
+static void waitKick(void) {
+	struct timespec until;
+	clock_gettime(CLOCK_REALTIME, &until);
+	until.tv_nsec += pollMicros * 1000L;
+	if (until.tv_nsec >= 1000000000L) {
+		until.tv_sec++;
+		until.tv_nsec -= 1000000000L;
+	}
+	pthread_mutex_lock(&kickMu);
+	while (!kicked && !atomic_load(&stop)) {
+		if (pthread_cond_timedwait(&kickCv, &kickMu, &until) != 0) {
+			break;
+		}
+	}
+	kicked = 0;
+	pthread_mutex_unlock(&kickMu);
+}
+
+// kick wakes the checkpointer, without waiting (a channel send with a
+// default in Go).
+static void kick(void) {
+	pthread_mutex_lock(&kickMu);
+	if (!kicked) {
+		kicked = 1;
+		atomic_fetch_add(&ckKicks, 1);
+		pthread_cond_signal(&kickCv);
+	}
+	pthread_mutex_unlock(&kickMu);
+}
+
 static atomic_llong walMax; // the largest -wal file the checkpointer saw
 // Counters for the stats line (stderr): the checkpointer's passes and
 // its thread's CPU, and the writer's checkpoints by kind.
@@ -176,8 +219,9 @@ static void *checkpointer(void *arg) {
 	sqlite3_stmt *passive;
 	check(sqlite3_prepare_v2(c, "PRAGMA wal_checkpoint(PASSIVE)", -1, &passive, 0), c, "prepare");
 	long last = 0;
+	double lastHandoff = 0;
 	while (!atomic_load(&stop)) {
-		usleep(pollMicros);
+		waitKick();
 		long n = atomic_load(&commits);
 		if (n == last) {
 			continue;
@@ -195,6 +239,7 @@ static void *checkpointer(void *arg) {
 		}
 		last = n;
 		atomic_fetch_add(&ckRounds, 1);
+		double roundAt = now();
 		double cc0 = threadCPU();
 		pthread_mutex_lock(&ckMu);
 		atomic_fetch_add(&ckPasses, 1);
@@ -209,6 +254,8 @@ static void *checkpointer(void *arg) {
 				walIndex(&mx, &backfill);
 			}
 			if (mx > backfill) {
+				// checkpoint.go's syncDB, then syncWAL.
+				sqlite3_exec(c, "PRAGMA cortex_db_sync", 0, 0, 0);
 				sqlite3_exec(c, "PRAGMA cortex_wal_sync", 0, 0, 0);
 			}
 		}
@@ -219,7 +266,9 @@ static void *checkpointer(void *arg) {
 		}
 		if (halfFull(mx)) {
 			askWriter(2);
-		} else if (mx > backfill) {
+		} else if (mx > backfill && roundAt - lastHandoff >= pollMicros * 0.9 / 1e6) {
+			// The tail at most once a poll (checkpoint.go lastHandoff).
+			lastHandoff = roundAt;
 			askWriter(1);
 		}
 	}
@@ -407,6 +456,8 @@ int main(int argc, char **argv) {
 	double tStmts = 0, tCommit = 0, tCkpt = 0;
 	long done = 0, groups = 0, ckpts = 0;
 	unsigned lastMx = 0, step = 0, retryAt = 0;
+	int woke = 0;
+	unsigned wakeBf = 0, wakeMx = 0;
 	// stats: WAL frames the commits wrote; the writer's checkpoints by
 	// kind (guard RESTART, the checkpointer's tail and RESTART) and the
 	// wall time of each kind, waiting for the checkpointer's pass included.
@@ -420,6 +471,14 @@ int main(int argc, char **argv) {
 			double c0 = now();
 			unsigned mx, backfill;
 			walIndex(&mx, &backfill);
+			// walGuard's wake: at 1,000 frames not yet copied, and again
+			// only once a round copied something (or the WAL started over).
+			if (mx > backfill && mx - backfill >= walAutoCheckpoint && (!woke || backfill != wakeBf || mx < wakeMx)) {
+				kick();
+				woke = 1;
+				wakeBf = backfill;
+				wakeMx = mx;
+			}
 			if (mx - lastMx > step && mx > lastMx) {
 				step = mx - lastMx;
 			} else {
@@ -521,6 +580,9 @@ int main(int argc, char **argv) {
 		pthread_mutex_lock(&mu);
 		pthread_cond_broadcast(&cv);
 		pthread_mutex_unlock(&mu);
+		pthread_mutex_lock(&kickMu);
+		pthread_cond_signal(&kickCv);
+		pthread_mutex_unlock(&kickMu);
 		pthread_join(th, 0);
 	}
 	double n = (double)done;
@@ -529,8 +591,8 @@ int main(int argc, char **argv) {
 		"  %.2f statements/append  %ld writer checkpoints  wal %.1f MiB (max %.1f)  =  %.0f appends/s  (wall %.2f s, %ld appends; CPU per append: writer %.2f µs, process %.2f µs)\n",
 		label, sync, n / groups, withKey, per, tStmts / n * 1e6, tCommit / n * 1e6, tCkpt / n * 1e6,
 		(double)stmts / n, ckpts, walBytes() / 1048576.0, atomic_load(&walMax) / 1048576.0, 1e6 / per, wall, done, wcpu / n * 1e6, pcpu / n * 1e6);
-	fprintf(stderr, "floor-stats %-12s WAL %.0f bytes/append (%.2f frames)  writer: guard RESTART %ld (%.1f ms each), tail %ld (%.2f ms), RESTART past half %ld (%.1f ms)  checkpointer: %ld rounds, %ld passes, %.2f µs CPU/append\n",
+	fprintf(stderr, "floor-stats %-12s WAL %.0f bytes/append (%.2f frames)  writer: guard RESTART %ld (%.1f ms each), tail %ld (%.2f ms), RESTART past half %ld (%.1f ms)  checkpointer: %ld rounds (%ld kicks), %ld passes, %.2f µs CPU/append\n",
 		label, (double)frames * frameBytes / n, (double)frames / n, nGuard, nGuard ? tGuard / nGuard * 1e3 : 0, nTail, nTail ? tTail / nTail * 1e3 : 0,
-		nRestart, nRestart ? tRestart / nRestart * 1e3 : 0, atomic_load(&ckRounds), atomic_load(&ckPasses), atomic_load(&ckCPUns) / 1e3 / n);
+		nRestart, nRestart ? tRestart / nRestart * 1e3 : 0, atomic_load(&ckRounds), atomic_load(&ckKicks), atomic_load(&ckPasses), atomic_load(&ckCPUns) / 1e3 / n);
 	return 0;
 }
