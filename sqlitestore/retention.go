@@ -344,10 +344,13 @@ func (s *Store) keepVictims(ctx context.Context, keep, limit int64) (vs []victim
 // index, at least minRangeRows first) or after lookupsPerRead cutoff
 // lookups, whichever comes first.
 const (
-	readBudget     = 2 * time.Millisecond
 	lookupsPerRead = 32
 	minRangeRows   = 64
 )
+
+// readBudget: see lookupsPerRead (a variable for tests, which set it out
+// of the way so that only the counts bound a read transaction).
+var readBudget = 2 * time.Millisecond
 
 // scanRange reads, in one read transaction, the entries of
 // state_snapshots_created_at after from and up to hi: at most
