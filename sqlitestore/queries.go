@@ -138,8 +138,12 @@ const (
 	// qOverKeep reads one range of sessions by sid, args after, keep,
 	// limit: each one's sid and whether it is live and holds more than
 	// keep snapshots.
-	qOverKeep = `SELECT sid, snapshot_count > ?2 AND coalesce(expires_at, 1) <> 0 FROM sessions
+	qOverKeep = `SELECT sid, snapshot_count, coalesce(expires_at, 1) <> 0 FROM sessions
 		WHERE sid > ?1 ORDER BY sid LIMIT CAST(?3 AS INTEGER)`
+	// qSessionOldest reads a session's oldest rows up to a cutoff, args
+	// sid, cutoff, limit (KeepLast by session, sessionVictims).
+	qSessionOldest = `SELECT rowid, version FROM state_snapshots WHERE session_id = CAST(?1 AS INTEGER) AND version <= CAST(?2 AS INTEGER)
+		ORDER BY version LIMIT CAST(?3 AS INTEGER)`
 	qPruneCutoff = `SELECT CASE WHEN snapshot_count > ?2 AND coalesce(expires_at, 1) <> 0 THEN
 		(SELECT version FROM state_snapshots WHERE session_id = CAST(?1 AS INTEGER) ORDER BY version DESC LIMIT 1 OFFSET CAST(?2 AS INTEGER)) END
 		FROM sessions WHERE sid = ?1`
@@ -279,6 +283,7 @@ var queries = map[string]string{
 	"PruneScan":       qPruneScan,
 	"PruneCutoff":     qPruneCutoff,
 	"OverKeep":        qOverKeep,
+	"SessionOldest":   qSessionOldest,
 	"PruneWarm":       qPruneWarm,
 	"PruneRowDelete":  qPruneRowDelete,
 	"PruneRowKeepKey": qPruneRowKeepKey,

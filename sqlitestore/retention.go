@@ -155,7 +155,11 @@ func (k *keepScan) mark() keepMark { return keepMark{k.lapFrom, k.wrapped} }
 // rollback puts the walk back to just before vs[i] (vs come from one
 // stretch of the walk, without a wrap or a lap's end inside).
 func (k *keepScan) rollback(m keepMark, vs []victim, i int) {
-	if i < len(vs) {
+	switch {
+	case i >= len(vs):
+	case vs[i].bySession:
+		k.bySession, k.overAt = true, vs[i].at
+	default:
 		k.after, k.lapFrom, k.wrapped = vs[i].before, m.lapFrom, m.wrapped
 	}
 }
@@ -192,6 +196,12 @@ type keepScan struct {
 	keep int64
 	// stats count the walks' reads (for tests and benchmarks).
 	stats walkStats
+	// bySession says this lap removes the few snapshots over KeepLast
+	// session by session (the sids in over, from overAt on) instead of
+	// walking the index (sessionVictims).
+	bySession bool
+	over      []int64
+	overAt    int
 	// cutoffs caches, per session (sid), the newest version the lap
 	// removes (its (keep+1)th newest when the session was first met in
 	// the lap; 0: none). Appends only add newer versions, so a cutoff found
@@ -228,6 +238,10 @@ const keepScanBudget = 1 << 16
 type victim struct {
 	rowid, sid, version, cutoff int64
 	before                      scanPos
+	// bySession: found by sessionVictims, at is its session's place in
+	// keepScan.over (before is not used).
+	bySession bool
+	at        int
 	// noKey says the reader found the row without an idempotency key
 	// (keys never change), so the writer need not keep one.
 	noKey bool
@@ -263,16 +277,26 @@ func (s *Store) keepVictims(ctx context.Context, keep, limit int64) (vs []victim
 		k.lapFrom, k.wrapped = k.after, false
 		clear(k.cutoffs)
 	}
-	if k.after == k.lapFrom && !k.wrapped {
-		// A lap begins: when no session holds more than keep
-		// snapshots, there is nothing to walk for.
-		any, err := s.anyOverKeep(ctx, keep)
+	if k.after == k.lapFrom && !k.wrapped && !k.bySession {
+		// A lap begins: the sessions table says which sessions hold
+		// more than keep snapshots (snapshot_count is exact). None:
+		// nothing to walk for. Few rows to remove among many (the
+		// steady state: what was appended since the last pass): they
+		// are found session by session, not by a walk of the whole
+		// index.
+		over, excess, total, err := s.overKeep(ctx, keep)
 		if err != nil {
 			return nil, false, err
 		}
-		if !any {
+		if len(over) == 0 {
 			return nil, true, nil
 		}
+		if excess*sparseRatio < total && len(over) <= maxOverSessions {
+			k.bySession, k.over, k.overAt = true, over, 0
+		}
+	}
+	if k.bySession {
+		return s.sessionVictims(ctx, keep, limit)
 	}
 	var scanned int64
 	for int64(len(vs)) < limit && scanned < keepScanBudget {
@@ -429,48 +453,129 @@ func (s *Store) lookupCutoffs(ctx context.Context, page []victim, keep int64) er
 	return err
 }
 
-// anyOverKeep reports whether a live session holds more than keep
-// snapshots (snapshot_count is exact), reading the sessions table in read
-// transactions of overKeepRange rows, and stopping at the first.
-func (s *Store) anyOverKeep(ctx context.Context, keep int64) (bool, error) {
+// overKeep reads the sessions table in read transactions of
+// overKeepRange rows and returns the live sessions holding more than keep
+// snapshots (at most maxOverSessions+1 of them), the snapshots they hold
+// beyond keep (excess) and every session's snapshots (total).
+func (s *Store) overKeep(ctx context.Context, keep int64) (over []int64, excess, total int64, err error) {
 	var after int64 = math.MinInt64
 	for {
 		var (
-			n     int64
-			found bool
-			from  = after
+			n    int64
+			from = after
+			base = len(over)
+			ex   = excess
+			tot  = total
 		)
 		err := s.read(ctx, func(tx *sqlitedb.Tx) error {
-			n, found, after = 0, false, from // as new, if run again
+			n, after, over, excess, total = 0, from, over[:base], ex, tot // as new, if run again
 			rows, err := tx.Query(ctx, qOverKeep, from, keep, overKeepRange)
 			if err != nil {
 				return err
 			}
 			defer rows.Close()
 			for rows.Next() {
-				var sid int64
-				if err := rows.Scan(&sid, &found); err != nil {
+				var sid, count int64
+				var live bool
+				if err := rows.Scan(&sid, &count, &live); err != nil {
 					return err
 				}
 				n++
 				after = sid
-				if found {
-					return rows.Close()
+				total += count
+				if live && count > keep {
+					excess += count - keep
+					if len(over) <= maxOverSessions {
+						over = append(over, sid)
+					}
 				}
 			}
 			return rows.Err()
 		})
 		s.keep.stats.reads.Add(1)
 		s.keep.stats.sessions.Add(n)
-		if err != nil || found || n < overKeepRange {
-			return found, err
+		if err != nil || n < overKeepRange {
+			return over, excess, total, err
 		}
 	}
 }
 
 // overKeepRange is the most sessions rows one read transaction of
-// anyOverKeep reads.
+// overKeep reads.
 const overKeepRange = 4096
+
+// A lap removes by session (sessionVictims) when the snapshots to remove
+// are fewer than 1/sparseRatio of all and held by at most maxOverSessions
+// sessions: then reading each such session's oldest rows (its primary-key
+// range) reads far less than walking the whole created_at index, and the
+// writer's cost per row is the same (a sparse victim's table page is a
+// page of its own either way).
+const (
+	sparseRatio     = 64
+	maxOverSessions = 1 << 16
+)
+
+// sessionVictims returns up to limit rows KeepLast keep removes from the
+// sessions in s.keep.over, from overAt on, each session's oldest first,
+// read in short read transactions (lookupsPerRead sessions, readBudget).
+// done reports the lap finished. It must hold s.keep.mu.
+func (s *Store) sessionVictims(ctx context.Context, keep, limit int64) (vs []victim, done bool, err error) {
+	k := &s.keep
+	for k.overAt < len(k.over) && int64(len(vs)) < limit {
+		var (
+			base = len(vs)
+			at   = k.overAt
+		)
+		err := s.read(ctx, func(tx *sqlitedb.Tx) error {
+			t0 := time.Now()
+			vs, at = vs[:base], k.overAt // as new, if run again
+			for n := 0; at < len(k.over) && int64(len(vs)) < limit; n++ {
+				if n >= lookupsPerRead || (n > 0 && time.Since(t0) >= readBudget) {
+					return nil
+				}
+				sid := k.over[at]
+				var cut sql.NullInt64
+				if err := tx.QueryRow(ctx, qPruneCutoff, sid, keep).Scan(&cut); err != nil && !errors.Is(err, sql.ErrNoRows) {
+					return err
+				}
+				if cut.Valid {
+					rows, err := tx.Query(ctx, qSessionOldest, sid, cut.Int64, limit-int64(len(vs)))
+					if err != nil {
+						return err
+					}
+					for rows.Next() {
+						v := victim{sid: sid, cutoff: cut.Int64, bySession: true, at: at}
+						if err := rows.Scan(&v.rowid, &v.version); err != nil {
+							rows.Close()
+							return err
+						}
+						vs = append(vs, v)
+					}
+					rows.Close()
+					if err := rows.Err(); err != nil {
+						return err
+					}
+					if int64(len(vs)) >= limit {
+						return nil // this session may hold more: next call
+					}
+				}
+				at++
+			}
+			return nil
+		})
+		k.stats.reads.Add(1)
+		k.stats.lookups.Add(int64(at - k.overAt))
+		if err != nil {
+			return nil, false, err
+		}
+		k.overAt = at
+	}
+	if k.overAt >= len(k.over) {
+		k.bySession = false
+		return vs, true, nil
+	}
+	return vs, false, nil
+}
 
 // warmVictims reads, on a reader, the pages the writer will change to
 // remove vs: each row's table page and its primary-key index entry (the

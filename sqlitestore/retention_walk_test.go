@@ -227,3 +227,64 @@ func commitsOf(t *testing.T, s *Store) int64 {
 	}
 	return st.Writer.Commits
 }
+
+// TestPruneKeepLast_FewOverBySession: when the snapshots over KeepLast are
+// few among many (the steady state: what was appended since the last
+// pass), a lap finds them session by session from the sessions table and
+// each such session's oldest rows, reading no entry of the created_at
+// index (a walk of the whole index, every pass, is what it replaces);
+// it removes exactly them, also across calls cut by the limit.
+// With a budget of 1 ns every slice stops after one row, and the next
+// carries the lap on from the first row not removed.
+func TestPruneKeepLast_FewOverBySession(t *testing.T) {
+	for _, budget := range []time.Duration{0, time.Nanosecond} {
+		t.Run(fmt.Sprint(budget), func(t *testing.T) { testFewOverBySession(t, budget) })
+	}
+}
+
+func testFewOverBySession(t *testing.T, budget time.Duration) {
+	ctx := context.Background()
+	s, _ := openClocked(t, Config{Slices: SliceConfig{KeepScanRange: 64, Budget: budget}})
+	ids := sessionIDs(100)
+	appendRounds(t, s, ids, 20)       // 2,000 rows, none over 20
+	appendRounds(t, s, ids[10:13], 3) // 9 over KeepLast 20, in 3 sessions
+	appendRounds(t, s, ids[50:51], 1) // and 1 more
+	entries := s.keep.stats.entries.Load()
+	var total int64
+	for calls := 0; ; calls++ {
+		if calls > 40 {
+			t.Fatal("the pass never ends")
+		}
+		n, err := s.Prune(ctx, state.PruneOptions{KeepLast: 20, Limit: 4})
+		if err != nil {
+			t.Fatal(err)
+		}
+		total += n
+		if n < 4 {
+			break
+		}
+	}
+	if total != 10 {
+		t.Fatalf("pruned %d, want 10", total)
+	}
+	if read := s.keep.stats.entries.Load() - entries; read != 0 {
+		t.Fatalf("the pass read %d created_at index entries for 10 rows over KeepLast among 2,010; want 0 (found by session)", read)
+	}
+	for i, id := range ids {
+		vs := versionsOf(t, s, id)
+		latest := int64(20)
+		switch {
+		case i >= 10 && i < 13:
+			latest = 23
+		case i == 50:
+			latest = 21
+		}
+		if len(vs) != 20 || vs[0] != latest || vs[len(vs)-1] != latest-19 {
+			t.Fatalf("session %s keeps %d versions %d..%d, want 20 from %d", id, len(vs), vs[len(vs)-1], vs[0], latest)
+		}
+		sess, err := s.GetSession(ctx, id)
+		if err != nil || sess.SnapshotCount != 20 {
+			t.Fatalf("session %s: count %d, %v", id, sess.SnapshotCount, err)
+		}
+	}
+}
