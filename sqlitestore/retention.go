@@ -269,6 +269,7 @@ func (s *Store) keepVictims(ctx context.Context, keep, limit int64) (vs []victim
 	k := &s.keep
 	if k.cutoffs == nil || k.keep != keep {
 		k.cutoffs, k.keep = map[int64]int64{}, keep
+		k.bySession = false // its sessions were chosen for another keep
 	}
 	if k.after == (scanPos{}) {
 		k.after, k.lapFrom = scanStart, scanStart

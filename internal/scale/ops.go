@@ -28,7 +28,7 @@ func init() {
 	Register(Op{Name: "delete a big session + reclaim", Destructive: true, Setup: setupBigSession, Run: deleteBig})
 	Register(Op{Name: "retention pass (keep last 140)", Destructive: true, Run: retention})
 	Register(Op{Name: "retention pass (max age: oldest 30%)", Destructive: true, Setup: setupMaxAge, Run: retentionMaxAge})
-	Register(Op{Name: "retention pass, nothing to prune", Destructive: true, Run: retentionNothing})
+	Register(Op{Name: "retention pass with nothing to prune", Destructive: true, Run: retentionNothing})
 }
 
 // bigSize is the big session's snapshot count: 100k, less on small
