@@ -267,12 +267,14 @@ type victim struct {
 // appends waited 149-164 ms (BENCHMARKS.md, "Session 12, retain5").
 func (s *Store) keepVictims(ctx context.Context, keep, limit int64) (vs []victim, done bool, err error) {
 	k := &s.keep
-	if k.cutoffs == nil || k.keep != keep {
-		k.cutoffs, k.keep = map[int64]int64{}, keep
-		k.bySession = false // its sessions were chosen for another keep
-	}
 	if k.after == (scanPos{}) {
 		k.after, k.lapFrom = scanStart, scanStart
+	}
+	if k.cutoffs == nil || k.keep != keep {
+		// Another KeepLast: a new lap, from where the walk stands (the
+		// old lap's cutoffs and sessions were for the old KeepLast).
+		k.cutoffs, k.keep = map[int64]int64{}, keep
+		k.lapFrom, k.wrapped, k.bySession = k.after, false, false
 	}
 	newLap := func() {
 		k.lapFrom, k.wrapped = k.after, false
