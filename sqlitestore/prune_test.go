@@ -230,7 +230,7 @@ func TestPruneKeepLast_StaleVictim(t *testing.T) {
 	var removed int64
 	err = s.DB().Write(ctx, func(tx *sqlitedb.Tx) error {
 		var err error
-		removed, _, _, err = pruneVictims(ctx, tx, s.startSlice(), stale)
+		removed, _, _, err = pruneVictims(ctx, tx, s.startSlice(), stale, false)
 		return err
 	})
 	if err != nil || removed != 0 {

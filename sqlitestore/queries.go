@@ -135,6 +135,15 @@ const (
 	qPruneScan = `SELECT created_at, session_id, version, rowid FROM state_snapshots INDEXED BY state_snapshots_created_at
 		WHERE (created_at, session_id, version) > (?1, ?2, ?3) AND (created_at, session_id, version) <= (?4, ?5, ?6)
 		ORDER BY created_at, session_id, version LIMIT CAST(?7 AS INTEGER)`
+	// qOverKeep reads one range of sessions by sid, args after, keep,
+	// limit: each one's sid and whether it is live and holds more than
+	// keep snapshots.
+	qOverKeep = `SELECT sid, snapshot_count, coalesce(expires_at, 1) <> 0 FROM sessions
+		WHERE sid > ?1 ORDER BY sid LIMIT CAST(?3 AS INTEGER)`
+	// qSessionOldest reads a session's oldest rows up to a cutoff, args
+	// sid, cutoff, limit (KeepLast by session, sessionVictims).
+	qSessionOldest = `SELECT rowid, version FROM state_snapshots WHERE session_id = CAST(?1 AS INTEGER) AND version <= CAST(?2 AS INTEGER)
+		ORDER BY version LIMIT CAST(?3 AS INTEGER)`
 	qPruneCutoff = `SELECT CASE WHEN snapshot_count > ?2 AND coalesce(expires_at, 1) <> 0 THEN
 		(SELECT version FROM state_snapshots WHERE session_id = CAST(?1 AS INTEGER) ORDER BY version DESC LIMIT 1 OFFSET CAST(?2 AS INTEGER)) END
 		FROM sessions WHERE sid = ?1`
@@ -147,18 +156,17 @@ const (
 	qPruneRowKeepKey = `INSERT OR IGNORE INTO pruned_idempotency_keys (session_id, key, version, created_at, size_bytes, fingerprint)
 		SELECT session_id, idempotency_key, version, created_at, size_bytes, idempotency_fp FROM state_snapshots
 		WHERE rowid = ?1 AND session_id = ?2 AND version <= ?3 AND idempotency_key IS NOT NULL`
-	// qPruneOld finds snapshots created before a time, except each
-	// session's latest; args cutoff, limit.
-	qPruneOld = `SELECT s.session_id, s.version FROM state_snapshots AS s
-		JOIN sessions AS x ON x.sid = s.session_id
-		WHERE s.created_at < ? AND s.version < x.version AND coalesce(x.expires_at, 1) <> 0
-		ORDER BY s.created_at LIMIT CAST(? AS INTEGER)`
-	qSnapshotDelete = `DELETE FROM state_snapshots WHERE session_id = ? AND version = ?`
-	// qSnapshotKeepKey keeps a snapshot's idempotency key before
-	// qSnapshotDelete; args sid, version.
-	qSnapshotKeepKey = `INSERT OR IGNORE INTO pruned_idempotency_keys (session_id, key, version, created_at, size_bytes, fingerprint)
-		SELECT session_id, idempotency_key, version, created_at, size_bytes, idempotency_fp FROM state_snapshots
-		WHERE session_id = ? AND version = ? AND idempotency_key IS NOT NULL`
+	// qAgeScan reads one range of state_snapshots_created_at on a reader
+	// for MaxAge retention (ageVictims), args after (created_at, session,
+	// version), up to (the same), the cutoff, limit: each entry with
+	// whether it may go (not its session's latest, nor a deleted
+	// session's: those are reclaim's).
+	qAgeScan = `SELECT s.created_at, s.session_id, s.version, s.rowid,
+		s.version < x.version AND coalesce(x.expires_at, 1) <> 0
+		FROM state_snapshots AS s INDEXED BY state_snapshots_created_at CROSS JOIN sessions AS x ON x.sid = s.session_id
+		WHERE (s.created_at, s.session_id, s.version) > (?1, ?2, ?3) AND (s.created_at, s.session_id, s.version) <= (?4, ?5, ?6)
+			AND s.created_at < ?7
+		ORDER BY s.created_at, s.session_id, s.version LIMIT CAST(?8 AS INTEGER)`
 	qUncount = `UPDATE sessions SET snapshot_count = snapshot_count - ? WHERE sid = ?`
 	// qTTLRepairs counts the sessions migration 0005 repairs (see there).
 	qTTLRepairs = `SELECT count(*) FROM sessions
@@ -274,12 +282,12 @@ var queries = map[string]string{
 	"ForkFinish":      qForkFinish,
 	"PruneScan":       qPruneScan,
 	"PruneCutoff":     qPruneCutoff,
+	"OverKeep":        qOverKeep,
+	"SessionOldest":   qSessionOldest,
 	"PruneWarm":       qPruneWarm,
 	"PruneRowDelete":  qPruneRowDelete,
 	"PruneRowKeepKey": qPruneRowKeepKey,
-	"PruneOld":        qPruneOld,
-	"SnapshotDelete":  qSnapshotDelete,
-	"SnapshotKeepKey": qSnapshotKeepKey,
+	"AgeScan":         qAgeScan,
 	"Uncount":         qUncount,
 	"TTLRepairs":      qTTLRepairs,
 	"UserVersion":     qUserVersion,

@@ -7,6 +7,7 @@ import (
 	"math"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/cortex-db/cortex/sqlitedb"
@@ -74,69 +75,101 @@ func (s *Store) PruneSlice(ctx context.Context, opts state.PruneOptions) (state.
 	limit := pruneLimit(opts)
 	// Saturated, never wrapped.
 	cutoff := state.UnixNanos(s.now().Add(-opts.OlderThan))
+	// One walk at a time: each call carries them on.
+	s.keep.mu.Lock()
+	defer s.keep.mu.Unlock()
 	var (
-		vs               []victim
-		lapDone, wrapped bool
-		lapFrom          scanPos
+		kvs, avs          []victim
+		keepDone, ageDone = true, true
+		keepMark, ageMark = s.keep.mark(), s.age
 	)
 	if opts.KeepLast > 0 {
-		// One KeepLast walk at a time: each call carries it on.
-		s.keep.mu.Lock()
-		defer s.keep.mu.Unlock()
-		lapFrom, wrapped = s.keep.lapFrom, s.keep.wrapped
 		var err error
-		if vs, lapDone, err = s.keepVictims(ctx, int64(opts.KeepLast), limit); err != nil {
+		if kvs, keepDone, err = s.keepVictims(ctx, int64(opts.KeepLast), limit); err != nil {
 			return state.SliceResult{}, storeErr("prune", err)
 		}
 	}
-	// rollback puts the walk back to just before vs[i] (vs come from one
-	// stretch of the walk, without a wrap or a lap's end inside).
-	rollback := func(i int) {
-		s.keep.after, s.keep.lapFrom, s.keep.wrapped = vs[i].before, lapFrom, wrapped
+	if opts.OlderThan > 0 && int64(len(kvs)) < limit {
+		var err error
+		if avs, ageDone, err = s.ageVictims(ctx, cutoff, limit-int64(len(kvs))); err != nil {
+			s.keep.rollback(keepMark, kvs, 0)
+			return state.SliceResult{}, storeErr("prune", err)
+		}
 	}
 	var (
-		res     state.SliceResult
-		through int
+		res      state.SliceResult
+		kThrough int
+		aThrough int
 	)
-	if len(vs) > 0 || opts.OlderThan > 0 {
+	if len(kvs)+len(avs) > 0 {
 		err := s.write(ctx, func(tx *sqlitedb.Tx) (err error) {
 			clk := s.startSlice()
-			res, through = state.SliceResult{}, 0
+			res, kThrough, aThrough = state.SliceResult{}, 0, 0
 			defer func() { res.WriterTime = clk.elapsed() }()
 			var cut bool
-			if len(vs) > 0 {
-				if res.Snapshots, through, cut, err = pruneVictims(ctx, tx, clk, vs); err != nil {
+			if len(kvs) > 0 {
+				if res.Snapshots, kThrough, cut, err = pruneVictims(ctx, tx, clk, kvs, false); err != nil {
 					return err
 				}
 			}
-			if opts.OlderThan > 0 && res.Snapshots < limit && !cut {
-				n, c, err := pruneOlderThan(ctx, tx, clk, cutoff, limit-res.Snapshots)
-				if err != nil {
+			if len(avs) > 0 && !cut {
+				n := int64(0)
+				if n, aThrough, cut, err = pruneVictims(ctx, tx, clk, avs, len(kvs) > 0); err != nil {
 					return err
 				}
 				res.Snapshots += n
-				cut = c
 			}
-			res.More = cut || res.Snapshots >= limit
+			res.More = cut
 			return nil
 		})
 		if err != nil {
-			if len(vs) > 0 {
-				rollback(0)
-			}
+			s.keep.rollback(keepMark, kvs, 0)
+			s.age.rollback(ageMark, avs, 0)
 			return state.SliceResult{}, storeErr("prune", err)
 		}
 	}
-	if through < len(vs) {
+	if kThrough < len(kvs) {
 		// Cut by the budget: the next call reads again from the first
 		// row not removed.
-		rollback(through)
-		lapDone = false
+		s.keep.rollback(keepMark, kvs, kThrough)
+		keepDone = false
 	}
-	if opts.KeepLast > 0 && !lapDone {
+	if aThrough < len(avs) {
+		s.age.rollback(ageMark, avs, aThrough)
+		ageDone = false
+	}
+	if !keepDone || !ageDone || res.Snapshots >= limit {
 		res.More = true
 	}
 	return res, nil
+}
+
+// keepMark is where the KeepLast walk stood before a call.
+type keepMark struct {
+	lapFrom scanPos
+	wrapped bool
+}
+
+func (k *keepScan) mark() keepMark { return keepMark{k.lapFrom, k.wrapped} }
+
+// rollback puts the walk back to just before vs[i] (vs come from one
+// stretch of the walk, without a wrap or a lap's end inside).
+func (k *keepScan) rollback(m keepMark, vs []victim, i int) {
+	switch {
+	case i >= len(vs):
+	case vs[i].bySession:
+		k.bySession, k.overAt = true, vs[i].at
+	default:
+		k.after, k.lapFrom, k.wrapped = vs[i].before, m.lapFrom, m.wrapped
+	}
+}
+
+// rollback puts the MaxAge walk back to just before vs[i], in the lap it
+// was in before the call (m).
+func (a *ageScan) rollback(m ageScan, vs []victim, i int) {
+	if i < len(vs) {
+		a.after, a.lapFrom, a.wrapped = vs[i].before, m.lapFrom, m.wrapped
+	}
 }
 
 // keepScan is where KeepLast retention's walk of the snapshots stands:
@@ -161,11 +194,26 @@ type keepScan struct {
 	wrapped        bool
 	// keep is the KeepLast the cutoffs were found for.
 	keep int64
+	// stats count the walks' reads (for tests and benchmarks).
+	stats walkStats
+	// bySession says this lap removes the few snapshots over KeepLast
+	// session by session (the sids in over, from overAt on) instead of
+	// walking the index (sessionVictims).
+	bySession bool
+	over      []int64
+	overAt    int
 	// cutoffs caches, per session (sid), the newest version the lap
 	// removes (its (keep+1)th newest when the session was first met in
 	// the lap; 0: none). Appends only add newer versions, so a cutoff found
 	// earlier in the lap stays safe: it never reaches the newest keep.
 	cutoffs map[int64]int64
+}
+
+// walkStats count what the retention walks read on the read-only
+// connections: read transactions, index entries, cutoff lookups (and the
+// most in one read transaction), sessions rows.
+type walkStats struct {
+	reads, entries, lookups, maxLookups, sessions atomic.Int64
 }
 
 // scanPos is an entry of state_snapshots_created_at.
@@ -190,6 +238,10 @@ const keepScanBudget = 1 << 16
 type victim struct {
 	rowid, sid, version, cutoff int64
 	before                      scanPos
+	// bySession: found by sessionVictims, at is its session's place in
+	// keepScan.over (before is not used).
+	bySession bool
+	at        int
 	// noKey says the reader found the row without an idempotency key
 	// (keys never change), so the writer need not keep one.
 	noKey bool
@@ -202,17 +254,52 @@ type victim struct {
 // done reports that the walk finished its lap (the whole index since the
 // lap began) and starts a new one. It must hold s.keep.mu; it moves
 // s.keep.after past the entries it read.
+//
+// Every read transaction is short (readBudget, lookupsPerRead): a reader
+// holds the WAL from the frame its transaction began at, so while one
+// runs, the background checkpointer copies nothing newer and the WAL
+// fills; the writer's guard then copies all of it itself (a RESTART on
+// the writer), and appends wait for that copy. Measured at 1M snapshots
+// under 4 appending clients: the pass's first read transaction, which
+// looked up the cutoffs of 459 sessions met for the first time, held the
+// WAL 176 ms; the checkpointer copied 31 of 7,760 frames meanwhile; the
+// guard's RESTART then copied 14,222 frames on the writer in 114 ms, and
+// appends waited 149-164 ms (BENCHMARKS.md, "Session 12, retain5").
 func (s *Store) keepVictims(ctx context.Context, keep, limit int64) (vs []victim, done bool, err error) {
 	k := &s.keep
-	if k.cutoffs == nil || k.keep != keep {
-		k.cutoffs, k.keep = map[int64]int64{}, keep
-	}
 	if k.after == (scanPos{}) {
 		k.after, k.lapFrom = scanStart, scanStart
+	}
+	if k.cutoffs == nil || k.keep != keep {
+		// Another KeepLast: a new lap, from where the walk stands (the
+		// old lap's cutoffs and sessions were for the old KeepLast).
+		k.cutoffs, k.keep = map[int64]int64{}, keep
+		k.lapFrom, k.wrapped, k.bySession = k.after, false, false
 	}
 	newLap := func() {
 		k.lapFrom, k.wrapped = k.after, false
 		clear(k.cutoffs)
+	}
+	if k.after == k.lapFrom && !k.wrapped && !k.bySession {
+		// A lap begins: the sessions table says which sessions hold
+		// more than keep snapshots (snapshot_count is exact). None:
+		// nothing to walk for. Few rows to remove among many (the
+		// steady state: what was appended since the last pass): they
+		// are found session by session, not by a walk of the whole
+		// index.
+		over, excess, total, err := s.overKeep(ctx, keep)
+		if err != nil {
+			return nil, false, err
+		}
+		if len(over) == 0 {
+			return nil, true, nil
+		}
+		if excess*sparseRatio < total && len(over) <= maxOverSessions {
+			k.bySession, k.over, k.overAt = true, over, 0
+		}
+	}
+	if k.bySession {
+		return s.sessionVictims(ctx, keep, limit)
 	}
 	var scanned int64
 	for int64(len(vs)) < limit && scanned < keepScanBudget {
@@ -220,68 +307,43 @@ func (s *Store) keepVictims(ctx context.Context, keep, limit int64) (vs []victim
 		if k.wrapped {
 			hi = k.lapFrom
 		}
-		var (
-			n    int64
-			last scanPos
-			end  bool
-		)
-		base := len(vs)
-		err := s.read(ctx, func(tx *sqlitedb.Tx) error {
-			n, last, end, vs = 0, k.after, false, vs[:base] // as new, if run again
-			a := k.after
-			rows, err := tx.Query(ctx, qPruneScan, a.at, a.sid, a.version, hi.at, hi.sid, hi.version, s.slices.KeepScanRange)
-			if err != nil {
-				return err
-			}
-			var page []victim
-			for rows.Next() {
-				var v victim
-				var p scanPos
-				if err := rows.Scan(&p.at, &v.sid, &v.version, &v.rowid); err != nil {
-					rows.Close()
-					return err
-				}
-				p.sid, p.version = v.sid, v.version
-				v.before = p // for now: this entry's own position
-				page = append(page, v)
-			}
-			rows.Close()
-			if err := rows.Err(); err != nil {
-				return err
-			}
-			for _, v := range page {
-				if int64(len(vs)) >= limit {
-					break
-				}
-				c, ok := k.cutoffs[v.sid]
-				if !ok {
-					var cut sql.NullInt64
-					if err := tx.QueryRow(ctx, qPruneCutoff, v.sid, keep).Scan(&cut); err != nil && !errors.Is(err, sql.ErrNoRows) {
-						return err
-					}
-					if len(k.cutoffs) >= maxCutoffs {
-						clear(k.cutoffs)
-					}
-					c = cut.Int64 // NULL: nothing to remove
-					k.cutoffs[v.sid] = c
-				}
-				here := v.before
-				v.before = last
-				n++
-				last = here
-				if v.version <= c {
-					v.cutoff = c
-					vs = append(vs, v)
-				}
-			}
-			end = len(page) < int(s.slices.KeepScanRange) && int64(len(vs)) < limit
-			if retainOldWay || !retainWarm {
-				return nil
-			}
-			return warmVictims(ctx, tx, vs[base:])
-		})
+		page, short, err := s.scanRange(ctx, k.after, hi)
 		if err != nil {
 			return nil, false, err
+		}
+		var (
+			n    int64
+			last = k.after
+		)
+		base := len(vs)
+		for i := range page {
+			if int64(len(vs)) >= limit {
+				break
+			}
+			v := page[i]
+			c, ok := k.cutoffs[v.sid]
+			if !ok {
+				// Looked up with the next sessions of the page not
+				// met yet, in a read transaction of their own.
+				if err := s.lookupCutoffs(ctx, page[i:], keep); err != nil {
+					return nil, false, err
+				}
+				c = k.cutoffs[v.sid]
+			}
+			here := v.before
+			v.before = last
+			n++
+			last = here
+			if v.version <= c {
+				v.cutoff = c
+				vs = append(vs, v)
+			}
+		}
+		end := short && int64(len(vs)) < limit
+		if retainWarm && !retainOldWay && len(vs) > base {
+			if err := s.read(ctx, func(tx *sqlitedb.Tx) error { return warmVictims(ctx, tx, vs[base:]) }); err != nil {
+				return nil, false, err
+			}
 		}
 		k.after = last
 		scanned += n
@@ -300,6 +362,220 @@ func (s *Store) keepVictims(ctx context.Context, keep, limit int64) (vs []victim
 			k.after, k.wrapped = scanStart, true
 			return vs, false, nil
 		}
+	}
+	return vs, false, nil
+}
+
+// Bounds of each read transaction of the retention walks (keepVictims,
+// ageVictims): one stops at the first row past readBudget (reading the
+// index, at least minRangeRows first) or after lookupsPerRead cutoff
+// lookups, whichever comes first.
+const (
+	lookupsPerRead = 32
+	minRangeRows   = 64
+)
+
+// readBudget: see lookupsPerRead (a variable for tests, which set it out
+// of the way so that only the counts bound a read transaction).
+var readBudget = 2 * time.Millisecond
+
+// scanRange reads, in one read transaction, the entries of
+// state_snapshots_created_at after from and up to hi: at most
+// SliceConfig.KeepScanRange, fewer when readBudget runs out first. short
+// says it read every entry up to hi. Each victim's before is, for now, its
+// own position.
+func (s *Store) scanRange(ctx context.Context, from, hi scanPos) (page []victim, short bool, err error) {
+	err = s.read(ctx, func(tx *sqlitedb.Tx) error {
+		t0 := time.Now()
+		page, short = page[:0], true // as new, if run again
+		rows, err := tx.Query(ctx, qPruneScan, from.at, from.sid, from.version, hi.at, hi.sid, hi.version, s.slices.KeepScanRange)
+		if err != nil {
+			return err
+		}
+		defer rows.Close()
+		for rows.Next() {
+			var v victim
+			var p scanPos
+			if err := rows.Scan(&p.at, &v.sid, &v.version, &v.rowid); err != nil {
+				return err
+			}
+			p.sid, p.version = v.sid, v.version
+			v.before = p
+			page = append(page, v)
+			if len(page) >= minRangeRows && time.Since(t0) >= readBudget {
+				short = false // stopped early: more may follow
+				return rows.Close()
+			}
+		}
+		if err := rows.Err(); err != nil {
+			return err
+		}
+		if int64(len(page)) >= s.slices.KeepScanRange {
+			short = false
+		}
+		return nil
+	})
+	s.keep.stats.reads.Add(1)
+	s.keep.stats.entries.Add(int64(len(page)))
+	return page, short, err
+}
+
+// lookupCutoffs finds, in one short read transaction, the cutoffs of
+// page's sessions not met yet in the lap, in page order: page[0]'s at
+// least, then more until lookupsPerRead or readBudget.
+func (s *Store) lookupCutoffs(ctx context.Context, page []victim, keep int64) error {
+	k := &s.keep
+	if len(k.cutoffs) >= maxCutoffs-lookupsPerRead {
+		clear(k.cutoffs)
+	}
+	var lookups int64
+	err := s.read(ctx, func(tx *sqlitedb.Tx) error {
+		t0 := time.Now()
+		lookups = 0
+		for _, v := range page {
+			if _, ok := k.cutoffs[v.sid]; ok {
+				continue
+			}
+			if lookups >= lookupsPerRead || (lookups > 0 && time.Since(t0) >= readBudget) {
+				return nil
+			}
+			var cut sql.NullInt64
+			if err := tx.QueryRow(ctx, qPruneCutoff, v.sid, keep).Scan(&cut); err != nil && !errors.Is(err, sql.ErrNoRows) {
+				return err
+			}
+			k.cutoffs[v.sid] = cut.Int64 // NULL: nothing to remove
+			lookups++
+		}
+		return nil
+	})
+	k.stats.reads.Add(1)
+	k.stats.lookups.Add(lookups)
+	if lookups > k.stats.maxLookups.Load() {
+		k.stats.maxLookups.Store(lookups)
+	}
+	return err
+}
+
+// overKeep reads the sessions table in read transactions of
+// overKeepRange rows and returns the live sessions holding more than keep
+// snapshots (at most maxOverSessions+1 of them), the snapshots they hold
+// beyond keep (excess) and every session's snapshots (total).
+func (s *Store) overKeep(ctx context.Context, keep int64) (over []int64, excess, total int64, err error) {
+	var after int64 = math.MinInt64
+	for {
+		var (
+			n    int64
+			from = after
+			base = len(over)
+			ex   = excess
+			tot  = total
+		)
+		err := s.read(ctx, func(tx *sqlitedb.Tx) error {
+			n, after, over, excess, total = 0, from, over[:base], ex, tot // as new, if run again
+			rows, err := tx.Query(ctx, qOverKeep, from, keep, overKeepRange)
+			if err != nil {
+				return err
+			}
+			defer rows.Close()
+			for rows.Next() {
+				var sid, count int64
+				var live bool
+				if err := rows.Scan(&sid, &count, &live); err != nil {
+					return err
+				}
+				n++
+				after = sid
+				total += count
+				if live && count > keep {
+					excess += count - keep
+					if len(over) <= maxOverSessions {
+						over = append(over, sid)
+					}
+				}
+			}
+			return rows.Err()
+		})
+		s.keep.stats.reads.Add(1)
+		s.keep.stats.sessions.Add(n)
+		if err != nil || n < overKeepRange {
+			return over, excess, total, err
+		}
+	}
+}
+
+// overKeepRange is the most sessions rows one read transaction of
+// overKeep reads.
+const overKeepRange = 4096
+
+// A lap removes by session (sessionVictims) when the snapshots to remove
+// are fewer than 1/sparseRatio of all and held by at most maxOverSessions
+// sessions: then reading each such session's oldest rows (its primary-key
+// range) reads far less than walking the whole created_at index, and the
+// writer's cost per row is the same (a sparse victim's table page is a
+// page of its own either way).
+const (
+	sparseRatio     = 64
+	maxOverSessions = 1 << 16
+)
+
+// sessionVictims returns up to limit rows KeepLast keep removes from the
+// sessions in s.keep.over, from overAt on, each session's oldest first,
+// read in short read transactions (lookupsPerRead sessions, readBudget).
+// done reports the lap finished. It must hold s.keep.mu.
+func (s *Store) sessionVictims(ctx context.Context, keep, limit int64) (vs []victim, done bool, err error) {
+	k := &s.keep
+	for k.overAt < len(k.over) && int64(len(vs)) < limit {
+		var (
+			base = len(vs)
+			at   = k.overAt
+		)
+		err := s.read(ctx, func(tx *sqlitedb.Tx) error {
+			t0 := time.Now()
+			vs, at = vs[:base], k.overAt // as new, if run again
+			for n := 0; at < len(k.over) && int64(len(vs)) < limit; n++ {
+				if n >= lookupsPerRead || (n > 0 && time.Since(t0) >= readBudget) {
+					return nil
+				}
+				sid := k.over[at]
+				var cut sql.NullInt64
+				if err := tx.QueryRow(ctx, qPruneCutoff, sid, keep).Scan(&cut); err != nil && !errors.Is(err, sql.ErrNoRows) {
+					return err
+				}
+				if cut.Valid {
+					rows, err := tx.Query(ctx, qSessionOldest, sid, cut.Int64, limit-int64(len(vs)))
+					if err != nil {
+						return err
+					}
+					for rows.Next() {
+						v := victim{sid: sid, cutoff: cut.Int64, bySession: true, at: at}
+						if err := rows.Scan(&v.rowid, &v.version); err != nil {
+							rows.Close()
+							return err
+						}
+						vs = append(vs, v)
+					}
+					rows.Close()
+					if err := rows.Err(); err != nil {
+						return err
+					}
+					if int64(len(vs)) >= limit {
+						return nil // this session may hold more: next call
+					}
+				}
+				at++
+			}
+			return nil
+		})
+		k.stats.reads.Add(1)
+		k.stats.lookups.Add(int64(at - k.overAt))
+		if err != nil {
+			return nil, false, err
+		}
+		k.overAt = at
+	}
+	if k.overAt >= len(k.over) {
+		k.bySession = false
+		return vs, true, nil
 	}
 	return vs, false, nil
 }
@@ -350,7 +626,10 @@ var retainWarm bool
 // removed and how many of vs it went through. (Removing a slice's rows in
 // primary-key order instead was measured in session 11 and not kept:
 // BENCHMARKS.md, "Session 11, retain4".)
-func pruneVictims(ctx context.Context, tx *sqlitedb.Tx, clk sliceClock, vs []victim) (removed int64, through int, cut bool, err error) {
+//
+// started says the slice already removed rows: then the budget is looked
+// at before the first row too.
+func pruneVictims(ctx context.Context, tx *sqlitedb.Tx, clk sliceClock, vs []victim, started bool) (removed int64, through int, cut bool, err error) {
 	// retainOldWay: the budget every pruneChunk rows, every key kept.
 	every, keyless := 1, true
 	if retainOldWay {
@@ -360,7 +639,7 @@ func pruneVictims(ctx context.Context, tx *sqlitedb.Tx, clk sliceClock, vs []vic
 	for i, v := range vs {
 		// The budget is looked at before every row but the first: a slice
 		// ends at most one row past it.
-		if i > 0 && i%every == 0 && clk.over() {
+		if (i > 0 || started) && i%every == 0 && clk.over() {
 			cut = true
 			break
 		}
@@ -393,53 +672,138 @@ func pruneVictims(ctx context.Context, tx *sqlitedb.Tx, clk sliceClock, vs []vic
 // slice can stop soon after its budget.
 const pruneChunk = 16
 
-// pruneOlderThan removes up to limit snapshots created before cutoff,
-// never a session's latest, until the slice's budget is used (cut).
-func pruneOlderThan(ctx context.Context, tx *sqlitedb.Tx, clk sliceClock, cutoff, limit int64) (int64, bool, error) {
-	rows, err := tx.Query(ctx, qPruneOld, cutoff, limit)
-	if err != nil {
-		return 0, false, err
+// ageScan is where MaxAge retention's walk stands: like keepScan's, in
+// the order of state_snapshots_created_at, on the read-only connections,
+// from the index's start to the cutoff once per lap; a lap that began
+// part-way (after a call cut short) wraps round to the index's start and
+// ends where it began. Only the rows it finds go to the writer, each
+// removed by its rowid (qPruneRowDelete), so no slice's writer time goes
+// to finding them (the old way ran qPruneOld on the writer: a cold walk of
+// the index and of sessions inside the slice). Rows older than the cutoff
+// stay so only while they are their session's latest, so a walk with
+// nothing to remove reads at most one entry per session (and the rows of
+// deleted sessions not yet reclaimed), then one entry past the cutoff.
+type ageScan struct {
+	after, lapFrom scanPos
+	wrapped        bool
+}
+
+// ageHi is the walk's upper bound hi, lowered to the last entry before
+// cutoff: the read's index range itself then ends at the cutoff (SQLite
+// does not end a row-value range at a bound on its first column alone,
+// and would read every newer entry to find none: measured, 1.8 s for a
+// MaxAge pass with nothing older than its cutoff at 0.8M).
+func ageHi(hi scanPos, cutoff int64) scanPos {
+	if cutoff == math.MinInt64 {
+		return scanStart
 	}
-	type victim struct {
-		sid     int64
-		version int64
+	lim := scanPos{cutoff - 1, math.MaxInt64, math.MaxInt64}
+	if lim.less(hi) {
+		return lim
 	}
-	var vs []victim
-	for rows.Next() {
-		var v victim
-		if err := rows.Scan(&v.sid, &v.version); err != nil {
-			rows.Close()
-			return 0, false, err
+	return hi
+}
+
+// less orders entries as state_snapshots_created_at does.
+func (p scanPos) less(q scanPos) bool {
+	if p.at != q.at {
+		return p.at < q.at
+	}
+	if p.sid != q.sid {
+		return p.sid < q.sid
+	}
+	return p.version < q.version
+}
+
+// ageVictims walks state_snapshots_created_at from s.age.after, in short
+// read transactions (readBudget, SliceConfig.KeepScanRange entries), and
+// returns up to limit rows created before cutoff that are not their
+// session's latest (nor a deleted session's), from one stretch of the
+// walk. done reports the lap finished (the walk starts over next call).
+// It must hold s.keep.mu.
+func (s *Store) ageVictims(ctx context.Context, cutoff, limit int64) (vs []victim, done bool, err error) {
+	a := &s.age
+	if a.after == (scanPos{}) {
+		a.after, a.lapFrom = scanStart, scanStart
+	}
+	var scanned int64
+	for int64(len(vs)) < limit && scanned < keepScanBudget {
+		hi := scanEnd
+		if a.wrapped {
+			hi = a.lapFrom
 		}
-		vs = append(vs, v)
-	}
-	rows.Close()
-	if err := rows.Err(); err != nil {
-		return 0, false, err
-	}
-	perSession := map[int64]int64{}
-	var n int64
-	cut := false
-	for _, v := range vs {
-		if n > 0 && clk.over() {
-			cut = true
-			break
+		hi = ageHi(hi, cutoff)
+		type entry struct {
+			v     victim
+			prune bool
 		}
-		if _, err := tx.Exec(ctx, qSnapshotKeepKey, v.sid, v.version); err != nil {
-			return 0, false, err
+		var (
+			page  []entry
+			short = true
+		)
+		err := s.read(ctx, func(tx *sqlitedb.Tx) error {
+			t0 := time.Now()
+			page, short = page[:0], true // as new, if run again
+			f := a.after
+			rows, err := tx.Query(ctx, qAgeScan, f.at, f.sid, f.version, hi.at, hi.sid, hi.version, cutoff, s.slices.KeepScanRange)
+			if err != nil {
+				return err
+			}
+			defer rows.Close()
+			for rows.Next() {
+				var e entry
+				var p scanPos
+				if err := rows.Scan(&p.at, &e.v.sid, &e.v.version, &e.v.rowid, &e.prune); err != nil {
+					return err
+				}
+				p.sid, p.version = e.v.sid, e.v.version
+				e.v.before = p
+				page = append(page, e)
+				if len(page) >= minRangeRows && time.Since(t0) >= readBudget {
+					short = false
+					return rows.Close()
+				}
+			}
+			if err := rows.Err(); err != nil {
+				return err
+			}
+			if int64(len(page)) >= s.slices.KeepScanRange {
+				short = false
+			}
+			return nil
+		})
+		s.keep.stats.reads.Add(1)
+		s.keep.stats.entries.Add(int64(len(page)))
+		if err != nil {
+			return nil, false, err
 		}
-		if _, err := tx.Exec(ctx, qSnapshotDelete, v.sid, v.version); err != nil {
-			return 0, false, err
+		last := a.after
+		for _, e := range page {
+			if int64(len(vs)) >= limit {
+				break
+			}
+			v := e.v
+			here := v.before
+			v.before = last
+			last = here
+			scanned++
+			if e.prune {
+				v.cutoff = v.version
+				vs = append(vs, v)
+			}
 		}
-		perSession[v.sid]++
-		n++
+		a.after = last
+		if short && int64(len(vs)) < limit {
+			// Read to the cutoff (or to the lap's start, wrapped).
+			if a.wrapped || a.lapFrom == scanStart {
+				a.after, a.lapFrom, a.wrapped = scanStart, scanStart, false
+				return vs, true, nil
+			}
+			a.after, a.wrapped = scanStart, true
+			return vs, false, nil
+		}
 	}
-	for sid, k := range perSession {
-		if _, err := tx.Exec(ctx, qUncount, k, sid); err != nil {
-			return 0, false, err
-		}
-	}
-	return n, cut, nil
+	return vs, false, nil
 }
 
 // ExpireSessions reclaims up to limit (0: state.DefaultPruneLimit)

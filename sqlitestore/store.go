@@ -125,6 +125,7 @@ type Store struct {
 	ownDB bool
 	hints keyHints
 	keep  keepScan
+	age   ageScan // MaxAge retention's walk, under keep.mu
 	// slices bounds background work on the writer; forks are the sids
 	// of the forks this Store is building, which reclaim leaves alone.
 	slices SliceConfig

@@ -8,6 +8,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"slices"
+	"strings"
 	"sync"
 	"time"
 
@@ -26,6 +27,8 @@ func init() {
 	Register(Op{Name: "restore (vs cp)", Offline: true, Run: restore})
 	Register(Op{Name: "delete a big session + reclaim", Destructive: true, Setup: setupBigSession, Run: deleteBig})
 	Register(Op{Name: "retention pass (keep last 140)", Destructive: true, Run: retention})
+	Register(Op{Name: "retention pass (max age: oldest 30%)", Destructive: true, Setup: setupMaxAge, Run: retentionMaxAge})
+	Register(Op{Name: "retention pass with nothing to prune", Destructive: true, Run: retentionNothing})
 }
 
 // bigSize is the big session's snapshot count: 100k, less on small
@@ -119,6 +122,62 @@ func retention(ctx context.Context, env *Env) (string, error) {
 	st := j.Stats()
 	return fmt.Sprintf("pruned %d in %d slices (%s; writer %.1f s, %.1f%% of the pass's %.1f s, slept %.1f s)",
 		st.SnapshotsPruned, st.Slices, rs.quantiles(), st.WriterSeconds, 100*st.WriterSeconds/time.Since(t0).Seconds(), time.Since(t0).Seconds(), st.SleepSeconds), nil
+}
+
+// setupMaxAge finds the created_at below which the oldest 30% of the
+// snapshots lie (not measured), for retentionMaxAge's MaxAge.
+func setupMaxAge(ctx context.Context, env *Env) error {
+	var at int64
+	err := env.Store.DB().Read(ctx, func(tx *sqlitedb.Tx) error {
+		return tx.QueryRow(ctx, `SELECT created_at FROM state_snapshots INDEXED BY state_snapshots_created_at ORDER BY created_at LIMIT 1 OFFSET ?`, env.Snapshots*3/10).Scan(&at)
+	})
+	if err != nil {
+		return fmt.Errorf("the 30%% created_at: %w", err)
+	}
+	env.AgeCutoff = time.Unix(0, at)
+	return nil
+}
+
+// retentionMaxAge runs a janitor pass removing the snapshots older than
+// setupMaxAge's point (about 30% of the built ones, fewer when an earlier
+// pass removed some), found on a reader.
+func retentionMaxAge(ctx context.Context, env *Env) (string, error) {
+	rs := &recordedSlices{Store: env.Store}
+	j := state.NewJanitor(rs, state.JanitorConfig{MaxAge: time.Since(env.AgeCutoff)})
+	t0 := time.Now()
+	if err := passUntilDone(ctx, j); err != nil {
+		return "", err
+	}
+	st := j.Stats()
+	return fmt.Sprintf("pruned %d in %d slices (%s; writer %.1f s, %.1f%% of the pass's %.1f s, slept %.1f s)",
+		st.SnapshotsPruned, st.Slices, rs.quantiles(), st.WriterSeconds, 100*st.WriterSeconds/time.Since(t0).Seconds(), time.Since(t0).Seconds(), st.SleepSeconds), nil
+}
+
+// retentionNothing runs janitor passes (KeepLast, then MaxAge) over the
+// database when nothing is prunable (every session holds fewer snapshots
+// than KeepLast; none older than MaxAge but each session's latest), as
+// the janitor does every interval: what a pass costs when it removes
+// nothing.
+func retentionNothing(ctx context.Context, env *Env) (string, error) {
+	var notes []string
+	for _, cfg := range []state.JanitorConfig{
+		{KeepLast: 1 << 30},
+		{MaxAge: 1000 * time.Hour},
+	} {
+		rs := &recordedSlices{Store: env.Store}
+		j := state.NewJanitor(rs, cfg)
+		t0 := time.Now()
+		if err := passUntilDone(ctx, j); err != nil {
+			return "", err
+		}
+		st := j.Stats()
+		what := "keep last 2^30"
+		if cfg.MaxAge > 0 {
+			what = "max age 1000 h"
+		}
+		notes = append(notes, fmt.Sprintf("%s: pruned %d, pass %.1f ms, %d slices, writer %.1f ms", what, st.SnapshotsPruned, float64(time.Since(t0).Microseconds())/1e3, st.Slices, st.WriterSeconds*1e3))
+	}
+	return strings.Join(notes, "; "), nil
 }
 
 // passUntilDone runs one janitor pass: it goes on until a slice finds

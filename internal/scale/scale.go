@@ -50,6 +50,8 @@ type Env struct {
 	Snapshots int
 	// Big is the session an operation's Setup made (delete's).
 	Big string
+	// AgeCutoff is the MaxAge retention op's point (its Setup's).
+	AgeCutoff time.Time
 }
 
 // Op is an operation the harness measures.
@@ -432,12 +434,13 @@ type loadResult struct {
 	zero, windows           int
 	hp99, hmax              float64
 	maxAt                   float64 // when the slowest append began, seconds from the start
+	maxFirst                float64 // the slowest append that began in the first second, ms
 	walMax                  int64   // the -wal file's largest size seen
 }
 
 // note describes where the slowest append fell and the WAL's peak.
 func (r loadResult) note() string {
-	return fmt.Sprintf("slowest append began at %.1f s; WAL peak %s", r.maxAt, fmt.Sprintf("%.1f MiB", float64(r.walMax)/(1<<20)))
+	return fmt.Sprintf("slowest append began at %.1f s (in the first second: %.0f ms); WAL peak %s", r.maxAt, r.maxFirst, fmt.Sprintf("%.1f MiB", float64(r.walMax)/(1<<20)))
 }
 
 func newLoad(ctx context.Context, store state.Store, writers int, tail time.Duration) (*load, error) {
@@ -460,7 +463,7 @@ func (l *load) run(ctx context.Context, db *sqlitedb.DB, d time.Duration, op fun
 	var mu sync.Mutex
 	var lats []time.Duration
 	var dones []time.Duration // completion offsets from start
-	var worst, worstAt time.Duration
+	var worst, worstAt, worstFirst time.Duration
 	var failed atomic.Int64
 	var wg sync.WaitGroup
 	for i := range l.writers {
@@ -481,6 +484,9 @@ func (l *load) run(ctx context.Context, db *sqlitedb.DB, d time.Duration, op fun
 				mu.Lock()
 				if d := t1.Sub(t0); d > worst {
 					worst, worstAt = d, t0.Sub(start)
+				}
+				if d := t1.Sub(t0); t0.Sub(start) < time.Second && d > worstFirst {
+					worstFirst = d
 				}
 				lats = append(lats, t1.Sub(t0))
 				dones = append(dones, t1.Sub(start))
@@ -569,7 +575,7 @@ func (l *load) run(ctx context.Context, db *sqlitedb.DB, d time.Duration, op fun
 		p99: quantileMS(lats, 0.99), max: quantileMS(lats, 1),
 		zero: zero, windows: windows,
 		hp99: quantileMS(hl, 0.99), hmax: quantileMS(hl, 1),
-		maxAt: worstAt.Seconds(),
+		maxAt: worstAt.Seconds(), maxFirst: float64(worstFirst) / 1e6,
 	}
 }
 
