@@ -435,7 +435,7 @@ func TestWrite_ImmediateAvoidsBusySnapshot(t *testing.T) {
 // A backup must complete while 8 goroutines write continuously, and hold
 // every row committed before it began.
 func TestBackup_CompletesUnderContinuousWrites(t *testing.T) {
-	defer sqlitedb.SetFileChunkBytes(64 << 10)() // many steps of the file copy
+	defer sqlitedb.SetFileChunkBytes(1 << 20)() // several steps of the file copy
 	db := testutil.MustOpenDB(t, sqlitedb.Config{})
 	fillRows(t, db, 5000) // ~5 MB: many backup steps
 	before := count(t, db, "SELECT count(*) FROM t")

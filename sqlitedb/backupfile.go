@@ -70,6 +70,8 @@ const (
 	// fileYieldMax is the longest one wait for the checkpointer lasts
 	// (fileCopyYield): the copy goes on after it.
 	fileYieldMax = 500 * time.Millisecond
+	// fileYieldEvery is how much the copy copies between two waits.
+	fileYieldEvery = 8 << 20
 	// fileFinalPages: a round with at most this many pages recorded is
 	// the last, copied on the writer (~2 µs a page from the page cache).
 	fileFinalPages = 4096
@@ -98,6 +100,7 @@ type fileCopy struct {
 	direct  bool          // written with O_DIRECT
 	start   time.Time     // when the copy began
 	copied  int64         // bytes copied so far, in all rounds
+	yieldAt int64         // copied at which fileCopyYield looks again
 }
 
 // copyFromFile copies the database into tmp (an empty private file) in
@@ -395,7 +398,8 @@ func (db *DB) fileCopyPriority(opts BackupOptions, fc *fileCopy) func(func()) {
 	return lowPriority
 }
 
-// fileCopyYield waits, before a chunk of the file copy, while the WAL
+// fileCopyYield waits, before a chunk of the file copy (once per
+// fileYieldEvery copied), while the WAL
 // frames not yet copied into the database file fill more than a quarter
 // of Config.WALLimit: the checkpointer is not keeping up, most likely
 // because the copy's reads and writes fill the disk's queue, and past
@@ -404,6 +408,10 @@ func (db *DB) fileCopyPriority(opts BackupOptions, fc *fileCopy) func(func()) {
 // It waits at most fileYieldMax, so the copy always advances; false when
 // ctx ended.
 func (db *DB) fileCopyYield(ctx context.Context, fc *fileCopy) bool {
+	if fc.copied < fc.yieldAt {
+		return ctx.Err() == nil // one wait per 8 MiB copied, whatever the chunks
+	}
+	fc.yieldAt = fc.copied + fileYieldEvery
 	t0 := time.Now()
 	defer func() { fc.yielded += time.Since(t0) }()
 	for time.Since(t0) < fileYieldMax {
