@@ -60,7 +60,8 @@ type BackupOptions struct {
 	// the page cache stay bounded by one step.
 	StepPages int
 	// RateBytes paces the copy to at most this many bytes per second
-	// (0: as fast as it goes).
+	// (0: a file copy at DefaultFileCopyRate, the other copies as fast as
+	// they go; negative: none).
 	RateBytes int64
 	// Check is the check of the finished copy: IntegrityFull (default,
 	// PRAGMA integrity_check), IntegrityQuick, or CheckNone.

@@ -34,7 +34,7 @@ func (c *backupCmd) run(ctx context.Context, args []string, stdout, stderr io.Wr
 	fs.StringVar(&c.out, "out", "", "the backup file to write (its folder must exist)")
 	fs.BoolVar(&c.compact, "compact", false, "write a compacted copy with VACUUM INTO (smaller, slower, no progress)")
 	fs.BoolVar(&c.force, "force", false, "replace --out if it exists")
-	fs.Var(&c.rate, "backup-rate", "pace the copy to this many bytes per second, e.g. 100MB (0: as fast as the disk goes; see docs/operations-at-scale.md)")
+	fs.Var(&c.rate, "backup-rate", "pace the copy to this many bytes per second, e.g. 100MB (0: a file copy at 200 MB/s, a copy from the writer or a reader unpaced; see docs/operations-at-scale.md)")
 	if err := parseFlags(fs, args, 0); err != nil {
 		return err
 	}

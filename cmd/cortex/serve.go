@@ -72,7 +72,7 @@ func (c *serveCmd) flags(stderr io.Writer) *flag.FlagSet {
 	fs.StringVar(&c.backupDir, "backup-dir", "", "the only folder backups go to (default: a backups folder beside the database)")
 	fs.DurationVar(&c.backupInterval, "backup-interval", 0, "period of scheduled backups into --backup-dir (0: none)")
 	fs.IntVar(&c.backupKeep, "backup-keep", 7, "scheduled backups to keep (0: all)")
-	fs.Var(&c.backupRate, "backup-rate", "pace backups (scheduled and POST /v1/admin/backup) to this many bytes per second, e.g. 100MB (0: none)")
+	fs.Var(&c.backupRate, "backup-rate", "pace backups (scheduled and POST /v1/admin/backup) to this many bytes per second, e.g. 100MB (0: a file copy at 200 MB/s, a copy from the writer or a reader unpaced)")
 	fs.Var(&c.maxStateBytes, "max-state-bytes", "largest snapshot state")
 	fs.Var(&c.maxMetaBytes, "max-metadata-bytes", "largest metadata of a session or a snapshot (413 past it)")
 	fs.IntVar(&c.keepSnapshots, "keep-snapshots", 0, "keep only the newest N snapshots of each session (0: all)")

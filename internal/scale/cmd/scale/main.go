@@ -90,6 +90,9 @@ func registerCandidates() {
 		opts sqlitedb.BackupOptions
 	}{
 		{"backup copy of the file (no check)", sqlitedb.BackupOptions{Source: sqlitedb.BackupFromFile, Check: sqlitedb.CheckNone}},
+		{"backup copy of the file unpaced (no check)", sqlitedb.BackupOptions{Source: sqlitedb.BackupFromFile, RateBytes: -1, Check: sqlitedb.CheckNone}},
+		{"backup copy of the file at 200 MB/s (no check)", sqlitedb.BackupOptions{Source: sqlitedb.BackupFromFile, RateBytes: 200e6, Check: sqlitedb.CheckNone}},
+		{"backup copy of the file at 100 MB/s (no check)", sqlitedb.BackupOptions{Source: sqlitedb.BackupFromFile, RateBytes: 100e6, Check: sqlitedb.CheckNone}},
 		{"backup copy of the file at normal priority (no check)", sqlitedb.BackupOptions{Source: sqlitedb.BackupFromFile, NormalPriority: true, Check: sqlitedb.CheckNone}},
 		{"backup copy from the writer (no check)", sqlitedb.BackupOptions{Source: sqlitedb.BackupFromWriter, Check: sqlitedb.CheckNone}},
 		{"backup copy from the writer at a 20% share (no check)", sqlitedb.BackupOptions{Source: sqlitedb.BackupFromWriter, WriterShare: 0.2, Check: sqlitedb.CheckNone}},
