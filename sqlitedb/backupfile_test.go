@@ -104,28 +104,13 @@ func TestBackupFile_NoMomentFallsBackToTheWriter(t *testing.T) {
 	db := testutil.MustOpenDBAt(t, path, noCheckpointer)
 	fillRows(t, db, 200)
 	other := testutil.MustOpenDBAt(t, path, noCheckpointer)
-	holding, release, done := make(chan struct{}), make(chan struct{}), make(chan error, 1)
-	go func() {
-		done <- other.Read(ctx, func(tx *sqlitedb.Tx) error {
-			var n int
-			if err := tx.QueryRow(ctx, "SELECT count(*) FROM t").Scan(&n); err != nil {
-				return err
-			}
-			close(holding)
-			<-release
-			return nil
-		})
-	}()
-	<-holding
+	release := holdSnapshot(t, other)
 	for i := range 10 {
 		writeBetweenSteps(t, db, i) // past the other reader's snapshot
 	}
 	dest := filepath.Join(t.TempDir(), "b.db")
 	res, err := db.BackupWith(ctx, dest, sqlitedb.BackupOptions{})
-	close(release)
-	if err := <-done; err != nil {
-		t.Fatal(err)
-	}
+	release()
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -137,24 +122,11 @@ func TestBackupFile_NoMomentFallsBackToTheWriter(t *testing.T) {
 		t.Fatal("the copy differs from the database")
 	}
 	// Asked for the file copy alone, the backup fails and leaves nothing.
-	holding, release = make(chan struct{}), make(chan struct{})
-	go func() {
-		done <- other.Read(ctx, func(tx *sqlitedb.Tx) error {
-			var n int
-			if err := tx.QueryRow(ctx, "SELECT count(*) FROM t").Scan(&n); err != nil {
-				return err
-			}
-			close(holding)
-			<-release
-			return nil
-		})
-	}()
-	<-holding
+	release = holdSnapshot(t, other)
 	writeBetweenSteps(t, db, 99)
 	dir := t.TempDir()
 	_, err = db.BackupWith(ctx, filepath.Join(dir, "c.db"), sqlitedb.BackupOptions{Source: sqlitedb.BackupFromFile})
-	close(release)
-	<-done
+	release()
 	if err == nil {
 		t.Fatal("a file copy without a moment with the WAL all in the file succeeded")
 	}
@@ -196,3 +168,4 @@ func TestBackupFile_CancelLeavesNothing(t *testing.T) {
 		t.Fatal("the next backup differs from the database")
 	}
 }
+

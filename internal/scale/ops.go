@@ -113,8 +113,13 @@ func (r *recordedSlices) quantiles() string {
 // retention runs a janitor pass keeping each session's last 140
 // snapshots (about 30% of the built ones go).
 func retention(ctx context.Context, env *Env) (string, error) {
+	return janitorPass(ctx, env, state.JanitorConfig{KeepLast: 140})
+}
+
+// janitorPass runs one janitor pass with cfg to its end and describes it.
+func janitorPass(ctx context.Context, env *Env, cfg state.JanitorConfig) (string, error) {
 	rs := &recordedSlices{Store: env.Store}
-	j := state.NewJanitor(rs, state.JanitorConfig{KeepLast: 140})
+	j := state.NewJanitor(rs, cfg)
 	t0 := time.Now()
 	if err := passUntilDone(ctx, j); err != nil {
 		return "", err
@@ -142,15 +147,7 @@ func setupMaxAge(ctx context.Context, env *Env) error {
 // setupMaxAge's point (about 30% of the built ones, fewer when an earlier
 // pass removed some), found on a reader.
 func retentionMaxAge(ctx context.Context, env *Env) (string, error) {
-	rs := &recordedSlices{Store: env.Store}
-	j := state.NewJanitor(rs, state.JanitorConfig{MaxAge: time.Since(env.AgeCutoff)})
-	t0 := time.Now()
-	if err := passUntilDone(ctx, j); err != nil {
-		return "", err
-	}
-	st := j.Stats()
-	return fmt.Sprintf("pruned %d in %d slices (%s; writer %.1f s, %.1f%% of the pass's %.1f s, slept %.1f s)",
-		st.SnapshotsPruned, st.Slices, rs.quantiles(), st.WriterSeconds, 100*st.WriterSeconds/time.Since(t0).Seconds(), time.Since(t0).Seconds(), st.SleepSeconds), nil
+	return janitorPass(ctx, env, state.JanitorConfig{MaxAge: time.Since(env.AgeCutoff)})
 }
 
 // retentionNothing runs janitor passes (KeepLast, then MaxAge) over the
