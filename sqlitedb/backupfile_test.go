@@ -168,4 +168,3 @@ func TestBackupFile_CancelLeavesNothing(t *testing.T) {
 		t.Fatal("the next backup differs from the database")
 	}
 }
-
