@@ -75,13 +75,7 @@ func TestBackupFile_OtherConnectionFallsBackToTheWriter(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if res.Source != sqlitedb.BackupFromWriter {
-		t.Fatalf("result %+v, want the copy from the writer", res)
-	}
-	copyDB := testutil.MustOpenDBAt(t, dest, sqlitedb.Config{})
-	if got, want := digest(t, copyDB), digest(t, db); got != want {
-		t.Fatal("the copy differs from the database")
-	}
+	wantWriterCopy(t, res, dest, db)
 }
 
 // pendingFrames is how many WAL frames are not yet in the database file
@@ -114,13 +108,7 @@ func TestBackupFile_NoMomentFallsBackToTheWriter(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if res.Source != sqlitedb.BackupFromWriter {
-		t.Fatalf("result %+v, want the copy from the writer", res)
-	}
-	copyDB := testutil.MustOpenDBAt(t, dest, sqlitedb.Config{})
-	if got, want := digest(t, copyDB), digest(t, db); got != want {
-		t.Fatal("the copy differs from the database")
-	}
+	wantWriterCopy(t, res, dest, db)
 	// Asked for the file copy alone, the backup fails and leaves nothing.
 	release = holdSnapshot(t, other)
 	writeBetweenSteps(t, db, 99)
@@ -166,5 +154,18 @@ func TestBackupFile_CancelLeavesNothing(t *testing.T) {
 	copyDB := testutil.MustOpenDBAt(t, dest, sqlitedb.Config{})
 	if got, want := digest(t, copyDB), digest(t, db); got != want {
 		t.Fatal("the next backup differs from the database")
+	}
+}
+
+// wantWriterCopy checks that res is a backup copied from the writer's
+// connection, and that the copy at dest holds db's rows.
+func wantWriterCopy(t *testing.T, res sqlitedb.BackupResult, dest string, db *sqlitedb.DB) {
+	t.Helper()
+	if res.Source != sqlitedb.BackupFromWriter {
+		t.Fatalf("result %+v, want the copy from the writer", res)
+	}
+	copyDB := testutil.MustOpenDBAt(t, dest, sqlitedb.Config{})
+	if got, want := digest(t, copyDB), digest(t, db); got != want {
+		t.Fatal("the copy differs from the database")
 	}
 }

@@ -118,15 +118,22 @@ func retention(ctx context.Context, env *Env) (string, error) {
 
 // janitorPass runs one janitor pass with cfg to its end and describes it.
 func janitorPass(ctx context.Context, env *Env, cfg state.JanitorConfig) (string, error) {
+	st, rs, took, err := runPass(ctx, env, cfg)
+	if err != nil {
+		return "", err
+	}
+	return fmt.Sprintf("pruned %d in %d slices (%s; writer %.1f s, %.1f%% of the pass's %.1f s, slept %.1f s)",
+		st.SnapshotsPruned, st.Slices, rs.quantiles(), st.WriterSeconds, 100*st.WriterSeconds/took.Seconds(), took.Seconds(), st.SleepSeconds), nil
+}
+
+// runPass runs one janitor pass with cfg to its end: its stats, its
+// slices, and how long it took.
+func runPass(ctx context.Context, env *Env, cfg state.JanitorConfig) (state.JanitorStats, *recordedSlices, time.Duration, error) {
 	rs := &recordedSlices{Store: env.Store}
 	j := state.NewJanitor(rs, cfg)
 	t0 := time.Now()
-	if err := passUntilDone(ctx, j); err != nil {
-		return "", err
-	}
-	st := j.Stats()
-	return fmt.Sprintf("pruned %d in %d slices (%s; writer %.1f s, %.1f%% of the pass's %.1f s, slept %.1f s)",
-		st.SnapshotsPruned, st.Slices, rs.quantiles(), st.WriterSeconds, 100*st.WriterSeconds/time.Since(t0).Seconds(), time.Since(t0).Seconds(), st.SleepSeconds), nil
+	err := passUntilDone(ctx, j)
+	return j.Stats(), rs, time.Since(t0), err
 }
 
 // setupMaxAge finds the created_at below which the oldest 30% of the
@@ -161,18 +168,15 @@ func retentionNothing(ctx context.Context, env *Env) (string, error) {
 		{KeepLast: 1 << 30},
 		{MaxAge: 1000 * time.Hour},
 	} {
-		rs := &recordedSlices{Store: env.Store}
-		j := state.NewJanitor(rs, cfg)
-		t0 := time.Now()
-		if err := passUntilDone(ctx, j); err != nil {
+		st, _, took, err := runPass(ctx, env, cfg)
+		if err != nil {
 			return "", err
 		}
-		st := j.Stats()
 		what := "keep last 2^30"
 		if cfg.MaxAge > 0 {
 			what = "max age 1000 h"
 		}
-		notes = append(notes, fmt.Sprintf("%s: pruned %d, pass %.1f ms, %d slices, writer %.1f ms", what, st.SnapshotsPruned, float64(time.Since(t0).Microseconds())/1e3, st.Slices, st.WriterSeconds*1e3))
+		notes = append(notes, fmt.Sprintf("%s: pruned %d, pass %.1f ms, %d slices, writer %.1f ms", what, st.SnapshotsPruned, float64(took.Microseconds())/1e3, st.Slices, st.WriterSeconds*1e3))
 	}
 	return strings.Join(notes, "; "), nil
 }
