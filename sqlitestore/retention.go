@@ -385,23 +385,33 @@ var readBudget = 2 * time.Millisecond
 // says it read every entry up to hi. Each victim's before is, for now, its
 // own position.
 func (s *Store) scanRange(ctx context.Context, from, hi scanPos) (page []victim, short bool, err error) {
+	return scanBudgeted(ctx, s, func(rows *sqlitedb.Rows) (victim, error) {
+		var v victim
+		err := rows.Scan(&v.before.at, &v.sid, &v.version, &v.rowid)
+		v.before.sid, v.before.version = v.sid, v.version
+		return v, err
+	}, qPruneScan, from.at, from.sid, from.version, hi.at, hi.sid, hi.version, s.slices.KeepScanRange)
+}
+
+// scanBudgeted runs query, a walk of state_snapshots_created_at, in one
+// read transaction and reads its rows with scan: all of them, at most
+// SliceConfig.KeepScanRange, or fewer when readBudget runs out first
+// (after minRangeRows). short says it read every entry the walk had.
+func scanBudgeted[T any](ctx context.Context, s *Store, scan func(*sqlitedb.Rows) (T, error), query string, args ...any) (page []T, short bool, err error) {
 	err = s.read(ctx, func(tx *sqlitedb.Tx) error {
 		t0 := time.Now()
 		page, short = page[:0], true // as new, if run again
-		rows, err := tx.Query(ctx, qPruneScan, from.at, from.sid, from.version, hi.at, hi.sid, hi.version, s.slices.KeepScanRange)
+		rows, err := tx.Query(ctx, query, args...)
 		if err != nil {
 			return err
 		}
 		defer rows.Close()
 		for rows.Next() {
-			var v victim
-			var p scanPos
-			if err := rows.Scan(&p.at, &v.sid, &v.version, &v.rowid); err != nil {
+			e, err := scan(rows)
+			if err != nil {
 				return err
 			}
-			p.sid, p.version = v.sid, v.version
-			v.before = p
-			page = append(page, v)
+			page = append(page, e)
 			if len(page) >= minRangeRows && time.Since(t0) >= readBudget {
 				short = false // stopped early: more may follow
 				return rows.Close()
@@ -737,43 +747,13 @@ func (s *Store) ageVictims(ctx context.Context, cutoff, limit int64) (vs []victi
 			v     victim
 			prune bool
 		}
-		var (
-			page  []entry
-			short = true
-		)
-		err := s.read(ctx, func(tx *sqlitedb.Tx) error {
-			t0 := time.Now()
-			page, short = page[:0], true // as new, if run again
-			f := a.after
-			rows, err := tx.Query(ctx, qAgeScan, f.at, f.sid, f.version, hi.at, hi.sid, hi.version, cutoff, s.slices.KeepScanRange)
-			if err != nil {
-				return err
-			}
-			defer rows.Close()
-			for rows.Next() {
-				var e entry
-				var p scanPos
-				if err := rows.Scan(&p.at, &e.v.sid, &e.v.version, &e.v.rowid, &e.prune); err != nil {
-					return err
-				}
-				p.sid, p.version = e.v.sid, e.v.version
-				e.v.before = p
-				page = append(page, e)
-				if len(page) >= minRangeRows && time.Since(t0) >= readBudget {
-					short = false
-					return rows.Close()
-				}
-			}
-			if err := rows.Err(); err != nil {
-				return err
-			}
-			if int64(len(page)) >= s.slices.KeepScanRange {
-				short = false
-			}
-			return nil
-		})
-		s.keep.stats.reads.Add(1)
-		s.keep.stats.entries.Add(int64(len(page)))
+		f := a.after
+		page, short, err := scanBudgeted(ctx, s, func(rows *sqlitedb.Rows) (entry, error) {
+			var e entry
+			err := rows.Scan(&e.v.before.at, &e.v.sid, &e.v.version, &e.v.rowid, &e.prune)
+			e.v.before.sid, e.v.before.version = e.v.sid, e.v.version
+			return e, err
+		}, qAgeScan, f.at, f.sid, f.version, hi.at, hi.sid, hi.version, cutoff, s.slices.KeepScanRange)
 		if err != nil {
 			return nil, false, err
 		}
