@@ -113,9 +113,6 @@ type fileCopy struct {
 	pause   time.Duration // the writer's time in them, the last round's copy included
 	recopy  int64         // pages copied again after round 0
 	final   int64         // pages the last round copied on the writer
-	normal  bool          // some chunks ran at the normal priority
-	yielded time.Duration // waits for the checkpointer (fileCopyYield)
-	direct  bool          // written with O_DIRECT
 	start   time.Time     // when the copy began
 	copied  int64         // bytes copied so far, in all rounds
 	yieldAt int64         // copied at which fileCopyYield looks again
@@ -241,7 +238,7 @@ func (db *DB) copyFromFile(ctx context.Context, tmp string, opts BackupOptions, 
 	if pageSize%4096 == 0 {
 		if d, err := openDirect(tmp); err == nil {
 			defer d.Close()
-			w, fc.direct = d, true
+			w = d
 		}
 	}
 	if err := db.copyWholeFile(ctx, c, f, w, pages, pageSize, buf, opts, fc); err != nil {
@@ -410,7 +407,6 @@ func (db *DB) fileCopyPriority(opts BackupOptions, fc *fileCopy) func(func()) {
 	took := time.Since(fc.start)
 	behind := opts.MinRateBytes > 0 && took > time.Second && float64(fc.copied)/took.Seconds() < float64(opts.MinRateBytes)
 	if opts.NormalPriority || behind {
-		fc.normal = fc.normal || !opts.NormalPriority
 		return func(fn func()) { fn() }
 	}
 	return lowPriority
@@ -431,7 +427,6 @@ func (db *DB) fileCopyYield(ctx context.Context, fc *fileCopy) bool {
 	}
 	fc.yieldAt = fc.copied + fileYieldEvery
 	t0 := time.Now()
-	defer func() { fc.yielded += time.Since(t0) }()
 	for time.Since(t0) < fileYieldMax {
 		mx, backfill, ok := db.walIndex()
 		if !ok || db.w.guard.frameBytes == 0 || (mx-backfill)*db.w.guard.frameBytes <= db.cfg.WALLimit/4 {
