@@ -16,6 +16,9 @@ type route struct {
 	// label of the metrics and the log ("unmatched" for no route).
 	pattern, name string
 	h             http.Handler
+	// query is what the route's operation takes in its query string (nil
+	// for a route outside the OpenAPI document).
+	query *queryRule
 	// series are the route's metrics by status (index status-minStatus),
 	// made on first use; statuses outside go through httpMetrics.observe.
 	series [maxStatus - minStatus]atomic.Pointer[routeSeries]
@@ -32,7 +35,7 @@ func (s *Server) newRoute(pattern string, h http.Handler) *route {
 	if name == "" {
 		name = "unmatched"
 	}
-	return &route{s: s, pattern: pattern, name: name, h: h}
+	return &route{s: s, pattern: pattern, name: name, h: h, query: s.queries[pattern]}
 }
 
 // ServeHTTP serves a request the router matched to rt: w is ServeHTTP's
@@ -46,6 +49,10 @@ func (rt *route) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	}
 	sw.route = rt
 	if !rt.s.guard(sw, r, rt.pattern) {
+		return
+	}
+	if err := rt.query.check(r); err != nil {
+		rt.s.fail(sw, r, err, false)
 		return
 	}
 	rt.h.ServeHTTP(sw, r)

@@ -139,6 +139,9 @@ type Server struct {
 
 	// patterns are the mux patterns registered, in order (openapi.go).
 	patterns []string
+	// queries are the query rules of the OpenAPI document's operations,
+	// by pattern (query.go).
+	queries map[string]*queryRule
 	// unmatchedRoute stands for the requests no route matches, in the
 	// metrics and the log (route.go).
 	unmatchedRoute *route
@@ -199,6 +202,11 @@ func New(cfg Config) (*Server, error) {
 			return nil, fmt.Errorf("httpapi: register metrics: %w", err)
 		}
 	}
+	qs, err := queryRules()
+	if err != nil {
+		return nil, err
+	}
+	s.queries = qs
 	s.unmatchedRoute = s.newRoute("", nil)
 	s.tokenHashes()
 	s.routes()

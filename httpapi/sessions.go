@@ -175,7 +175,7 @@ func (s *Server) listSessions(w http.ResponseWriter, r *http.Request) {
 		s.fail(w, r, err, false)
 		return
 	}
-	filter, err := metadataFilter(r, "limit", "cursor", "active_since")
+	filter, err := metadataFilter(r)
 	if err != nil {
 		s.fail(w, r, err, false)
 		return

@@ -161,7 +161,7 @@ func (s *Server) history(w http.ResponseWriter, r *http.Request) {
 		s.fail(w, r, err, false)
 		return
 	}
-	filter, err := metadataFilter(r, "limit", "cursor", "before", "include_state")
+	filter, err := metadataFilter(r)
 	if err != nil {
 		s.fail(w, r, err, false)
 		return

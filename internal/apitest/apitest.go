@@ -223,8 +223,12 @@ func (c *contract) check(x Exchange) error {
 }
 
 // unknownQuery refuses a query parameter the operation does not name,
-// except metadata.<key> on operations with x-cortex-metadata-filter.
+// except metadata.<key> on operations with x-cortex-metadata-filter, and
+// any on operations with x-cortex-query-ignored.
 func (c *contract) unknownQuery(rt *routers.Route, r *http.Request) error {
+	if ignored, _ := rt.Operation.Extensions["x-cortex-query-ignored"].(bool); ignored {
+		return nil
+	}
 	known := map[string]bool{}
 	for _, ps := range []openapi3.Parameters{rt.PathItem.Parameters, rt.Operation.Parameters} {
 		for _, p := range ps {
