@@ -71,8 +71,8 @@ func parseQueryRules(doc []byte) (map[string]*queryRule, error) {
 			}
 		}
 		for method, raw := range item {
-			if method == "parameters" || strings.HasPrefix(method, "x-") || method == "summary" || method == "description" {
-				continue
+			if !slices.Contains([]string{"get", "put", "post", "delete", "options", "head", "patch", "trace"}, method) {
+				continue // parameters, summary, servers, x-…: not an operation
 			}
 			var op struct {
 				Parameters []param `json:"parameters"`
